@@ -1,0 +1,106 @@
+import type { V1NodeAffinity, V1Toleration } from '@kubernetes/client-node';
+import type { CommonStatus, CustomResource, SecretRef } from './common.js';
+
+/** JuiceFS mount flags keyed by their CLI names (the original's JSON names). */
+export interface JuiceFSMountOptions {
+  'metrics'?: string;
+  'attr-cache'?: number;
+  'entry-cache'?: number;
+  'dir-entry-cache'?: number;
+  'enable-xattr'?: boolean;
+  'get-timeout'?: number;
+  'put-timeout'?: number;
+  'io-retries'?: number;
+  'max-uploads'?: number;
+  'buffer-size'?: number;
+  'prefetch'?: number;
+  'writeback'?: boolean;
+  'cache-dir'?: string;
+  'cache-size'?: number;
+  'free-space-ratio'?: string;
+  'cache-partial-only'?: boolean;
+  'open-cache'?: number;
+  'sub-dir'?: string;
+  [flag: string]: string | number | boolean | undefined;
+}
+
+export type MediumType = 'MEM' | 'SSD' | 'HDD';
+
+export interface CacheLevel {
+  mediumType: MediumType;
+  /** One or more host directories joined by `:`. */
+  path: string;
+  /** MiB. */
+  cacheSize?: number;
+}
+
+export interface SampleSetSpec {
+  partitions: number;
+  source?: { uri: string; secretRef?: SecretRef };
+  secretRef: SecretRef;
+  noSync?: boolean;
+  csi?: { driver?: string; juiceFSMountOptions?: JuiceFSMountOptions };
+  cache?: { levels?: CacheLevel[] };
+  nodeAffinity?: V1NodeAffinity;
+  tolerations?: V1Toleration[];
+}
+
+export type SampleSetPhase = '' | 'Bound' | 'Mount' | 'Syncing' | 'SyncFailed' | 'PartialReady' | 'Ready';
+
+export interface CacheStatus {
+  totalSize?: string;
+  totalFiles?: string;
+  cachedSize?: string;
+  diskSize?: string;
+  diskUsed?: string;
+  diskAvail?: string;
+  diskUsageRate?: string;
+  cachedPercentage?: string;
+  totalBytes?: number;
+  cachedBytes?: number;
+  diskSizeBytes?: number;
+  diskUsedBytes?: number;
+  diskAvailBytes?: number;
+  fileCount?: number;
+  /** Kept with the original's spelling for compatibility. */
+  errorMassage?: string;
+}
+
+export interface RuntimeStatus {
+  specReplicas?: number;
+  readyReplicas?: number;
+  runtimeReady?: string;
+}
+
+export interface CacheNodeStatus {
+  partition: number;
+  pod: string;
+  node?: string;
+  ready?: boolean;
+  message?: string;
+}
+
+export interface SyncJobStatus {
+  id?: string;
+  phase?: string;
+  message?: string;
+  startTime?: string;
+  completionTime?: string;
+}
+
+export interface SampleSetStatus extends CommonStatus {
+  phase?: SampleSetPhase;
+  runtimeStatus?: RuntimeStatus;
+  cacheStatus?: CacheStatus;
+  nodes?: CacheNodeStatus[];
+  syncJob?: SyncJobStatus;
+  lastCacheUpdateTime?: string;
+}
+
+export type SampleSet = CustomResource<SampleSetSpec, SampleSetStatus>;
+
+export const DEFAULT_ENGINE = 'juicefs';
+
+export function engineNameOf(s: SampleSet): string {
+  return s.spec.csi?.driver || DEFAULT_ENGINE;
+}

@@ -1,0 +1,196 @@
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { ResourceType } from '../api/constants.js';
+import { ApiError, isGone } from './api-error.js';
+import { KubeApi, type WatchEvent } from './kube-api.js';
+
+export type InformerEventType = 'add' | 'update' | 'delete';
+export type InformerHandler<T> = (type: InformerEventType, obj: T, old?: T) => void;
+
+export interface InformerOptions {
+  namespace?: string;
+  labelSelector?: string;
+  /** Backoff for reconnecting after an error: starts here, doubles, capped at maxBackoffMs. */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Server-side watch timeout; the informer then simply re-watches from the last resourceVersion. */
+  watchTimeoutSeconds?: number;
+  onRestart?: (reason: string) => void;
+  onError?: (err: unknown) => void;
+}
+
+export function objectKey(o: KubernetesObject): string {
+  return o.metadata?.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : `${o.metadata?.name}`;
+}
+
+/**
+ * List-then-watch cache of one resource type. Watches from the list's resourceVersion with
+ * bookmarks; on 410 Gone relists and emits `delete` for objects that vanished meanwhile; on any
+ * other error or a closed stream reconnects with capped exponential backoff. Never exits the process.
+ */
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  private readonly store = new Map<string, T>();
+  private readonly handlers: InformerHandler<T>[] = [];
+  private resourceVersion = '';
+  private synced = false;
+  private running = false;
+  private abort?: AbortController;
+  private loop?: Promise<void>;
+  private readonly syncWaiters: Array<() => void> = [];
+  private wakeSleep?: () => void;
+
+  constructor(
+    private readonly api: KubeApi,
+    readonly type: ResourceType,
+    private readonly opts: InformerOptions = {},
+  ) {}
+
+  addHandler(h: InformerHandler<T>): void {
+    this.handlers.push(h);
+    // late subscribers see the current state as adds
+    for (const o of this.store.values()) h('add', o);
+  }
+
+  get hasSynced(): boolean {
+    return this.synced;
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((r) => this.syncWaiters.push(r));
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.store.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(namespace?: string, filter?: (o: T) => boolean): T[] {
+    const out: T[] = [];
+    for (const o of this.store.values()) {
+      if (namespace && this.type.namespaced && o.metadata?.namespace !== namespace) continue;
+      if (filter && !filter(o)) continue;
+      out.push(o);
+    }
+    return out;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.abort?.abort();
+    this.wakeSleep?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = this.opts.minBackoffMs ?? 250;
+    const maxBackoff = this.opts.maxBackoffMs ?? 30_000;
+    let needList = true;
+    while (this.running) {
+      try {
+        if (needList) {
+          await this.relist();
+          needList = false;
+        }
+        const started = Date.now();
+        await this.watchOnce();
+        // the server closed the stream (timeout): re-watch from the last resourceVersion at once
+        if (Date.now() - started > 1000) {
+          backoff = this.opts.minBackoffMs ?? 250;
+        } else {
+          await this.sleep(backoff);
+          backoff = Math.min(maxBackoff, backoff * 2);
+        }
+        if (this.running) this.opts.onRestart?.('closed');
+      } catch (e) {
+        if (!this.running) break;
+        if (isGone(e)) {
+          needList = true;
+          this.opts.onRestart?.('gone');
+          continue;
+        }
+        this.opts.onError?.(e);
+        this.opts.onRestart?.(e instanceof ApiError ? `http_${e.code}` : 'error');
+        await this.sleep(backoff);
+        backoff = Math.min(maxBackoff, backoff * 2);
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.wakeSleep = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async relist(): Promise<void> {
+    const { items, resourceVersion } = await this.api.list<T>(this.type, this.opts.namespace, { labelSelector: this.opts.labelSelector });
+    const seen = new Set<string>();
+    for (const o of items) {
+      const k = objectKey(o);
+      seen.add(k);
+      const old = this.store.get(k);
+      this.store.set(k, o);
+      if (!old) this.emit('add', o);
+      else if (old.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('update', o, old);
+    }
+    for (const [k, o] of [...this.store]) {
+      if (!seen.has(k)) {
+        this.store.delete(k);
+        this.emit('delete', o);
+      }
+    }
+    this.resourceVersion = resourceVersion;
+    if (!this.synced) {
+      this.synced = true;
+      for (const w of this.syncWaiters.splice(0)) w();
+    }
+  }
+
+  private async watchOnce(): Promise<void> {
+    this.abort = new AbortController();
+    const timeout = this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
+    await this.api.watch<T>(
+      KubeApi.path(this.type, this.opts.namespace),
+      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: timeout, labelSelector: this.opts.labelSelector },
+      (ev) => this.apply(ev),
+      this.abort.signal,
+    );
+  }
+
+  private apply(ev: WatchEvent<T>): void {
+    const rv = ev.object.metadata?.resourceVersion;
+    if (ev.type === 'BOOKMARK') {
+      if (rv) this.resourceVersion = rv;
+      return;
+    }
+    const k = objectKey(ev.object);
+    const old = this.store.get(k);
+    if (ev.type === 'DELETED') {
+      this.store.delete(k);
+      this.emit('delete', ev.object);
+    } else {
+      this.store.set(k, ev.object);
+      this.emit(old ? 'update' : 'add', ev.object, old);
+    }
+    if (rv) this.resourceVersion = rv;
+  }
+
+  private emit(type: InformerEventType, o: T, old?: T): void {
+    for (const h of this.handlers) {
+      try {
+        h(type, o, old);
+      } catch (e) {
+        this.opts.onError?.(e);
+      }
+    }
+  }
+}

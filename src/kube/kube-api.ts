@@ -1,0 +1,243 @@
+import * as https from 'node:https';
+import * as http from 'node:http';
+import { URL } from 'node:url';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { type ResourceType, apiVersionOf } from '../api/constants.js';
+import { ApiError, isNotFound } from './api-error.js';
+
+export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
+const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  apply: 'application/apply-patch+yaml',
+};
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListResult<T> {
+  items: T[];
+  resourceVersion: string;
+}
+
+export interface WatchEvent<T = KubernetesObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export const FIELD_MANAGER = 'paddle-operator';
+
+/**
+ * A small JSON client for the Kubernetes REST API on top of the 1.4 client's KubeConfig (which
+ * supplies TLS and credentials). One code path for CRUD, patches of every kind, subresources and
+ * streaming watches, with a timeout on every call; every failure is an ApiError.
+ */
+export class KubeApi {
+  private readonly server: URL;
+
+  constructor(readonly kubeConfig: KubeConfig, private readonly defaultTimeoutMs = 30_000) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.server = new URL(cluster.server);
+  }
+
+  static path(t: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+    let p = t.group ? `/apis/${t.group}/${t.version}` : `/api/${t.version}`;
+    if (t.namespaced && namespace) p += `/namespaces/${encodeURIComponent(namespace)}`;
+    p += `/${t.plural}`;
+    if (name) p += `/${encodeURIComponent(name)}`;
+    if (subresource) p += `/${subresource}`;
+    return p;
+  }
+
+  async get<T extends KubernetesObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', KubeApi.path(t, namespace, name));
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async list<T extends KubernetesObject>(t: ResourceType, namespace?: string, opts: ListOptions = {}): Promise<ListResult<T>> {
+    const r = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', KubeApi.path(t, namespace), {
+      query: { labelSelector: opts.labelSelector, fieldSelector: opts.fieldSelector },
+      timeoutMs: 120_000,
+    });
+    const apiVersion = apiVersionOf(t);
+    for (const it of r.items) {
+      // list items come without apiVersion/kind; fill them so objects look the same as watched ones
+      it.apiVersion ??= apiVersion;
+      it.kind ??= t.kind;
+    }
+    return { items: r.items, resourceVersion: r.metadata.resourceVersion };
+  }
+
+  create<T extends KubernetesObject>(t: ResourceType, obj: T, namespace?: string): Promise<T> {
+    const ns = namespace ?? obj.metadata?.namespace;
+    return this.request<T>('POST', KubeApi.path(t, ns), { body: { apiVersion: apiVersionOf(t), kind: t.kind, ...obj }, query: { fieldManager: FIELD_MANAGER } });
+  }
+
+  replace<T extends KubernetesObject>(t: ResourceType, obj: T, subresource?: string): Promise<T> {
+    return this.request<T>('PUT', KubeApi.path(t, obj.metadata?.namespace, obj.metadata?.name, subresource), {
+      body: obj,
+      query: { fieldManager: FIELD_MANAGER },
+    });
+  }
+
+  patch<T extends KubernetesObject>(
+    t: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    type: PatchType = 'merge',
+    opts: { subresource?: string; force?: boolean } = {},
+  ): Promise<T> {
+    return this.request<T>('PATCH', KubeApi.path(t, namespace, name, opts.subresource), {
+      body: patch,
+      contentType: PATCH_CONTENT_TYPE[type],
+      query: { fieldManager: FIELD_MANAGER, force: type === 'apply' ? (opts.force ?? true) : undefined },
+    });
+  }
+
+  /** Deletes; a missing object is not an error (returns false). */
+  async delete(
+    t: ResourceType,
+    name: string,
+    namespace?: string,
+    opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string; resourceVersion?: string; gracePeriodSeconds?: number } = {},
+  ): Promise<boolean> {
+    const preconditions = opts.uid || opts.resourceVersion ? { uid: opts.uid, resourceVersion: opts.resourceVersion } : undefined;
+    try {
+      await this.request('DELETE', KubeApi.path(t, namespace, name), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background', preconditions, gracePeriodSeconds: opts.gracePeriodSeconds },
+      });
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const res = await this.send(method, path, opts);
+    const text = await readAll(res);
+    const status = res.statusCode ?? 0;
+    if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
+    throw toApiError(status, text, method, path);
+  }
+
+  /**
+   * Streams a watch; `onEvent` runs for every event line. Resolves when the server ends the stream
+   * (a normal timeout), rejects with an ApiError on an HTTP error, an ERROR event, or a transport
+   * failure. Abort with `signal`.
+   */
+  async watch<T extends KubernetesObject>(
+    path: string,
+    query: Record<string, string | number | boolean | undefined>,
+    onEvent: (e: WatchEvent<T>) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+    const status = res.statusCode ?? 0;
+    if (status !== 200) throw toApiError(status, await readAll(res), 'WATCH', path);
+    await new Promise<void>((resolve, reject) => {
+      let buf = '';
+      let failed = false;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        if (failed) return;
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          let ev: WatchEvent<T>;
+          try {
+            ev = JSON.parse(line) as WatchEvent<T>;
+          } catch {
+            continue;
+          }
+          if (ev.type === 'ERROR') {
+            const st = ev.object as unknown as { code?: number; reason?: string; message?: string };
+            failed = true;
+            res.destroy();
+            reject(new ApiError(st.code ?? 500, st.reason ?? 'WatchError', st.message ?? 'watch error event'));
+            return;
+          }
+          onEvent(ev);
+        }
+      });
+      res.on('end', () => resolve());
+      res.on('error', (e) => (failed ? undefined : reject(transportError(e, 'WATCH', path))));
+      res.on('close', () => resolve());
+    });
+  }
+
+  private async send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+    const url = new URL(this.server.toString());
+    url.pathname = (this.server.pathname.replace(/\/$/, '') + path).replace(/\/\//g, '/');
+    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const reqOpts: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || (url.protocol === 'https:' ? 443 : 80),
+      path: url.pathname + url.search,
+      headers: { Accept: 'application/json' },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
+    if (payload !== undefined) {
+      (reqOpts.headers as Record<string, string | number>)['Content-Type'] = opts.contentType ?? 'application/json';
+      (reqOpts.headers as Record<string, string | number>)['Content-Length'] = Buffer.byteLength(payload);
+    }
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const mod = url.protocol === 'https:' ? https : http;
+      const req = mod.request(reqOpts, resolve);
+      req.on('error', (e) => reject(transportError(e, method, path)));
+      if (timeoutMs > 0) req.setTimeout(timeoutMs, () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
+      if (opts.signal) {
+        if (opts.signal.aborted) req.destroy(new Error('aborted'));
+        opts.signal.addEventListener('abort', () => req.destroy(new Error('aborted')), { once: true });
+      }
+      if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+}
+
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function toApiError(status: number, text: string, method: string, path: string): ApiError {
+  try {
+    const st = JSON.parse(text) as { reason?: string; message?: string };
+    return new ApiError(status, st.reason ?? 'Unknown', st.message ?? `${method} ${path}: HTTP ${status}`, st);
+  } catch {
+    return new ApiError(status, 'Unknown', `${method} ${path}: HTTP ${status}: ${text.slice(0, 200)}`);
+  }
+}
+
+function transportError(e: Error, method: string, path: string): ApiError {
+  return new ApiError(0, 'TransportError', `${method} ${path}: ${e.message}`);
+}

@@ -1,0 +1,203 @@
+import dotI from '@dot-i/k8s-operator';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { type ResourceType } from '../api/constants.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { isConflict, isNotFound } from './api-error.js';
+import { controllerSpecOf, watchSpecsOf, type ControllerSpec, type ObjectKey } from './decorators.js';
+import type { EventRecorder, EventType } from './event-recorder.js';
+import type { Informer } from './informer.js';
+import type { InformerFactory } from './informer-factory.js';
+import { KubeApi } from './kube-api.js';
+import { controllerOf } from './owner-reference.js';
+import { WorkQueue, type WorkResult } from './work-queue.js';
+
+/** What a reconcile returns: nothing (done, wait for the next event) or "look again after N ms". */
+export type ReconcileResult = WorkResult | void;
+
+/** Everything a ReconcilingOperator needs, bound once in the container. */
+export interface OperatorContext {
+  api: KubeApi;
+  informers: InformerFactory;
+  events: EventRecorder;
+  logger: Logger;
+  metrics: Metrics;
+  /** Parallel reconciles per operator (different objects). */
+  concurrency: number;
+}
+
+const DotIOperator = dotI.default;
+
+export function keyString(k: ObjectKey): string {
+  return k.namespace ? `${k.namespace}/${k.name}` : k.name;
+}
+export function parseKey(s: string): ObjectKey {
+  const i = s.indexOf('/');
+  return i < 0 ? { name: s } : { namespace: s.slice(0, i), name: s.slice(i + 1) };
+}
+
+/**
+ * Our base class for every operator. It keeps `@dot-i/k8s-operator`'s Operator as the parent (its
+ * `start()` calls our `init()`), and replaces its event source and queue: informers (list + watch
+ * with resourceVersion, 410 relist, reconnect with backoff) feed a keyed work queue (coalescing,
+ * one reconcile per object at a time, N objects in parallel, backoff on errors, requeue-after).
+ * The parent's watchResource, stop() and status/finalizer helpers are never used: they exit the
+ * process on errors. A subclass declares what it manages with @controller/@owns/@watches and
+ * implements `reconcile`.
+ */
+export abstract class ReconcilingOperator<T extends KubernetesObject> extends DotIOperator {
+  protected readonly spec: ControllerSpec;
+  protected readonly api: KubeApi;
+  protected readonly log: Logger;
+  protected readonly metrics: Metrics;
+  protected readonly recorder: EventRecorder;
+  protected readonly primary: Informer<T>;
+  protected readonly queue: WorkQueue;
+  private readonly informerFactory: InformerFactory;
+  private readonly informersOf = new Map<ResourceType, Informer>();
+  private started = false;
+
+  constructor(ctx: OperatorContext) {
+    super(ctx.logger);
+    this.spec = controllerSpecOf(new.target);
+    this.api = ctx.api;
+    this.metrics = ctx.metrics;
+    this.recorder = ctx.events;
+    this.informerFactory = ctx.informers;
+    this.log = ctx.logger.child({ operator: this.spec.name });
+    this.primary = ctx.informers.get<T>(this.spec.resource, this.spec.labelSelector);
+    const name = this.spec.name;
+    this.queue = new WorkQueue((key) => this.handle(key), {
+      concurrency: ctx.concurrency,
+      onProcessed: (_key, outcome, ms) => {
+        this.metrics.reconcileTotal.inc({ operator: name, outcome });
+        if (outcome === 'error') this.metrics.reconcileErrors.inc({ operator: name });
+        this.metrics.reconcileDuration.observe({ operator: name }, ms / 1000);
+        this.metrics.queueDepth.set({ operator: name }, this.queue.depth);
+      },
+    });
+    this.primary.addHandler((_t, o) => this.enqueue(o));
+    for (const w of watchSpecsOf(new.target)) {
+      const inf = ctx.informers.get(w.type, w.labelSelector);
+      this.informersOf.set(w.type, inf);
+      inf.addHandler((_t, o, old) => {
+        for (const obj of old ? [o, old] : [o]) {
+          if (w.owned) {
+            const ref = controllerOf(obj);
+            if (ref && ref.kind === this.spec.resource.kind && ref.apiVersion?.startsWith(this.spec.resource.group + '/')) {
+              this.queue.add(keyString({ namespace: obj.metadata?.namespace, name: ref.name }));
+            }
+          } else if (w.map) {
+            for (const k of w.map(obj, this)) this.queue.add(keyString(k));
+          }
+        }
+      });
+    }
+  }
+
+  /** Reconciles one object; `obj` is the cached object or undefined when it no longer exists. */
+  protected abstract reconcile(key: ObjectKey, obj: T | undefined): Promise<ReconcileResult>;
+
+  /** dot-i's hook, called by its start(): we register nothing with the parent. */
+  protected async init(): Promise<void> {
+    this.informerFactory.startAll();
+  }
+
+  /** Starts the informers (shared) and the workers; resolves once the caches are synced. */
+  override async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.init();
+    await this.informerFactory.waitForSync();
+    this.queue.start();
+    this.log.info('operator started');
+  }
+
+  /** Stops taking work and waits for in-flight reconciles; never exits the process. */
+  override async stop(timeoutMs = 25_000): Promise<void> {
+    await this.queue.stop(timeoutMs);
+    this.log.info('operator stopped');
+  }
+
+  enqueue(o: KubernetesObject | ObjectKey): void {
+    const k = 'metadata' in o ? { namespace: (o as KubernetesObject).metadata?.namespace, name: (o as KubernetesObject).metadata!.name! } : (o as ObjectKey);
+    this.queue.add(keyString(k));
+  }
+
+  /** The shared cache of another kind this operator declared with @owns/@watches. */
+  protected cacheOf<O extends KubernetesObject>(type: ResourceType): Informer<O> {
+    const inf = this.informersOf.get(type);
+    if (!inf) throw new Error(`${this.spec.name} does not watch ${type.kind}; declare it with @owns or @watches`);
+    return inf as unknown as Informer<O>;
+  }
+
+  private async handle(key: string): Promise<WorkResult | void> {
+    const k = parseKey(key);
+    const obj = this.primary.get(k.name, k.namespace);
+    try {
+      return await this.reconcile(k, obj);
+    } catch (e) {
+      if (isConflict(e)) {
+        this.log.debug('conflict, will retry', { namespace: k.namespace, name: k.name });
+      } else {
+        this.log.error('reconcile failed', { namespace: k.namespace, name: k.name, error: (e as Error).message });
+      }
+      throw e;
+    }
+  }
+
+  // ---- helpers every operator needs -------------------------------------------------------
+
+  /**
+   * Writes `status` on the status subresource as a merge patch carrying the object's
+   * resourceVersion (an optimistic lock). On a conflict it re-reads the object and patches again
+   * (the status was computed from the world, not from the stale object). Returns the new object.
+   */
+  protected async patchStatus(obj: T, status: Record<string, unknown>, attempts = 4): Promise<T | undefined> {
+    let current: T | undefined = obj;
+    for (let i = 0; ; i++) {
+      try {
+        return await this.api.patch<T>(
+          this.spec.resource,
+          current.metadata!.name!,
+          current.metadata!.namespace,
+          { metadata: { resourceVersion: current.metadata!.resourceVersion }, status },
+          'merge',
+          { subresource: 'status' },
+        );
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
+        if (!isConflict(e) || i + 1 >= attempts) throw e;
+        current = await this.api.get<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace);
+        if (!current) return undefined;
+      }
+    }
+  }
+
+  /** Adds `finalizer` unless present, guarded by resourceVersion. Returns the updated object. */
+  protected async addFinalizer(obj: T, finalizer: string): Promise<T> {
+    const list = obj.metadata?.finalizers ?? [];
+    if (list.includes(finalizer)) return obj;
+    return this.api.patch<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace, {
+      metadata: { resourceVersion: obj.metadata!.resourceVersion, finalizers: [...list, finalizer] },
+    });
+  }
+
+  /** Removes `finalizer` if present, guarded by resourceVersion. A vanished object is fine. */
+  protected async removeFinalizer(obj: T, finalizer: string): Promise<void> {
+    const list = obj.metadata?.finalizers ?? [];
+    if (!list.includes(finalizer)) return;
+    try {
+      await this.api.patch<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace, {
+        metadata: { resourceVersion: obj.metadata!.resourceVersion, finalizers: list.filter((f) => f !== finalizer) },
+      });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+
+  /** Records an Event about `obj` (deduplicated; never throws). */
+  protected event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
+    return this.recorder.record(obj, type, reason, message);
+  }
+}

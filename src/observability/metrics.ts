@@ -1,0 +1,78 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric the operator exposes, on one registry (one per process or test). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal = new Counter({
+    name: 'paddle_operator_reconcile_total',
+    help: 'Reconciles by operator and outcome (success, error, requeue).',
+    labelNames: ['operator', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = new Counter({
+    name: 'paddle_operator_reconcile_errors_total',
+    help: 'Reconciles that ended in an error, by operator.',
+    labelNames: ['operator'] as const,
+    registers: [this.registry],
+  });
+  readonly reconcileDuration = new Histogram({
+    name: 'paddle_operator_reconcile_duration_seconds',
+    help: 'Time spent in one reconcile, by operator.',
+    labelNames: ['operator'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'paddle_operator_workqueue_depth',
+    help: 'Keys waiting in the work queue, by operator.',
+    labelNames: ['operator'] as const,
+    registers: [this.registry],
+  });
+  readonly queueLatency = new Histogram({
+    name: 'paddle_operator_workqueue_queue_duration_seconds',
+    help: 'How long a key waited in the work queue before a reconcile picked it up.',
+    labelNames: ['operator'] as const,
+    buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60],
+    registers: [this.registry],
+  });
+  readonly watchRestarts = new Counter({
+    name: 'paddle_operator_watch_restarts_total',
+    help: 'Watch streams restarted, by resource and reason (closed, gone, error, http_<code>).',
+    labelNames: ['resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly runtimeRequestDuration = new Histogram({
+    name: 'paddle_operator_runtime_request_duration_seconds',
+    help: 'Requests from the operator to paddle-runtime servers, by method, route and status code.',
+    labelNames: ['method', 'route', 'code'] as const,
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60],
+    registers: [this.registry],
+  });
+  readonly sampleSetCachedBytes = new Gauge({
+    name: 'paddle_operator_sampleset_cached_bytes',
+    help: 'Bytes of a SampleSet held in its cache nodes.',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly sampleSetCachedRatio = new Gauge({
+    name: 'paddle_operator_sampleset_cached_ratio',
+    help: 'Fraction (0..1) of a SampleSet held in its cache nodes.',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly sampleJobProgress = new Gauge({
+    name: 'paddle_operator_samplejob_progress_ratio',
+    help: 'Progress (0..1) of a running SampleJob.',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly leader = new Gauge({
+    name: 'paddle_operator_leader',
+    help: '1 while this process holds the leader lease.',
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'paddle_operator_' });
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The paddle-runtime HTTP contract (SPEC §6), shared by the server and the RuntimeClient.
+ * Every call carries `Authorization: Bearer <token>`.
+ *
+ *   POST   /jobs                    RuntimeJobRequest -> 202 RuntimeJobState (idempotent on id)
+ *   GET    /jobs/{id}?waitSeconds=N -> RuntimeJobState (long-poll: returns early when status/progress changes)
+ *   DELETE /jobs/{id}               -> cancel that job (queued or running)
+ *   POST   /terminate               -> cancel the running job and every queued one
+ *   GET    /cache                   -> NodeCacheStats
+ *   GET    /healthz                 -> {ok: true} (no auth)
+ */
+import type { SampleJobType } from '../api/samplejob.js';
+
+export const RUNTIME_TOKEN_ENV = 'PADDLE_RUNTIME_TOKEN';
+
+export type RuntimeJobStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** A job as the operator submits it. Paths are relative to the dataset root (or cache tier for clear). */
+export interface RuntimeJobRequest {
+  id: string;
+  type: SampleJobType;
+  options: RuntimeJobOptions;
+  /** Source credentials for sync; reach the child through its environment only, never echoed back. */
+  credentials?: Record<string, string>;
+}
+
+export type RuntimeJobOptions = SyncRequest | WarmupRequest | RmrRequest | ClearRequest;
+
+export interface SyncRequest {
+  /** Source URI without credentials, e.g. `s3://bucket.endpoint/prefix/`. */
+  source: string;
+  /** Destination relative to the dataset root ('' or '/' = root). */
+  destination?: string;
+  /** JuiceFS sync flags by CLI name: threads, update, force-update, delete-dst, dirs, include, exclude, bwlimit, check-new, … */
+  flags?: Record<string, string | number | boolean | string[]>;
+}
+
+export interface WarmupRequest {
+  /** Paths relative to the dataset root; empty = the whole dataset. */
+  paths?: string[];
+  /** A file (relative to the dataset root) listing paths to warm, one per line. */
+  file?: string;
+  threads?: number;
+  strategy?: 'sequence' | 'random';
+  /** This pod's shard: it warms the files whose shard index (see SPEC §5) equals `shard` of `shards`. */
+  shard: number;
+  shards: number;
+}
+
+export interface RmrRequest {
+  paths: string[];
+}
+
+export interface ClearRequest {
+  /** Cache-tier paths (host path as in cache.levels or relative to a tier); empty = every tier. */
+  paths?: string[];
+}
+
+export interface JobProgressReport {
+  filesDone?: number;
+  filesTotal?: number;
+  bytesDone?: number;
+  bytesTotal?: number;
+}
+
+export interface RuntimeJobState {
+  id: string;
+  type: SampleJobType;
+  status: RuntimeJobStatus;
+  message?: string;
+  progress?: JobProgressReport;
+  startTime?: string;
+  completionTime?: string;
+}
+
+export interface CacheTierStats {
+  path: string;
+  sizeBytes: number;
+  usedBytes: number;
+  availBytes: number;
+}
+
+export interface NodeCacheStats {
+  /** Bytes and files of the dataset (the whole mounted volume / sub-dir). */
+  totalBytes: number;
+  totalFiles: number;
+  /** Bytes of this volume held in this node's cache. */
+  cachedBytes: number;
+  tiers: CacheTierStats[];
+  /** Problems met while measuring (partial data is still reported). */
+  errors?: string[];
+}
