@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+/** paddle-operator: the controller process (all three operators, health, metrics, leader election). */
+import 'reflect-metadata';
+import { CONFIG_HELP, parseOperatorConfig } from '../config/operator-config.js';
+import { buildContainer, TYPES } from '../container.js';
+import { OperatorManager } from '../manager.js';
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = parseOperatorConfig(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`paddle-operator: ${(e as Error).message}\n\n${CONFIG_HELP}\n`);
+    return 2;
+  }
+  if (config.help) {
+    process.stdout.write(CONFIG_HELP + '\n');
+    return 0;
+  }
+  const container = buildContainer(config);
+  const log = container.get(TYPES.Logger);
+  const manager = new OperatorManager(container);
+  let signals = 0;
+  const onSignal = (sig: string) => {
+    signals++;
+    if (signals > 1) {
+      log.warn('second signal, exiting now', { signal: sig });
+      process.exit(1);
+    }
+    log.info('shutting down', { signal: sig });
+    void manager.stop(config.shutdownTimeoutSeconds * 1000);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('unhandledRejection', (e) => log.error('unhandled rejection', { error: String((e as Error)?.stack ?? e) }));
+  try {
+    await manager.start();
+  } catch (e) {
+    log.error('start failed', { error: (e as Error).message });
+    await manager.stop(1000).catch(() => undefined);
+    return 1;
+  }
+  log.info('paddle-operator started', { namespace: config.namespace || '(all)', leaderElect: config.leaderElect, ports: manager.ports });
+  const why = await manager.done;
+  log.info('paddle-operator stopped', { reason: why });
+  return why === 'stopped' ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`paddle-operator: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,76 @@
+/**
+ * The composition root: every inversify binding of the paddle-operator process in one place.
+ * Nothing else constructs its own dependencies; tests build the same container with overrides.
+ */
+import 'reflect-metadata';
+import { Container, type ServiceIdentifier } from 'inversify';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { OperatorConfig } from './config/operator-config.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { KubeApi } from './kube/kube-api.js';
+import { InformerFactory } from './kube/informer-factory.js';
+import { EventRecorder } from './kube/event-recorder.js';
+import type { OperatorContext } from './kube/reconciling-operator.js';
+import { EngineRegistry } from './engines/registry.js';
+
+export const TYPES = {
+  Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
+  Logger: Symbol.for('Logger') as ServiceIdentifier<Logger>,
+  Metrics: Symbol.for('Metrics') as ServiceIdentifier<Metrics>,
+  KubeConfig: Symbol.for('KubeConfig') as ServiceIdentifier<KubeConfig>,
+  KubeApi: Symbol.for('KubeApi') as ServiceIdentifier<KubeApi>,
+  InformerFactory: Symbol.for('InformerFactory') as ServiceIdentifier<InformerFactory>,
+  EventRecorder: Symbol.for('EventRecorder') as ServiceIdentifier<EventRecorder>,
+  OperatorContext: Symbol.for('OperatorContext') as ServiceIdentifier<OperatorContext>,
+  EngineRegistry: Symbol.for('EngineRegistry') as ServiceIdentifier<EngineRegistry>,
+  /** Multi-binding: every operator the process runs. */
+  Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
+};
+
+/** What the manager needs of an operator. */
+export interface RunnableOperator {
+  start(): Promise<void>;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Loads credentials the way kubectl does: an explicit file, else $KUBECONFIG/~/.kube/config/in-cluster. */
+export function loadKubeConfig(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export interface ContainerOverrides {
+  kubeConfig?: KubeConfig;
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+export function buildContainer(config: OperatorConfig, overrides: ContainerOverrides = {}): Container {
+  const c = new Container({ defaultScope: 'Singleton' });
+  c.bind(TYPES.Config).toConstantValue(config);
+  c.bind(TYPES.Logger).toResolvedValue(() => overrides.logger ?? createLogger({ level: config.logLevel, format: config.logFormat }));
+  c.bind(TYPES.Metrics).toResolvedValue(() => overrides.metrics ?? new Metrics({ defaultMetrics: true }));
+  c.bind(TYPES.KubeConfig).toResolvedValue(() => overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig));
+  c.bind(TYPES.KubeApi).toResolvedValue((kc: KubeConfig) => new KubeApi(kc), [TYPES.KubeConfig]);
+  c.bind(TYPES.InformerFactory).toResolvedValue(
+    (api: KubeApi, log: Logger, m: Metrics) => new InformerFactory(api, log, m, config.namespace),
+    [TYPES.KubeApi, TYPES.Logger, TYPES.Metrics],
+  );
+  c.bind(TYPES.EventRecorder).toResolvedValue((api: KubeApi, log: Logger) => new EventRecorder(api, log), [TYPES.KubeApi, TYPES.Logger]);
+  c.bind(TYPES.OperatorContext).toResolvedValue(
+    (api: KubeApi, informers: InformerFactory, events: EventRecorder, logger: Logger, metrics: Metrics): OperatorContext => ({
+      api,
+      informers,
+      events,
+      logger,
+      metrics,
+      concurrency: config.concurrency,
+    }),
+    [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics],
+  );
+  c.bind(TYPES.EngineRegistry).toResolvedValue(() => new EngineRegistry());
+  return c;
+}

@@ -1,0 +1,100 @@
+import { hostname } from 'node:os';
+import type { Container } from 'inversify';
+import { TYPES, type RunnableOperator } from './container.js';
+import { parseListenAddress } from './config/operator-config.js';
+import { HttpEndpoints } from './observability/http-endpoints.js';
+import { LeaderElector } from './kube/leader-elector.js';
+
+/**
+ * Runs the operators of one process: health and metrics endpoints first, then (with leader
+ * election) waits for the Lease, starts every operator, and on shutdown stops them (in-flight
+ * reconciles finish), stops the informers and releases the Lease. Losing the Lease stops the
+ * operators and resolves `done` with 'lost-leadership' so the process can exit and restart clean.
+ */
+export class OperatorManager {
+  private readonly endpoints: HttpEndpoints;
+  private elector?: LeaderElector;
+  private operators: RunnableOperator[] = [];
+  private running = false;
+  private stopping?: Promise<void>;
+  private resolveDone!: (why: 'stopped' | 'lost-leadership') => void;
+  /** Resolves when the manager has stopped, saying why. */
+  readonly done = new Promise<'stopped' | 'lost-leadership'>((r) => (this.resolveDone = r));
+
+  constructor(private readonly container: Container) {
+    const informers = container.get(TYPES.InformerFactory);
+    const config = container.get(TYPES.Config);
+    this.endpoints = new HttpEndpoints(container.get(TYPES.Metrics), () =>
+      // ready when caches are synced, or when standing by for the lease
+      config.leaderElect && !this.elector?.isLeader ? true : this.running && informers.allSynced,
+    );
+  }
+
+  /** Bound ports of the endpoints (0 when disabled). */
+  ports = { metrics: 0, health: 0 };
+
+  async start(): Promise<void> {
+    const c = this.container;
+    const config = c.get(TYPES.Config);
+    const log = c.get(TYPES.Logger);
+    const metricsAddr = parseListenAddress(config.metricsAddress);
+    const probeAddr = parseListenAddress(config.probeAddress);
+    if (metricsAddr && probeAddr && metricsAddr.port !== 0 && metricsAddr.port === probeAddr.port && metricsAddr.host === probeAddr.host) {
+      this.ports.metrics = this.ports.health = await this.endpoints.listen(metricsAddr, { health: true, metrics: true });
+    } else {
+      if (metricsAddr) this.ports.metrics = await this.endpoints.listen(metricsAddr, { health: false, metrics: true });
+      if (probeAddr) this.ports.health = await this.endpoints.listen(probeAddr, { health: true, metrics: false });
+    }
+    this.operators = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
+    if (config.leaderElect) {
+      this.elector = new LeaderElector(
+        c.get(TYPES.KubeApi),
+        {
+          namespace: config.leaderElectionNamespace,
+          name: config.leaderElectionId,
+          identity: `${process.env.POD_NAME ?? hostname()}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`,
+          leaseDurationSeconds: config.leaseDurationSeconds,
+          renewDeadlineSeconds: config.renewDeadlineSeconds,
+          retryPeriodSeconds: config.retryPeriodSeconds,
+        },
+        log,
+      );
+      log.info('waiting for leadership', { lease: `${config.leaderElectionNamespace}/${config.leaderElectionId}` });
+      void this.elector.acquire().then(async (won) => {
+        if (!won) return;
+        c.get(TYPES.Metrics).leader.set(1);
+        await this.startOperators();
+        await this.elector!.holdUntilLost();
+        if (this.stopping) return;
+        c.get(TYPES.Metrics).leader.set(0);
+        await this.shutdown(config.shutdownTimeoutSeconds * 1000, 'lost-leadership');
+      });
+    } else {
+      await this.startOperators();
+    }
+  }
+
+  private async startOperators(): Promise<void> {
+    await Promise.all(this.operators.map((o) => o.start()));
+    this.running = true;
+    this.container.get(TYPES.Logger).info('operators running', { count: this.operators.length });
+  }
+
+  /** Stops taking work, waits for in-flight reconciles, stops watches, releases the Lease. */
+  stop(timeoutMs = 25_000): Promise<void> {
+    return this.shutdown(timeoutMs, 'stopped');
+  }
+
+  private shutdown(timeoutMs: number, why: 'stopped' | 'lost-leadership'): Promise<void> {
+    this.stopping ??= (async () => {
+      this.elector?.stop();
+      await Promise.all(this.operators.map((o) => o.stop(timeoutMs)));
+      this.running = false;
+      await this.container.get(TYPES.InformerFactory).stopAll();
+      await this.elector?.release();
+      await this.endpoints.close();
+      this.resolveDone(why);
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,50 @@
+import { expect } from 'chai';
+import { KubeConfig } from '@kubernetes/client-node';
+import { buildContainer, TYPES } from '../../src/container.js';
+import { parseOperatorConfig } from '../../src/config/operator-config.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { KubeApi } from '../../src/kube/kube-api.js';
+import { InformerFactory } from '../../src/kube/informer-factory.js';
+import { EngineRegistry } from '../../src/engines/registry.js';
+
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
+    users: [{ name: 'u', token: 't' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
+describe('composition root', () => {
+  const config = parseOperatorConfig(['--namespace=team-a', '--concurrency=7'], {});
+
+  it('wires every service as a singleton from the same config', () => {
+    const kc = kubeConfig();
+    const c = buildContainer(config, { kubeConfig: kc, logger: createLogger({ silent: true }), metrics: new Metrics() });
+    expect(c.get(TYPES.KubeConfig)).to.equal(kc);
+    expect(c.get(TYPES.KubeApi)).to.be.instanceOf(KubeApi);
+    expect(c.get(TYPES.KubeApi)).to.equal(c.get(TYPES.KubeApi));
+    expect(c.get(TYPES.InformerFactory)).to.be.instanceOf(InformerFactory);
+    const ctx = c.get(TYPES.OperatorContext);
+    expect(ctx.concurrency).to.equal(7);
+    expect(ctx.api).to.equal(c.get(TYPES.KubeApi));
+    expect(ctx.metrics).to.equal(c.get(TYPES.Metrics));
+    expect(c.get(TYPES.EngineRegistry)).to.be.instanceOf(EngineRegistry);
+  });
+
+  it('binds every operator the config asks for', () => {
+    const c = buildContainer(config, { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
+    const ops = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
+    expect(ops.map((o) => o.constructor.name).sort()).to.deep.equal(expectedOperators(config.operators));
+  });
+});
+
+/** Class names of the operators, by config name (grows as operators land). */
+function expectedOperators(names: string[]): string[] {
+  const byName: Record<string, string> = { sampleset: 'SampleSetOperator', samplejob: 'SampleJobOperator', paddlejob: 'PaddleJobOperator' };
+  return names.map((n) => byName[n]).sort();
+}

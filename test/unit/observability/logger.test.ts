@@ -1,0 +1,27 @@
+import { expect } from 'chai';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { createLogger, redact } from '../../../src/observability/logger.js';
+
+describe('logger', () => {
+  it('redacts secret-looking fields at any depth', () => {
+    expect(redact({ a: 1, token: 'abc', nested: { 'secret-key': 'x', list: [{ password: 'p' }] } })).to.deep.equal({
+      a: 1,
+      token: '[redacted]',
+      nested: { 'secret-key': '[redacted]', list: [{ password: '[redacted]' }] },
+    });
+  });
+
+  it('writes one JSON object per line with level and msg, without secrets', () => {
+    const lines: string[] = [];
+    const log = createLogger({ level: 'debug', format: 'json' });
+    log.clear();
+    log.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) }));
+    log.child({ operator: 'sampleset' }).info('reconciled', { namespace: 'ns', name: 'n', credentials: { 'access-key': 'AK' }, token: 'T0KEN' });
+    expect(lines).to.have.length(1);
+    const o = JSON.parse(lines[0]);
+    expect(o).to.include({ level: 'info', msg: 'reconciled', operator: 'sampleset', namespace: 'ns', name: 'n', token: '[redacted]' });
+    expect(lines[0]).to.not.include('T0KEN');
+    expect(lines[0]).to.not.include('AK');
+  });
+});
