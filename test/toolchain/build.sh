@@ -15,7 +15,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.env"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
-key=$(cat "$here/versions.env" "$here/build.sh" | sha256sum | cut -c1-12)
+# the key changes with the pinned versions (and BUILD_REVISION there, bumped when this script changes what it builds)
+key=$(sha256sum < "$here/versions.env" | cut -c1-12)
 root="${PADDLE_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddle-operator/toolchain}"
 out="$root/k8s-${KUBERNETES_VERSION}-kwok-${KWOK_VERSION}-juicefs-${JUICEFS_VERSION}-$key"
 bin="$out/bin"
