@@ -96,16 +96,22 @@ describe('ReconcilingOperator event source (real apiserver)', function () {
 
   it('relists after 410 Gone and emits deletions that happened while disconnected', async () => {
     const cluster = testCluster();
-    // A dedicated informer that waits 20 s before reconnecting, so etcd is surely compacted past
-    // its resourceVersion by then: its next watch gets 410 Gone and it must relist.
+    // A dedicated informer that waits 30 s before reconnecting, so by then etcd is compacted past
+    // its resourceVersion: its next watch gets 410 Gone and it must relist.
+    const t0 = Date.now();
+    const timeline: string[] = [];
+    const mark = (what: string) => timeline.push(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
     const reasons: string[] = [];
     const deleted: string[] = [];
     const inf = new Informer<V1ConfigMap>(api, CONFIGMAP, {
       namespace: ns,
       labelSelector: LABEL,
-      minBackoffMs: 20_000,
-      maxBackoffMs: 20_000,
-      onRestart: (r) => reasons.push(r),
+      minBackoffMs: 30_000,
+      maxBackoffMs: 30_000,
+      onRestart: (r) => {
+        reasons.push(r);
+        mark(`informer restart: ${r}`);
+      },
     });
     inf.addHandler((t, o) => t === 'delete' && deleted.push(o.metadata!.name!));
     await api.create(CONFIGMAP, cm('vanishes-while-down', 'v'));
@@ -114,16 +120,22 @@ describe('ReconcilingOperator event source (real apiserver)', function () {
       await inf.waitForSync();
       await eventually('the informer has it', () => inf.get('vanishes-while-down', ns) !== undefined);
 
+      mark('stopping apiserver');
       await cluster.stopApiserver();
       await cluster.startApiserver();
+      mark('apiserver back');
       await api.delete(CONFIGMAP, 'vanishes-while-down', ns);
       for (let i = 0; i < 5; i++) await api.create(CONFIGMAP, cm(`churn-${i}`, String(i)));
-      await cluster.compactEtcd();
       await api.create(CONFIGMAP, cm('after-compaction', 'c'));
+      // compact past the informer's resourceVersion, and restart so the apiserver's watch cache
+      // (which would still hold those events) starts after the compaction too
+      await cluster.compactEtcd();
+      await cluster.restartApiserver();
+      mark('deleted, churned, compacted and restarted');
 
-      await eventually('the deletion made while disconnected is emitted', () => deleted.includes('vanishes-while-down'), 90_000);
+      await eventually('the deletion made while disconnected is emitted', () => deleted.includes('vanishes-while-down'), 150_000);
       await eventually('objects created meanwhile are in the cache', () => inf.get('after-compaction', ns)?.data?.value === 'c', 90_000);
-      expect(reasons).to.include('gone');
+      expect(reasons, timeline.join('\n')).to.include('gone');
       for (let i = 0; i < 5; i++) expect(inf.get(`churn-${i}`, ns)?.data?.value).to.equal(String(i));
     } finally {
       await inf.stop();
