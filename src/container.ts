@@ -54,7 +54,11 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   c.bind(TYPES.Logger).toResolvedValue(() => overrides.logger ?? createLogger({ level: config.logLevel, format: config.logFormat }));
   c.bind(TYPES.Metrics).toResolvedValue(() => overrides.metrics ?? new Metrics({ defaultMetrics: true }));
   c.bind(TYPES.KubeConfig).toResolvedValue(() => overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig));
-  c.bind(TYPES.KubeApi).toResolvedValue((kc: KubeConfig) => new KubeApi(kc), [TYPES.KubeConfig]);
+  c.bind(TYPES.KubeApi).toResolvedValue(
+    (kc: KubeConfig, m: Metrics) =>
+      new KubeApi(kc, { onRequest: (verb, group, resource, code) => m.kubeRequests.inc({ verb, resource: group ? `${resource}.${group}` : resource, code }) }),
+    [TYPES.KubeConfig, TYPES.Metrics],
+  );
   c.bind(TYPES.InformerFactory).toResolvedValue(
     (api: KubeApi, log: Logger, m: Metrics) => new InformerFactory(api, log, m, config.namespace),
     [TYPES.KubeApi, TYPES.Logger, TYPES.Metrics],

@@ -38,6 +38,44 @@ export interface ListOptions {
 
 export const FIELD_MANAGER = 'paddle-operator';
 
+/** RBAC verb of a request, as the apiserver's authorizer sees it. */
+export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete';
+
+export interface KubeApiOptions {
+  /** Default per-request timeout (watches have none). */
+  timeoutMs?: number;
+  /**
+   * Called for every request with its RBAC verb and resource ("pods", "samplesets/status", with
+   * the API group): feeds the request metric and lets tests audit which permissions are used.
+   */
+  onRequest?: (verb: Verb, group: string, resource: string, code: number) => void;
+}
+
+/** Splits an API path into the RBAC group and resource (with subresource), or undefined. */
+export function rbacResourceOf(path: string): { group: string; resource: string; named: boolean } | undefined {
+  const m = /^\/(?:api\/v1|apis\/([^/]+)\/[^/]+)(?:\/namespaces\/[^/]+)?\/([^/?]+)(?:\/([^/?]+)(?:\/([^/?]+))?)?/.exec(path);
+  if (!m) return undefined;
+  const group = m[1] ?? '';
+  // /api/v1/namespaces/x is the namespace itself
+  if (!m[2]) return undefined;
+  return { group, resource: m[4] ? `${m[2]}/${m[4]}` : m[2], named: m[3] !== undefined };
+}
+
+function verbOf(method: string, named: boolean, watch: boolean): Verb {
+  switch (method) {
+    case 'GET':
+      return watch ? 'watch' : named ? 'get' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    default:
+      return 'delete';
+  }
+}
+
 /**
  * A small JSON client for the Kubernetes REST API on top of the 1.4 client's KubeConfig (which
  * supplies TLS and credentials). One code path for CRUD, patches of every kind, subresources and
@@ -45,8 +83,10 @@ export const FIELD_MANAGER = 'paddle-operator';
  */
 export class KubeApi {
   private readonly server: URL;
+  private readonly defaultTimeoutMs: number;
 
-  constructor(readonly kubeConfig: KubeConfig, private readonly defaultTimeoutMs = 30_000) {
+  constructor(readonly kubeConfig: KubeConfig, private readonly opts: KubeApiOptions = {}) {
+    this.defaultTimeoutMs = opts.timeoutMs ?? 30_000;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
@@ -131,9 +171,16 @@ export class KubeApi {
   }
 
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-    const res = await this.send(method, path, opts);
+    let res: http.IncomingMessage;
+    try {
+      res = await this.send(method, path, opts);
+    } catch (e) {
+      this.audit(method, path, false, 0);
+      throw e;
+    }
     const text = await readAll(res);
     const status = res.statusCode ?? 0;
+    this.audit(method, path, false, status);
     if (status >= 200 && status < 300) return (text ? JSON.parse(text) : undefined) as T;
     throw toApiError(status, text, method, path);
   }
@@ -149,8 +196,15 @@ export class KubeApi {
     onEvent: (e: WatchEvent<T>) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    const res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+    let res: http.IncomingMessage;
+    try {
+      res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+    } catch (e) {
+      this.audit('GET', path, true, 0);
+      throw e;
+    }
     const status = res.statusCode ?? 0;
+    this.audit('GET', path, true, status);
     if (status !== 200) throw toApiError(status, await readAll(res), 'WATCH', path);
     await new Promise<void>((resolve, reject) => {
       let buf = '';
@@ -184,6 +238,12 @@ export class KubeApi {
       res.on('error', (e) => (failed ? undefined : reject(transportError(e, 'WATCH', path))));
       res.on('close', () => resolve());
     });
+  }
+
+  private audit(method: string, path: string, watch: boolean, code: number): void {
+    if (!this.opts.onRequest) return;
+    const r = rbacResourceOf(path);
+    if (r) this.opts.onRequest(verbOf(method, r.named, watch), r.group, r.resource, code);
   }
 
   private async send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {

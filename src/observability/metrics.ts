@@ -48,6 +48,12 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60],
     registers: [this.registry],
   });
+  readonly kubeRequests = new Counter({
+    name: 'paddle_operator_kube_requests_total',
+    help: 'Requests to the Kubernetes API, by RBAC verb, resource and HTTP status code (0 = no answer).',
+    labelNames: ['verb', 'resource', 'code'] as const,
+    registers: [this.registry],
+  });
   readonly sampleSetCachedBytes = new Gauge({
     name: 'paddle_operator_sampleset_cached_bytes',
     help: 'Bytes of a SampleSet held in its cache nodes.',
