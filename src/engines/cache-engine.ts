@@ -80,12 +80,19 @@ export interface RuntimeEnvironment {
   hostCacheDirs?: string[];
   /** Path to the engine binary (e.g. juicefs). */
   binary?: string;
+  /**
+   * Optional: local directories a `file://` sync source may read from. Without any, `file://`
+   * sources are refused (they would read the runtime pod's own file system).
+   */
+  fileSourceRoots?: string[];
 }
 
 export interface JobExecution {
   signal: AbortSignal;
   onProgress: (p: JobProgressReport) => void;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Optional: a human-readable summary shown as the job's message (e.g. "copied 120 files"). */
+  setMessage?: (msg: string) => void;
 }
 
 export interface CacheRuntime {

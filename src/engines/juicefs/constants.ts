@@ -1,0 +1,33 @@
+/** Fixed names and defaults of the JuiceFS engine. */
+
+export const JUICEFS_ENGINE = 'juicefs';
+/** The JuiceFS CSI driver. */
+export const JUICEFS_CSI_DRIVER = 'csi.juicefs.com';
+/** storageClassName of the PV and PVC; no StorageClass object exists (static provisioning). */
+export const STORAGE_CLASS = 'paddle-operator';
+/** PV capacity (not enforced by JuiceFS; the PVC requests the same). */
+export const CAPACITY = '10Pi';
+/** Default total cache size in MiB when neither cache.levels nor cache-size set one (100 GiB). */
+export const DEFAULT_CACHE_SIZE_MIB = 102400;
+/** Default host cache directory root; the SampleSet's namespace and name are appended. */
+export const DEFAULT_CACHE_ROOT = '/var/cache/paddle-operator';
+
+/** Inside a runtime pod: the dataset (the SampleSet PVC) and the cache tiers `/cache/<i>`. */
+export const POD_DATA_DIR = '/data';
+export const POD_CACHE_ROOT = '/cache';
+export const POD_TMP_DIR = '/tmp';
+
+/** Label values and keys of the objects this engine builds. */
+export const COMPONENT_LABEL = 'app.kubernetes.io/component';
+export const RUNTIME_COMPONENT = 'cache-runtime';
+export const NAME_LABEL = 'app.kubernetes.io/name';
+export const RUNTIME_APP_NAME = 'paddle-runtime';
+/** On the (cluster-scoped) PV: the SampleSet's namespace, so a PVC selects only its own PV. */
+export const SAMPLESET_NAMESPACE_LABEL = 'paddlepaddle.org/sampleset-namespace';
+/** Key of the runtime token in the token Secret. */
+export const TOKEN_KEY = 'token';
+/** The runtime binary inside the image. */
+export const RUNTIME_COMMAND = 'paddle-runtime';
+
+/** Env var naming the juicefs binary for the runtime (default `juicefs` on PATH). */
+export const JUICEFS_BIN_ENV = 'JUICEFS_BIN';

@@ -1,0 +1,41 @@
+/**
+ * Warmup sharding across the P cache pods (SPEC §5): every pod lists the same files, sorts them
+ * the same way and keeps its own slice — no coordination files, and a restarted pod redoes exactly
+ * its slice.
+ *  - `sequence`: the file at position k of the sorted list belongs to shard k mod P;
+ *  - `random`: a file belongs to shard FNV-1a-32(relative path) mod P — stable across runs and
+ *    pods, independent of which other files exist.
+ */
+export type ShardStrategy = 'sequence' | 'random';
+
+/** 32-bit FNV-1a over the UTF-8 bytes of `s`. */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(s, 'utf8')) {
+    h ^= b;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** Byte-wise comparison of UTF-8 strings (locale-independent, the same on every pod). */
+export function compareBytes(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** Sorted, de-duplicated copy of `paths` (the order every pod agrees on). */
+export function canonicalOrder(paths: Iterable<string>): string[] {
+  return [...new Set(paths)].sort(compareBytes);
+}
+
+/** The shard a file belongs to; `index` is its position in the canonical order. */
+export function shardOf(relPath: string, index: number, shards: number, strategy: ShardStrategy): number {
+  if (shards <= 1) return 0;
+  return strategy === 'random' ? fnv1a32(relPath) % shards : index % shards;
+}
+
+/** This shard's files, in canonical order. `items` must already be in canonical order. */
+export function selectShard<T>(items: T[], key: (item: T) => string, shard: number, shards: number, strategy: ShardStrategy): T[] {
+  if (shards < 1 || shard < 0 || shard >= shards || !Number.isInteger(shard)) throw new Error(`invalid shard ${shard} of ${shards}`);
+  return items.filter((item, i) => shardOf(key(item), i, shards, strategy) === shard);
+}

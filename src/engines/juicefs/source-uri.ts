@@ -1,0 +1,67 @@
+/**
+ * Sync source URIs, JuiceFS-sync style `scheme://bucket[.endpoint][/prefix]`. Credentials never
+ * travel in the URI (SPEC §3): they come from the Secret's `access-key` / `secret-key` and reach
+ * the juicefs child through its environment (see commands.ts).
+ */
+import { SpecError } from '../cache-engine.js';
+import { normalizeUserPath } from '../../runtime/path-safety.js';
+
+/** The original's supported schemes (§4.4), `file` included. `http(s)` and `jfs` are not sources. */
+export const SOURCE_SCHEMES = [
+  'bos', 's3', 'hdfs', 'gs', 'wasb', 'oss', 'cos', 'ks3', 'ufile', 'qingstor', 'jss', 'qiniu', 'b2', 'space', 'obs', 'oos', 'scw',
+  'minio', 'scs', 'ibmcos', 'wasabi', 'mss', 'nos', 'eos', 'speedy', 'ceph', 'swift', 'webdav', 'redis', 'tikv', 'file',
+] as const;
+
+export interface ParsedSource {
+  scheme: string;
+  /** Everything after `scheme://`. */
+  rest: string;
+  /** The authority (before the first `/` of rest). */
+  host: string;
+  /** The path part (from the first `/` of rest, '' if none). */
+  path: string;
+}
+
+export const MAX_SOURCE_LENGTH = 4096;
+
+/** Parses and validates a source URI; throws SpecError (InvalidSource / CredentialsInURI). */
+export function parseSourceUri(uri: string): ParsedSource {
+  if (typeof uri !== 'string' || uri.trim() === '') throw new SpecError('SourceMissing', 'no sync source: set spec.source.uri or syncOptions.source');
+  // eslint-disable-next-line no-control-regex
+  if (uri.length > MAX_SOURCE_LENGTH || /[\s\x00-\x1f\x7f]/.test(uri)) throw new SpecError('InvalidSource', 'source URI must be at most 4096 characters without whitespace or control characters');
+  const m = /^([A-Za-z][A-Za-z0-9]*):\/\/(.*)$/.exec(uri);
+  if (!m) throw new SpecError('InvalidSource', 'source URI must look like scheme://bucket[.endpoint][/prefix]');
+  const scheme = m[1].toLowerCase();
+  const rest = m[2];
+  if (!(SOURCE_SCHEMES as readonly string[]).includes(scheme)) {
+    throw new SpecError('InvalidSource', `source scheme "${scheme}" is not supported (supported: ${SOURCE_SCHEMES.join(', ')})`);
+  }
+  if (rest.includes('://')) throw new SpecError('InvalidSource', 'source URI must contain "://" exactly once');
+  const slash = rest.indexOf('/');
+  const host = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '' : rest.slice(slash);
+  if (host.includes('@')) {
+    const userinfo = host.slice(0, host.lastIndexOf('@'));
+    // HDFS takes a bare user name there (not a secret); anything else is a credential.
+    if (!(scheme === 'hdfs' && !userinfo.includes(':'))) {
+      throw new SpecError('CredentialsInURI', 'source URI must not embed credentials (user:password@); put access-key and secret-key in the source Secret');
+    }
+  }
+  if (scheme === 'file') {
+    if (host !== '' || !path.startsWith('/')) throw new SpecError('InvalidSource', 'a file source must be file:///absolute/path');
+    try {
+      normalizeUserPath(path);
+    } catch (err) {
+      throw new SpecError('InvalidSource', `file source: ${(err as Error).message}`);
+    }
+  } else if (host === '') {
+    throw new SpecError('InvalidSource', 'source URI has no bucket or host');
+  }
+  if (path.split('/').includes('..')) throw new SpecError('InvalidSource', "source URI path must not contain a '..' segment");
+  return { scheme, rest, host, path };
+}
+
+/** The URI with a trailing `/` (juicefs sync needs SRC and DST to agree; both are directories here). */
+export function withTrailingSlash(uri: string): string {
+  return uri.endsWith('/') ? uri : `${uri}/`;
+}

@@ -1,0 +1,294 @@
+/**
+ * The runtime's job queue (SPEC §6): FIFO, one job at a time, idempotent on id, cancellable,
+ * observable with long-poll waiters, with a bounded history of finished jobs.
+ *
+ * Credentials travel with a queued job until it starts, are handed to the runner, and are dropped
+ * when it ends; they are never part of a job's state. Messages and log lines of a job are scrubbed
+ * of its credential values (defence in depth: the engine scrubs its child's output too).
+ */
+import type { SampleJobType } from '../api/samplejob.js';
+import type { JobExecution } from '../engines/cache-engine.js';
+import type { JobProgressReport, RuntimeJobOptions, RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from './protocol.js';
+import { secretScrubber } from './scrub.js';
+
+export type JobRunner = (job: { id: string; type: SampleJobType; options: RuntimeJobOptions; credentials?: Record<string, string> }, exec: JobExecution) => Promise<void>;
+
+export type JobLogFn = (level: 'info' | 'warn' | 'error' | 'debug', msg: string, fields?: Record<string, unknown>) => void;
+
+export interface JobQueueOptions {
+  run: JobRunner;
+  /** Finished jobs kept for GET (default 200). */
+  historyLimit?: number;
+  /** How long cancel() waits for a running job to stop before returning (default 5000 ms). */
+  cancelWaitMs?: number;
+  log?: JobLogFn;
+  now?: () => Date;
+}
+
+/** Same id submitted with a different type or options. */
+export class JobConflictError extends Error {
+  constructor(id: string) {
+    super(`job ${id} already exists with a different type or options`);
+    this.name = 'JobConflictError';
+  }
+}
+
+/** The queue no longer accepts jobs (shutting down). */
+export class QueueClosedError extends Error {
+  constructor() {
+    super('the runtime is shutting down');
+    this.name = 'QueueClosedError';
+  }
+}
+
+interface JobRecord {
+  state: RuntimeJobState;
+  optionsKey: string;
+  options: RuntimeJobOptions;
+  credentials?: Record<string, string>;
+  scrub: (s: string) => string;
+  controller: AbortController;
+  version: number;
+  waiters: Set<() => void>;
+  settled: Promise<void>;
+  settle: () => void;
+}
+
+const TERMINAL: readonly RuntimeJobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export function isTerminal(status: RuntimeJobStatus): boolean {
+  return TERMINAL.includes(status);
+}
+
+/** Key-order-independent JSON, to compare a resubmitted job's options with the original's. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v as object)
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export class JobQueue {
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly pending: string[] = [];
+  private readonly finished: string[] = [];
+  private runningId: string | undefined;
+  private closed = false;
+  private finishedTotal = 0;
+  private readonly historyLimit: number;
+  private readonly cancelWaitMs: number;
+  private readonly log: JobLogFn;
+  private readonly now: () => Date;
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: () => void = () => {};
+
+  constructor(private readonly opts: JobQueueOptions) {
+    this.historyLimit = opts.historyLimit ?? 200;
+    this.cancelWaitMs = opts.cancelWaitMs ?? 5000;
+    this.log = opts.log ?? (() => {});
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /**
+   * Queues a job, or returns the existing one with the same id (never re-run, whatever its
+   * state). `created` tells which. Throws JobConflictError / QueueClosedError.
+   */
+  submit(req: RuntimeJobRequest): { state: RuntimeJobState; created: boolean } {
+    const existing = this.jobs.get(req.id);
+    const optionsKey = canonicalJson({ type: req.type, options: req.options });
+    if (existing) {
+      if (existing.optionsKey !== optionsKey) throw new JobConflictError(req.id);
+      return { state: this.snapshot(existing), created: false };
+    }
+    if (this.closed) throw new QueueClosedError();
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => (settle = r));
+    const rec: JobRecord = {
+      state: { id: req.id, type: req.type, status: 'pending' },
+      optionsKey,
+      options: req.options,
+      credentials: req.credentials,
+      scrub: secretScrubber(Object.values(req.credentials ?? {})),
+      controller: new AbortController(),
+      version: 0,
+      waiters: new Set(),
+      settled,
+      settle,
+    };
+    this.jobs.set(req.id, rec);
+    this.pending.push(req.id);
+    this.log('info', 'job queued', { job: req.id, type: req.type, queued: this.pending.length });
+    queueMicrotask(() => this.pump());
+    return { state: this.snapshot(rec), created: true };
+  }
+
+  get(id: string): RuntimeJobState | undefined {
+    const rec = this.jobs.get(id);
+    return rec ? this.snapshot(rec) : undefined;
+  }
+
+  /** Id of the running job, if any. */
+  running(): string | undefined {
+    return this.runningId;
+  }
+
+  /** How many jobs have finished since start (changes whenever one finishes). */
+  finishedCount(): number {
+    return this.finishedTotal;
+  }
+
+  /** Ids of the queued jobs in FIFO order. */
+  queued(): string[] {
+    return [...this.pending];
+  }
+
+  /**
+   * Long-poll: resolves with the job's state as soon as it changes (status, progress or message),
+   * at once when it is already finished, or after `timeoutMs` with the unchanged state.
+   * `undefined` when the job is unknown. `abort` ends the wait early (client went away, shutdown).
+   */
+  wait(id: string, timeoutMs: number, abort?: AbortSignal): Promise<RuntimeJobState | undefined> {
+    const rec = this.jobs.get(id);
+    if (!rec) return Promise.resolve(undefined);
+    if (isTerminal(rec.state.status) || timeoutMs <= 0 || abort?.aborted) return Promise.resolve(this.snapshot(rec));
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        rec.waiters.delete(done);
+        abort?.removeEventListener('abort', done);
+        resolve(this.snapshot(rec));
+      };
+      const timer = setTimeout(done, timeoutMs);
+      rec.waiters.add(done);
+      abort?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /**
+   * Cancels a job: a queued one at once, a running one by aborting its signal (the engine kills
+   * its child) and waiting — up to cancelWaitMs — until it has stopped. Unknown id → undefined.
+   */
+  async cancel(id: string, reason = 'cancelled'): Promise<RuntimeJobState | undefined> {
+    const rec = this.jobs.get(id);
+    if (!rec) return undefined;
+    if (rec.state.status === 'pending') {
+      const i = this.pending.indexOf(id);
+      if (i >= 0) this.pending.splice(i, 1);
+      this.finish(rec, 'cancelled', `${reason} before it started`);
+      return this.snapshot(rec);
+    }
+    if (rec.state.status === 'running') {
+      this.log('info', 'cancelling running job', { job: id });
+      rec.controller.abort(new Error(reason));
+      await Promise.race([rec.settled, delay(this.cancelWaitMs)]);
+    }
+    return this.snapshot(rec);
+  }
+
+  /** Cancels the running job and every queued one; returns their ids. */
+  async terminate(reason = 'terminated'): Promise<string[]> {
+    const ids = [...(this.runningId ? [this.runningId] : []), ...this.pending];
+    for (const id of [...this.pending]) await this.cancel(id, reason);
+    if (this.runningId) await this.cancel(this.runningId, reason);
+    return ids;
+  }
+
+  /** Stops accepting jobs, cancels everything and waits (bounded) for the running job to stop. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.terminate('runtime shutting down');
+    await Promise.race([this.idle, delay(this.cancelWaitMs)]);
+    for (const rec of this.jobs.values()) for (const w of [...rec.waiters]) w();
+  }
+
+  private snapshot(rec: JobRecord): RuntimeJobState {
+    const s = rec.state;
+    return { ...s, ...(s.progress ? { progress: { ...s.progress } } : {}) };
+  }
+
+  private changed(rec: JobRecord): void {
+    rec.version++;
+    for (const w of [...rec.waiters]) w();
+  }
+
+  private finish(rec: JobRecord, status: RuntimeJobStatus, message?: string): void {
+    rec.state.status = status;
+    if (message !== undefined) rec.state.message = rec.scrub(message);
+    rec.state.completionTime = this.now().toISOString();
+    rec.credentials = undefined;
+    rec.settle();
+    this.finished.push(rec.state.id);
+    while (this.finished.length > this.historyLimit) {
+      const old = this.finished.shift()!;
+      this.jobs.delete(old);
+    }
+    this.finishedTotal++;
+    this.log(status === 'failed' ? 'warn' : 'info', `job ${status}`, { job: rec.state.id, type: rec.state.type, detail: rec.state.message });
+    this.changed(rec);
+  }
+
+  private pump(): void {
+    if (this.runningId !== undefined) return;
+    const id = this.pending.shift();
+    if (id === undefined) return;
+    const rec = this.jobs.get(id);
+    if (!rec) return;
+    this.runningId = id;
+    this.idle = new Promise((r) => (this.markIdle = r));
+    rec.state.status = 'running';
+    rec.state.startTime = this.now().toISOString();
+    this.changed(rec);
+    this.log('info', 'job started', { job: id, type: rec.state.type });
+    const signal = rec.controller.signal;
+    const exec: JobExecution = {
+      signal,
+      onProgress: (p: JobProgressReport) => {
+        if (rec.state.status !== 'running') return;
+        const next = { ...rec.state.progress, ...p };
+        if (canonicalJson(next) === canonicalJson(rec.state.progress ?? {})) return;
+        rec.state.progress = next;
+        this.changed(rec);
+      },
+      log: (msg, fields) => this.log('info', rec.scrub(msg), { job: id, ...fields }),
+      setMessage: (msg) => {
+        if (rec.state.status !== 'running') return;
+        rec.state.message = rec.scrub(msg);
+        this.changed(rec);
+      },
+    };
+    const credentials = rec.credentials;
+    rec.credentials = undefined;
+    let result: Promise<void>;
+    try {
+      result = this.opts.run({ id, type: rec.state.type, options: rec.options, credentials }, exec);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      () => (signal.aborted ? this.finish(rec, 'cancelled', reasonOf(signal)) : this.finish(rec, 'succeeded')),
+      (err: unknown) => (signal.aborted ? this.finish(rec, 'cancelled', reasonOf(signal)) : this.finish(rec, 'failed', errorText(err))),
+    ).finally(() => {
+      this.runningId = undefined;
+      this.markIdle();
+      this.pump();
+    });
+  }
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  return r instanceof Error ? r.message : typeof r === 'string' ? r : 'cancelled';
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}

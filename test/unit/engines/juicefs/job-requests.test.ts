@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { SpecError } from '../../../../src/engines/cache-engine.js';
+import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
+import { parseSourceUri, SOURCE_SCHEMES, withTrailingSlash } from '../../../../src/engines/juicefs/source-uri.js';
+import { syncFlagArgs, validateSyncFlags } from '../../../../src/engines/juicefs/sync-flags.js';
+import { validateJobRequest } from '../../../../src/runtime/validation.js';
+import { sampleJob, sampleSet, secret } from '../fixtures.js';
+
+const engine = new JuiceFsEngine();
+const s = sampleSet();
+
+function reason(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(SpecError);
+    return (err as SpecError).reason;
+  }
+  return 'no error';
+}
+
+describe('juicefs source URIs', () => {
+  it('accepts the original schemes plus file', () => {
+    expect(SOURCE_SCHEMES).to.include.members(['s3', 'minio', 'oss', 'bos', 'hdfs', 'gs', 'file', 'webdav', 'tikv']);
+    expect(parseSourceUri('s3://bucket.s3.us-east-1.amazonaws.com/prefix/')).to.include({ scheme: 's3', host: 'bucket.s3.us-east-1.amazonaws.com', path: '/prefix/' });
+    expect(parseSourceUri('minio://127.0.0.1:9000/bkt/pre')).to.include({ scheme: 'minio', host: '127.0.0.1:9000', path: '/bkt/pre' });
+    expect(parseSourceUri('file:///srv/data/')).to.include({ scheme: 'file', host: '', path: '/srv/data/' });
+    expect(parseSourceUri('hdfs://hadoop@namenode:8020/data')).to.include({ scheme: 'hdfs' });
+  });
+
+  it('rejects credentials, unknown schemes and malformed URIs', () => {
+    expect(reason(() => parseSourceUri('s3://AK:SK@bucket/x'))).to.equal('CredentialsInURI');
+    expect(reason(() => parseSourceUri('s3://AK@bucket/x'))).to.equal('CredentialsInURI');
+    expect(reason(() => parseSourceUri('hdfs://user:pw@nn:8020/x'))).to.equal('CredentialsInURI');
+    expect(reason(() => parseSourceUri('http://example.com/x'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('jfs://META/x'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('bucket/x'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('s3:///x'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('file://host/x'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('file:///srv/../etc'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('s3://b/a b'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri('s3://b/x://y'))).to.equal('InvalidSource');
+    expect(reason(() => parseSourceUri(''))).to.equal('SourceMissing');
+  });
+
+  it('adds a trailing slash', () => {
+    expect(withTrailingSlash('s3://b/x')).to.equal('s3://b/x/');
+    expect(withTrailingSlash('s3://b/x/')).to.equal('s3://b/x/');
+  });
+});
+
+describe('juicefs sync flags', () => {
+  it('passes allowed flags through, drops false booleans and http-port', () => {
+    const f = validateSyncFlags({ threads: 20, update: true, 'force-update': false, 'delete-dst': true, exclude: '*.tmp', include: ['a*', 'b*'], bwlimit: 100, 'http-port': 6070, 'no-https': true });
+    expect(f).to.deep.equal({ threads: 20, update: true, 'delete-dst': true, exclude: ['*.tmp'], include: ['a*', 'b*'], bwlimit: 100, 'no-https': true });
+    expect(syncFlagArgs(f)).to.deep.equal(['--include=a*', '--include=b*', '--exclude=*.tmp', '--bwlimit=100', '--delete-dst', '--no-https', '--threads=20', '--update']);
+  });
+
+  it('rejects unknown, cluster and file-reading flags and bad values', () => {
+    for (const bad of [{ manager: 'x' }, { worker: 'h1,h2' }, { 'files-from': '/etc/passwd' }, { metrics: '0.0.0.0:1' }, { nope: 1 }]) {
+      expect(reason(() => validateSyncFlags(bad)), JSON.stringify(bad)).to.equal('InvalidSyncOption');
+    }
+    expect(reason(() => validateSyncFlags({ threads: -1 }))).to.equal('InvalidSyncOption');
+    expect(reason(() => validateSyncFlags({ threads: 5000 }))).to.equal('InvalidSyncOption');
+    expect(reason(() => validateSyncFlags({ update: 'yes' }))).to.equal('InvalidSyncOption');
+    expect(reason(() => validateSyncFlags({ exclude: 'a\nb' }))).to.equal('InvalidSyncOption');
+  });
+});
+
+describe('juicefs job requests', () => {
+  it('builds the initial sync from the SampleSet source with credentials from the Secret', () => {
+    const req = engine.initialSyncRequest(s, 'sync-1', secret({ 'access-key': 'AKIA', 'secret-key': 'SECRET' }));
+    expect(req).to.deep.equal({ id: 'sync-1', type: 'sync', options: { source: 's3://bucket.s3.us-east-1.amazonaws.com/imagenet/' }, credentials: { 'access-key': 'AKIA', 'secret-key': 'SECRET' } });
+    expect(validateJobRequest(req)).to.deep.equal(req);
+    const noCreds = engine.initialSyncRequest(s, 'sync-2', undefined);
+    expect(noCreds.credentials).to.equal(undefined);
+    expect(JSON.stringify(noCreds.options)).to.not.include('AKIA');
+  });
+
+  it('translates a sync SampleJob: source, destination and flags', () => {
+    const job = sampleJob({ type: 'sync', syncOptions: { source: 'minio://10.0.0.1:9000/bkt/train', destination: '/train', threads: 8, 'delete-dst': true, update: false } });
+    const req = engine.jobRequest(job, s, 'j1', 0, 1, secret({ 'access-key': 'a', 'secret-key': 'b', other: 'x' }));
+    expect(req).to.deep.equal({
+      id: 'j1',
+      type: 'sync',
+      options: { source: 'minio://10.0.0.1:9000/bkt/train', destination: '/train', flags: { threads: 8, 'delete-dst': true } },
+      credentials: { 'access-key': 'a', 'secret-key': 'b' },
+    });
+    expect(validateJobRequest(req)).to.deep.equal(req);
+    // The SampleSet's source is the default.
+    expect((engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j2', 0, 1, undefined).options as { source: string }).source).to.equal(s.spec.source!.uri);
+  });
+
+  it('rejects sync jobs without a source, with credentials in the URI or unsafe destinations', () => {
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), sampleSet({ source: undefined }), 'j', 0, 1, undefined))).to.equal('SourceMissing');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'oss://ak:sk@b.oss.aliyuncs.com/x' } }), s, 'j', 0, 1, undefined))).to.equal('CredentialsInURI');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: '../../etc' } }), s, 'j', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: 'a\0b' } }), s, 'j', 0, 1, undefined))).to.equal('InvalidPath');
+  });
+
+  it('translates warmup with this pod shard', () => {
+    const job = sampleJob({ type: 'warmup', warmupOptions: { paths: ['/train', 'val'], threads: 16, strategyName: 'random' } });
+    const req = engine.jobRequest(job, s, 'w1', 1, 3, undefined);
+    expect(req).to.deep.equal({ id: 'w1', type: 'warmup', options: { shard: 1, shards: 3, strategy: 'random', paths: ['/train', 'val'], threads: 16 } });
+    expect(validateJobRequest(req)).to.deep.equal(req);
+    const whole = engine.jobRequest(sampleJob({ type: 'warmup' }), s, 'w2', 0, 2, undefined);
+    expect(whole.options).to.deep.equal({ shard: 0, shards: 2, strategy: 'sequence' });
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'warmup', warmupOptions: { paths: ['a/../..'] } }), s, 'w', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'warmup' }), s, 'w', 2, 2, undefined))).to.equal('InvalidJob');
+  });
+
+  it('translates rmr (paths required, never the root) and clear', () => {
+    expect(engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/a', 'b/c'] } }), s, 'r', 0, 1, undefined).options).to.deep.equal({ paths: ['/a', 'b/c'] });
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: [] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(engine.jobRequest(sampleJob({ type: 'clear' }), s, 'c', 0, 2, undefined).options).to.deep.equal({});
+    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), s, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
+  });
+
+  it('fans out sync and rmr to one pod, warmup and clear to all', () => {
+    expect(engine.fanOut('sync')).to.equal('one');
+    expect(engine.fanOut('rmr')).to.equal('one');
+    expect(engine.fanOut('warmup')).to.equal('all');
+    expect(engine.fanOut('clear')).to.equal('all');
+  });
+});

@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { SpecError } from '../../../../src/engines/cache-engine.js';
+import { buildMountConfig, checkCacheDir, defaultCacheDir, mountOptionsString, parseMountOptions } from '../../../../src/engines/juicefs/mount-options.js';
+import { sampleSet } from '../fixtures.js';
+
+function specError(fn: () => unknown, reason: string, text?: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).to.be.instanceOf(SpecError);
+    expect((err as SpecError).reason).to.equal(reason);
+    if (text) expect((err as SpecError).message).to.match(text);
+    return;
+  }
+  expect.fail(`expected SpecError ${reason}`);
+}
+
+describe('juicefs mount options', () => {
+  it('builds the original example deterministically, sorted by flag', () => {
+    const s = sampleSet({
+      csi: {
+        driver: 'juicefs',
+        juiceFSMountOptions: { 'open-cache': 7200, 'attr-cache': 7200, 'entry-cache': 7200, 'dir-entry-cache': 7200, prefetch: 1, 'buffer-size': 1024, 'enable-xattr': true, writeback: true, 'free-space-ratio': '0.2' },
+      },
+      cache: {
+        levels: [
+          { mediumType: 'MEM', path: '/dev/shm/imagenet-0:/dev/shm/imagenet-1', cacheSize: 150 },
+          { mediumType: 'SSD', path: '/data/imagenet', cacheSize: 150 },
+        ],
+      },
+    });
+    const cfg = buildMountConfig(s);
+    expect(cfg.options).to.deep.equal([
+      'attr-cache=7200',
+      'buffer-size=1024',
+      'cache-dir=/dev/shm/imagenet-0:/dev/shm/imagenet-1:/data/imagenet',
+      'cache-size=300',
+      'dir-entry-cache=7200',
+      'enable-xattr',
+      'entry-cache=7200',
+      'free-space-ratio=0.2',
+      'open-cache=7200',
+      'prefetch=1',
+      'writeback',
+    ]);
+    expect(cfg.cacheDirs).to.deep.equal(['/dev/shm/imagenet-0', '/dev/shm/imagenet-1', '/data/imagenet']);
+    expect(cfg.cacheSize).to.equal('300');
+    expect(mountOptionsString(cfg)).to.equal(cfg.options.join(','));
+  });
+
+  it('is independent of the key order of the spec', () => {
+    const a = sampleSet({ csi: { juiceFSMountOptions: { prefetch: 2, 'attr-cache': 5, writeback: true } } });
+    const b = sampleSet({ csi: { juiceFSMountOptions: { writeback: true, 'attr-cache': 5, prefetch: 2 } } });
+    expect(mountOptionsString(buildMountConfig(a))).to.equal(mountOptionsString(buildMountConfig(b)));
+  });
+
+  it('has sane defaults: a per-SampleSet cache dir and 100 GiB, not 1 EiB', () => {
+    const cfg = buildMountConfig(sampleSet());
+    expect(cfg.cacheDirs).to.deep.equal(['/var/cache/paddle-operator/ml/imagenet']);
+    expect(defaultCacheDir(sampleSet())).to.equal('/var/cache/paddle-operator/ml/imagenet');
+    expect(cfg.options).to.deep.equal(['cache-dir=/var/cache/paddle-operator/ml/imagenet', 'cache-size=102400']);
+  });
+
+  it('uses the user cache-size when no level has one, the levels sum otherwise', () => {
+    expect(buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'cache-size': 2048 } } })).cacheSize).to.equal('2048');
+    const levels = sampleSet({ csi: { juiceFSMountOptions: { 'cache-size': 2048 } }, cache: { levels: [{ mediumType: 'SSD', path: '/mnt/ssd/x', cacheSize: 10 }] } });
+    expect(buildMountConfig(levels).cacheSize).to.equal('10');
+    const noSizes = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/mnt/ssd/x' }] } });
+    expect(buildMountConfig(noSizes).cacheSize).to.equal('102400');
+  });
+
+  it('levels win over a cache-dir option; cache-dir alone is used when there are no levels', () => {
+    const both = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/mnt/a' } }, cache: { levels: [{ mediumType: 'SSD', path: '/mnt/b' }] } });
+    expect(buildMountConfig(both).cacheDirs).to.deep.equal(['/mnt/b']);
+    const only = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/mnt/a:/mnt/c' } } });
+    expect(buildMountConfig(only).cacheDirs).to.deep.equal(['/mnt/a', '/mnt/c']);
+    const mem = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': 'memory' } } });
+    expect(buildMountConfig(mem).cacheDirs).to.deep.equal([]);
+    expect(buildMountConfig(mem).options).to.include('cache-dir=memory');
+  });
+
+  it('maps sub-dir to subdir and leaves false booleans out', () => {
+    const cfg = buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'sub-dir': '/datasets/imagenet/', writeback: false, 'enable-xattr': true } } }));
+    expect(cfg.options).to.include('subdir=datasets/imagenet');
+    expect(cfg.options).to.include('enable-xattr');
+    expect(cfg.options.join(',')).to.not.include('writeback');
+    expect(cfg.options.join(',')).to.not.include('sub-dir');
+  });
+
+  it('validates free-space-ratio in [0, 1)', () => {
+    for (const ok of ['0', '0.1', '.5', '0.99']) expect(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'free-space-ratio': ok } } }))).to.not.throw();
+    for (const bad of ['1', '1.0', '-0.1', 'abc', '2']) {
+      specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'free-space-ratio': bad } } })), 'InvalidMountOption', /free-space-ratio/);
+    }
+  });
+
+  it('rejects unknown and unsafe options', () => {
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'update-fstab': true } } })), 'InvalidMountOption', /not a supported/);
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { bucket: 's3://x' } } })), 'InvalidMountOption');
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'attr-cache': '1,allow_root' as unknown as number } } })), 'InvalidMountOption', /','/);
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { prefetch: 'x' as unknown as number } } })), 'InvalidMountOption');
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { writeback: 'yes' as unknown as boolean } } })), 'InvalidMountOption');
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'sub-dir': 'a/../../b' } } })), 'InvalidMountOption', /\.\./);
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { metrics: 'not an address' } } })), 'InvalidMountOption');
+  });
+
+  it('rejects cache dirs with .., relative paths, commas and system directories', () => {
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/dev/shm/../etc' } } })), 'InvalidCacheDir', /\.\./);
+    specError(() => buildMountConfig(sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: 'relative/dir' }] } })), 'InvalidCacheDir', /absolute/);
+    specError(() => buildMountConfig(sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/a,b' }] } })), 'InvalidCacheDir');
+    for (const dir of ['/', '/etc', '/etc/juicefs', '/proc/1', '/var/lib/kubelet/pods', '/dev/shm', '/usr/local']) {
+      expect(() => checkCacheDir(dir, 'x'), dir).to.throw(SpecError);
+    }
+    for (const dir of ['/dev/shm/imagenet', '/mnt/ssd0/imagenet', '/data/cache', '/var/cache/paddle-operator/ns/x']) {
+      expect(checkCacheDir(dir, 'x'), dir).to.equal(dir);
+    }
+    expect(checkCacheDir('/mnt//ssd/./x/', 'x')).to.equal('/mnt/ssd/x');
+    specError(() => buildMountConfig(sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/mnt/a' }, { mediumType: 'SSD', path: '/mnt/a' }] } })), 'InvalidCacheDir', /twice/);
+  });
+
+  it('round-trips through parseMountOptions', () => {
+    const cfg = buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { writeback: true, 'attr-cache': 3 } } }));
+    const m = parseMountOptions(mountOptionsString(cfg));
+    expect(m.get('writeback')).to.equal('');
+    expect(m.get('attr-cache')).to.equal('3');
+    expect(m.get('cache-size')).to.equal('102400');
+  });
+});
