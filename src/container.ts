@@ -13,6 +13,10 @@ import { InformerFactory } from './kube/informer-factory.js';
 import { EventRecorder } from './kube/event-recorder.js';
 import type { OperatorContext } from './kube/reconciling-operator.js';
 import { EngineRegistry } from './engines/registry.js';
+import { JuiceFsEngine } from './engines/juicefs/juicefs-engine.js';
+import { createJuiceFsRuntime } from './engines/juicefs/juicefs-runtime.js';
+import type { CacheEngine, CacheRuntimeFactory } from './engines/cache-engine.js';
+import { RuntimeClient } from './runtime/runtime-client.js';
 
 export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
@@ -24,9 +28,18 @@ export const TYPES = {
   EventRecorder: Symbol.for('EventRecorder') as ServiceIdentifier<EventRecorder>,
   OperatorContext: Symbol.for('OperatorContext') as ServiceIdentifier<OperatorContext>,
   EngineRegistry: Symbol.for('EngineRegistry') as ServiceIdentifier<EngineRegistry>,
+  /** Multi-binding: every cache engine (controller half) with its runtime half. */
+  CacheEngine: Symbol.for('CacheEngine') as ServiceIdentifier<EngineBinding>,
+  RuntimeClient: Symbol.for('RuntimeClient') as ServiceIdentifier<RuntimeClient>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
+
+/** A cache engine as bound in the container: both halves, registered by the engine's name. */
+export interface EngineBinding {
+  engine: CacheEngine;
+  runtime: CacheRuntimeFactory;
+}
 
 /** What the manager needs of an operator. */
 export interface RunnableOperator {
@@ -75,6 +88,19 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     }),
     [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics],
   );
-  c.bind(TYPES.EngineRegistry).toResolvedValue(() => new EngineRegistry());
+  // Cache engines: add a binding here to install another engine; no operator changes needed.
+  c.bind(TYPES.CacheEngine).toConstantValue({ engine: new JuiceFsEngine(), runtime: createJuiceFsRuntime });
+  c.bind(TYPES.EngineRegistry).toResolvedValue(
+    (engines: EngineBinding[]) => {
+      const registry = new EngineRegistry();
+      for (const b of engines) registry.register(b.engine, b.runtime);
+      return registry;
+    },
+    [{ isMultiple: true, serviceIdentifier: TYPES.CacheEngine }],
+  );
+  c.bind(TYPES.RuntimeClient).toResolvedValue(
+    (m: Metrics) => new RuntimeClient({ onRequest: (method, route, code, seconds) => m.runtimeRequestDuration.observe({ method, route, code: String(code) }, seconds) }),
+    [TYPES.Metrics],
+  );
   return c;
 }

@@ -48,3 +48,16 @@ function expectedOperators(names: string[]): string[] {
   const byName: Record<string, string> = { sampleset: 'SampleSetOperator', samplejob: 'SampleJobOperator', paddlejob: 'PaddleJobOperator' };
   return names.map((n) => byName[n]).sort();
 }
+
+describe('composition root: engines and runtime client', () => {
+  it('registers the JuiceFS engine by name and builds one RuntimeClient', async () => {
+    const { RuntimeClient } = await import('../../src/runtime/runtime-client.js');
+    const c = buildContainer(parseOperatorConfig([], {}), { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
+    const registry = c.get(TYPES.EngineRegistry);
+    expect(registry.names()).to.deep.equal(['juicefs']);
+    expect(registry.get('juicefs').name).to.equal('juicefs');
+    expect(() => registry.get('alluxio')).to.throw(/not installed/);
+    expect(c.get(TYPES.RuntimeClient)).to.be.instanceOf(RuntimeClient);
+    expect(c.get(TYPES.RuntimeClient)).to.equal(c.get(TYPES.RuntimeClient));
+  });
+});
