@@ -1,4 +1,5 @@
 /** Names of the objects that realise a SampleSet (pure; the operator finds objects by these). */
+import { createHash } from 'node:crypto';
 import type { SampleSet } from '../../api/sampleset.js';
 
 function nameOf(s: SampleSet): string {
@@ -24,8 +25,18 @@ export function persistentVolumeClaimName(s: SampleSet): string {
   return nameOf(s);
 }
 
+/**
+ * `<name>-runtime`, the StatefulSet (and so the runtime pods `<name>-runtime-<i>`). The
+ * StatefulSet controller labels pods `controller-revision-hash=<statefulset>-<hash of up to 10
+ * characters>`, a label value of at most 63 characters, so a StatefulSet name may have at most 52:
+ * longer SampleSet names (the CRD allows 55) get a shortened, still unique name instead.
+ */
+export const MAX_RUNTIME_NAME = 52;
 export function runtimeName(s: SampleSet): string {
-  return `${nameOf(s)}-runtime`;
+  const full = `${nameOf(s)}-runtime`;
+  if (full.length <= MAX_RUNTIME_NAME) return full;
+  const hash = createHash('sha256').update(nameOf(s)).digest('hex').slice(0, 8);
+  return `${nameOf(s).slice(0, MAX_RUNTIME_NAME - 12).replace(/-+$/, '')}-${hash}-rt`;
 }
 
 export function tokenSecretName(s: SampleSet): string {

@@ -27,6 +27,17 @@ describe('juicefs engine objects', () => {
     expect(engine.persistentVolumeName(sampleSet({}, 'c', 'a-b'))).to.not.equal(engine.persistentVolumeName(sampleSet({}, 'b-c', 'a')));
   });
 
+  it('keeps runtime names short enough for the StatefulSet revision label, even for 55-character SampleSets', () => {
+    const long = 'x'.repeat(40) + '-abcdefghijklmn'; // 55 characters, the CRD's maximum
+    const other = 'x'.repeat(40) + '-abcdefghijklmo';
+    const sts = engine.statefulSetName(sampleSet({}, long, 'ml'));
+    expect(sts.length).to.be.at.most(52);
+    expect(`${sts}-`.length + 10).to.be.at.most(63); // controller-revision-hash=<sts>-<hash up to 10>
+    expect(`${sts}-99`.length).to.be.at.most(63); // pod names, and the node label value
+    expect(sts).to.not.equal(engine.statefulSetName(sampleSet({}, other, 'ml')));
+    expect(engine.statefulSetName(sampleSet({}, 'x'.repeat(44), 'ml'))).to.equal('x'.repeat(44) + '-runtime');
+  });
+
   it('builds the CSI PV and a PVC bound to exactly it', () => {
     const { objs } = build({ secretRef: { name: 'vol-secret' }, csi: { juiceFSMountOptions: { writeback: true } } });
     const pv = objs.persistentVolume;
