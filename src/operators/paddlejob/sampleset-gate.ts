@@ -1,0 +1,58 @@
+/**
+ * Whether a job's SampleSet lets its pods be created: it must live in the job's namespace (a claim
+ * is namespaced; a pod can only mount one from its own namespace), exist, and be Ready. Pure: the
+ * SampleSet comes from the operator's cache. The SampleSet is only ever read.
+ */
+import type { Condition } from '../../api/conditions.js';
+import type { PaddleJob } from '../../api/paddlejob.js';
+import type { SampleSet } from '../../api/sampleset.js';
+import { sampleSetBinding, type SampleSetBinding, type SampleSetNaming } from './cache-affinity.js';
+import { CONDITION, REASON } from './constants.js';
+
+export type SampleSetGate =
+  | { open: true; sampleSet: SampleSet; binding: SampleSetBinding; reason: string; message: string }
+  | { open: false; reason: string; message: string };
+
+export function sampleSetNamespaceOf(job: PaddleJob): string | undefined {
+  const ref = job.spec.sampleSetRef;
+  return ref ? ref.namespace || job.metadata.namespace : undefined;
+}
+
+export function checkSampleSet(
+  job: PaddleJob,
+  lookup: (name: string, namespace: string) => SampleSet | undefined,
+  naming?: SampleSetNaming,
+): SampleSetGate | undefined {
+  const ref = job.spec.sampleSetRef;
+  if (!ref) return undefined;
+  const ns = sampleSetNamespaceOf(job)!;
+  if (ns !== job.metadata.namespace) {
+    return {
+      open: false,
+      reason: REASON.SampleSetNamespaceMismatch,
+      message:
+        `SampleSet ${ns}/${ref.name} is in another namespace than the job (${job.metadata.namespace}): ` +
+        `its PersistentVolumeClaim is namespaced and pods can only mount claims of their own namespace; ` +
+        `create the PaddleJob in namespace ${ns} or a SampleSet in ${job.metadata.namespace}`,
+    };
+  }
+  const sampleSet = lookup(ref.name, ns);
+  if (!sampleSet) {
+    return { open: false, reason: REASON.SampleSetNotFound, message: `SampleSet ${ns}/${ref.name} does not exist; the job waits for it` };
+  }
+  const phase = sampleSet.status?.phase ?? '';
+  if (phase !== 'Ready') {
+    return { open: false, reason: REASON.SampleSetNotReady, message: `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}; the job waits until it is Ready` };
+  }
+  return {
+    open: true,
+    sampleSet,
+    binding: sampleSetBinding(sampleSet, ref.mountPath, naming),
+    reason: REASON.SampleSetReady,
+    message: `SampleSet ${ns}/${ref.name} is Ready with ${sampleSet.spec.partitions} partition(s)`,
+  };
+}
+
+export function sampleSetCondition(gate: SampleSetGate, generation: number | undefined): Condition {
+  return { type: CONDITION.SampleSetReady, status: gate.open ? 'True' : 'False', reason: gate.reason, message: gate.message, observedGeneration: generation };
+}
