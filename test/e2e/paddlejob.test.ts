@@ -8,16 +8,14 @@ import type { KubeConfig, V1ConfigMap, V1PersistentVolume, V1PersistentVolumeCla
 import { CONFIGMAP, PADDLE_JOB_NAME, PADDLEJOB, POD, PODGROUP, PV, PVC, SAMPLESET, SERVICE } from '../../src/api/constants.js';
 import type { PaddleJob, PaddleJobSpec, ResourceSpec } from '../../src/api/paddlejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
-import { EventRecorder } from '../../src/kube/event-recorder.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { Metrics } from '../../src/observability/metrics.js';
 import { PaddleJobOperator } from '../../src/operators/paddlejob/index.js';
 import type { PodGroup } from '../../src/operators/paddlejob/podgroup-builder.js';
 import { KWOK_COMPLETE, KWOK_COMPLETE_LABEL, type ControlPlane } from '../harness/control-plane.js';
 import { repoRoot, sleep, waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
+import { operatorContext } from './operator-context.js';
 
 const IMAGE = 'registry.invalid/paddle-e2e/none:0'; // never pulled: KWOK runs no containers
 const suffix = (): string => crypto.randomBytes(3).toString('hex');
@@ -78,11 +76,10 @@ describe('PaddleJob operator (real control plane)', function () {
     kc = cp.kubeConfig();
     api = new KubeApi(kc);
     await cp.ensureNamespace(ns);
-    const logger = createLogger({ level: 'warn' });
-    const metrics = new Metrics();
-    informers = new InformerFactory(api, logger, metrics, '');
-    const events = new EventRecorder(api, logger);
-    op = new PaddleJobOperator({ api, informers, events, logger, metrics, concurrency: 4 }, { apiCheckTtlMs: 1000, hostPortRange: { min: 36000, max: 36999 } });
+    // the operator runs with the ServiceAccount's credentials (RBAC from kustomize/default)
+    const operator = await operatorContext();
+    informers = operator.informers;
+    op = new PaddleJobOperator(operator.ctx, { apiCheckTtlMs: 1000, hostPortRange: { min: 36000, max: 36999 } });
     await op.start();
   });
 

@@ -1,0 +1,223 @@
+/**
+ * The state machine of one SampleJob run, as pure decisions:
+ *  - `decideNode`: what to do for one runtime pod of the run (submit, resubmit, follow, wait, fail),
+ *    from its status entry, the pod as cached, and what the tracker knows;
+ *  - `jobPhaseOf`: the job's phase and reason from its nodes.
+ * The operator applies the decisions (status writes, HTTP calls); nothing here does I/O.
+ */
+import type { SampleJobNodeStatus, SampleJobPhase } from '../../api/samplejob.js';
+import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
+import type { NodePhase } from './progress.js';
+
+export const TERMINAL_NODE_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
+
+/** Why a node (and so the job) failed, when it is not the runtime's own failure. */
+export type NodeFailureReason = 'RuntimeLost' | 'RuntimeUnavailable' | 'RuntimeUnreachable' | 'Cancelled' | 'UnsafePath' | 'JobFailed';
+
+/** A job the runtime cancelled because it was shutting down (pod deleted/restarting): lost, not the user's cancel. */
+export const RUNTIME_SHUTDOWN_MESSAGE = /runtime (is )?shutting down/i;
+
+export function cancelledByShutdown(st: RuntimeJobState | undefined): boolean {
+  return st?.status === 'cancelled' && RUNTIME_SHUTDOWN_MESSAGE.test(st.message ?? '');
+}
+
+/** Runtime messages of its path-safety checks (src/runtime/path-safety.ts): the user's path is the problem. */
+const UNSAFE_PATH_MESSAGE = /resolves outside its root|contains a '\.\.' segment|is a dangling symlink|contains a NUL character/;
+
+/** The pod as the operator sees it in its cache. */
+export interface PodView {
+  name: string;
+  uid?: string;
+  ready: boolean;
+  podIP?: string;
+  nodeName?: string;
+}
+
+/** What the tracker knows about (run, pod) in this process; undefined = nothing yet. */
+export interface TrackView {
+  podUid?: string;
+  state?: RuntimeJobState;
+  unknown: boolean;
+  submitPending: boolean;
+  /** A POST is in flight right now. */
+  submitting?: boolean;
+  submitError?: string;
+  submitFailures: number;
+  /** Retry a failed submission not before this time. */
+  nextSubmitAt?: number;
+  error?: string;
+  errorSince?: number;
+}
+
+export interface NodeContext {
+  entry: SampleJobNodeStatus;
+  pod?: PodView;
+  track?: TrackView;
+  /** When this node started waiting for its pod (or for its runtime to answer), if it is waiting. */
+  waitingSince?: number;
+  now: number;
+  maxAttempts: number;
+  /** How long a node may wait for its pod to be ready / its runtime to answer before it fails. */
+  podWaitTimeoutMs: number;
+}
+
+export type NodeStep =
+  /** Terminal already: nothing to do. */
+  | { action: 'done' }
+  /** Submit (attempts + 1; `resubmit` when the runtime lost an earlier submission). */
+  | { action: 'submit'; resubmit: boolean; message?: string }
+  /** Retry a submission whose POST failed in this process (same attempt). */
+  | { action: 'retry-submit' }
+  /** Start following the run on the pod (e.g. after an operator restart). */
+  | { action: 'track' }
+  /** Nothing to submit; show this phase/message (progress from the runtime when known). */
+  | { action: 'observe'; phase: NodePhase; message?: string; progress?: JobProgressReport; waiting?: boolean }
+  /** The node failed for good. */
+  | { action: 'fail'; reason: NodeFailureReason; message: string };
+
+export function nodePhaseOfRuntime(s: RuntimeJobState['status']): NodePhase {
+  switch (s) {
+    case 'pending':
+      return 'Pending';
+    case 'running':
+      return 'Running';
+    case 'succeeded':
+      return 'Succeeded';
+    case 'failed':
+    case 'cancelled':
+      return 'Failed';
+  }
+  return 'Pending';
+}
+
+function seconds(ms: number): string {
+  return `${Math.round(ms / 1000)}s`;
+}
+
+export function decideNode(c: NodeContext): NodeStep {
+  const { entry, pod, track, now } = c;
+  if (entry.phase && TERMINAL_NODE_PHASES.has(entry.phase)) return { action: 'done' };
+  const attempts = entry.attempts ?? 0;
+  const podName = entry.pod;
+  const waitedTooLong = c.waitingSince !== undefined && now - c.waitingSince > c.podWaitTimeoutMs;
+  const podUsable = !!pod && pod.ready && !!pod.podIP;
+
+  // never submitted: submit as soon as the pod is ready
+  if (attempts === 0) {
+    if (podUsable) return { action: 'submit', resubmit: false };
+    if (waitedTooLong) {
+      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}` };
+    }
+    return { action: 'observe', phase: 'Waiting', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
+  }
+
+  // a submission failed in this process: retry it (same attempt) until the deadline
+  if (track?.submitPending) {
+    if (waitedTooLong) {
+      return {
+        action: 'fail',
+        reason: 'RuntimeUnreachable',
+        message: `could not submit to runtime pod ${podName} for ${seconds(now - c.waitingSince!)}: ${track.submitError ?? 'no answer'}`,
+      };
+    }
+    if (track.submitting) return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: entry.message, waiting: true };
+    if (track.nextSubmitAt !== undefined && now < track.nextSubmitAt) {
+      return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `submission to ${podName} failed (${track.submitError ?? 'no answer'}); retrying`, waiting: true };
+    }
+    if (podUsable) return { action: 'retry-submit' };
+    return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
+  }
+
+  // the runtime lost the run: the pod restarted or was replaced (the runtime at its address does
+  // not know the job) or it shut down (cancelled the job on its way out). A replaced pod alone is
+  // not enough: under some networks the old process still answers on a reused IP for a moment.
+  if (track && (track.unknown || cancelledByShutdown(track.state))) {
+    if (attempts >= c.maxAttempts) {
+      return {
+        action: 'fail',
+        reason: 'RuntimeLost',
+        message: `runtime pod ${podName} lost the job ${attempts} time(s) (pod restarted or replaced); giving up after ${c.maxAttempts} attempts`,
+      };
+    }
+    if (podUsable) return { action: 'submit', resubmit: true, message: `runtime pod ${podName} lost the job; resubmitting (attempt ${attempts + 1}/${c.maxAttempts})` };
+    if (waitedTooLong) {
+      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} lost the job and was not ready again within ${seconds(c.podWaitTimeoutMs)}` };
+    }
+    return { action: 'observe', phase: 'Pending', message: `runtime pod ${podName} lost the job; waiting for it to be ready again to resubmit`, waiting: true };
+  }
+
+  // not followed in this process yet (operator restarted): follow it
+  if (!track) {
+    if (podUsable) return { action: 'track' };
+    if (waitedTooLong) {
+      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}` };
+    }
+    return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
+  }
+
+  // followed: report what the runtime says
+  if (track.state) {
+    const st = track.state;
+    const phase = nodePhaseOfRuntime(st.status);
+    if (st.status === 'cancelled') {
+      return { action: 'fail', reason: 'Cancelled', message: st.message || `cancelled on runtime pod ${podName}` };
+    }
+    if (st.status === 'failed') {
+      const message = st.message || `failed on runtime pod ${podName}`;
+      return { action: 'fail', reason: UNSAFE_PATH_MESSAGE.test(message) ? 'UnsafePath' : 'JobFailed', message };
+    }
+    // a poll that keeps failing while the last state was not final: the runtime is unreachable
+    if (track.error !== undefined && track.errorSince !== undefined && now - track.errorSince > c.podWaitTimeoutMs) {
+      return { action: 'fail', reason: 'RuntimeUnreachable', message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}` };
+    }
+    return { action: 'observe', phase, message: st.message, progress: st.progress };
+  }
+  if (track.error !== undefined && track.errorSince !== undefined && now - track.errorSince > c.podWaitTimeoutMs) {
+    return { action: 'fail', reason: 'RuntimeUnreachable', message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}` };
+  }
+  return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: track.error ? `runtime pod ${podName}: ${track.error}` : entry.message };
+}
+
+const SPECIAL_REASON = /^(RuntimeLost|RuntimeUnavailable|RuntimeUnreachable|Cancelled|UnsafePath): /;
+
+/** The message a failed node records: the reason as a prefix unless it is the job's own failure. */
+export function nodeFailureMessage(reason: NodeFailureReason, message: string): string {
+  return reason === 'JobFailed' ? message : `${reason}: ${message}`;
+}
+
+/** The failure reason of a failed node, read back from its message. */
+export function nodeFailureReason(n: SampleJobNodeStatus): NodeFailureReason {
+  const m = SPECIAL_REASON.exec(n.message ?? '');
+  return m ? (m[1] as NodeFailureReason) : 'JobFailed';
+}
+
+export interface JobPhaseResult {
+  phase: SampleJobPhase;
+  /** Condition reason. */
+  reason: string;
+  message: string;
+}
+
+/**
+ * The job's phase from its nodes: Succeeded when all succeeded; Failed once every node is terminal
+ * and one failed (so per-node results are complete); Running when any runs or has finished;
+ * otherwise Pending.
+ */
+export function jobPhaseOf(nodes: readonly SampleJobNodeStatus[]): JobPhaseResult {
+  if (nodes.length === 0) return { phase: 'Pending', reason: 'Pending', message: 'no runtime pods assigned yet' };
+  const terminal = nodes.every((n) => n.phase && TERMINAL_NODE_PHASES.has(n.phase));
+  const failed = nodes.filter((n) => n.phase === 'Failed');
+  if (terminal) {
+    if (failed.length === 0) return { phase: 'Succeeded', reason: 'Succeeded', message: `succeeded on ${nodes.map((n) => n.pod).join(', ')}` };
+    const reasons = failed.map(nodeFailureReason);
+    // the most specific reason wins: lost runtime, then unavailable/unreachable, then cancelled, then the job's own failure
+    const order: NodeFailureReason[] = ['RuntimeLost', 'RuntimeUnavailable', 'RuntimeUnreachable', 'UnsafePath', 'Cancelled', 'JobFailed'];
+    const reason = order.find((r) => reasons.includes(r)) ?? reasons[0];
+    return { phase: 'Failed', reason, message: failed.map((n) => `${n.pod}: ${n.message ?? 'failed'}`).join('; ') };
+  }
+  const running = nodes.some((n) => n.phase === 'Running' || n.phase === 'Succeeded' || n.phase === 'Failed');
+  if (running) return { phase: 'Running', reason: 'Running', message: `running on ${nodes.filter((n) => n.phase === 'Running').map((n) => n.pod).join(', ') || 'runtime pods'}` };
+  const waiting = nodes.filter((n) => n.phase === 'Waiting');
+  if (waiting.length > 0 && waiting.length === nodes.length) return { phase: 'Pending', reason: 'WaitingForRuntime', message: waiting.map((n) => n.message ?? n.pod).join('; ') };
+  return { phase: 'Pending', reason: 'Pending', message: 'submitted, waiting for the runtime to start it' };
+}
