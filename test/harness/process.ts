@@ -47,15 +47,15 @@ export interface SpawnOptions {
   /** Absolute path of the executable. */
   bin: string;
   args: string[];
-  /** stdout and stderr are appended here. */
-  logPath: string;
+  /** stdout and stderr are appended here; when absent they are inherited (the child writes to our terminal). */
+  logPath?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
 }
 
 export class ManagedProcess {
   readonly name: string;
-  readonly logPath: string;
+  readonly logPath: string | undefined;
   readonly pid: number;
   readonly commandLine: string;
   private readonly child: ChildProcess;
@@ -73,19 +73,28 @@ export class ManagedProcess {
       throw new Error(`${opts.name}: ${opts.bin} is not executable`);
     }
     this.commandLine = [opts.bin, ...opts.args].join(' ');
-    fs.appendFileSync(opts.logPath, `==== ${new Date().toISOString()} starting ${opts.name}: ${this.commandLine}\n`);
-    const fd = fs.openSync(opts.logPath, 'a');
+    const logPath = opts.logPath;
+    const note = (line: string): void => {
+      if (!logPath) return;
+      try {
+        fs.appendFileSync(logPath, `==== ${new Date().toISOString()} ${line}\n`);
+      } catch {
+        // the run dir may already be gone
+      }
+    };
+    note(`starting ${opts.name}: ${this.commandLine}`);
+    const fd = logPath ? fs.openSync(logPath, 'a') : undefined;
     try {
       const setpriv = findSetpriv();
       const [file, argv] = setpriv ? [setpriv, ['--pdeathsig', 'KILL', '--', opts.bin, ...opts.args]] : [opts.bin, opts.args];
       this.child = spawn(file, argv, {
         cwd: opts.cwd,
         env: opts.env ?? process.env,
-        stdio: ['ignore', fd, fd],
+        stdio: fd === undefined ? ['ignore', 'inherit', 'inherit'] : ['ignore', fd, fd],
         detached: true,
       });
     } finally {
-      fs.closeSync(fd);
+      if (fd !== undefined) fs.closeSync(fd);
     }
     if (this.child.pid === undefined) throw new Error(`${opts.name}: failed to start ${opts.bin}`);
     this.pid = this.child.pid;
@@ -96,20 +105,12 @@ export class ManagedProcess {
         if (this.exitInfo) return;
         this.exitInfo = { code, signal };
         live.delete(this);
-        try {
-          fs.appendFileSync(opts.logPath, `==== ${new Date().toISOString()} ${opts.name} exited (${this.describeExit()})\n`);
-        } catch {
-          // the run dir may already be gone
-        }
+        note(`${opts.name} exited (${this.describeExit()})`);
         resolve();
       };
       this.child.once('exit', done);
       this.child.once('error', (err) => {
-        try {
-          fs.appendFileSync(opts.logPath, `==== spawn error: ${err.message}\n`);
-        } catch {
-          // ignore
-        }
+        note(`spawn error: ${err.message}`);
         done(-1, null);
       });
     });
@@ -136,11 +137,12 @@ export class ManagedProcess {
   /** Throws (with the log tail) when the process has exited; for use inside polling loops. */
   assertRunning(): void {
     if (this.running) return;
-    throw new Error(`${this.name} exited unexpectedly (${this.describeExit()}); last log lines from ${this.logPath}:\n${this.tail(30)}`);
+    const where = this.logPath ? `; last log lines from ${this.logPath}:\n${this.tail(30)}` : '';
+    throw new Error(`${this.name} exited unexpectedly (${this.describeExit()})${where}`);
   }
 
   tail(lines = 40): string {
-    return tailFile(this.logPath, lines);
+    return this.logPath ? tailFile(this.logPath, lines) : '';
   }
 
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. Idempotent. */

@@ -1,0 +1,66 @@
+// Locates the Go-built control-plane binaries: `test/toolchain/build.sh` builds them (or reuses its
+// cache) and prints the bin directory on its last stdout line. PADDLE_TOOLCHAIN_BIN=<dir> skips
+// the script entirely (useful when iterating, or with binaries from elsewhere).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from './util.js';
+
+/** Every binary the harness and the local cluster use. */
+export const TOOLCHAIN_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok', 'juicefs'] as const;
+export type ToolchainBinary = (typeof TOOLCHAIN_BINARIES)[number];
+
+/** Throws a readable error naming every missing or non-executable binary in `binDir`. */
+export function checkToolchain(binDir: string, required: readonly string[] = TOOLCHAIN_BINARIES): void {
+  const missing = required.filter((b) => {
+    try {
+      fs.accessSync(path.join(binDir, b), fs.constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length > 0) {
+    throw new Error(
+      `toolchain directory ${binDir} lacks ${missing.join(', ')}; run \`bash test/toolchain/build.sh\` ` +
+        '(or point PADDLE_TOOLCHAIN_BIN at a directory that has them)',
+    );
+  }
+}
+
+let resolved: Promise<string> | undefined;
+
+/**
+ * The absolute bin directory holding the toolchain. Runs the build script at most once per process
+ * (it prints progress on stderr, which is passed through; a cold build takes tens of minutes).
+ */
+export function toolchainBinDir(): Promise<string> {
+  resolved ??= resolve();
+  return resolved;
+}
+
+async function resolve(): Promise<string> {
+  const override = process.env.PADDLE_TOOLCHAIN_BIN;
+  if (override) {
+    const dir = path.resolve(override);
+    checkToolchain(dir);
+    return dir;
+  }
+  const script = path.join(repoRoot(), 'test', 'toolchain', 'build.sh');
+  if (!fs.existsSync(script)) throw new Error(`toolchain build script ${script} is missing`);
+  const stdout = await new Promise<string>((ok, fail) => {
+    const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => chunks.push(c));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      if (code === 0) ok(Buffer.concat(chunks).toString('utf8'));
+      else fail(new Error(`${script} failed with exit code ${code} (see its output above)`));
+    });
+  });
+  const lines = stdout.trim().split('\n');
+  const dir = lines[lines.length - 1]?.trim();
+  if (!dir || !path.isAbsolute(dir)) throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
+  checkToolchain(dir);
+  return dir;
+}
