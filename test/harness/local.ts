@@ -2,10 +2,13 @@
 // foreground), the CRDs installed, the simulated cache nodes, the operator running against it,
 // and the example SampleSet applied; `kubectl get samplesets` is printed every 10 s. Ctrl-C stops
 // everything (operator first, then the simulated nodes, then the cluster).
+// The example's Secrets and source are replaced by local ones (see applyExample).
 // Run directory: .cluster/local (certificates, etcd data, component logs).
 import fs from 'node:fs';
 import path from 'node:path';
-import { startCacheNodeSimulator, type CacheNodeSimulator } from './cache-nodes.js';
+import YAML from 'yaml';
+import type { SampleSet } from '../../src/api/sampleset.js';
+import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type S3Gateway } from './cache-nodes.js';
 import { ControlPlane } from './control-plane.js';
 import { ManagedProcess } from './process.js';
 import { errorMessage, repoRoot } from './util.js';
@@ -22,6 +25,7 @@ const log = (msg: string): void => {
 
 let cluster: ControlPlane | undefined;
 let simulator: CacheNodeSimulator | undefined;
+let gateway: S3Gateway | undefined;
 let operator: ManagedProcess | undefined;
 let statusTimer: NodeJS.Timeout | undefined;
 let shuttingDown = false;
@@ -40,6 +44,7 @@ async function shutdown(reason: string, code = 0): Promise<never> {
       await operator.stop(10_000);
     }
     if (simulator) await simulator.stop();
+    if (gateway) await gateway.stop();
     if (cluster) {
       log('stopping the control plane');
       await cluster.stop();
@@ -72,19 +77,59 @@ function startOperator(cp: ControlPlane): void {
   });
 }
 
-async function applySamples(cp: ControlPlane): Promise<void> {
-  const kustomization = ['kustomization.yaml', 'kustomization.yml'].some((f) => fs.existsSync(path.join(samplesDir, f)));
-  const sampleSet = path.join(samplesDir, 'sampleset.yaml');
-  let args: string[];
-  if (kustomization) args = ['apply', '-k', samplesDir];
-  else if (fs.existsSync(sampleSet)) args = ['apply', '-f', sampleSet];
-  else {
-    log(`no example SampleSet (${path.relative(root, sampleSet)}) yet; skipping`);
+/**
+ * The example SampleSet (kustomize/samples/sampleset.yaml) made to work on this machine: its
+ * "remote" source is a local S3 endpoint (a JuiceFS gateway) holding a small generated dataset,
+ * its JuiceFS volume uses SQLite metadata and local object storage in the run directory, and the
+ * KWOK nodes carry the label its nodeAffinity asks for. Everything else is the sample as written.
+ */
+async function applyExample(cp: ControlPlane): Promise<void> {
+  const file = path.join(samplesDir, 'sampleset.yaml');
+  if (!fs.existsSync(file)) {
+    log(`no example SampleSet (${path.relative(root, file)}); skipping`);
     return;
   }
-  const res = await cp.kubectl(args, { allowFail: true });
-  if (res.code === 0) log(`applied the samples:\n${res.stdout.trimEnd()}`);
-  else log(`kubectl ${args.join(' ')} failed:\n${res.stderr.trimEnd()}`);
+  const sample = YAML.parse(fs.readFileSync(file, 'utf8')) as SampleSet;
+  const name = sample.metadata.name!;
+  gateway = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), log });
+  const data = gateway.put('datasets', demoDataset());
+  const prefix = 'imagenet/demo/';
+  log(`local S3 source ${gateway.uri('datasets', prefix)}: ${data.files} files, ${(data.bytes / 2 ** 20).toFixed(1)} MiB`);
+
+  for (const n of cp.nodeNames) await cp.kubectl(['label', 'node', n, 'paddlepaddle.org/cache-node=true', '--overwrite']);
+  const volumeDir = path.join(runDir, 'volumes', name);
+  fs.mkdirSync(volumeDir, { recursive: true });
+  const secrets = [
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: sample.spec.secretRef.name, namespace: 'default' },
+      stringData: { name, metaurl: `sqlite3://${path.join(volumeDir, 'meta.db')}`, storage: 'file', bucket: path.join(volumeDir, 'objects') + '/' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: sample.spec.source?.secretRef?.name ?? `${name}-source`, namespace: 'default' },
+      stringData: { 'access-key': gateway.accessKey, 'secret-key': gateway.secretKey },
+    },
+  ];
+  sample.metadata.namespace = 'default';
+  sample.spec.source = { uri: gateway.uri('datasets', prefix), secretRef: { name: secrets[1].metadata.name } };
+  const manifest = [...secrets, sample].map((o) => YAML.stringify(o)).join('---\n');
+  const res = await cp.kubectl(['apply', '-f', '-'], { input: manifest, allowFail: true });
+  if (res.code === 0) log(`applied the example SampleSet (with local Secrets and source):\n${res.stdout.trimEnd()}`);
+  else log(`kubectl apply failed:\n${res.stderr.trimEnd()}`);
+}
+
+/** A few hundred files, some nested, some large: about 40 MiB. */
+function demoDataset(): Record<string, number> {
+  const objects: Record<string, number> = {};
+  for (let c = 0; c < 4; c++) for (let i = 0; i < 60; i++) objects[`imagenet/demo/train/n0${c}/img_${i}.jpg`] = 20_000 + ((i * 7919) % 90_000);
+  for (let i = 0; i < 20; i++) objects[`imagenet/demo/val/img_${i}.jpg`] = 50_000;
+  objects['imagenet/demo/train_list.txt'] = 12_000;
+  objects['imagenet/demo/shards/big-0.bin'] = 8 * 2 ** 20;
+  objects['imagenet/demo/shards/big-1.bin'] = 8 * 2 ** 20;
+  return objects;
 }
 
 async function printStatus(cp: ControlPlane): Promise<void> {
@@ -103,7 +148,7 @@ async function main(): Promise<void> {
   if (shuttingDown) return;
   simulator = await startCacheNodeSimulator(cp);
   startOperator(cp);
-  await applySamples(cp);
+  await applyExample(cp);
 
   log('');
   log('The cluster is yours from another shell:');
