@@ -17,6 +17,10 @@ import { JuiceFsEngine } from './engines/juicefs/juicefs-engine.js';
 import { createJuiceFsRuntime } from './engines/juicefs/juicefs-runtime.js';
 import type { CacheEngine, CacheRuntimeFactory } from './engines/cache-engine.js';
 import { RuntimeClient } from './runtime/runtime-client.js';
+import { CacheStatsNotifier } from './operators/shared/cache-stats-notifier.js';
+import { SampleSetOperator } from './operators/sampleset/sampleset-operator.js';
+import { SampleJobOperator } from './operators/samplejob/samplejob-operator.js';
+import { PaddleJobOperator } from './operators/paddlejob/paddlejob-operator.js';
 
 export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
@@ -31,6 +35,7 @@ export const TYPES = {
   /** Multi-binding: every cache engine (controller half) with its runtime half. */
   CacheEngine: Symbol.for('CacheEngine') as ServiceIdentifier<EngineBinding>,
   RuntimeClient: Symbol.for('RuntimeClient') as ServiceIdentifier<RuntimeClient>,
+  CacheStatsNotifier: Symbol.for('CacheStatsNotifier') as ServiceIdentifier<CacheStatsNotifier>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
@@ -102,5 +107,27 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     (m: Metrics) => new RuntimeClient({ onRequest: (method, route, code, seconds) => m.runtimeRequestDuration.observe({ method, route, code: String(code) }, seconds) }),
     [TYPES.Metrics],
   );
+  c.bind(TYPES.CacheStatsNotifier).toResolvedValue(() => new CacheStatsNotifier());
+
+  // The operators this process runs (--operators), each resolved with its dependencies.
+  if (config.operators.includes('sampleset')) {
+    c.bind(TYPES.Operator).toResolvedValue(
+      (ctx: OperatorContext, engines: EngineRegistry, runtime: RuntimeClient, notifier: CacheStatsNotifier) =>
+        new SampleSetOperator(ctx, engines, runtime, { runtimeImage: config.runtimeImage }, notifier),
+      [TYPES.OperatorContext, TYPES.EngineRegistry, TYPES.RuntimeClient, TYPES.CacheStatsNotifier],
+    );
+  }
+  if (config.operators.includes('samplejob')) {
+    c.bind(TYPES.Operator).toResolvedValue(
+      (ctx: OperatorContext, engines: EngineRegistry, runtime: RuntimeClient, notifier: CacheStatsNotifier) => new SampleJobOperator(ctx, engines, runtime, notifier),
+      [TYPES.OperatorContext, TYPES.EngineRegistry, TYPES.RuntimeClient, TYPES.CacheStatsNotifier],
+    );
+  }
+  if (config.operators.includes('paddlejob')) {
+    c.bind(TYPES.Operator).toResolvedValue(
+      (ctx: OperatorContext, engines: EngineRegistry) => new PaddleJobOperator(ctx, { hostPortRange: { min: config.hostPortRange[0], max: config.hostPortRange[1] }, engines }),
+      [TYPES.OperatorContext, TYPES.EngineRegistry],
+    );
+  }
   return c;
 }

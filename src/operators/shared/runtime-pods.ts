@@ -1,0 +1,83 @@
+/**
+ * Finding a SampleSet's runtime pods and talking to them: the small pieces both the SampleSet and
+ * the SampleJob operators need. Pure functions over cached objects; no I/O.
+ */
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import { RUNTIME_PORT, SAMPLESET_LABEL } from '../../api/constants.js';
+
+/** A runtime pod with its partition (= StatefulSet ordinal). */
+export interface RuntimePod {
+  pod: V1Pod;
+  name: string;
+  ordinal: number;
+  /** Ready condition True, a pod IP, Running, not being deleted. */
+  ready: boolean;
+  nodeName?: string;
+  podIP?: string;
+  uid?: string;
+}
+
+/** The StatefulSet ordinal of `podName` made by StatefulSet `statefulSetName`, or -1. */
+export function podOrdinal(podName: string, statefulSetName: string): number {
+  if (!podName.startsWith(statefulSetName + '-')) return -1;
+  const rest = podName.slice(statefulSetName.length + 1);
+  return /^(0|[1-9]\d*)$/.test(rest) ? Number(rest) : -1;
+}
+
+/** True when the pod can serve requests: Running, Ready, with an IP, and not terminating. */
+export function isPodReady(pod: V1Pod): boolean {
+  if (pod.metadata?.deletionTimestamp) return false;
+  if (pod.status?.phase !== 'Running' || !pod.status.podIP) return false;
+  return (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/**
+ * The runtime pods of a SampleSet among `pods` (any list, e.g. the pod cache of the namespace):
+ * those carrying the SampleSet label with its name and controlled by its StatefulSet (a pod that
+ * merely copies the label is ignored), sorted by ordinal.
+ */
+export function runtimePodsOf(pods: readonly V1Pod[], sampleSetName: string, statefulSetName: string): RuntimePod[] {
+  const out: RuntimePod[] = [];
+  for (const pod of pods) {
+    const name = pod.metadata?.name;
+    if (!name || pod.metadata?.labels?.[SAMPLESET_LABEL] !== sampleSetName) continue;
+    const owner = pod.metadata.ownerReferences?.find((r) => r.controller);
+    if (!owner || owner.kind !== 'StatefulSet' || owner.name !== statefulSetName) continue;
+    const ordinal = podOrdinal(name, statefulSetName);
+    if (ordinal < 0) continue;
+    out.push({
+      pod,
+      name,
+      ordinal,
+      ready: isPodReady(pod),
+      nodeName: pod.spec?.nodeName || undefined,
+      podIP: pod.status?.podIP || undefined,
+      uid: pod.metadata?.uid,
+    });
+  }
+  return out.sort((a, b) => a.ordinal - b.ordinal);
+}
+
+/** `http://<podIP>:7716` (IPv6 addresses bracketed); undefined without an IP. */
+export function runtimeBaseUrl(pod: Pick<RuntimePod, 'podIP'> | V1Pod): string | undefined {
+  const ip = 'podIP' in pod ? pod.podIP : (pod as V1Pod).status?.podIP;
+  if (!ip) return undefined;
+  return `http://${ip.includes(':') ? `[${ip}]` : ip}:${RUNTIME_PORT}`;
+}
+
+/** Key of the runtime bearer token in the per-SampleSet token Secret. */
+export const RUNTIME_TOKEN_KEY = 'token';
+
+/**
+ * The bearer token stored in a runtime token Secret (`data.token`, base64; `stringData` is accepted
+ * for a Secret that has not been read back from the API). Undefined when absent or empty.
+ */
+export function readRuntimeToken(secret: V1Secret | undefined): string | undefined {
+  if (!secret) return undefined;
+  const fromData = secret.data?.[RUNTIME_TOKEN_KEY];
+  if (fromData) {
+    const v = Buffer.from(fromData, 'base64').toString('utf8');
+    if (v) return v;
+  }
+  return secret.stringData?.[RUNTIME_TOKEN_KEY] || undefined;
+}

@@ -1,0 +1,86 @@
+import { expect } from 'chai';
+import type { SampleSet } from '../../../../src/api/sampleset.js';
+import {
+  canonicalJson,
+  formatProgress,
+  hashOfSyncId,
+  syncIdFor,
+  syncJobStatusFrom,
+  syncPhaseOf,
+  syncSpecHash,
+} from '../../../../src/operators/sampleset/sync.js';
+
+const ss = (over: Partial<SampleSet['spec']> = {}, status?: SampleSet['status'], generation = 1): SampleSet => ({
+  apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+  kind: 'SampleSet',
+  metadata: { name: 'imagenet', namespace: 'ml', uid: '3f2a9c1e-0000-4000-8000-000000000001', generation },
+  spec: { partitions: 2, secretRef: { name: 'jfs' }, source: { uri: 's3://bucket/prefix/', secretRef: { name: 'src' } }, ...over },
+  status,
+});
+
+describe('sampleset/sync', () => {
+  it('hashes canonically (key order and defaults do not matter)', () => {
+    expect(canonicalJson({ b: 1, a: [1, { d: 2, c: undefined }] })).to.equal('{"a":[1,{"d":2}],"b":1}');
+    const a = ss();
+    const b = ss({ secretRef: { name: 'jfs', namespace: 'ml' }, source: { secretRef: { namespace: 'ml', name: 'src' }, uri: 's3://bucket/prefix/' } });
+    expect(syncSpecHash(a)).to.equal(syncSpecHash(b));
+  });
+
+  it('changes the hash only with sync-relevant fields', () => {
+    const base = syncSpecHash(ss());
+    expect(syncSpecHash(ss({ partitions: 5, noSync: false }))).to.equal(base);
+    expect(syncSpecHash(ss({ source: { uri: 's3://other/prefix/', secretRef: { name: 'src' } } }))).to.not.equal(base);
+    expect(syncSpecHash(ss({ source: { uri: 's3://bucket/prefix/', secretRef: { name: 'src2' } } }))).to.not.equal(base);
+  });
+
+  it('derives a deterministic id from uid, generation and hash', () => {
+    const id = syncIdFor(ss({}, undefined, 3));
+    expect(id).to.match(/^sync-3f2a9c1e-g3-[0-9a-f]{10}$/);
+    expect(syncIdFor(ss({}, undefined, 3))).to.equal(id);
+    expect(hashOfSyncId(id)).to.equal(syncSpecHash(ss()));
+    expect(hashOfSyncId('foreign')).to.equal(undefined);
+  });
+
+  it('keeps the id in status while the sync-relevant spec is unchanged (restart → same id)', () => {
+    const id = syncIdFor(ss({}, undefined, 1));
+    // a later generation (e.g. partitions changed) keeps the recorded id
+    expect(syncIdFor(ss({ partitions: 3 }, { syncJob: { id, phase: 'Running' } }, 2))).to.equal(id);
+  });
+
+  it('gives a new id when the source changes, and again when it changes back (a retry)', () => {
+    const id1 = syncIdFor(ss({}, undefined, 1));
+    const changed = ss({ source: { uri: 's3://fixed/', secretRef: { name: 'src' } } }, { syncJob: { id: id1, phase: 'Failed' } }, 2);
+    const id2 = syncIdFor(changed);
+    expect(id2).to.not.equal(id1);
+    const back = ss({}, { syncJob: { id: id2, phase: 'Failed' } }, 3);
+    const id3 = syncIdFor(back);
+    expect(id3).to.not.equal(id1);
+    expect(hashOfSyncId(id3)).to.equal(hashOfSyncId(id1));
+  });
+
+  it('maps runtime states to sync phases', () => {
+    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'pending' })).to.equal('Pending');
+    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'running' })).to.equal('Running');
+    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'succeeded' })).to.equal('Succeeded');
+    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'failed' })).to.equal('Failed');
+    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'cancelled' })).to.equal('Failed');
+  });
+
+  it('formats progress', () => {
+    expect(formatProgress(undefined)).to.equal('');
+    expect(formatProgress({ filesDone: 120, filesTotal: 300, bytesDone: 1.2 * 1024 ** 2, bytesTotal: 4 * 1024 ** 2 })).to.equal('120/300 files, 1.2 MiB/4.0 MiB (30.0%)');
+    expect(formatProgress({ filesDone: 1500 })).to.equal('1,500 files');
+    expect(formatProgress({ filesDone: 1, filesTotal: 4 })).to.equal('1/4 files (25.0%)');
+  });
+
+  it('builds status.syncJob from a runtime state', () => {
+    const now = '2025-01-01T00:00:00Z';
+    const running = syncJobStatusFrom(undefined, 'id1', { id: 'id1', type: 'sync', status: 'running', progress: { filesDone: 1, filesTotal: 2 } }, now);
+    expect(running).to.deep.equal({ id: 'id1', phase: 'Running', startTime: now, message: '1/2 files (50.0%)' });
+    const failed = syncJobStatusFrom(running, 'id1', { id: 'id1', type: 'sync', status: 'failed', message: 'bucket does not exist' }, '2025-01-01T00:01:00Z');
+    expect(failed).to.deep.equal({ id: 'id1', phase: 'Failed', startTime: now, message: 'bucket does not exist', completionTime: '2025-01-01T00:01:00Z' });
+    const cancelled = syncJobStatusFrom(undefined, 'id1', { id: 'id1', type: 'sync', status: 'cancelled' }, now);
+    expect(cancelled.phase).to.equal('Failed');
+    expect(cancelled.message).to.match(/cancelled/);
+  });
+});
