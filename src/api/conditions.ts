@@ -1,4 +1,5 @@
 /** Kubernetes-style status conditions and the pure helpers that maintain them. */
+import { kubeTime } from './time.js';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
@@ -18,7 +19,7 @@ export interface Condition {
 export function setCondition(list: Condition[] | undefined, cond: Condition, now: Date = new Date()): Condition[] {
   const out = (list ?? []).filter((c) => c.type !== cond.type);
   const prev = (list ?? []).find((c) => c.type === cond.type);
-  const lastTransitionTime = prev && prev.status === cond.status && prev.lastTransitionTime ? prev.lastTransitionTime : now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lastTransitionTime = prev && prev.status === cond.status && prev.lastTransitionTime ? prev.lastTransitionTime : kubeTime(now);
   out.push({ ...cond, lastTransitionTime });
   return out.sort((a, b) => a.type.localeCompare(b.type));
 }

@@ -10,6 +10,7 @@ import type { PaddleJob, PaddleJobPhase, PaddleJobSpec, PaddleJobStatus, Resourc
 import { CONDITION, REASON } from './constants.js';
 import { jobMode, replicasOf, rolesOf } from './mode.js';
 import { podIdentity } from './names.js';
+import { kubeTime } from '../../api/time.js';
 
 export type PodState = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed' | 'unknown';
 
@@ -109,7 +110,7 @@ export function decidePhase(spec: PaddleJobSpec, roles: Partial<Record<RoleName,
 }
 
 function isoNow(now: Date): string {
-  return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return kubeTime(now);
 }
 
 /**

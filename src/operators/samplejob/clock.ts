@@ -1,3 +1,4 @@
+import { kubeTime } from '../../api/time.js';
 /** Time source of the SampleJob operator; injectable so tests control "now" without waiting. */
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -22,5 +23,5 @@ export class ManualClock implements Clock {
 
 /** RFC 3339 with second precision, as Kubernetes writes `metav1.Time`. */
 export function rfc3339(ms: number | Date): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return kubeTime(ms);
 }

@@ -38,6 +38,7 @@ import { JobTracker, type RuntimeJobsClient, type TrackTarget } from './job-trac
 import { aggregateProgress, type NodeProgress } from './progress.js';
 import { decideNode, jobPhaseOf, nodeFailureMessage, TERMINAL_NODE_PHASES, type NodeStep, type PodView } from './run-state.js';
 import { buildChild, decideSchedule, isScheduled } from './schedule.js';
+import { withTimeout } from '../shared/with-timeout.js';
 
 export interface SampleJobOperatorOptions {
   /** Time source (tests). */
@@ -75,23 +76,6 @@ const MAX_REQUEUE_MS = 3_600_000;
 
 const jobTypeName: Record<string, string> = { sync: 'Sync', warmup: 'Warmup', rmr: 'Rmr', clear: 'Clear' };
 
-/** `p`, or a rejection after `ms` (the call itself is abandoned, not aborted). */
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    t.unref?.();
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);

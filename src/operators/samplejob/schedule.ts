@@ -25,6 +25,7 @@ import { Cron } from 'croner';
 import type { ObjectRef } from '../../api/common.js';
 import type { SampleJob, SampleJobSpec } from '../../api/samplejob.js';
 import { LABEL_DOMAIN } from '../../api/constants.js';
+import { kubeTime } from '../../api/time.js';
 
 /** Annotation on a child: the scheduled time it runs for (RFC 3339). */
 export const SCHEDULED_AT_ANNOTATION = `${LABEL_DOMAIN}/scheduled-at`;
@@ -290,7 +291,7 @@ export function buildChild(parent: SampleJob, name: string, scheduledTime: Date)
       name,
       namespace: parent.metadata?.namespace,
       labels,
-      annotations: { [SCHEDULED_AT_ANNOTATION]: new Date(scheduledTime).toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      annotations: { [SCHEDULED_AT_ANNOTATION]: kubeTime(scheduledTime) },
       ownerReferences: [
         {
           apiVersion: parent.apiVersion,

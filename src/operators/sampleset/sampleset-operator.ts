@@ -53,6 +53,8 @@ import { StatsCollector, type Collection } from './stats-collector.js';
 import { jsonEqual, mergePatch } from './status-diff.js';
 import { formatProgress, isTerminalSyncPhase, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
 import { SyncTracker, type TrackedSync } from './sync-tracker.js';
+import { withTimeout } from '../shared/with-timeout.js';
+import { kubeTime } from '../../api/time.js';
 
 /** The calls this operator makes on runtime pods (implemented by RuntimeClient). */
 export interface SampleSetRuntimeClient {
@@ -147,24 +149,8 @@ const QUICK_CALL_MS = 5_000;
 /** Timeout of submitting the sync from a reconcile. */
 const SUBMIT_MS = 15_000;
 
-const nowIso = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const nowIso = (): string => kubeTime();
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-    t.unref?.();
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
-}
 
 function errMsg(e: unknown): string {
   return (e as Error)?.message ?? String(e);
