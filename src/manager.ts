@@ -4,6 +4,9 @@ import { TYPES, type RunnableOperator } from './container.js';
 import { parseListenAddress } from './config/operator-config.js';
 import { HttpEndpoints } from './observability/http-endpoints.js';
 import { LeaderElector } from './kube/leader-elector.js';
+import { SAMPLEJOB, SAMPLESET } from './api/constants.js';
+import type { SampleSet } from './api/sampleset.js';
+import type { SampleJob } from './api/samplejob.js';
 
 /**
  * Runs the operators of one process: health and metrics endpoints first, then (with leader
@@ -24,6 +27,11 @@ export class OperatorManager {
   constructor(private readonly container: Container) {
     const informers = container.get(TYPES.InformerFactory);
     const config = container.get(TYPES.Config);
+    // per-object gauges read the shared caches at scrape time
+    container.get(TYPES.Metrics).observeResources({
+      sampleSets: () => informers.get<SampleSet>(SAMPLESET).list(),
+      sampleJobs: () => informers.get<SampleJob>(SAMPLEJOB).list(),
+    });
     this.endpoints = new HttpEndpoints(container.get(TYPES.Metrics), () =>
       // ready when caches are synced, or when standing by for the lease
       config.leaderElect && !this.elector?.isLeader ? true : this.running && informers.allSynced,

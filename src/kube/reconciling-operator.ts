@@ -1,3 +1,5 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
 import dotI from '@dot-i/k8s-operator';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type ResourceType } from '../api/constants.js';
@@ -48,7 +50,8 @@ export function parseKey(s: string): ObjectKey {
 export abstract class ReconcilingOperator<T extends KubernetesObject> extends DotIOperator {
   protected readonly spec: ControllerSpec;
   protected readonly api: KubeApi;
-  protected readonly log: Logger;
+  private readonly baseLog: Logger;
+  private readonly reconcileScope = new AsyncLocalStorage<Logger>();
   protected readonly metrics: Metrics;
   protected readonly recorder: EventRecorder;
   protected readonly primary: Informer<T>;
@@ -64,11 +67,12 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
     this.metrics = ctx.metrics;
     this.recorder = ctx.events;
     this.informerFactory = ctx.informers;
-    this.log = ctx.logger.child({ operator: this.spec.name });
+    this.baseLog = ctx.logger.child({ operator: this.spec.name });
     this.primary = ctx.informers.get<T>(this.spec.resource, this.spec.labelSelector);
     const name = this.spec.name;
     this.queue = new WorkQueue((key) => this.handle(key), {
       concurrency: ctx.concurrency,
+      onDequeue: (_key, waitedMs) => this.metrics.queueLatency.observe({ operator: name }, waitedMs / 1000),
       onProcessed: (_key, outcome, ms) => {
         this.metrics.reconcileTotal.inc({ operator: name, outcome });
         if (outcome === 'error') this.metrics.reconcileErrors.inc({ operator: name });
@@ -93,6 +97,14 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
         }
       });
     }
+  }
+
+  /**
+   * The logger: inside a reconcile (and whatever it starts) it carries `namespace`, `name` and a
+   * `reconcileID` that tells one pass from the next; elsewhere just `operator`.
+   */
+  protected get log(): Logger {
+    return this.reconcileScope.getStore() ?? this.baseLog;
   }
 
   /** Reconciles one object; `obj` is the cached object or undefined when it no longer exists. */
@@ -134,13 +146,14 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   private async handle(key: string): Promise<WorkResult | void> {
     const k = parseKey(key);
     const obj = this.primary.get(k.name, k.namespace);
+    const log = this.baseLog.child({ namespace: k.namespace, name: k.name, reconcileID: randomBytes(4).toString('hex') });
     try {
-      return await this.reconcile(k, obj);
+      return await this.reconcileScope.run(log, () => this.reconcile(k, obj));
     } catch (e) {
       if (isConflict(e)) {
-        this.log.debug('conflict, will retry', { namespace: k.namespace, name: k.name });
+        log.debug('conflict, will retry');
       } else {
-        this.log.error('reconcile failed', { namespace: k.namespace, name: k.name, error: (e as Error).message });
+        log.error('reconcile failed', { error: (e as Error).message });
       }
       throw e;
     }

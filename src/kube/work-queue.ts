@@ -20,6 +20,8 @@ export interface WorkQueueOptions {
   maxDelayMs?: number;
   /** Called after every handler run, for metrics. */
   onProcessed?: (key: string, outcome: 'success' | 'error' | 'requeue', durationMs: number, error?: unknown) => void;
+  /** Called when a key is taken off the queue, with how long it waited there. */
+  onDequeue?: (key: string, waitedMs: number) => void;
   /** Injectable timer functions (unit tests). */
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
@@ -153,6 +155,7 @@ export class WorkQueue {
     while (!this.paused && !this.stopped && this.processing.size < this.concurrency && this.queue.length > 0) {
       const key = this.queue.shift()!;
       this.queued.delete(key);
+      this.opts.onDequeue?.(key, this.now() - (this.addedAt.get(key) ?? this.now()));
       this.addedAt.delete(key);
       this.processing.add(key);
       void this.run(key);

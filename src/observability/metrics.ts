@@ -1,4 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SampleSet } from '../api/sampleset.js';
+import type { SampleJob } from '../api/samplejob.js';
+
+/** The objects the per-object gauges describe. */
+export interface ResourceSource {
+  sampleSets(): SampleSet[];
+  sampleJobs(): SampleJob[];
+}
 
 /** Every Prometheus metric the operator exposes, on one registry (one per process or test). */
 export class Metrics {
@@ -56,20 +64,27 @@ export class Metrics {
   });
   readonly sampleSetCachedBytes = new Gauge({
     name: 'paddle_operator_sampleset_cached_bytes',
-    help: 'Bytes of a SampleSet held in its cache nodes.',
+    help: 'Bytes of a SampleSet held in its cache nodes (from its status).',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+    collect: () => this.collectResources(),
+  });
+  readonly sampleSetTotalBytes = new Gauge({
+    name: 'paddle_operator_sampleset_total_bytes',
+    help: 'Bytes of a SampleSet\'s dataset (from its status).',
     labelNames: ['namespace', 'name'] as const,
     registers: [this.registry],
   });
   readonly sampleSetCachedRatio = new Gauge({
     name: 'paddle_operator_sampleset_cached_ratio',
-    help: 'Fraction (0..1) of a SampleSet held in its cache nodes.',
+    help: 'Fraction (0..1) of a SampleSet held in its cache nodes (from its status).',
     labelNames: ['namespace', 'name'] as const,
     registers: [this.registry],
   });
   readonly sampleJobProgress = new Gauge({
     name: 'paddle_operator_samplejob_progress_ratio',
-    help: 'Progress (0..1) of a running SampleJob.',
-    labelNames: ['namespace', 'name'] as const,
+    help: 'Progress (0..1) of a SampleJob (from its status; 1 once Succeeded).',
+    labelNames: ['namespace', 'name', 'type'] as const,
     registers: [this.registry],
   });
   readonly leader = new Gauge({
@@ -77,6 +92,37 @@ export class Metrics {
     help: '1 while this process holds the leader lease.',
     registers: [this.registry],
   });
+
+  private resources?: ResourceSource;
+
+  /** Where the per-object gauges read from at scrape time (the operators' informer caches). */
+  observeResources(source: ResourceSource): void {
+    this.resources = source;
+  }
+
+  private collectResources(): void {
+    if (!this.resources) return;
+    this.sampleSetCachedBytes.reset();
+    this.sampleSetTotalBytes.reset();
+    this.sampleSetCachedRatio.reset();
+    this.sampleJobProgress.reset();
+    for (const s of this.resources.sampleSets()) {
+      const labels = { namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '' };
+      const cs = s.status?.cacheStatus;
+      if (cs?.cachedBytes === undefined || cs.totalBytes === undefined) continue;
+      this.sampleSetCachedBytes.set(labels, cs.cachedBytes);
+      this.sampleSetTotalBytes.set(labels, cs.totalBytes);
+      this.sampleSetCachedRatio.set(labels, cs.totalBytes > 0 ? Math.min(1, cs.cachedBytes / cs.totalBytes) : 1);
+    }
+    for (const j of this.resources.sampleJobs()) {
+      if (j.spec?.schedule) continue; // parents do no work themselves
+      const labels = { namespace: j.metadata?.namespace ?? '', name: j.metadata?.name ?? '', type: j.spec?.type ?? '' };
+      const p = j.status?.progress;
+      if (j.status?.phase === 'Succeeded') this.sampleJobProgress.set(labels, 1);
+      else if (p?.bytesTotal) this.sampleJobProgress.set(labels, Math.min(1, (p.bytesDone ?? 0) / p.bytesTotal));
+      else if (p?.filesTotal) this.sampleJobProgress.set(labels, Math.min(1, (p.filesDone ?? 0) / p.filesTotal));
+    }
+  }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'paddle_operator_' });

@@ -25,3 +25,22 @@ describe('logger', () => {
     expect(lines[0]).to.not.include('AK');
   });
 });
+
+describe('metrics', () => {
+  it('reads per-object gauges from the objects at scrape time', async () => {
+    const { Metrics } = await import('../../../src/observability/metrics.js');
+    const m = new Metrics();
+    m.observeResources({
+      sampleSets: () => [{ apiVersion: 'v', kind: 'SampleSet', metadata: { namespace: 'a', name: 'img' }, spec: { partitions: 1, secretRef: { name: 's' } }, status: { cacheStatus: { cachedBytes: 25, totalBytes: 100 } } }],
+      sampleJobs: () => [
+        { apiVersion: 'v', kind: 'SampleJob', metadata: { namespace: 'a', name: 'w' }, spec: { type: 'warmup', sampleSetRef: { name: 'img' } }, status: { phase: 'Running', progress: { bytesDone: 30, bytesTotal: 60 } } },
+        { apiVersion: 'v', kind: 'SampleJob', metadata: { namespace: 'a', name: 'cron' }, spec: { type: 'warmup', sampleSetRef: { name: 'img' }, schedule: '@daily' } },
+      ],
+    });
+    const text = await m.registry.metrics();
+    expect(text).to.match(/^paddle_operator_sampleset_cached_bytes\{namespace="a",name="img"\} 25$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_cached_ratio\{namespace="a",name="img"\} 0.25$/m);
+    expect(text).to.match(/^paddle_operator_samplejob_progress_ratio\{namespace="a",name="w",type="warmup"\} 0.5$/m);
+    expect(text).to.not.match(/name="cron"/);
+  });
+});
