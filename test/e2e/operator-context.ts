@@ -21,7 +21,7 @@ export const OPERATOR_NAMESPACE = 'paddle-system';
 export const OPERATOR_SERVICE_ACCOUNT = 'paddle-operator';
 const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
-/** `verb resource[.group]` pairs used by operators during this run (successful requests only). */
+/** `verb resource[.group]` pairs the authorizer let operators use during this run (anything but 401/403). */
 export const usedPermissions = new Set<string>();
 
 let credentials: Promise<KubeConfig> | undefined;
@@ -73,7 +73,7 @@ export async function operatorContext(opts: { logLevel?: string; concurrency?: n
   const metrics = new Metrics();
   const api = new KubeApi(kc, {
     onRequest: (verb, group, resource, code) => {
-      if (code >= 200 && code < 300) usedPermissions.add(`${verb} ${resource}${group ? '.' + group : ''}`);
+      if (code >= 200 && code !== 401 && code !== 403) usedPermissions.add(`${verb} ${resource}${group ? '.' + group : ''}`);
     },
   });
   const informers = new InformerFactory(api, logger, metrics, '');

@@ -130,8 +130,13 @@ export function rmrCommand(paths: string[], skipTrash: boolean): string[] {
   return ['rmr', ...(skipTrash ? ['--skip-trash'] : []), ...paths];
 }
 
+/**
+ * Dataset totals. `--strict` walks the metadata for an exact summary: without it JuiceFS answers
+ * from directory statistics that other clients (e.g. the runtime pod that just ran a sync) flush
+ * with a delay, so totals read right after a job would lag behind it.
+ */
 export function infoCommand(dir: string): string[] {
-  return ['info', '-r', dir];
+  return ['info', '-r', '--strict', dir];
 }
 
 export interface SyncSummary {

@@ -71,7 +71,7 @@ describe('juicefs commands', () => {
     expect(warmupCommand('/tmp/l', 8)).to.deep.equal(['warmup', '--file=/tmp/l', '--threads=8']);
     expect(rmrCommand(['/data/a', '/data/b'], true)).to.deep.equal(['rmr', '--skip-trash', '/data/a', '/data/b']);
     expect(rmrCommand(['/data/a'], false)).to.deep.equal(['rmr', '/data/a']);
-    expect(infoCommand('/data')).to.deep.equal(['info', '-r', '/data']);
+    expect(infoCommand('/data')).to.deep.equal(['info', '-r', '--strict', '/data']);
   });
 
   it('parses the sync summary line', () => {
