@@ -163,27 +163,24 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
 
   /**
    * Writes `status` on the status subresource as a merge patch carrying the object's
-   * resourceVersion (an optimistic lock). On a conflict it re-reads the object and patches again
-   * (the status was computed from the world, not from the stale object). Returns the new object.
+   * resourceVersion (an optimistic lock). A conflict means the status was computed from an object
+   * that has changed since: it is thrown, so the work queue runs the reconcile again (after a
+   * short backoff) on the fresh object instead of writing a stale view over a newer one. Returns
+   * the new object, or undefined when the object is gone.
    */
-  protected async patchStatus(obj: T, status: Record<string, unknown>, attempts = 4): Promise<T | undefined> {
-    let current: T | undefined = obj;
-    for (let i = 0; ; i++) {
-      try {
-        return await this.api.patch<T>(
-          this.spec.resource,
-          current.metadata!.name!,
-          current.metadata!.namespace,
-          { metadata: { resourceVersion: current.metadata!.resourceVersion }, status },
-          'merge',
-          { subresource: 'status' },
-        );
-      } catch (e) {
-        if (isNotFound(e)) return undefined;
-        if (!isConflict(e) || i + 1 >= attempts) throw e;
-        current = await this.api.get<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace);
-        if (!current) return undefined;
-      }
+  protected async patchStatus(obj: T, status: Record<string, unknown>): Promise<T | undefined> {
+    try {
+      return await this.api.patch<T>(
+        this.spec.resource,
+        obj.metadata!.name!,
+        obj.metadata!.namespace,
+        { metadata: { resourceVersion: obj.metadata!.resourceVersion }, status },
+        'merge',
+        { subresource: 'status' },
+      );
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
     }
   }
 

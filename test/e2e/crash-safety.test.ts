@@ -100,12 +100,13 @@ describe('crash safety: the operator killed at random points during a SampleSet 
       spec: { partitions: 2, secretRef: { name: 'jfs' }, source: { uri: gw.uri('crash'), secretRef: { name: 'source' } } },
     });
     const phasesAtKill: string[] = [];
-    // deterministic "random" points, so a failure can be replayed: 0.3 s .. 3.3 s after each start
+    // deterministic "random" points, so a failure can be replayed: 0.2 s .. 1.7 s after each start
+    // (the process needs about half a second to list and start reconciling)
     let seed = 0x5eed;
     const next = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed / 0x7fffffff);
     for (let i = 0; i < KILLS; i++) {
       proc = startOperatorProcess(operatorKubeConfigPath(), log);
-      await sleep(300 + Math.floor(next() * 3000));
+      await sleep(200 + Math.floor(next() * 1500));
       await kill(proc);
       phasesAtKill.push((await api.get<SampleSet>(SAMPLESET, 'crashy', ns))?.status?.phase || '""');
     }

@@ -1,0 +1,55 @@
+/**
+ * `kubectl apply --server-side -k kustomize/default` for real on the local cluster: the apiserver
+ * accepts everything, and its Pod Security admission (the namespace enforces `restricted`) admits
+ * the operator's pods — the ReplicaSet controller creates both replicas and KWOK runs them.
+ */
+import { expect } from 'chai';
+import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { POD } from '../../src/api/constants.js';
+import { KubeApi } from '../../src/kube/kube-api.js';
+import { waitFor } from '../harness/util.js';
+import { testCluster } from './cluster.js';
+
+const NS = 'paddle-system';
+
+describe('installing kustomize/default (real apiserver, Pod Security restricted)', function () {
+  this.timeout(180_000);
+  let api: KubeApi;
+
+  before(() => {
+    api = new KubeApi(testCluster().kubeConfig());
+  });
+
+  after(async () => {
+    // leave the namespace and RBAC (other suites use them); remove the fake operator replicas
+    await testCluster().kubectl(['-n', NS, 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=false'], { allowFail: true });
+  });
+
+  it('applies server-side and the restricted namespace admits the Deployment\'s pods', async () => {
+    const cp = testCluster();
+    const res = await cp.kubectl(['apply', '--server-side', '--force-conflicts', '-k', 'kustomize/default']);
+    expect(res.stderr, 'no Pod Security warnings').to.not.match(/violate PodSecurity/i);
+    const ns = await api.get<V1Namespace>({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false }, NS);
+    expect(ns?.metadata?.labels?.['pod-security.kubernetes.io/enforce']).to.equal('restricted');
+    const dep = await api.get<V1Deployment>({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true }, 'paddle-operator', NS);
+    const replicas = dep?.spec?.replicas ?? 0;
+    expect(replicas).to.be.at.least(1);
+    const pods = await waitFor(
+      `${replicas} operator pods admitted and Running`,
+      async () => {
+        const list = (await api.list<V1Pod>(POD, NS, { labelSelector: 'app.kubernetes.io/name=paddle-operator' })).items;
+        return list.length === replicas && list.every((p) => p.status?.phase === 'Running') ? list : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    ).catch(async (e: Error) => {
+      const events = await cp.kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp'], { allowFail: true });
+      throw new Error(`${e.message}\n${events.stdout}`);
+    });
+    for (const p of pods) {
+      const c = p.spec!.containers[0];
+      expect(p.spec!.securityContext?.runAsNonRoot).to.equal(true);
+      expect(c.securityContext?.readOnlyRootFilesystem).to.equal(true);
+      expect(c.securityContext?.allowPrivilegeEscalation).to.equal(false);
+    }
+  });
+});
