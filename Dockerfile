@@ -2,8 +2,9 @@
 #
 # One image, two entry points:
 #   paddle-operator  the controller process (kustomize/manager runs it as user 65532)
-#   paddle-runtime   the cache runtime server of each cache pod (its StatefulSet runs it as root,
-#                    privileged, for the FUSE mount)
+#   paddle-runtime   the cache runtime server of each cache pod (its StatefulSet runs it as uid 0,
+#                    unprivileged, with only CHOWN/DAC_OVERRIDE/FOWNER, to read the CSI-mounted
+#                    volume and manage the host cache directories)
 # plus a pinned `juicefs` binary at /usr/local/bin/juicefs.
 #
 #   docker build -t paddle-operator:latest .
@@ -75,7 +76,7 @@ COPY --from=juicefs /out/juicefs /usr/local/bin/juicefs
 RUN ln -s /app/dist/src/bin/paddle-operator.js /usr/local/bin/paddle-operator \
  && ln -s /app/dist/src/bin/paddle-runtime.js /usr/local/bin/paddle-runtime \
  && juicefs version
-# Non-root by default (the operator); the runtime StatefulSet sets runAsUser 0 for FUSE.
+# Non-root by default (the operator); the runtime StatefulSet sets runAsUser 0 for the cache dirs.
 USER 65532:65532
 # Reset the node image's docker-entrypoint.sh: the container command is the program itself.
 ENTRYPOINT []
