@@ -27,6 +27,7 @@ const NOT_EXERCISED_BY_E2E: Record<string, string> = {
   'get services': 'SampleSet: create found the Service before the cache did (AlreadyExists)',
   'patch persistentvolumes': 'SampleSet: re-binding a Released PV left by an earlier SampleSet of the same name',
   'patch secrets': 'SampleSet: repairing a token Secret that lost its token',
+  'patch persistentvolumeclaims': 'SampleSet: nudging a claim the PV binder left Pending (happens only when the binder stalls)',
   'patch podgroups.scheduling.volcano.sh': 'PaddleJob: a PodGroup whose spec drifted from the job',
   'delete services': 'PaddleJob: cleanPodPolicy in Service intranet (timing of the GC test)',
 };

@@ -111,6 +111,12 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   readonly tracker: JobTracker;
   /** When a node of a run started waiting for its pod, keyed `<jobId>/<pod>`. */
   private readonly waitingSince = new Map<string, number>();
+  /**
+   * Runs whose `terminate` was sent. Status records it too (attempts > 0), but a reconcile that
+   * reads a cache not yet showing this process's last status write must not terminate again: that
+   * would cancel the run's own submission.
+   */
+  private readonly terminatedRuns = new Set<string>();
   /** When the status of a SampleJob was last written with a progress-only change. */
   private readonly lastProgressWrite = new Map<string, number>();
   private readonly tokens = new Map<string, { token: string | undefined; at: number }>();
@@ -279,7 +285,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     const anySubmittedBefore = nodes.some((n) => (n.attempts ?? 0) > 0);
 
     // terminate: cancel what the runtime pods run, once, before this run's first submission
-    if (toSubmit.length > 0 && !anySubmittedBefore && job.spec.terminate && token) {
+    if (toSubmit.length > 0 && !anySubmittedBefore && job.spec.terminate && token && !this.terminatedRuns.has(jobId)) {
       const ready = pods.filter((p) => p.ready && p.podIP);
       const cancelled: string[] = [];
       // all pods in parallel, each bounded; a failure retries the reconcile (nothing was submitted yet)
@@ -289,6 +295,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
           if (Array.isArray(ids)) cancelled.push(...(ids as string[]));
         }),
       );
+      this.terminatedRuns.add(jobId);
+      if (this.terminatedRuns.size > 10_000) this.terminatedRuns.delete(this.terminatedRuns.values().next().value!);
       void this.event(job, 'Normal', 'Terminated', `cancelled ${cancelled.length} job(s) on ${ready.length} runtime pod(s) before submitting`);
     }
 
