@@ -27,7 +27,3 @@ export function setCondition(list: Condition[] | undefined, cond: Condition, now
 export function getCondition(list: Condition[] | undefined, type: string): Condition | undefined {
   return (list ?? []).find((c) => c.type === type);
 }
-
-export function isConditionTrue(list: Condition[] | undefined, type: string): boolean {
-  return getCondition(list, type)?.status === 'True';
-}

@@ -63,5 +63,3 @@ export const PADDLE_RES_INDEX = 'paddle-res-index';
 export function cacheNodeLabelKey(engine: string, sampleSet: string): string {
   return `${LABEL_DOMAIN}/${engine}-${sampleSet}`;
 }
-
-export const MAX_SAMPLESET_NAME = 55;

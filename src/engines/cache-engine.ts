@@ -6,7 +6,7 @@
  *  - the runtime half (`CacheRuntime`): executes those jobs inside a cache pod.
  * No operator knows anything engine-specific beyond this interface.
  */
-import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { SampleSet } from '../api/sampleset.js';
 import type { SampleJob } from '../api/samplejob.js';
 import type { JobProgressReport, NodeCacheStats, RuntimeJobOptions, RuntimeJobRequest } from '../runtime/protocol.js';
@@ -104,6 +104,3 @@ export interface CacheRuntime {
 }
 
 export type CacheRuntimeFactory = (env: RuntimeEnvironment) => CacheRuntime;
-
-/** Objects are keyed like this in the owned-object map (helps generic create-or-update code). */
-export type AnyObject = KubernetesObject;

@@ -26,6 +26,3 @@ export function isGone(e: unknown): boolean {
 export function isForbidden(e: unknown): boolean {
   return e instanceof ApiError && e.code === 403;
 }
-export function isInvalid(e: unknown): boolean {
-  return e instanceof ApiError && e.code === 422;
-}

@@ -69,12 +69,6 @@ export class WorkQueue {
   get inFlight(): number {
     return this.processing.size;
   }
-  /** Milliseconds the oldest waiting key has waited. */
-  oldestWaitMs(): number {
-    let oldest = Infinity;
-    for (const k of this.queue) oldest = Math.min(oldest, this.addedAt.get(k) ?? Infinity);
-    return oldest === Infinity ? 0 : this.now() - oldest;
-  }
 
   add(key: string): void {
     if (this.stopped) return;
