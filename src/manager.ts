@@ -68,13 +68,18 @@ export class OperatorManager {
         log,
       );
       log.info('waiting for leadership', { lease: `${config.leaderElectionNamespace}/${config.leaderElectionId}` });
-      void this.elector.acquire().then(async (won) => {
+      const elector = this.elector;
+      const events = c.get(TYPES.EventRecorder);
+      const identity = elector.identity;
+      void elector.acquire().then(async (won) => {
         if (!won) return;
         c.get(TYPES.Metrics).leader.set(1);
+        if (elector.lease) void events.record(elector.lease, 'Normal', 'LeaderElected', `${identity} became the leader and runs the operators`);
         await this.startOperators();
-        await this.elector!.holdUntilLost();
+        await elector.holdUntilLost();
         if (this.stopping) return;
         c.get(TYPES.Metrics).leader.set(0);
+        if (elector.lease) void events.record(elector.lease, 'Warning', 'LeadershipLost', `${identity} could not renew the lease within the renew deadline and stops reconciling; another replica takes over`);
         await this.shutdown(config.shutdownTimeoutSeconds * 1000, 'lost-leadership');
       });
     } else {

@@ -1,7 +1,8 @@
-// Builds what the e2e tests need to run operators in-process exactly as production would be
-// allowed to: with the credentials of the ServiceAccount `kustomize/default` creates (so every
-// scenario proves the ClusterRole sufficient), recording each (verb, resource) the operators use
-// so that a final check can prove the ClusterRole grants nothing the code never uses.
+// Builds what the e2e tests need to run operators exactly as production would be allowed to: with
+// the credentials of the ServiceAccount `kustomize/default` creates (so every scenario proves the
+// ClusterRole sufficient), in this process or as `paddle-operator` processes (operatorKubeConfigPath).
+// What that ServiceAccount did is read back from the apiserver's audit log (usedPermissions), so a
+// final check can prove its roles grant nothing the code never uses.
 //
 //   const { ctx, stop } = await operatorContext();
 //   const op = new SampleSetOperator(ctx, ...); await op.start(); ... await op.stop(); await stop();
@@ -21,8 +22,40 @@ export const OPERATOR_NAMESPACE = 'paddle-system';
 export const OPERATOR_SERVICE_ACCOUNT = 'paddle-operator';
 const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
 
-/** `verb resource[.group]` pairs the authorizer let operators use during this run (anything but 401/403). */
-export const usedPermissions = new Set<string>();
+export interface UsedPermissions {
+  /** `verb resource[/subresource][.group]` the authorizer allowed the ServiceAccount, anywhere. */
+  all: Set<string>;
+  /** The same, per namespace ('' for cluster-scoped requests). */
+  byNamespace: Map<string, Set<string>>;
+}
+
+interface AuditEvent {
+  stage?: string;
+  verb?: string;
+  user?: { username?: string };
+  objectRef?: { resource?: string; subresource?: string; apiGroup?: string; namespace?: string };
+  annotations?: Record<string, string>;
+}
+
+/** What the operator's ServiceAccount was allowed to do during this run, from the apiserver's audit log. */
+export function usedPermissions(): UsedPermissions {
+  const user = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
+  const out: UsedPermissions = { all: new Set(), byNamespace: new Map() };
+  const file = testCluster().auditLogPath;
+  if (!fs.existsSync(file)) return out;
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.includes(user)) continue;
+    const ev = JSON.parse(line) as AuditEvent;
+    const ref = ev.objectRef;
+    if (ev.user?.username !== user || !ref?.resource || ev.annotations?.['authorization.k8s.io/decision'] !== 'allow') continue;
+    const perm = `${ev.verb} ${ref.resource}${ref.subresource ? '/' + ref.subresource : ''}${ref.apiGroup ? '.' + ref.apiGroup : ''}`;
+    out.all.add(perm);
+    const ns = ref.namespace ?? '';
+    if (!out.byNamespace.has(ns)) out.byNamespace.set(ns, new Set());
+    out.byNamespace.get(ns)!.add(perm);
+  }
+  return out;
+}
 
 let credentials: Promise<KubeConfig> | undefined;
 
@@ -66,16 +99,12 @@ export interface TestOperatorContext {
   stop(): Promise<void>;
 }
 
-/** An OperatorContext on the operator's ServiceAccount credentials, auditing permissions used. */
+/** An OperatorContext on the operator's ServiceAccount credentials (its requests land in the audit log). */
 export async function operatorContext(opts: { logLevel?: string; concurrency?: number } = {}): Promise<TestOperatorContext> {
   const kc = await operatorKubeConfig();
   const logger = createLogger({ level: opts.logLevel ?? process.env.E2E_OPERATOR_LOG_LEVEL ?? 'warn', format: 'text' });
   const metrics = new Metrics();
-  const api = new KubeApi(kc, {
-    onRequest: (verb, group, resource, code) => {
-      if (code >= 200 && code !== 401 && code !== 403) usedPermissions.add(`${verb} ${resource}${group ? '.' + group : ''}`);
-    },
-  });
+  const api = new KubeApi(kc);
   const informers = new InformerFactory(api, logger, metrics, '');
   const ctx: OperatorContext = { api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency: opts.concurrency ?? 4 };
   return { ctx, api, informers, logger, metrics, stop: () => informers.stopAll() };

@@ -1,14 +1,15 @@
 /**
- * Runs last (file name): every operator in this suite ran on the ServiceAccount credentials that
- * kustomize/default grants, so the scenarios themselves prove the ClusterRole sufficient. This
- * check proves the converse: the ClusterRole grants no wildcard, and no (verb, resource) that the
- * code never used during the run — except the few the apiserver checks on our behalf, listed with
- * their reason below.
+ * Runs last (file name): every operator in this suite — in this process or as `paddle-operator`
+ * processes — ran on the ServiceAccount credentials that kustomize/default grants, so the scenarios
+ * themselves prove its roles sufficient. This check proves the converse, from the apiserver's audit
+ * log of that ServiceAccount: neither the ClusterRole nor the leader-election Role grants a
+ * wildcard, or a (verb, resource) the code never used during the run — except the few the
+ * apiserver checks on our behalf or that a run may not reach, listed with their reason below.
  */
 import { expect } from 'chai';
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { usedPermissions } from './operator-context.js';
+import { OPERATOR_NAMESPACE, usedPermissions } from './operator-context.js';
 
 /** Permissions the apiserver itself checks for requests we make; never requested directly. */
 const CHECKED_BY_APISERVER: Record<string, string> = {
@@ -38,23 +39,40 @@ interface Rule {
   verbs: string[];
 }
 
-function clusterRoleRules(): Rule[] {
-  const docs = YAML.parseAllDocuments(fs.readFileSync('kustomize/rbac/role.yaml', 'utf8')).map((d) => d.toJS() as { kind: string; rules: Rule[] });
-  return docs.filter((d) => d.kind === 'ClusterRole').flatMap((d) => d.rules);
+function rulesOf(file: string, kind: 'ClusterRole' | 'Role'): Rule[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind: string; rules: Rule[] });
+  const rules = docs.filter((d) => d.kind === kind).flatMap((d) => d.rules);
+  expect(rules.length, `${kind} rules in ${file}`).to.be.greaterThan(0);
+  return rules;
+}
+const CLUSTER_ROLE = (): Rule[] => rulesOf('kustomize/rbac/role.yaml', 'ClusterRole');
+const LEADER_ELECTION_ROLE = (): Rule[] => rulesOf('kustomize/rbac/leader_election_role.yaml', 'Role');
+
+function granted(rules: Rule[]): string[] {
+  return rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}${g ? '.' + g : ''}`))));
 }
 
 describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
   it('grants no wildcard', () => {
-    for (const r of clusterRoleRules()) {
+    for (const r of [...CLUSTER_ROLE(), ...LEADER_ELECTION_ROLE()]) {
       expect(r.apiGroups.concat(r.resources, r.verbs)).to.not.include('*');
     }
   });
 
-  it('grants no permission the operators never used', function () {
-    const ranAll = ['samplesets', 'samplejobs', 'paddlejobs'].every((k) => usedPermissions.has(`watch ${k}.batch.paddlepaddle.org`));
-    if (!ranAll) this.skip(); // only meaningful after the whole suite (npm run test:e2e)
-    const granted = clusterRoleRules().flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}${g ? '.' + g : ''}`))));
-    const unused = granted.filter((p) => !usedPermissions.has(p) && !(p in CHECKED_BY_APISERVER) && !(p in NOT_EXERCISED_BY_E2E));
-    expect(unused, `granted but never used:\n  ${unused.join('\n  ')}\nused:\n  ${[...usedPermissions].sort().join('\n  ')}`).to.deep.equal([]);
+  it('the ClusterRole grants no permission the operators never used', function () {
+    // only meaningful when every operator's scenarios ran in this run (npm run test:e2e)
+    const root = this.test!.parent!.parent!;
+    const ranAll = ['SampleSet operator', 'SampleJob operator', 'PaddleJob operator'].every((t) => root.suites.some((s) => s.title.startsWith(t)));
+    if (!ranAll) this.skip();
+    const used = usedPermissions().all;
+    const unused = granted(CLUSTER_ROLE()).filter((p) => !used.has(p) && !(p in CHECKED_BY_APISERVER) && !(p in NOT_EXERCISED_BY_E2E));
+    expect(unused, `granted but never used:\n  ${unused.join('\n  ')}\nused:\n  ${[...used].sort().join('\n  ')}`).to.deep.equal([]);
+  });
+
+  it('the leader-election Role grants no permission the operator processes never used in their namespace', function () {
+    const used = usedPermissions().byNamespace.get(OPERATOR_NAMESPACE) ?? new Set<string>();
+    if (!used.has('update leases.coordination.k8s.io')) this.skip(); // no leader election ran on the ServiceAccount
+    const unused = granted(LEADER_ELECTION_ROLE()).filter((p) => !used.has(p));
+    expect(unused, `granted but never used in ${OPERATOR_NAMESPACE}:\n  ${unused.join('\n  ')}\nused:\n  ${[...used].sort().join('\n  ')}`).to.deep.equal([]);
   });
 });

@@ -104,11 +104,27 @@ interface PidsFile {
 
 const PIDS_FILE = 'pids.json';
 
+/** Audit what ServiceAccounts do (verb, resource, decision — no bodies); nothing else. */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+`;
+
 export class ControlPlane {
   readonly runDir: string;
   readonly binDir: string;
   readonly kubeconfigPath: string;
   readonly logDir: string;
+  /**
+   * The apiserver's audit log (JSON lines, level Metadata): every request made with a
+   * ServiceAccount's credentials, from any process, with the authorizer's decision. Tests read it
+   * to see which permissions the operator's ServiceAccount really used.
+   */
+  readonly auditLogPath: string;
   /** https://127.0.0.1:<port> */
   server = '';
   /** http://127.0.0.1:<port> — etcd client URL (also serves the v3 JSON gateway). */
@@ -133,6 +149,7 @@ export class ControlPlane {
     this.binDir = binDir;
     this.kubeconfigPath = path.join(this.runDir, 'kubeconfig');
     this.logDir = path.join(this.runDir, 'logs');
+    this.auditLogPath = path.join(this.logDir, 'audit.log');
     this.log = opts.log ?? defaultLog;
   }
 
@@ -166,6 +183,7 @@ export class ControlPlane {
     for (const d of ['logs', 'etcd', 'pki', 'kubectl-cache']) fs.rmSync(path.join(this.runDir, d), { recursive: true, force: true });
     fs.mkdirSync(this.logDir, { recursive: true });
     fs.writeFileSync(path.join(this.runDir, 'kwok.yaml'), kwokConfigYaml());
+    fs.writeFileSync(path.join(this.runDir, 'audit-policy.yaml'), AUDIT_POLICY);
     let t = Date.now();
     this.pki = await generatePki(path.join(this.runDir, 'pki'));
     mark('pki', t);
@@ -396,6 +414,10 @@ export class ControlPlane {
         // the `kubernetes` Service would get a loopback endpoint, which Endpoints validation rejects
         '--endpoint-reconciler-type=none',
         '--profiling=false',
+        `--audit-policy-file=${path.join(this.runDir, 'audit-policy.yaml')}`,
+        `--audit-log-path=${this.auditLogPath}`,
+        '--audit-log-format=json',
+        '--audit-log-mode=blocking',
       ];
       this.writeKubeconfig();
       const proc = this.spawn('kube-apiserver', this.apiserverArgs);
