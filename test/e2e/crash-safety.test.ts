@@ -4,7 +4,6 @@
  * through scenario 1 (sync from the S3 gateway into 2 partitions); once it is left running, the
  * SampleSet reaches Ready with totals equal to the source and nothing duplicated.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,41 +16,18 @@ import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type 
 import { sleep, waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { operatorKubeConfig, operatorKubeConfigPath } from './operator-context.js';
+import { spawnOperator, type OperatorProcess } from './operator-processes.js';
 
 const KILLS = 10;
 
-function startOperatorProcess(kubeconfig: string, log: fs.WriteStream): ChildProcess {
-  const p = spawn(
-    process.execPath,
-    [
-      path.resolve('dist/src/bin/paddle-operator.js'),
-      `--kubeconfig=${kubeconfig}`,
-      '--operators=sampleset',
-      '--metrics-bind-address=0',
-      '--health-probe-bind-address=0',
-      '--log-format=json',
-      '--runtime-image=paddle-operator:e2e',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  p.stdout!.pipe(log, { end: false });
-  p.stderr!.pipe(log, { end: false });
-  return p;
-}
-
-async function kill(p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  const exited = new Promise((r) => p.once('exit', r));
-  p.kill('SIGKILL');
-  await exited;
-}
+const OPERATOR_ARGS = ['--operators=sampleset', '--metrics-bind-address=0', '--health-probe-bind-address=0', '--runtime-image=paddle-operator:e2e'];
 
 describe('crash safety: the operator killed at random points during a SampleSet sync', function () {
   this.timeout(420_000);
   let api: KubeApi;
   let sim: CacheNodeSimulator;
   let gw: S3Gateway;
-  let proc: ChildProcess | undefined;
+  let proc: OperatorProcess | undefined;
   let log: fs.WriteStream;
   const ns = `e2e-crash-${crypto.randomBytes(3).toString('hex')}`;
   const source = { files: 0, bytes: 0 };
@@ -80,12 +56,12 @@ describe('crash safety: the operator killed at random points during a SampleSet 
 
   after(async function () {
     this.timeout(120_000);
-    if (proc) await kill(proc);
+    await proc?.kill();
     // let a live operator finish the deletion so the finalizer does not pin the namespace
     await api.delete(SAMPLESET, 'crashy', ns).catch(() => undefined);
-    proc = startOperatorProcess(operatorKubeConfigPath(), log);
+    proc = spawnOperator('crashy-operator', operatorKubeConfigPath(), OPERATOR_ARGS, { log });
     await waitFor('the SampleSet to be deleted', async () => ((await api.get(SAMPLESET, 'crashy', ns)) ? undefined : true), { timeoutMs: 90_000, intervalMs: 500 }).catch(() => undefined);
-    await kill(proc);
+    await proc.kill();
     await testCluster().kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
     await sim?.stop();
     await gw?.stop();
@@ -105,12 +81,12 @@ describe('crash safety: the operator killed at random points during a SampleSet 
     let seed = 0x5eed;
     const next = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed / 0x7fffffff);
     for (let i = 0; i < KILLS; i++) {
-      proc = startOperatorProcess(operatorKubeConfigPath(), log);
+      proc = spawnOperator('crashy-operator', operatorKubeConfigPath(), OPERATOR_ARGS, { log });
       await sleep(200 + Math.floor(next() * 1500));
-      await kill(proc);
+      await proc.kill();
       phasesAtKill.push((await api.get<SampleSet>(SAMPLESET, 'crashy', ns))?.status?.phase || '""');
     }
-    proc = startOperatorProcess(operatorKubeConfigPath(), log);
+    proc = spawnOperator('crashy-operator', operatorKubeConfigPath(), OPERATOR_ARGS, { log });
     const ss = await waitFor(
       'the SampleSet to be Ready with the source totals',
       async () => {

@@ -5,63 +5,29 @@
  * the Lease released.
  */
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { V1Lease } from '@kubernetes/client-node';
 import { EVENT, LEASE } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { testCluster } from './cluster.js';
 import { operatorKubeConfig, operatorKubeConfigPath } from './operator-context.js';
+import { startOperator, type OperatorProcess } from './operator-processes.js';
 
-interface Replica {
-  proc: ChildProcess;
-  lines: string[];
-  health: number;
-  metrics: number;
-  exit: Promise<number | null>;
-}
+type Replica = OperatorProcess;
 
 const NS = 'paddle-system';
 const LEASE_NAME = 'paddle-operator-e2e-leader';
 const LEASE_SECONDS = 6;
 
-async function startReplica(kubeconfig: string, name: string): Promise<Replica> {
-  const proc = spawn(
-    process.execPath,
-    [
-      path.resolve('dist/src/bin/paddle-operator.js'),
-      `--kubeconfig=${kubeconfig}`,
-      '--leader-elect=true',
-      `--leader-election-namespace=${NS}`,
-      `--leader-election-id=${LEASE_NAME}`,
-      `--lease-duration=${LEASE_SECONDS}`,
-      '--renew-deadline=4',
-      '--retry-period=1',
-      '--metrics-bind-address=127.0.0.1:0',
-      '--health-probe-bind-address=127.0.0.1:0',
-      '--log-format=json',
-      '--log-level=debug',
-    ],
-    { env: { ...process.env, POD_NAME: name }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  const collect = (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean));
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
-  const exit = new Promise<number | null>((r) => proc.on('exit', (code) => r(code)));
-  const started = await waitFor(`${name} to start`, () => {
-    const l = lines.map(tryJson).find((o) => o?.msg === 'paddle-operator started');
-    return l ? (l.ports as { health: number; metrics: number }) : undefined;
-  }, 30_000, () => lines.join('\n'));
-  return { proc, lines, exit, ...started };
-}
-
-function tryJson(l: string): Record<string, unknown> | undefined {
-  try {
-    return JSON.parse(l) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
+function startReplica(kubeconfig: string, name: string): Promise<Replica> {
+  return startOperator(name, kubeconfig, [
+    '--leader-elect=true',
+    `--leader-election-namespace=${NS}`,
+    `--leader-election-id=${LEASE_NAME}`,
+    `--lease-duration=${LEASE_SECONDS}`,
+    '--renew-deadline=4',
+    '--retry-period=1',
+    '--log-level=debug',
+  ]);
 }
 
 async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, diag?: () => string): Promise<T> {
@@ -79,11 +45,6 @@ async function get(port: number, p: string): Promise<{ status: number; body: str
   return { status: res.status, body: await res.text() };
 }
 
-async function isLeader(r: Replica): Promise<boolean> {
-  const m = await get(r.metrics, '/metrics');
-  return /^paddle_operator_leader 1$/m.test(m.body);
-}
-
 describe('paddle-operator process (real apiserver)', function () {
   this.timeout(180_000);
   const replicas: Replica[] = [];
@@ -99,25 +60,25 @@ describe('paddle-operator process (real apiserver)', function () {
   });
 
   after(async () => {
-    for (const r of replicas) if (r.proc.exitCode === null && r.proc.signalCode === null) r.proc.kill('SIGKILL');
+    for (const r of replicas) await r.kill();
   });
 
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     for (const r of replicas) {
-      expect((await get(r.health, '/healthz')).status).to.equal(200);
-      await waitFor('readyz', async () => ((await get(r.health, '/readyz')).status === 200 ? true : undefined), 30_000);
-      const m = await get(r.metrics, '/metrics');
+      expect((await get(r.ports.health, '/healthz')).status).to.equal(200);
+      await waitFor('readyz', async () => ((await get(r.ports.health, '/readyz')).status === 200 ? true : undefined), 30_000);
+      const m = await get(r.ports.metrics, '/metrics');
       expect(m.status).to.equal(200);
       expect(m.body).to.match(/^# TYPE paddle_operator_reconcile_total counter$/m);
       expect(m.body).to.match(/^# TYPE paddle_operator_watch_restarts_total counter$/m);
       expect(m.body).to.match(/^paddle_operator_process_cpu_seconds_total /m);
-      expect((await get(r.health, '/nope')).status).to.equal(404);
+      expect((await get(r.ports.health, '/nope')).status).to.equal(404);
     }
   });
 
   it('elects exactly one leader, and the other takes over within the lease duration after kill -9', async () => {
     const leader = await waitFor('a leader', async () => {
-      const flags = await Promise.all(replicas.map(isLeader));
+      const flags = await Promise.all(replicas.map((r) => r.isLeader()));
       return flags.filter(Boolean).length === 1 ? replicas[flags.indexOf(true)] : undefined;
     }, 30_000);
     const other = replicas.find((r) => r !== leader)!;
@@ -125,9 +86,8 @@ describe('paddle-operator process (real apiserver)', function () {
     expect(lease?.spec?.holderIdentity).to.match(leader === replicas[0] ? /^replica-a_/ : /^replica-b_/);
 
     const killedAt = Date.now();
-    leader.proc.kill('SIGKILL');
-    await leader.exit;
-    await waitFor('the standby to lead', async () => ((await isLeader(other)) ? true : undefined), (LEASE_SECONDS + 10) * 1000);
+    await leader.kill();
+    await waitFor('the standby to lead', async () => ((await other.isLeader()) ? true : undefined), (LEASE_SECONDS + 10) * 1000);
     const after = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);
     expect(after?.spec?.holderIdentity).to.not.equal(lease?.spec?.holderIdentity);
     expect(after?.spec?.leaseTransitions).to.be.greaterThan(lease?.spec?.leaseTransitions ?? 0);
@@ -144,7 +104,7 @@ describe('paddle-operator process (real apiserver)', function () {
   });
 
   it('on SIGTERM stops cleanly, exits 0 and releases the lease', async () => {
-    const live = replicas.find((r) => r.proc.exitCode === null && r.proc.signalCode === null)!;
+    const live = replicas.find((r) => r.alive())!;
     const t0 = Date.now();
     live.proc.kill('SIGTERM');
     const code = await live.exit;
@@ -152,6 +112,6 @@ describe('paddle-operator process (real apiserver)', function () {
     expect(Date.now() - t0).to.be.below(25_000);
     const lease = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);
     expect(lease?.spec?.holderIdentity ?? '').to.equal('');
-    expect(live.lines.map(tryJson).some((o) => o?.msg === 'released leadership')).to.equal(true);
+    expect(live.json().some((o) => o.msg === 'released leadership')).to.equal(true);
   });
 });
