@@ -127,6 +127,11 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     return r.items.filter((e) => e.regarding?.name === name);
   }
 
+  /** Events are recorded after the status write, without waiting: a check waits for them a little. */
+  async function eventuallyEvent(name: string, ok: (e: { reason?: string; type?: string }[]) => boolean): Promise<boolean> {
+    return waitFor(`Events of SampleJob ${name}`, async () => ok(await events(name)) || undefined, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => false);
+  }
+
   async function deleteJob(name: string): Promise<void> {
     await api.delete(SAMPLEJOB, name, ns);
     await waitFor(`SampleJob ${name} gone`, async () => !(await getJob(name)), WAIT);
@@ -217,7 +222,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(fs.readdirSync(path.join(datasetRoot(1), 'extra')).sort()).to.have.length(EXTRA_FILES);
     const grown = await sampleSetWhere('totals grown by the extra files', (s) => (s.status?.cacheStatus?.totalBytes ?? 0) >= (before.totalBytes ?? 0) + EXTRA_FILES * EXTRA_FILE_BYTES, 30_000);
     expect(grown.status!.cacheStatus!.fileCount ?? 0).to.be.at.least((before.fileCount ?? 0) + EXTRA_FILES);
-    expect((await events('sync-extra')).map((e) => e.reason)).to.include.members(['Pending', 'Succeeded']);
+    expect(await eventuallyEvent('sync-extra', (evs) => ['Pending', 'Succeeded'].every((r) => evs.some((e) => e.reason === r))), 'Pending and Succeeded Events').to.equal(true);
   });
 
   it('2. clear then warmup on 2 partitions: cached drops to ~0, then rises to ≈ the dataset split across both nodes, progress rising', async function () {
@@ -290,7 +295,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(cond(j)?.reason).to.equal('UnsafePath');
     expect(cond(j)?.message).to.match(/outside/);
     expect(fs.readFileSync(path.join(outside, 'victim'), 'utf8')).to.equal('keep me');
-    expect((await events('rm-escape')).some((e) => e.type === 'Warning' && e.reason === 'UnsafePath')).to.equal(true);
+    expect(await eventuallyEvent('rm-escape', (evs) => evs.some((e) => e.type === 'Warning' && e.reason === 'UnsafePath')), 'an UnsafePath Warning').to.equal(true);
     fs.unlinkSync(path.join(root, 'escape'));
     fs.rmSync(outside, { recursive: true, force: true });
   });
@@ -305,7 +310,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(cond(first)?.reason).to.equal('Cancelled');
     await expectSucceeded('after-terminate');
     expect(fs.existsSync(path.join(datasetRoot(0), 'c15', 'img-00015.bin'))).to.equal(false);
-    expect((await events('after-terminate')).map((e) => e.reason)).to.include('Terminated');
+    expect(await eventuallyEvent('after-terminate', (evs) => evs.some((e) => e.reason === 'Terminated')), 'a Terminated Event').to.equal(true);
   });
 
   it('6. a runtime pod killed during a warmup: the job still ends Succeeded (its shard is resubmitted)', async function () {
@@ -334,7 +339,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     const n0 = j.status!.nodes!.find((n) => n.pod === `${SS}-runtime-0`)!;
     expect(n0.attempts).to.equal(2);
     expect(j.status!.nodes!.find((n) => n.pod === `${SS}-runtime-1`)!.attempts).to.equal(1);
-    expect((await events('warm-kill')).map((e) => e.reason)).to.include('Resubmitted');
+    expect(await eventuallyEvent('warm-kill', (evs) => evs.some((e) => e.reason === 'Resubmitted')), 'a Resubmitted Event').to.equal(true);
     await sampleSetWhere('Ready again', (s) => s.status?.phase === 'Ready', 120_000);
   });
 
