@@ -385,24 +385,39 @@ export class JuiceFsRuntime implements CacheRuntime {
 
   // ---------------------------------------------------------------- clear
 
-  /** This volume's UUID from the mount's `.config` (JuiceFS stores blocks under `<tier>/<UUID>/`). */
+  /**
+   * This volume's UUID from the mount's `.config` (JuiceFS stores blocks under `<tier>/<UUID>/`).
+   * `.config` is a virtual file whose reported size can lag its content right after a mount, so
+   * it is read to EOF (not to its stat size), and a read that does not parse is tried again a few
+   * times before giving up.
+   */
   async volumeUuid(): Promise<string> {
     if (this.uuid) return this.uuid;
-    let text: string;
-    try {
-      text = await fs.readFile(path.join(this.env.dataDir, '.config'), 'utf8');
-    } catch (err) {
-      throw new Error(`cannot read the JuiceFS mount's .config in ${this.env.dataDir}: ${(err as Error).message}`);
+    const file = path.join(this.env.dataDir, '.config');
+    let problem = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 200));
+      let text: string;
+      try {
+        text = await readToEnd(file);
+      } catch (err) {
+        throw new Error(`cannot read the JuiceFS mount's .config in ${this.env.dataDir}: ${(err as Error).message}`);
+      }
+      let uuid: unknown;
+      try {
+        uuid = (JSON.parse(text) as { Format?: { UUID?: unknown } }).Format?.UUID;
+      } catch {
+        problem = 'the JuiceFS mount\'s .config is not valid JSON';
+        continue;
+      }
+      if (typeof uuid !== 'string' || !UUID_PATTERN.test(uuid)) {
+        problem = 'the JuiceFS mount\'s .config has no valid volume UUID';
+        continue;
+      }
+      this.uuid = uuid;
+      return uuid;
     }
-    let uuid: unknown;
-    try {
-      uuid = (JSON.parse(text) as { Format?: { UUID?: unknown } }).Format?.UUID;
-    } catch {
-      throw new Error('the JuiceFS mount\'s .config is not valid JSON');
-    }
-    if (typeof uuid !== 'string' || !UUID_PATTERN.test(uuid)) throw new Error('the JuiceFS mount\'s .config has no valid volume UUID');
-    this.uuid = uuid;
-    return uuid;
+    throw new Error(problem);
   }
 
   private tiers(): { dir: string; host?: string }[] {
@@ -543,3 +558,20 @@ export class JuiceFsRuntime implements CacheRuntime {
 }
 
 export const createJuiceFsRuntime: CacheRuntimeFactory = (env) => new JuiceFsRuntime(env);
+
+/** Reads a file until EOF, whatever size it reports (FUSE virtual files may report a stale one). */
+async function readToEnd(file: string): Promise<string> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buf = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}

@@ -74,6 +74,14 @@ describe('JuiceFsRuntime (file-system logic)', () => {
     }
   });
 
+  it('reads .config again when a read does not parse (a mount that is still settling)', async () => {
+    const good = fs.readFileSync(path.join(data, '.config'), 'utf8');
+    fs.writeFileSync(path.join(data, '.config'), good.slice(0, good.length - 3)); // truncated
+    const fresh = new JuiceFsRuntime({ dataDir: data, cacheDirs: tiers, binary: fakeBin });
+    setTimeout(() => fs.writeFileSync(path.join(data, '.config'), good), 250);
+    expect(await fresh.volumeUuid()).to.equal(UUID);
+  });
+
   it('clear with no paths empties only <tier>/<uuid>/raw of every tier', async () => {
     const e = exec();
     await rt.run('clear', {}, undefined, e);
