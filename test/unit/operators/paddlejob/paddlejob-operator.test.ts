@@ -1,31 +1,31 @@
 import { expect } from 'chai';
 import type { KubernetesObject, V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import { CONFIGMAP, PADDLEJOB, POD, SAMPLESET, SERVICE } from '../../../../src/api/constants.js';
 import type { PaddleJob } from '../../../../src/api/paddlejob.js';
 import type { SampleSet } from '../../../../src/api/sampleset.js';
 import { PaddleJobOperator, type PaddleJobOperatorOptions } from '../../../../src/operators/paddlejob/paddlejob-operator.js';
 import { parseHostPorts } from '../../../../src/operators/paddlejob/host-ports.js';
-import { fakeContext } from './fake-cluster.js';
+import { FakeCluster } from '../../support/fake-cluster.js';
 import { collectiveJob, makeSampleSet, psJob } from './fixtures.js';
 
 type Harness = ReturnType<typeof setup>;
 
-function setup(options: PaddleJobOperatorOptions = {}, shared?: ReturnType<typeof fakeContext>) {
-  const f = shared ?? fakeContext();
-  const op = new PaddleJobOperator(f.ctx, options);
-  const jobs = f.informers.of<PaddleJob>('paddlejobs');
-  const pods = f.informers.of<V1Pod>('pods');
-  const configMaps = f.informers.of<V1ConfigMap>('configmaps');
-  const services = f.informers.of('services');
-  const sampleSets = f.informers.of<SampleSet>('samplesets');
+function setup(options: PaddleJobOperatorOptions = {}, shared?: FakeCluster) {
+  const f = shared ?? new FakeCluster();
+  // the legacy-finalizer test looks at the job after its last finalizer is gone: keep it
+  f.api.reapDeleted = false;
+  const op = new PaddleJobOperator(f.context(1), options);
+  const jobs = f.informer<PaddleJob>(PADDLEJOB);
+  const pods = f.informer<V1Pod>(POD);
+  const configMaps = f.informer<V1ConfigMap>(CONFIGMAP);
+  const services = f.informer(SERVICE);
+  const sampleSets = f.informer<SampleSet>(SAMPLESET);
   const reconcile = async (name = 'job', ns = 'ns') => {
     const obj = jobs.get(name, ns);
     return (op as unknown as { reconcile(k: { namespace: string; name: string }, o: PaddleJob | undefined): Promise<unknown> }).reconcile({ namespace: ns, name }, obj);
   };
-  const add = (job: PaddleJob) => {
-    jobs.put(job);
-    f.api.objects.set(`paddlejobs/${job.metadata.namespace}/${job.metadata.name}`, job);
-  };
-  return { ...f, op, jobs, pods, configMaps, services, sampleSets, reconcile, add };
+  const add = (job: PaddleJob) => f.put(PADDLEJOB, job);
+  return { api: f.api, events: f.events, op, jobs, pods, configMaps, services, sampleSets, reconcile, add };
 }
 
 /** What KWOK does: every pod of the store is Running and Ready with an IP (127.20.0.<n>). */
@@ -114,7 +114,7 @@ describe('PaddleJobOperator reconcile', () => {
   it('reports pod creation failures as an event and an error (backoff retry)', async () => {
     const h = setup();
     const { ApiError } = await import('../../../../src/kube/api-error.js');
-    h.api.failCreate = { plural: 'pods', error: new ApiError(403, 'Forbidden', 'exceeded quota') };
+    h.api.failNext = { match: (c) => c.verb === 'create' && c.plural === 'pods', count: Infinity, error: () => new ApiError(403, 'Forbidden', 'exceeded quota') };
     h.add(collectiveJob(2));
     let err: unknown;
     await h.reconcile().catch((e) => (err = e));
@@ -225,7 +225,7 @@ describe('PaddleJobOperator reconcile', () => {
     expect(h.configMaps.get('job', 'ns')!.data!.PADDLE_PSERVERS_IP_PORT_LIST).to.equal(`${ip}:${table['ps-0']}`);
 
     // a restarted operator rebuilds the table from the annotations and allocates around it
-    const fresh = fakeContext();
+    const fresh = new FakeCluster();
     const again = setup({ hostPortRange: { min: 40000, max: 40199 } }, fresh);
     again.add(h.jobs.get('job', 'ns')!);
     expect(again.op.hostPortAllocator.tableOf('ns/job')).to.deep.equal(table);

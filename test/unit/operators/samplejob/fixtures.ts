@@ -5,7 +5,7 @@ import type { SampleSet, SampleSetPhase } from '../../../../src/api/sampleset.js
 import { SpecError, type CacheEngine } from '../../../../src/engines/cache-engine.js';
 import { EngineRegistry } from '../../../../src/engines/registry.js';
 import type { RuntimeJobRequest } from '../../../../src/runtime/protocol.js';
-import type { FakeKube } from './fake-kube.js';
+import type { FakeCluster } from '../../support/fake-cluster.js';
 
 export const NS = 'ns';
 
@@ -39,7 +39,7 @@ export function registry(): EngineRegistry {
   return new EngineRegistry([fakeEngine()]);
 }
 
-export function sampleSet(kube: FakeKube, name = 'ds', partitions = 2, phase: SampleSetPhase = 'Ready'): SampleSet {
+export function sampleSet(kube: FakeCluster, name = 'ds', partitions = 2, phase: SampleSetPhase = 'Ready'): SampleSet {
   kube.put(SECRET, { metadata: { name: `${name}-runtime-token`, namespace: NS }, data: { token: Buffer.from('tok').toString('base64') } } as V1Secret);
   return kube.put(SAMPLESET, {
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -50,13 +50,13 @@ export function sampleSet(kube: FakeKube, name = 'ds', partitions = 2, phase: Sa
   } as SampleSet);
 }
 
-export function setSampleSetPhase(kube: FakeKube, name: string, phase: SampleSetPhase): void {
+export function setSampleSetPhase(kube: FakeCluster, name: string, phase: SampleSetPhase): void {
   const s = kube.get<SampleSet>(SAMPLESET, name, NS)!;
   kube.put(SAMPLESET, { ...s, status: { ...s.status, phase } } as SampleSet);
 }
 
 /** Runtime pod `<ss>-runtime-<i>` at 10.0.0.<i+1>, ready. */
-export function runtimePod(kube: FakeKube, ss: string, i: number, opts: { ready?: boolean; uid?: string; ip?: string } = {}): V1Pod {
+export function runtimePod(kube: FakeCluster, ss: string, i: number, opts: { ready?: boolean; uid?: string; ip?: string } = {}): V1Pod {
   const name = `${ss}-runtime-${i}`;
   const ready = opts.ready ?? true;
   const existing = kube.get<V1Pod>(POD, name, NS);
@@ -79,7 +79,7 @@ export function runtimePod(kube: FakeKube, ss: string, i: number, opts: { ready?
 
 export const baseUrl = (i: number): string => `http://10.0.0.${i + 1}:7716`;
 
-export function sampleJob(kube: FakeKube, name: string, spec: Partial<SampleJobSpec>): SampleJob {
+export function sampleJob(kube: FakeCluster, name: string, spec: Partial<SampleJobSpec>): SampleJob {
   return kube.put(SAMPLEJOB, {
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
     kind: 'SampleJob',
@@ -88,7 +88,7 @@ export function sampleJob(kube: FakeKube, name: string, spec: Partial<SampleJobS
   } as SampleJob);
 }
 
-export function getJob(kube: FakeKube, name: string): SampleJob | undefined {
+export function getJob(kube: FakeCluster, name: string): SampleJob | undefined {
   return kube.get<SampleJob>(SAMPLEJOB, name, NS);
 }
 

@@ -7,12 +7,12 @@ import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats
 import { ManualClock } from '../../../../src/operators/samplejob/clock.js';
 import { childName } from '../../../../src/operators/samplejob/schedule.js';
 import { SampleJobOperator, type SampleJobOperatorOptions } from '../../../../src/operators/samplejob/samplejob-operator.js';
-import { FakeKube } from './fake-kube.js';
+import { FakeCluster } from '../../support/fake-cluster.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { baseUrl, getJob, NS, registry, runtimePod, sampleJob, sampleSet, setSampleSetPhase, until } from './fixtures.js';
 
 describe('SampleJobOperator', () => {
-  let kube: FakeKube;
+  let kube: FakeCluster;
   let rt: FakeRuntime;
   let notifier: CacheStatsNotifier;
   let invalidated: string[];
@@ -24,7 +24,7 @@ describe('SampleJobOperator', () => {
   }
 
   beforeEach(() => {
-    kube = new FakeKube();
+    kube = new FakeCluster();
     rt = new FakeRuntime();
     notifier = new CacheStatsNotifier();
     invalidated = [];
@@ -70,8 +70,8 @@ describe('SampleJobOperator', () => {
       sampleSet(kube);
       runtimePod(kube, 'ds', 0);
       await startOperator();
-      kube.failNext = { match: (c) => c.verb === 'patch' && c.subresource === 'status', count: 1, error: () => new ApiError(500, 'InternalError', 'etcd timeout') };
-      const statusWrites = (): { status: { jobName?: string } }[] => kube.calls.filter((c) => c.verb === 'patch' && c.subresource === 'status').map((c) => c.body as { status: { jobName?: string } });
+      kube.api.failNext = { match: (c) => c.verb === 'patch' && c.subresource === 'status', count: 1, error: () => new ApiError(500, 'InternalError', 'etcd timeout') };
+      const statusWrites = (): { status: { jobName?: string } }[] => kube.api.calls.filter((c) => c.verb === 'patch' && c.subresource === 'status').map((c) => c.body as { status: { jobName?: string } });
       let writesBeforeSubmit = -1;
       const submit = rt.submit.bind(rt);
       rt.submit = (...args) => {
@@ -80,7 +80,7 @@ describe('SampleJobOperator', () => {
       };
       sampleJob(kube, 'rm', { type: 'rmr', rmrOptions: { paths: ['/a'] } });
       await until(() => submits().length === 1, 3000, 'submission after retry');
-      expect(kube.failNext!.count).to.equal(0);
+      expect(kube.api.failNext!.count).to.equal(0);
       // the first write (with the id) failed; the submission came only after a second one succeeded, with the same id
       expect(writesBeforeSubmit).to.equal(2);
       expect(statusWrites()[0].status.jobName).to.equal(submits()[0].id);
@@ -124,7 +124,7 @@ describe('SampleJobOperator', () => {
       const id = getJob(kube, 'warm')!.status!.jobName!;
       rt.update(baseUrl(0), id, 'running', { progress: { filesDone: 0, filesTotal: 100 } });
       await until(() => phase('warm') === 'Running');
-      const writes = (): number => kube.calls.filter((c) => c.verb === 'patch' && c.subresource === 'status').length;
+      const writes = (): number => kube.api.calls.filter((c) => c.verb === 'patch' && c.subresource === 'status').length;
       const before = writes();
       for (let i = 1; i <= 20; i++) {
         rt.update(baseUrl(0), id, 'running', { progress: { filesDone: i, filesTotal: 100 } });
@@ -366,20 +366,20 @@ describe('SampleJobOperator', () => {
       // an operator restart (a fresh reconcile of the same minute) creates nothing new
       op.enqueue(parent);
       await new Promise((r) => setTimeout(r, 30));
-      expect(kube.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(2);
+      expect(kube.api.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(2);
       // suspend: no new runs
       await kube.editSpec(SAMPLEJOB, 'nightly', NS, { ...getJob(kube, 'nightly')!.spec, suspend: true });
       clock.set(minute(4) + 10);
       op.enqueue(parent);
       await until(() => getJob(kube, 'nightly')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Suspended') === true);
-      expect(kube.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(2);
+      expect(kube.api.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(2);
     });
 
     it('reports an invalid time zone on the parent and creates nothing', async () => {
       await startOperator();
       sampleJob(kube, 'tz', { type: 'warmup', schedule: '* * * * *', timeZone: 'Mars/Olympus' });
       await until(() => getJob(kube, 'tz')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'InvalidSchedule') === true);
-      expect(kube.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(0);
+      expect(kube.api.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(0);
     });
   });
 });
