@@ -17,6 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { KubeConfig } from '@kubernetes/client-node';
+import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { operatorKubeConfig } from './operator-context.js';
 import { tryJson } from './operator-processes.js';
@@ -157,21 +158,14 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
     p.stderr.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
     const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
     try {
-      let health = 0;
-      for (let i = 0; i < 300 && !health; i++) {
-        const started = lines.map(tryJson).find((o) => o?.msg === 'paddle-operator started');
-        health = (started?.ports as { health?: number } | undefined)?.health ?? 0;
-        if (!health) {
-          expect(p.exitCode, lines.slice(-20).join('\n')).to.equal(null);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      const health = await waitFor('paddle-operator to start', () => (lines.map(tryJson).find((o) => o?.msg === 'paddle-operator started')?.ports as { health?: number } | undefined)?.health, {
+        timeoutMs: 30_000,
+        check: () => {
+          if (p.exitCode !== null) throw new Error('exited');
+        },
+      }).catch(() => 0);
       expect(health, lines.slice(-20).join('\n')).to.be.greaterThan(0);
-      let ready = 0;
-      for (let i = 0; i < 100 && ready !== 200; i++) {
-        ready = (await fetch(`http://127.0.0.1:${health}/readyz`)).status;
-        if (ready !== 200) await new Promise((r) => setTimeout(r, 200));
-      }
+      const ready = await waitFor('/readyz', async () => ((await fetch(`http://127.0.0.1:${health}/readyz`)).status === 200 ? 200 : undefined), { timeoutMs: 20_000, intervalMs: 200 }).catch(() => 0);
       expect(ready, lines.slice(-20).join('\n')).to.equal(200);
       p.kill('SIGTERM');
       expect(await exit, lines.slice(-20).join('\n')).to.equal(0);
@@ -192,11 +186,7 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
     p.stderr.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
     const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
     try {
-      let port = 0;
-      for (let i = 0; i < 200 && !port; i++) {
-        port = Number(lines.map(tryJson).find((o) => o?.msg === 'runtime server listening')?.port ?? 0);
-        if (!port) await new Promise((r) => setTimeout(r, 100));
-      }
+      const port = await waitFor('paddle-runtime to listen', () => Number(lines.map(tryJson).find((o) => o?.msg === 'runtime server listening')?.port ?? 0) || undefined, { timeoutMs: 20_000 }).catch(() => 0);
       expect(port, lines.slice(-20).join('\n')).to.be.greaterThan(0);
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(res.status).to.equal(200);

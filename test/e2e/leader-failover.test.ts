@@ -22,7 +22,7 @@ import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type 
 import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { OPERATOR_NAMESPACE, operatorKubeConfig, operatorKubeConfigPath } from './operator-context.js';
-import { startOperator, tryJson, type OperatorProcess } from './operator-processes.js';
+import { soleLeader, startOperator, tryJson, type OperatorProcess } from './operator-processes.js';
 
 const LEASE_SECONDS = 15; // the default; the replicas are started without timing flags
 const PARTITIONS = 2;
@@ -107,11 +107,6 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
     expect(j.status?.phase, `${name}: ${JSON.stringify(j.status)}`).to.equal('Succeeded');
     return j;
   }
-  const leaderNow = async (): Promise<OperatorProcess | undefined> => {
-    const flags = await Promise.all(replicas.map((r) => r.isLeader()));
-    return flags.filter(Boolean).length === 1 ? replicas[flags.indexOf(true)] : undefined;
-  };
-
   before(async function () {
     this.timeout(120_000);
     const cp = testCluster();
@@ -158,7 +153,7 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
   });
 
   it('the standby takes over within the lease duration, everything converges, and no job runs twice', async () => {
-    const first = await waitFor('one leader', leaderNow, { timeoutMs: 30_000, intervalMs: 200 });
+    const first = await waitFor('one leader', () => soleLeader(replicas), { timeoutMs: 30_000, intervalMs: 200 });
     const standby = replicas.find((r) => r !== first)!;
 
     await createSampleSet('base', 'base');

@@ -8,9 +8,10 @@ import { expect } from 'chai';
 import type { V1Lease } from '@kubernetes/client-node';
 import { EVENT, LEASE } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
+import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { operatorKubeConfig, operatorKubeConfigPath } from './operator-context.js';
-import { startOperator, type OperatorProcess } from './operator-processes.js';
+import { soleLeader, startOperator, type OperatorProcess } from './operator-processes.js';
 
 type Replica = OperatorProcess;
 
@@ -28,16 +29,6 @@ function startReplica(kubeconfig: string, name: string): Promise<Replica> {
     '--retry-period=1',
     '--log-level=debug',
   ]);
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, diag?: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}${diag ? `\n${diag()}` : ''}`);
 }
 
 async function get(port: number, p: string): Promise<{ status: number; body: string }> {
@@ -66,7 +57,7 @@ describe('paddle-operator process (real apiserver)', function () {
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     for (const r of replicas) {
       expect((await get(r.ports.health, '/healthz')).status).to.equal(200);
-      await waitFor('readyz', async () => ((await get(r.ports.health, '/readyz')).status === 200 ? true : undefined), 30_000);
+      await waitFor('readyz', async () => ((await get(r.ports.health, '/readyz')).status === 200 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
       const m = await get(r.ports.metrics, '/metrics');
       expect(m.status).to.equal(200);
       expect(m.body).to.match(/^# TYPE paddle_operator_reconcile_total counter$/m);
@@ -77,17 +68,14 @@ describe('paddle-operator process (real apiserver)', function () {
   });
 
   it('elects exactly one leader, and the other takes over within the lease duration after kill -9', async () => {
-    const leader = await waitFor('a leader', async () => {
-      const flags = await Promise.all(replicas.map((r) => r.isLeader()));
-      return flags.filter(Boolean).length === 1 ? replicas[flags.indexOf(true)] : undefined;
-    }, 30_000);
+    const leader = await waitFor('a leader', () => soleLeader(replicas), { timeoutMs: 30_000, intervalMs: 200 });
     const other = replicas.find((r) => r !== leader)!;
     const lease = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);
     expect(lease?.spec?.holderIdentity).to.match(leader === replicas[0] ? /^replica-a_/ : /^replica-b_/);
 
     const killedAt = Date.now();
     await leader.kill();
-    await waitFor('the standby to lead', async () => ((await other.isLeader()) ? true : undefined), (LEASE_SECONDS + 10) * 1000);
+    await waitFor('the standby to lead', async () => ((await other.isLeader()) ? true : undefined), { timeoutMs: (LEASE_SECONDS + 10) * 1000, intervalMs: 200 });
     const after = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);
     expect(after?.spec?.holderIdentity).to.not.equal(lease?.spec?.holderIdentity);
     expect(after?.spec?.leaseTransitions).to.be.greaterThan(lease?.spec?.leaseTransitions ?? 0);
@@ -100,7 +88,7 @@ describe('paddle-operator process (real apiserver)', function () {
     await waitFor('a LeaderElected Event on the Lease', async () => {
       const evs = await api.list<{ reason?: string; regarding?: { name?: string }; note?: string } & { metadata?: object }>(EVENT, NS);
       return evs.items.some((e) => e.reason === 'LeaderElected' && e.regarding?.name === LEASE_NAME && e.note?.startsWith(after!.spec!.holderIdentity!)) ? true : undefined;
-    }, 10_000);
+    }, { timeoutMs: 10_000, intervalMs: 200 });
   });
 
   it('on SIGTERM stops cleanly, exits 0 and releases the lease', async () => {

@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type fs from 'node:fs';
 import path from 'node:path';
+import { waitFor } from '../harness/util.js';
 
 export interface OperatorProcess {
   readonly name: string;
@@ -71,20 +72,26 @@ export function spawnOperator(name: string, kubeconfig: string, args: string[], 
   return op;
 }
 
+/** The one replica whose leader gauge is 1, or undefined while there is none (or, briefly, two). */
+export async function soleLeader(replicas: OperatorProcess[]): Promise<OperatorProcess | undefined> {
+  const flags = await Promise.all(replicas.map((r) => r.isLeader()));
+  return flags.filter(Boolean).length === 1 ? replicas[flags.indexOf(true)] : undefined;
+}
+
 /** Spawns an operator with loopback metrics and health endpoints and waits until it has started. */
 export async function startOperator(name: string, kubeconfig: string, args: string[], opts: { log?: fs.WriteStream; timeoutMs?: number } = {}): Promise<OperatorProcess> {
   const op = spawnOperator(name, kubeconfig, ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args], opts);
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  for (;;) {
-    const started = op.json().find((o) => o.msg === 'paddle-operator started');
-    if (started) {
-      op.ports = started.ports as { health: number; metrics: number };
-      return op;
-    }
-    if (!op.alive() || Date.now() > deadline) {
-      await op.kill();
-      throw new Error(`${name} did not start:\n${op.lines.slice(-20).join('\n')}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    const started = await waitFor(`${name} to start`, () => op.json().find((o) => o.msg === 'paddle-operator started'), {
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      check: () => {
+        if (!op.alive()) throw new Error(`${name} exited`);
+      },
+    });
+    op.ports = started.ports as { health: number; metrics: number };
+    return op;
+  } catch (e) {
+    await op.kill();
+    throw new Error(`${name} did not start (${(e as Error).message}):\n${op.lines.slice(-20).join('\n')}`);
   }
 }

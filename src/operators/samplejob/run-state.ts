@@ -7,6 +7,7 @@
  */
 import type { SampleJobNodeStatus, SampleJobPhase } from '../../api/samplejob.js';
 import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
+import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import type { NodePhase } from './progress.js';
 
 export const TERMINAL_NODE_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
@@ -74,21 +75,6 @@ export type NodeStep =
   | { action: 'observe'; phase: NodePhase; message?: string; progress?: JobProgressReport; waiting?: boolean }
   /** The node failed for good. */
   | { action: 'fail'; reason: NodeFailureReason; message: string };
-
-export function nodePhaseOfRuntime(s: RuntimeJobState['status']): NodePhase {
-  switch (s) {
-    case 'pending':
-      return 'Pending';
-    case 'running':
-      return 'Running';
-    case 'succeeded':
-      return 'Succeeded';
-    case 'failed':
-    case 'cancelled':
-      return 'Failed';
-  }
-  return 'Pending';
-}
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
@@ -158,7 +144,7 @@ export function decideNode(c: NodeContext): NodeStep {
   // followed: report what the runtime says
   if (track.state) {
     const st = track.state;
-    const phase = nodePhaseOfRuntime(st.status);
+    const phase = phaseOfRuntimeJob(st.status);
     if (st.status === 'cancelled') {
       return { action: 'fail', reason: 'Cancelled', message: st.message || `cancelled on runtime pod ${podName}` };
     }

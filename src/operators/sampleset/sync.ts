@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
 import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
+import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import { formatBytes, formatCount, formatPercent } from './format.js';
 
 /** Phase of the initial sync as the SampleSet sees it. */
@@ -59,20 +60,6 @@ export function syncIdFor(ss: SampleSet): string {
   return `sync-${uid}-g${ss.metadata.generation ?? 0}-${hash}`;
 }
 
-/** Runtime job status → `status.syncJob.phase`. A cancelled sync counts as failed (it is not retried by itself). */
-export function syncPhaseOf(state: RuntimeJobState): 'Pending' | 'Running' | 'Succeeded' | 'Failed' {
-  switch (state.status) {
-    case 'pending':
-      return 'Pending';
-    case 'running':
-      return 'Running';
-    case 'succeeded':
-      return 'Succeeded';
-    default:
-      return 'Failed';
-  }
-}
-
 export function isTerminalSyncPhase(p: string | undefined): p is 'Succeeded' | 'Failed' {
   return p === 'Succeeded' || p === 'Failed';
 }
@@ -91,7 +78,7 @@ export function formatProgress(p: JobProgressReport | undefined): string {
 
 /** The `status.syncJob` that reflects runtime state `state` of sync `id`. */
 export function syncJobStatusFrom(prev: SyncJobStatus | undefined, id: string, state: RuntimeJobState, now: string): SyncJobStatus {
-  const phase = syncPhaseOf(state);
+  const phase = phaseOfRuntimeJob(state.status);
   const same = prev?.id === id;
   const out: SyncJobStatus = { id, phase, startTime: (same && prev?.startTime) || state.startTime || now };
   if (phase === 'Failed') out.message = state.status === 'cancelled' ? `the sync was cancelled on the runtime${state.message ? `: ${state.message}` : ''}` : state.message || 'the sync failed';

@@ -6,9 +6,9 @@ import {
   hashOfSyncId,
   syncIdFor,
   syncJobStatusFrom,
-  syncPhaseOf,
   syncSpecHash,
 } from '../../../../src/operators/sampleset/sync.js';
+import { phaseOfRuntimeJob } from '../../../../src/operators/shared/runtime-job-phase.js';
 
 const ss = (over: Partial<SampleSet['spec']> = {}, status?: SampleSet['status'], generation = 1): SampleSet => ({
   apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -58,12 +58,12 @@ describe('sampleset/sync', () => {
     expect(hashOfSyncId(id3)).to.equal(hashOfSyncId(id1));
   });
 
-  it('maps runtime states to sync phases', () => {
-    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'pending' })).to.equal('Pending');
-    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'running' })).to.equal('Running');
-    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'succeeded' })).to.equal('Succeeded');
-    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'failed' })).to.equal('Failed');
-    expect(syncPhaseOf({ id: 'x', type: 'sync', status: 'cancelled' })).to.equal('Failed');
+  it('maps runtime states to sync phases (the shared runtime-job phase)', () => {
+    expect(phaseOfRuntimeJob('pending')).to.equal('Pending');
+    expect(phaseOfRuntimeJob('running')).to.equal('Running');
+    expect(phaseOfRuntimeJob('succeeded')).to.equal('Succeeded');
+    expect(phaseOfRuntimeJob('failed')).to.equal('Failed');
+    expect(phaseOfRuntimeJob('cancelled')).to.equal('Failed');
   });
 
   it('formats progress', () => {
