@@ -96,15 +96,6 @@ export function placeSourceCredentials(src: ParsedSource, uri: string, credentia
   return { env: {}, uri: insertUserinfo(src, userinfo), via: 'uri' };
 }
 
-/** A local directory as a juicefs `file://` URI with a trailing `/` (segments percent-encoded). */
-export function fileUri(absDir: string): string {
-  const encoded = absDir
-    .split('/')
-    .map((seg) => encodeURIComponent(seg))
-    .join('/');
-  return `file://${encoded.endsWith('/') ? encoded : `${encoded}/`}`;
-}
-
 export interface SyncCommand {
   args: string[];
   /** The same arguments for logs: any `user:password@` masked. */
@@ -113,21 +104,14 @@ export interface SyncCommand {
 
 /**
  * `juicefs sync --metrics 127.0.0.1:0 [flags] <source>/ <dest>/`. Both ends end with `/` (juicefs
- * refuses a mix); the destination is a directory inside the mounted dataset.
+ * refuses a mix); the destination is a URI into the dataset's volume (`jfs://…/`).
  */
-export function syncCommand(sourceForArgv: string, destDirAbs: string, flags: SyncFlags): SyncCommand {
+export function syncCommand(sourceForArgv: string, destinationUri: string, flags: SyncFlags): SyncCommand {
   const src = sourceForArgv.endsWith('/') ? sourceForArgv : `${sourceForArgv}/`;
-  const args = ['sync', '--metrics', '127.0.0.1:0', ...syncFlagArgs(flags), src, fileUri(destDirAbs)];
+  const dest = destinationUri.endsWith('/') ? destinationUri : `${destinationUri}/`;
+  const args = ['sync', '--metrics', '127.0.0.1:0', ...syncFlagArgs(flags), src, dest];
   const display = args.map((a) => a.replace(/^([a-z0-9]+:\/\/)[^/@]*@/i, '$1****@'));
   return { args, display };
-}
-
-export function warmupCommand(listFile: string, threads: number): string[] {
-  return ['warmup', `--file=${listFile}`, `--threads=${threads}`];
-}
-
-export function rmrCommand(paths: string[], skipTrash: boolean): string[] {
-  return ['rmr', ...(skipTrash ? ['--skip-trash'] : []), ...paths];
 }
 
 /**

@@ -31,3 +31,12 @@ export const RUNTIME_COMMAND = 'paddle-runtime';
 
 /** Env var naming the juicefs binary for the runtime (default `juicefs` on PATH). */
 export const JUICEFS_BIN_ENV = 'JUICEFS_BIN';
+
+/**
+ * Runtime pod env: the volume's META-URL (from the volume Secret's `metaurl`) and the mounted
+ * subdirectory, if any. Syncs write through `jfs://PADDLE_JUICEFS_META_URL/<subdir>/<dest>/`:
+ * JuiceFS then resolves every path inside the volume itself, so no symlink a tenant plants can
+ * lead a copy or a delete out of it (a path through the FUSE mount would follow it).
+ */
+export const META_URL_ENV = 'PADDLE_JUICEFS_META_URL';
+export const SUBDIR_ENV = 'PADDLE_JUICEFS_SUBDIR';

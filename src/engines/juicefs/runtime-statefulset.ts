@@ -18,7 +18,7 @@ import { CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SA
 import type { SampleSet } from '../../api/sampleset.js';
 import { formatRuntimeArgs } from '../../runtime/cli.js';
 import { RUNTIME_TOKEN_ENV } from '../../runtime/protocol.js';
-import { COMPONENT_LABEL, JUICEFS_ENGINE, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT, TOKEN_KEY } from './constants.js';
+import { COMPONENT_LABEL, JUICEFS_ENGINE, META_URL_ENV, SUBDIR_ENV, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT, TOKEN_KEY } from './constants.js';
 import { buildMountConfig, type JuiceFsMountConfig } from './mount-options.js';
 import { namespaceOf, persistentVolumeClaimName, runtimeName, tokenSecretName } from './names.js';
 
@@ -48,6 +48,12 @@ export function runtimeArgs(mount: JuiceFsMountConfig, command: 'serve' | 'clean
   });
 }
 
+/** The mounted subdirectory of the volume (the dataset root inside it), when the SampleSet sets one. */
+function mountSubdirEnv(mount: JuiceFsMountConfig): { name: string; value: string }[] {
+  const opt = mount.options.find((o) => o.startsWith('subdir='));
+  return opt ? [{ name: SUBDIR_ENV, value: opt.slice('subdir='.length) }] : [];
+}
+
 function runtimeContainer(s: SampleSet, image: string, mount: JuiceFsMountConfig): V1Container {
   const volumeMounts: V1VolumeMount[] = [
     { name: 'data', mountPath: POD_DATA_DIR, mountPropagation: 'HostToContainer' },
@@ -69,6 +75,9 @@ function runtimeContainer(s: SampleSet, image: string, mount: JuiceFsMountConfig
     env: [
       { name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: tokenSecretName(s), key: TOKEN_KEY } } },
       { name: 'TMPDIR', value: POD_TMP_DIR },
+      // Syncs write through JuiceFS itself (jfs://), never through the FUSE path: see META_URL_ENV.
+      { name: META_URL_ENV, valueFrom: { secretKeyRef: { name: s.spec.secretRef.name, key: 'metaurl' } } },
+      ...mountSubdirEnv(mount),
     ],
     ports: [{ name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT, protocol: 'TCP' }],
     readinessProbe: { ...probe(5, 3), initialDelaySeconds: 1 },

@@ -2,7 +2,6 @@ import { expect } from 'chai';
 import {
   childEnv,
   ENV_CREDENTIALS,
-  fileUri,
   infoCommand,
   parseInfoOutput,
   parseMetricsAddress,
@@ -10,11 +9,9 @@ import {
   parseSize,
   parseSyncSummary,
   placeSourceCredentials,
-  rmrCommand,
   syncCommand,
   syncSummaryText,
   tidyJuiceFsLine,
-  warmupCommand,
 } from '../../../../src/engines/juicefs/commands.js';
 import { parseSourceUri } from '../../../../src/engines/juicefs/source-uri.js';
 
@@ -59,18 +56,14 @@ describe('juicefs commands', () => {
   });
 
   it('builds the sync command with both ends ending in / and masks secrets for display', () => {
-    const cmd = syncCommand('minio://127.0.0.1:9000/b/p', '/data/train', { threads: 4, update: true });
-    expect(cmd.args).to.deep.equal(['sync', '--metrics', '127.0.0.1:0', '--threads=4', '--update', 'minio://127.0.0.1:9000/b/p/', 'file:///data/train/']);
+    const cmd = syncCommand('minio://127.0.0.1:9000/b/p', 'jfs://META/train', { threads: 4, update: true });
+    expect(cmd.args).to.deep.equal(['sync', '--metrics', '127.0.0.1:0', '--threads=4', '--update', 'minio://127.0.0.1:9000/b/p/', 'jfs://META/train/']);
     const withCreds = syncCommand('ks3://AK:SK@bucket.example.com/x/', '/data', {});
     expect(withCreds.display.join(' ')).to.not.include('SK');
     expect(withCreds.display).to.include('ks3://****@bucket.example.com/x/');
-    expect(fileUri('/data/a#b/c d')).to.equal('file:///data/a%23b/c%20d/');
   });
 
-  it('builds warmup, rmr and info commands', () => {
-    expect(warmupCommand('/tmp/l', 8)).to.deep.equal(['warmup', '--file=/tmp/l', '--threads=8']);
-    expect(rmrCommand(['/data/a', '/data/b'], true)).to.deep.equal(['rmr', '--skip-trash', '/data/a', '/data/b']);
-    expect(rmrCommand(['/data/a'], false)).to.deep.equal(['rmr', '/data/a']);
+  it('builds the info command', () => {
     expect(infoCommand('/data')).to.deep.equal(['info', '-r', '--strict', '/data']);
   });
 

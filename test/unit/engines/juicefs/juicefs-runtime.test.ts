@@ -1,11 +1,14 @@
 // The JuiceFS runtime's file-system logic on plain directories (a fake `.config`, a fake juicefs
-// script); the real binary and FUSE are exercised in test/integration.
+// script); the real binary, FUSE and the mount's control file are exercised in test/integration.
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JobExecution } from '../../../../src/engines/cache-engine.js';
 import { JuiceFsRuntime } from '../../../../src/engines/juicefs/juicefs-runtime.js';
+import { rmrTargets } from '../../../../src/engines/juicefs/juicefs-rmr.js';
+import { WARMUP_LIST_MAX_BYTES, warmupTargets } from '../../../../src/engines/juicefs/juicefs-warmup.js';
 import { canonicalOrder } from '../../../../src/engines/juicefs/sharding.js';
 import type { JobProgressReport } from '../../../../src/runtime/protocol.js';
 
@@ -122,78 +125,79 @@ describe('JuiceFsRuntime (file-system logic)', () => {
     expect(exists(path.join(tiers[0], OTHER, 'raw', 'chunks', '0', '0', '1_0_4'))).to.equal(true);
   });
 
-  it('rmr removes exactly the given paths, never the root, a symlink as a link', async () => {
-    fs.symlinkSync(path.join(tmp, 'outside'), path.join(data, 'link-out'));
-    const e = exec();
-    await rt.run('rmr', { paths: ['/train/f1.bin', 'val', 'link-out', 'missing'] }, undefined, e);
-    expect(exists(path.join(data, 'train', 'f1.bin'))).to.equal(false);
-    expect(exists(path.join(data, 'train', 'f2.bin'))).to.equal(true);
-    expect(exists(path.join(data, 'val'))).to.equal(false);
-    expect(fs.existsSync(path.join(data, 'link-out'))).to.equal(false);
-    expect(exists(path.join(tmp, 'outside', 'keep'))).to.equal(true);
-    expect(e.messages[0]).to.equal('removed 3 path(s); 1 did not exist');
-    for (const paths of [['/'], ['../outside'], ['link-out2/keep'], ['.config']]) {
-      if (paths[0] === 'link-out2/keep') fs.symlinkSync(path.join(tmp, 'outside'), path.join(data, 'link-out2'));
-      try {
-        await rt.run('rmr', { paths }, undefined, exec());
-        expect.fail(`should refuse ${paths[0]}`);
-      } catch (err) {
-        expect((err as Error).message).to.match(/refused|\.\./);
-      }
+  it('rmr targets: never the root or a control file; duplicates and nested paths collapse', () => {
+    expect(rmrTargets(['/train/f1.bin', 'train', 'val/', 'val', 'b/c', 'b/c/d'])).to.deep.equal(canonicalOrder(['b/c', 'train', 'val']));
+    for (const p of ['/', '', '.', '.config', '/.control', '.trash/x', '../outside', 'a/../../x']) {
+      expect(() => rmrTargets([p]), p).to.throw();
     }
-    expect(exists(path.join(tmp, 'outside', 'keep'))).to.equal(true);
-    expect(exists(data)).to.equal(true);
   });
 
-  it('warmup lists files (no control files), keeps this shard and hands the list to juicefs', async () => {
-    const lists: string[][] = [];
-    for (let shard = 0; shard < 3; shard++) {
-      fs.rmSync(fakeLog, { force: true });
-      const e = exec();
-      await rt.run('warmup', { shard, shards: 3, strategy: 'sequence' }, undefined, e);
-      const listed = fs.readFileSync(fakeLog, 'utf8').trim().split('\n').filter(Boolean);
-      lists.push(listed);
-      const last = e.progress[e.progress.length - 1];
-      expect(last.filesDone).to.equal(listed.length);
-      expect(last.filesTotal).to.equal(listed.length);
-      expect(last.bytesDone).to.equal(last.bytesTotal);
-    }
-    const all = lists.flat();
-    expect(all).to.have.length(11);
-    expect(new Set(all).size).to.equal(11);
-    expect(all.every((p) => p.startsWith(`${data}/`))).to.equal(true);
-    expect(all.some((p) => p.includes('.config') || p.includes('.stats'))).to.equal(false);
-    const rel = canonicalOrder(all.map((p) => path.relative(data, p)));
-    expect(lists[0].map((p) => path.relative(data, p))).to.deep.equal(rel.filter((_r, i) => i % 3 === 0));
-  });
-
-  it('warmup takes paths and a list file, and refuses escapes', async () => {
-    write(path.join(data, 'lists', 'w.txt'), '/train/f1.bin\ntrain/f2.bin\n# comment\n\n');
-    fs.rmSync(fakeLog, { force: true });
-    await rt.run('warmup', { shard: 0, shards: 1, file: 'lists/w.txt', paths: ['val'] }, undefined, exec());
-    const listed = fs.readFileSync(fakeLog, 'utf8').trim().split('\n');
-    expect(listed.map((p) => path.relative(data, p))).to.deep.equal(['train/f1.bin', 'train/f2.bin', 'val/v.bin']);
-    // a missing path fails; a stale entry of a list file is skipped
+  it('rmr refuses to run on a directory that is not a JuiceFS mount (nothing removed)', async () => {
+    write(path.join(data, '.control'), 'a tenant file, not the mount\'s control file');
     try {
-      await rt.run('warmup', { shard: 0, shards: 1, paths: ['nope'] }, undefined, exec());
+      await rt.run('rmr', { paths: ['val'] }, undefined, exec());
+      expect.fail('should refuse');
+    } catch (err) {
+      expect((err as Error).message).to.match(/not a JuiceFS mount/);
+    }
+    expect(exists(path.join(data, 'val', 'v.bin'))).to.equal(true);
+  });
+
+  it('warmup lists files without control files, symlinks or special files', async () => {
+    fs.symlinkSync(path.join(tmp, 'outside'), path.join(data, 'train', 'link-dir'));
+    fs.symlinkSync(path.join(tmp, 'outside', 'keep'), path.join(data, 'train', 'link-file'));
+    execFileSync('mkfifo', [path.join(data, 'train', 'fifo')]);
+    const e = exec();
+    const files = await warmupTargets({ shard: 0, shards: 1 }, data, e);
+    expect(canonicalOrder(files.keys())).to.deep.equal(canonicalOrder([...Array.from({ length: 10 }, (_, i) => `train/f${i}.bin`), 'val/v.bin']));
+  });
+
+  it('warmup takes paths and a list file; a missing path fails, a stale list entry is skipped', async () => {
+    write(path.join(data, 'lists', 'w.txt'), '/train/f1.bin\ntrain/f2.bin\n# comment\n\n');
+    const listed = await warmupTargets({ shard: 0, shards: 1, file: 'lists/w.txt', paths: ['val'] }, data, exec());
+    expect(canonicalOrder(listed.keys())).to.deep.equal(['train/f1.bin', 'train/f2.bin', 'val/v.bin']);
+    try {
+      await warmupTargets({ shard: 0, shards: 1, paths: ['nope'] }, data, exec());
       expect.fail('should fail');
     } catch (err) {
       expect((err as Error).message).to.match(/does not exist/);
     }
-    write(path.join(data, 'lists', 'stale.txt'), 'gone.bin\nval/v.bin\n');
-    fs.rmSync(fakeLog, { force: true });
-    const e = exec();
-    await rt.run('warmup', { shard: 0, shards: 1, file: 'lists/stale.txt' }, undefined, e);
-    expect(fs.readFileSync(fakeLog, 'utf8').trim()).to.equal(path.join(data, 'val', 'v.bin'));
-    expect(e.logs.join('\n')).to.match(/1 path\(s\) of the list file do not exist/);
+    write(path.join(data, 'lists', 'stale.txt'), 'gone.bin\nval/v.bin\n../../outside/keep\nesc/keep\n');
     fs.symlinkSync(path.join(tmp, 'outside'), path.join(data, 'esc'));
-    for (const o of [{ paths: ['esc'] }, { paths: ['../outside'] }, { file: 'esc/keep' }]) {
+    const e = exec();
+    const stale = await warmupTargets({ shard: 0, shards: 1, file: 'lists/stale.txt' }, data, e);
+    expect([...stale.keys()]).to.deep.equal(['val/v.bin']);
+    expect(e.logs.join('\n')).to.match(/1 path\(s\) of the list file do not exist/);
+  });
+
+  it('warmup refuses escapes, symlinked, special and oversized list files', async () => {
+    fs.symlinkSync(path.join(tmp, 'outside'), path.join(data, 'esc'));
+    fs.symlinkSync(path.join(tmp, 'outside', 'keep'), path.join(data, 'list-link'));
+    execFileSync('mkfifo', [path.join(data, 'list-fifo')]);
+    fs.mkdirSync(path.join(data, 'list-dir'));
+    const big = fs.openSync(path.join(data, 'list-big'), 'w');
+    fs.ftruncateSync(big, WARMUP_LIST_MAX_BYTES + 1);
+    fs.closeSync(big);
+    const cases: [object, RegExp][] = [
+      [{ paths: ['../outside'] }, /\.\./],
+      [{ paths: ['esc/keep'] }, /symlink/],
+      [{ file: 'esc/keep' }, /symlink/],
+      [{ file: 'list-link' }, /symlink/],
+      [{ file: 'list-fifo' }, /not a regular file/],
+      [{ file: 'list-dir' }, /not a regular file/],
+      [{ file: 'list-big' }, /larger than/],
+      [{ file: '.config' }, /not a dataset file/],
+      [{ file: '.accesslog' }, /not a dataset file/],
+    ];
+    for (const [o, why] of cases) {
+      const started = Date.now();
       try {
-        await rt.run('warmup', { shard: 0, shards: 1, ...o }, undefined, exec());
-        expect.fail('should refuse');
+        await warmupTargets({ shard: 0, shards: 1, ...o }, data, exec());
+        expect.fail(`should refuse ${JSON.stringify(o)}`);
       } catch (err) {
-        expect((err as Error).message).to.match(/refused|\.\./);
+        expect((err as Error).message, JSON.stringify(o)).to.match(why);
       }
+      expect(Date.now() - started, JSON.stringify(o)).to.be.lessThan(2000);
     }
   });
 

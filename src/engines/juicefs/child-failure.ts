@@ -1,0 +1,28 @@
+/** Turning a failed juicefs child into an error message a person can act on. */
+import type { ChildResult } from '../../runtime/child-process.js';
+
+/** The last error lines of a child's output, without juicefs's timestamp prefix and source suffix. */
+export function errorLines(tail: string[]): string {
+  const errs = tail.filter((l) => /<(ERROR|FATAL)>|error|fatal/i.test(l));
+  const pick = (errs.length ? errs : tail).slice(-3);
+  // Drop juicefs's `2026/01/01 00:00:00.000000 juicefs[123] <ERROR>: ` prefix and `[fn@file.go:1]` suffix.
+  return pick.map((l) => l.replace(/^\S+ \S+ juicefs\[\d+\] <\w+>: /, '').replace(/\s*\[[^\]]*@[^\]]*\]\s*$/, '')).join('; ');
+}
+
+export function childFailure(what: string, r: ChildResult): Error {
+  if (r.timedOut) return new Error(`${what} timed out`);
+  const why = r.code !== null ? `exit code ${r.code}` : `signal ${r.signal}`;
+  const detail = errorLines(r.tail);
+  return new Error(`${what} failed (${why})${detail ? `: ${detail}` : ''}`);
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
