@@ -195,7 +195,8 @@ export interface WalkBeneathOptions {
  * Visits every regular file under `rel` (a file itself, or a directory walked depth-first) without
  * following any symlink and without ever resolving a path by name below the root. Entries that
  * change type while the walk runs are skipped (reported through onSkipped). A missing start yields
- * nothing (`exists: false`). A symlink on the way to the start is refused (PathSafetyError).
+ * nothing (`exists: false`). A start that is (or goes through) a symlink, or is a special file, is
+ * refused (PathSafetyError).
  * Returns whether the start exists and the number of files and bytes visited.
  */
 export async function walkBeneath(root: string, rel: string, opts: WalkBeneathOptions): Promise<{ exists: boolean; files: number; bytes: number }> {
@@ -225,7 +226,7 @@ export async function walkBeneath(root: string, rel: string, opts: WalkBeneathOp
         visit({ rel: start, size: st.size });
         return totals;
       }
-      if (!st.isDirectory()) return totals;
+      if (!st.isDirectory()) throw new PathSafetyError(`${JSON.stringify(start)} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file or directory'}`);
       try {
         startDir = await openChildDir(dir, name);
       } catch (err) {

@@ -66,8 +66,8 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     vol = Volume.create(bin, path.join(tmp, 'vol'), 'dataset');
     node0 = vol.mount(path.join(tmp, 'node0', 'mnt'), path.join(tmp, 'node0', 'cache'));
     node1 = vol.mount(path.join(tmp, 'node1', 'mnt'), path.join(tmp, 'node1', 'cache'));
-    rt0 = await startRuntime({ bin, token: TOKEN, dataDir: node0.mountpoint, cacheDirs: [node0.cacheDir], hostCacheDirs: ['/host/node0/cache'], fileSourceRoots: [srcRoot] });
-    rt1 = await startRuntime({ bin, token: TOKEN, dataDir: node1.mountpoint, cacheDirs: [node1.cacheDir], hostCacheDirs: ['/host/node1/cache'], fileSourceRoots: [srcRoot] });
+    rt0 = await startRuntime({ bin, token: TOKEN, dataDir: node0.mountpoint, cacheDirs: [node0.cacheDir], hostCacheDirs: ['/host/node0/cache'], fileSourceRoots: [srcRoot], extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl } });
+    rt1 = await startRuntime({ bin, token: TOKEN, dataDir: node1.mountpoint, cacheDirs: [node1.cacheDir], hostCacheDirs: ['/host/node1/cache'], fileSourceRoots: [srcRoot], extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl } });
 
     srcVol = Volume.create(bin, path.join(tmp, 'srcvol'), 'remote');
     srcVol.load(localSrc, 'dataset');

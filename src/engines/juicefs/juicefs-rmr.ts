@@ -70,7 +70,18 @@ export async function runRmr(ctx: RmrContext, o: RmrRequest, exec: JobExecution)
         missing++;
         continue;
       }
-      const { ino } = await dir.stat({ bigint: true });
+      // The directory may be deleted under us (JuiceFS then answers ENOENT for its attributes).
+      const ino = await dir.stat({ bigint: true }).then(
+        (st) => st.ino,
+        (err: unknown) => {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+          throw err;
+        },
+      );
+      if (ino === undefined) {
+        missing++;
+        continue;
+      }
       let count = 0n;
       const r = await controlRequest(root, rmrMessage(ino, name, ctx.skipTrash, RMR_THREADS), {
         signal: exec.signal,

@@ -76,7 +76,7 @@ export class JuiceFsRuntime implements CacheRuntime {
   }
 
   private async sync(o: SyncRequest, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
-    await runSync({ bin: this.bin, baseEnv: this.baseEnv, fileSourceRoots: this.env.fileSourceRoots ?? [] }, o, credentials, exec);
+    await runSync({ root: this.env.dataDir, bin: this.bin, baseEnv: this.baseEnv, fileSourceRoots: this.env.fileSourceRoots ?? [] }, o, credentials, exec);
   }
 
   private async warmup(o: WarmupRequest, exec: JobExecution): Promise<void> {

@@ -9,9 +9,10 @@
  * Credentials go into the child's environment (commands.ts); progress comes from the child's
  * Prometheus endpoint, totals from its final `Found: …` line.
  */
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
+import { openChildDir, openRoot } from '../../runtime/beneath.js';
 import { runChild, type ChildResult } from '../../runtime/child-process.js';
-import { isInside, normalizeUserPath } from '../../runtime/path-safety.js';
+import { isInside, normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
 import type { SyncRequest } from '../../runtime/protocol.js';
 import { secretScrubber } from '../../runtime/scrub.js';
 import type { JobExecution } from '../cache-engine.js';
@@ -22,6 +23,8 @@ import { parseSourceUri, withTrailingSlash } from './source-uri.js';
 import { validateSyncFlags } from './sync-flags.js';
 
 export interface SyncContext {
+  /** The dataset root (the mount point): only to refuse a destination that is a symlink up front. */
+  root: string;
   bin: string;
   baseEnv: NodeJS.ProcessEnv;
   fileSourceRoots: string[];
@@ -68,11 +71,36 @@ async function checkFileSource(p: string, roots: string[]): Promise<void> {
   throw new Error(`file source ${decoded} is outside the allowed file source roots`);
 }
 
+/**
+ * Refuses, with a clear message, a destination that already exists as (or through) a symlink or a
+ * file. Only for the message: the copy itself cannot leave the volume whatever changes later.
+ */
+async function checkDestination(root: string, destination: string): Promise<void> {
+  let dir = await openRoot(root);
+  try {
+    for (const seg of normalizeUserPath(destination).split('/').filter(Boolean)) {
+      let next: FileHandle;
+      try {
+        next = await openChildDir(dir, seg);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        if (err instanceof PathSafetyError) throw new PathSafetyError(`sync destination ${JSON.stringify(destination)}: ${err.message}`);
+        throw err;
+      }
+      await dir.close();
+      dir = next;
+    }
+  } finally {
+    await dir.close().catch(() => {});
+  }
+}
+
 export async function runSync(ctx: SyncContext, o: SyncRequest, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
   const src = parseSourceUri(o.source);
   const flags = validateSyncFlags(o.flags ?? {});
   if (src.scheme === 'file') await checkFileSource(src.path, ctx.fileSourceRoots);
   const destination = volumeDestinationUri(META_URL_ENV, ctx.baseEnv[SUBDIR_ENV] ?? '', o.destination ?? '');
+  await checkDestination(ctx.root, o.destination ?? '');
   const metaUrl = ctx.baseEnv[META_URL_ENV];
   if (!metaUrl) throw new Error(`sync needs the volume's META-URL in $${META_URL_ENV} (the runtime pod takes it from the volume Secret's metaurl)`);
   const placement = placeSourceCredentials(src, withTrailingSlash(o.source), credentials, flags['no-https'] === true);
