@@ -44,6 +44,7 @@ import { JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
 import { canonicalOrder, selectShard } from './sharding.js';
 import { parseSourceUri, withTrailingSlash } from './source-uri.js';
 import { validateSyncFlags } from './sync-flags.js';
+import { validateJuiceFsRequest } from './request-validation.js';
 
 /** Entries at the root of a JuiceFS mount that are not dataset files. */
 export const CONTROL_FILES = ['.stats', '.config', '.control', '.accesslog', '.trash', '.jfs.stats', '.jfs.config', '.jfs.control', '.jfs.accesslog', '.jfs.trash'];
@@ -101,6 +102,10 @@ export class JuiceFsRuntime implements CacheRuntime {
     if (env.hostCacheDirs && env.hostCacheDirs.length && env.hostCacheDirs.length !== env.cacheDirs.length) {
       throw new Error('hostCacheDirs must be parallel to cacheDirs');
     }
+  }
+
+  validate(type: SampleJobType, options: RuntimeJobOptions): void {
+    validateJuiceFsRequest(type, options, this.env);
   }
 
   async run(type: SampleJobType, options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
