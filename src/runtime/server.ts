@@ -174,7 +174,9 @@ export class RuntimeServer {
   }
 
   private send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-    if (res.headersSent || res.writableEnded || res.destroyed || !res.socket || res.socket.destroyed) return;
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
+    // (a pipelined response has no socket yet: it is buffered until its turn)
+    if (res.socket && (res.socket.destroyed || !res.socket.writable)) return;
     const text = JSON.stringify(body);
     const extra: Record<string, string> = {};
     // an error answered before the body was read: close rather than read the rest of it
@@ -241,7 +243,7 @@ export class RuntimeServer {
       if (method === 'GET' || method === 'HEAD') return this.getJob(req, res, id, query.get('waitSeconds'));
       if (method === 'DELETE') {
         const state = await this.queue.cancel(id);
-        if (!state) throw new HttpError(404, `job ${id} is not known to this runtime`);
+        if (!state) throw new HttpError(404, 'job is not known to this runtime');
         this.send(req, res, 200, state);
         return;
       }
@@ -332,7 +334,7 @@ export class RuntimeServer {
       await this.queueClosed;
       state = this.queue.get(id) ?? state;
     }
-    if (!state) throw new HttpError(404, `job ${id} is not known to this runtime`);
+    if (!state) throw new HttpError(404, 'job is not known to this runtime');
     this.send(req, res, 200, state);
   }
 

@@ -53,7 +53,9 @@ function userPath(v: unknown, where: string): string {
   try {
     normalizeUserPath(s);
   } catch (err) {
-    throw new ValidationError(`${where}: ${(err as PathSafetyError).message}`);
+    if (!(err instanceof PathSafetyError)) throw err;
+    // the path is the client's: name the problem without quoting it
+    throw new ValidationError(`${where}: path contains a '..' segment`);
   }
   return s;
 }

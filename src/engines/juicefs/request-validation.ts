@@ -38,8 +38,8 @@ function validateSync(o: SyncRequest, env: RequestValidationEnv): void {
     }
     try {
       normalizeUserPath(decoded);
-    } catch (err) {
-      throw new RequestValidationError(`file source: ${(err as Error).message}`);
+    } catch {
+      throw new RequestValidationError("file source path must not contain a NUL character or a '..' segment");
     }
   }
 }
@@ -51,8 +51,8 @@ function validateClear(o: ClearRequest, env: RequestValidationEnv): void {
     let norm: string;
     try {
       norm = normalizeUserPath(p);
-    } catch (err) {
-      throw new RequestValidationError(`${where}: ${(err as Error).message}`);
+    } catch {
+      throw new RequestValidationError(`${where} must not contain a NUL character or a '..' segment`);
     }
     if (!p.startsWith('/')) return;
     const abs = `/${norm}`;
