@@ -101,6 +101,13 @@ export interface CacheRuntime {
   run(type: SampleJob['spec']['type'], options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void>;
   /** This node's cache statistics. */
   stats(): Promise<NodeCacheStats>;
+  /**
+   * Optional: the engine's own checks of a job at submission, after the generic validation of
+   * src/runtime/validation.ts, so a job that `run` would refuse is refused at once (the server
+   * answers 400 with the thrown message). Pure: no file system or child process; messages must
+   * not quote credentials.
+   */
+  validate?(type: SampleJob['spec']['type'], options: RuntimeJobOptions): void;
 }
 
 export type CacheRuntimeFactory = (env: RuntimeEnvironment) => CacheRuntime;

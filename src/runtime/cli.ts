@@ -5,7 +5,7 @@
  *   paddle-runtime [serve] --engine juicefs --data-dir /data
  *                  [--cache-dir /cache/0 --host-cache-dir /dev/shm/ds ...] [--listen 0.0.0.0:7716]
  *                  [--binary /usr/bin/juicefs] [--file-source-root /srv/data ...]
- *                  [--log-level info] [--log-format json|text]
+ *                  [--max-pending-jobs 100] [--log-level info] [--log-format json|text]
  *   paddle-runtime clean-cache --engine juicefs --data-dir /data --cache-dir ... [--host-cache-dir ...]
  *
  * The bearer token comes from the environment (PADDLE_RUNTIME_TOKEN), never from the arguments.
@@ -25,6 +25,8 @@ export interface RuntimeCliOptions {
   port: number;
   binary?: string;
   fileSourceRoots: string[];
+  /** Bound of the pending job queue (serve); undefined = the server's default. */
+  maxPendingJobs?: number;
   logLevel: string;
   logFormat: 'json' | 'text';
 }
@@ -39,6 +41,7 @@ export function formatRuntimeArgs(o: Partial<RuntimeCliOptions> & { engine: stri
   if ((o.command ?? 'serve') === 'serve') args.push('--listen', `${o.host ?? '0.0.0.0'}:${o.port ?? RUNTIME_PORT}`);
   if (o.binary) args.push('--binary', o.binary);
   for (const d of o.fileSourceRoots ?? []) args.push('--file-source-root', d);
+  if (o.maxPendingJobs !== undefined && (o.command ?? 'serve') === 'serve') args.push('--max-pending-jobs', String(o.maxPendingJobs));
   if (o.logLevel) args.push('--log-level', o.logLevel);
   if (o.logFormat) args.push('--log-format', o.logFormat);
   return args;
@@ -75,6 +78,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
         'listen': { type: 'string', default: `0.0.0.0:${RUNTIME_PORT}` },
         'binary': { type: 'string' },
         'file-source-root': { type: 'string', multiple: true, default: [] },
+        'max-pending-jobs': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
         'log-format': { type: 'string', default: 'json' },
       },
@@ -90,6 +94,12 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
   const logFormat = values['log-format'];
   if (logFormat !== 'json' && logFormat !== 'text') throw new CliError('--log-format must be json or text');
   const { host, port } = parseListen(values.listen as string);
+  let maxPendingJobs: number | undefined;
+  const mp = values['max-pending-jobs'];
+  if (mp !== undefined) {
+    if (!/^\d{1,6}$/.test(mp) || Number(mp) < 1) throw new CliError(`--max-pending-jobs must be a positive integer, got ${JSON.stringify(mp)}`);
+    maxPendingJobs = Number(mp);
+  }
   return {
     command,
     engine: values.engine as string,
@@ -100,6 +110,7 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
     port,
     binary: values.binary,
     fileSourceRoots: values['file-source-root'] as string[],
+    ...(maxPendingJobs !== undefined ? { maxPendingJobs } : {}),
     logLevel: values['log-level'] as string,
     logFormat,
   };

@@ -19,8 +19,13 @@ export interface JobQueueOptions {
   run: JobRunner;
   /** Finished jobs kept for GET (default 200). */
   historyLimit?: number;
-  /** How long cancel() waits for a running job to stop before returning (default 5000 ms). */
+  /**
+   * How long cancel() waits for a running job to stop (default 5000 ms). A runner still not
+   * settled after that is abandoned: the job is recorded as cancelled and the next one starts.
+   */
   cancelWaitMs?: number;
+  /** Most jobs waiting to start (the running one not counted); more are refused (default 100). */
+  maxPending?: number;
   log?: JobLogFn;
   now?: () => Date;
 }
@@ -41,6 +46,17 @@ export class QueueClosedError extends Error {
   }
 }
 
+/** The pending queue is full: the caller should retry later (HTTP 429). */
+export class QueueFullError extends Error {
+  constructor(readonly limit: number) {
+    super(`the runtime's job queue is full (${limit} pending jobs); retry later`);
+    this.name = 'QueueFullError';
+  }
+}
+
+/** Default bound of the pending queue (about 2.5 MB of memory per queued job was measured). */
+export const DEFAULT_MAX_PENDING = 100;
+
 interface JobRecord {
   state: RuntimeJobState;
   optionsKey: string;
@@ -52,6 +68,8 @@ interface JobRecord {
   waiters: Set<() => void>;
   settled: Promise<void>;
   settle: () => void;
+  /** The runner ignored cancel past the grace period: whatever it does later is ignored. */
+  abandoned?: boolean;
 }
 
 const TERMINAL: readonly RuntimeJobStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -82,6 +100,7 @@ export class JobQueue {
   private finishedTotal = 0;
   private readonly historyLimit: number;
   private readonly cancelWaitMs: number;
+  private readonly maxPending: number;
   private readonly log: JobLogFn;
   private readonly now: () => Date;
   private idle: Promise<void> = Promise.resolve();
@@ -90,13 +109,15 @@ export class JobQueue {
   constructor(private readonly opts: JobQueueOptions) {
     this.historyLimit = opts.historyLimit ?? 200;
     this.cancelWaitMs = opts.cancelWaitMs ?? 5000;
+    this.maxPending = Math.max(1, opts.maxPending ?? DEFAULT_MAX_PENDING);
     this.log = opts.log ?? (() => {});
     this.now = opts.now ?? (() => new Date());
   }
 
   /**
    * Queues a job, or returns the existing one with the same id (never re-run, whatever its
-   * state). `created` tells which. Throws JobConflictError / QueueClosedError.
+   * state, even when the queue is full). `created` tells which. Throws JobConflictError /
+   * QueueClosedError / QueueFullError.
    */
   submit(req: RuntimeJobRequest): { state: RuntimeJobState; created: boolean } {
     const existing = this.jobs.get(req.id);
@@ -106,6 +127,10 @@ export class JobQueue {
       return { state: this.snapshot(existing), created: false };
     }
     if (this.closed) throw new QueueClosedError();
+    if (this.pending.length >= this.maxPending) {
+      this.log('warn', 'job refused: the queue is full', { job: req.id, type: req.type, pending: this.pending.length, limit: this.maxPending });
+      throw new QueueFullError(this.maxPending);
+    }
     let settle!: () => void;
     const settled = new Promise<void>((r) => (settle = r));
     const rec: JobRecord = {
@@ -142,6 +167,11 @@ export class JobQueue {
     return this.finishedTotal;
   }
 
+  /** The bound of the pending queue. */
+  pendingLimit(): number {
+    return this.maxPending;
+  }
+
   /** Ids of the queued jobs in FIFO order. */
   queued(): string[] {
     return [...this.pending];
@@ -171,7 +201,10 @@ export class JobQueue {
 
   /**
    * Cancels a job: a queued one at once, a running one by aborting its signal (the engine kills
-   * its child) and waiting — up to cancelWaitMs — until it has stopped. Unknown id → undefined.
+   * its child) and waiting — up to cancelWaitMs — until it has stopped. A runner that has not
+   * stopped by then is abandoned: the job is recorded as cancelled, its slot is released so the
+   * next job starts, and nothing it reports later changes the recorded state. So cancel always
+   * ends the job within cancelWaitMs. Unknown id → undefined.
    */
   async cancel(id: string, reason = 'cancelled'): Promise<RuntimeJobState | undefined> {
     const rec = this.jobs.get(id);
@@ -186,8 +219,28 @@ export class JobQueue {
       this.log('info', 'cancelling running job', { job: id });
       rec.controller.abort(new Error(reason));
       await Promise.race([rec.settled, delay(this.cancelWaitMs)]);
+      if (rec.state.status === 'running') this.abandon(rec, reason);
     }
     return this.snapshot(rec);
+  }
+
+  /** Gives up on a running job whose runner ignores its abort signal (see cancel). */
+  private abandon(rec: JobRecord, reason: string): void {
+    rec.abandoned = true;
+    this.log('error', 'job did not stop after cancel: abandoned it (its runner may still hold resources); starting the next job', {
+      job: rec.state.id,
+      type: rec.state.type,
+      waitedMs: this.cancelWaitMs,
+    });
+    this.finish(rec, 'cancelled', `${reason}; the job did not stop within ${Math.round(this.cancelWaitMs / 1000)}s and was abandoned`);
+    if (this.runningId === rec.state.id) this.release();
+  }
+
+  /** The running slot is free: wake close() and start the next job. */
+  private release(): void {
+    this.runningId = undefined;
+    this.markIdle();
+    this.pump();
   }
 
   /** Cancels the running job and every queued one; returns their ids. */
@@ -217,6 +270,7 @@ export class JobQueue {
   }
 
   private finish(rec: JobRecord, status: RuntimeJobStatus, message?: string): void {
+    if (isTerminal(rec.state.status)) return;
     rec.state.status = status;
     if (message !== undefined) rec.state.message = rec.scrub(message);
     rec.state.completionTime = this.now().toISOString();
@@ -265,18 +319,30 @@ export class JobQueue {
     rec.credentials = undefined;
     let result: Promise<void>;
     try {
-      result = this.opts.run({ id, type: rec.state.type, options: rec.options, credentials }, exec);
+      result = Promise.resolve(this.opts.run({ id, type: rec.state.type, options: rec.options, credentials }, exec));
     } catch (err) {
       result = Promise.reject(err);
     }
-    result.then(
-      () => (signal.aborted ? this.finish(rec, 'cancelled', reasonOf(signal)) : this.finish(rec, 'succeeded')),
-      (err: unknown) => (signal.aborted ? this.finish(rec, 'cancelled', reasonOf(signal)) : this.finish(rec, 'failed', errorText(err))),
-    ).finally(() => {
-      this.runningId = undefined;
-      this.markIdle();
-      this.pump();
-    });
+    const settledLate = (outcome: string): void => {
+      this.log('warn', 'an abandoned job\'s runner finished late; its outcome is ignored', { job: id, outcome: rec.scrub(outcome) });
+    };
+    result
+      .then(
+        () => {
+          if (rec.abandoned) return settledLate('succeeded');
+          if (signal.aborted) this.finish(rec, 'cancelled', reasonOf(signal));
+          else this.finish(rec, 'succeeded');
+        },
+        (err: unknown) => {
+          if (rec.abandoned) return settledLate(errorText(err));
+          if (signal.aborted) this.finish(rec, 'cancelled', reasonOf(signal));
+          else this.finish(rec, 'failed', errorText(err));
+        },
+      )
+      .finally(() => {
+        // an abandoned runner's slot was released already (another job may hold it now)
+        if (!rec.abandoned && this.runningId === id) this.release();
+      });
   }
 }
 

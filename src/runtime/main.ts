@@ -2,6 +2,10 @@
  * paddle-runtime's composition: parse the command line, pick the engine's runtime from an
  * EngineRegistry, and either serve (SIGTERM/SIGINT → graceful shutdown) or run `clean-cache`
  * (the runtime pod's preStop: clear this SampleSet's cache blocks on every tier).
+ *
+ * While serving, process-level guards keep one bad request from ending the process (and losing
+ * every queued job): an uncaught exception or unhandled rejection is logged and the server goes
+ * on. Each request is answered by the server itself (a 500 at worst).
  */
 import { EngineRegistry } from '../engines/registry.js';
 import { registerJuiceFs } from '../engines/juicefs/index.js';
@@ -52,6 +56,24 @@ async function cleanCache(runtime: CacheRuntime, logger: Logger): Promise<number
   }
 }
 
+/**
+ * Logs uncaught exceptions and unhandled rejections instead of dying (Node's default). The
+ * message only, never the error object (it may hold request data); returns the uninstaller.
+ */
+export function installProcessGuards(log: JobLogFn, proc: NodeJS.EventEmitter = process): () => void {
+  const describe = (err: unknown): Record<string, unknown> => ({
+    error: err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 1000) : typeof err,
+  });
+  const onException = (err: unknown): void => log('error', 'uncaught exception (kept running)', describe(err));
+  const onRejection = (err: unknown): void => log('error', 'unhandled promise rejection (kept running)', describe(err));
+  proc.on('uncaughtException', onException);
+  proc.on('unhandledRejection', onRejection);
+  return () => {
+    proc.off('uncaughtException', onException);
+    proc.off('unhandledRejection', onRejection);
+  };
+}
+
 /** Runs paddle-runtime; resolves with the process exit code (serve resolves after shutdown). */
 export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = process.env, registry = defaultRegistry()): Promise<number> {
   let opts: RuntimeCliOptions;
@@ -79,11 +101,14 @@ export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = proce
     logger.error(`refusing to start: ${RUNTIME_TOKEN_ENV} must hold the bearer token (at least 16 characters)`);
     return 2;
   }
-  const server = new RuntimeServer({ runtime, token: token.trim(), host: opts.host, port: opts.port, log: jobLog(logger) });
+  const log = jobLog(logger);
+  const uninstallGuards = installProcessGuards(log);
+  const server = new RuntimeServer({ runtime, token: token.trim(), host: opts.host, port: opts.port, maxPendingJobs: opts.maxPendingJobs, log });
   try {
     await server.listen();
   } catch (err) {
     logger.error('cannot listen', { host: opts.host, port: opts.port, error: (err as Error).message });
+    uninstallGuards();
     return 1;
   }
   return new Promise<number>((resolve) => {
@@ -100,10 +125,12 @@ export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = proce
       server.close().then(
         () => {
           clearTimeout(hard);
+          uninstallGuards();
           resolve(0);
         },
         (err: unknown) => {
           logger.error('shutdown failed', { error: (err as Error).message });
+          uninstallGuards();
           resolve(1);
         },
       );

@@ -2,12 +2,14 @@
  * The paddle-runtime HTTP contract (SPEC §6), shared by the server and the RuntimeClient.
  * Every call carries `Authorization: Bearer <token>`.
  *
- *   POST   /jobs                    RuntimeJobRequest -> 202 RuntimeJobState (idempotent on id)
+ *   POST   /jobs                    RuntimeJobRequest -> 202 RuntimeJobState (idempotent on id: 200);
+ *                                    400 invalid (also the engine's own checks), 429 + Retry-After
+ *                                    when the pending queue is full, 503 while shutting down
  *   GET    /jobs/{id}?waitSeconds=N -> RuntimeJobState (long-poll: returns early when status/progress changes)
  *   DELETE /jobs/{id}               -> cancel that job (queued or running)
  *   POST   /terminate               -> cancel the running job and every queued one
  *   GET    /cache                   -> NodeCacheStats
- *   GET    /healthz                 -> {ok: true} (no auth)
+ *   GET    /healthz                 -> {ok, engine} (no auth; 503 {ok: false} while shutting down)
  */
 import type { SampleJobType } from '../api/samplejob.js';
 

@@ -2,7 +2,8 @@
  * The operator's client for paddle-runtime (SPEC §6): `http://<podIP>:7716` with the SampleSet's
  * bearer token. Every call has a timeout (long-polls: the wait plus a margin); connection errors
  * and 502/503/504 are retried a bounded number of times with exponential backoff — every call is
- * safe to repeat (POST /jobs is idempotent on the job id). An `onRequest` hook feeds metrics.
+ * safe to repeat (POST /jobs is idempotent on the job id). A 429 (the runtime's queue is full) is
+ * not retried here: it surfaces as RuntimeBusyError. An `onRequest` hook feeds metrics.
  *
  * Bind it in the container with a factory, e.g.
  *   container.bind(RuntimeClient).toDynamicValue(() => new RuntimeClient({ onRequest: ... }))
@@ -42,6 +43,36 @@ export class RuntimeClientError extends Error {
   get retriable(): boolean {
     return this.status === undefined || this.status === 502 || this.status === 503 || this.status === 504;
   }
+}
+
+/**
+ * 429: the runtime's job queue is full. Never retried inside the client: the caller decides when
+ * to submit again (not before `retryAfterMs`), and must not count it as a failed attempt.
+ */
+export class RuntimeBusyError extends RuntimeClientError {
+  constructor(
+    message: string,
+    /** From Retry-After (undefined when absent or unreadable). */
+    readonly retryAfterMs: number | undefined,
+    /** The bound of the runtime's pending queue, when it said so. */
+    readonly queueLimit: number | undefined,
+  ) {
+    super(message, 429);
+    this.name = 'RuntimeBusyError';
+  }
+}
+
+/** True for a RuntimeBusyError, or anything else carrying HTTP status 429 (fakes in tests). */
+export function isRuntimeBusy(err: unknown): err is { message: string; status: 429; retryAfterMs?: number; queueLimit?: number } {
+  return err instanceof RuntimeBusyError || (typeof err === 'object' && err !== null && (err as { status?: unknown }).status === 429);
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date; undefined when unreadable. */
+export function parseRetryAfter(v: string | undefined, now = Date.now()): number | undefined {
+  if (!v) return undefined;
+  if (/^\d{1,9}$/.test(v.trim())) return Number(v.trim()) * 1000;
+  const t = Date.parse(v);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
 interface CallOptions {
@@ -187,9 +218,12 @@ export class RuntimeClient {
             resolve({ status, body });
             return;
           }
-          const reason = (body as { error?: string } | undefined)?.error ?? `HTTP ${status}`;
-          const err = new RuntimeClientError(`${c.method} ${c.route} → ${status}: ${reason}`, status);
-          fail(err, status);
+          const answer = body && typeof body === 'object' ? (body as { error?: unknown; limit?: unknown }) : {};
+          const reason = typeof answer.error === 'string' ? answer.error : `HTTP ${status}`;
+          const message = `${c.method} ${c.route} → ${status}: ${reason}`;
+          const limit = typeof answer.limit === 'number' ? answer.limit : undefined;
+          const header = res.headers['retry-after'];
+          fail(status === 429 ? new RuntimeBusyError(message, parseRetryAfter(header), limit) : new RuntimeClientError(message, status), status);
         });
       });
       const timer = setTimeout(() => {

@@ -1,14 +1,22 @@
 /**
  * The paddle-runtime HTTP server (SPEC §6, routes in protocol.ts): bearer-token auth compared in
- * constant time, validated JSON bodies with a size limit, request timeouts, capped long-poll, and a
- * graceful shutdown that cancels the running job. Credentials never reach a log line or response.
+ * constant time, validated JSON bodies with a size limit, request timeouts, capped long-poll, a
+ * bounded job queue (429 with Retry-After when full), and a graceful shutdown that cancels the
+ * running job. Credentials never reach a log line or response.
+ *
+ * No single request can take the server down: malformed, oversized, truncated, slow or chunked
+ * input is answered with a 4xx (HTTP parser errors and timeouts too, see http-input.ts), an
+ * unexpected error inside one request is logged and answered with a 500, and nothing a client
+ * sends is echoed back or logged (routes are logged as templates).
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CacheRuntime } from '../engines/cache-engine.js';
-import { JobConflictError, JobQueue, QueueClosedError, type JobLogFn } from './job-queue.js';
-import type { NodeCacheStats } from './protocol.js';
+import { answerClientError, decodeSegment, HttpError, parseTarget, readJson } from './http-input.js';
+import { JobConflictError, JobQueue, QueueClosedError, QueueFullError, type JobLogFn } from './job-queue.js';
+import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from './protocol.js';
+import { secretScrubber } from './scrub.js';
 import { validateJobRequest, ValidationError, JOB_ID_PATTERN } from './validation.js';
 
 export interface RuntimeServerOptions {
@@ -26,27 +34,38 @@ export interface RuntimeServerOptions {
   /** Time allowed to receive a whole request (default 30 s) and its headers (default 15 s). */
   requestTimeoutMs?: number;
   headersTimeoutMs?: number;
+  /** Open connections accepted at once; more are dropped (default 512). */
+  maxConnections?: number;
   /** Longest GET /cache computation before it answers 503 (default 120 s). */
   statsTimeoutMs?: number;
   /** Cache statistics are reused for this long (default 2 s). */
   statsCacheMs?: number;
   /** Finished jobs kept (default 200). */
   historyLimit?: number;
-  /** How long a cancel waits for the running job to stop (default 5 s). */
+  /** How long a cancel waits for the running job to stop before abandoning it (default 5 s). */
   cancelWaitMs?: number;
+  /** Jobs waiting to start; a submission beyond is answered 429 (default 100). */
+  maxPendingJobs?: number;
+  /** Retry-After (seconds) of a 429 (default 10). */
+  busyRetryAfterSeconds?: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Longest message of a 4xx answer (validation messages name fields, never whole values). */
+const MAX_ERROR_MESSAGE = 1000;
 
 function digest(s: string): Buffer {
   return crypto.createHash('sha256').update(s, 'utf8').digest();
+}
+
+function messageOf(err: unknown): string {
+  const m = err instanceof Error ? err.message : String(err);
+  return m.length > MAX_ERROR_MESSAGE ? `${m.slice(0, MAX_ERROR_MESSAGE)}…` : m;
+}
+
+/** The route template of a path, for logs and metrics (never the raw, client-chosen path). */
+function routeOf(pathname: string): string {
+  if (pathname === '/healthz' || pathname === '/jobs' || pathname === '/terminate' || pathname === '/cache') return pathname;
+  return /^\/jobs\/[^/]+$/.test(pathname) ? '/jobs/:id' : 'other';
 }
 
 export class RuntimeServer {
@@ -58,10 +77,13 @@ export class RuntimeServer {
   private readonly maxBodyBytes: number;
   private readonly statsTimeoutMs: number;
   private readonly statsCacheMs: number;
+  private readonly busyRetryAfterSeconds: number;
   private statsInFlight: Promise<NodeCacheStats> | undefined;
   private statsCached: { at: number; jobs: number; stats: NodeCacheStats } | undefined;
   private readonly shutdown = new AbortController();
   private closing: Promise<void> | undefined;
+  /** Resolves once the queue has cancelled everything on shutdown (bounded by cancelWaitMs). */
+  private queueClosed: Promise<void> | undefined;
 
   constructor(private readonly opts: RuntimeServerOptions) {
     if (!opts.token) throw new Error('a runtime token is required');
@@ -71,22 +93,32 @@ export class RuntimeServer {
     this.maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
     this.statsTimeoutMs = opts.statsTimeoutMs ?? 120_000;
     this.statsCacheMs = opts.statsCacheMs ?? 2000;
+    this.busyRetryAfterSeconds = opts.busyRetryAfterSeconds ?? 10;
     this.queue = new JobQueue({
       run: (job, exec) => opts.runtime.run(job.type, job.options, job.credentials, exec),
       historyLimit: opts.historyLimit,
       cancelWaitMs: opts.cancelWaitMs,
+      maxPending: opts.maxPendingJobs,
       log: this.log,
     });
-    this.server = http.createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.log('error', 'request failed', { error: err instanceof Error ? err.message : String(err) });
-        if (!res.headersSent) this.send(res, 500, { error: 'internal error' });
-        else res.destroy();
-      });
+    const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+    const headersTimeout = Math.min(requestTimeout, opts.headersTimeoutMs ?? 15_000);
+    this.server = http.createServer(
+      {
+        requestTimeout,
+        headersTimeout,
+        // how often Node looks for requests past those timeouts (its default, 30 s, would let a
+        // slow client hold a connection far longer than the timeouts say)
+        connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+      },
+      (req, res) => this.dispatch(req, res),
+    );
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      const status = answerClientError(err, socket);
+      this.log('debug', 'malformed request', { code: err.code, status });
     });
-    this.server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
-    this.server.headersTimeout = opts.headersTimeoutMs ?? 15_000;
     this.server.keepAliveTimeout = 5_000;
+    this.server.maxConnections = opts.maxConnections ?? 512;
     // Socket inactivity limit: above the longest long-poll.
     this.server.timeout = (this.maxWaitSeconds + 30) * 1000;
   }
@@ -98,7 +130,12 @@ export class RuntimeServer {
       this.server.listen({ host: this.opts.host ?? '0.0.0.0', port: this.opts.port ?? 7716 }, () => {
         this.server.off('error', reject);
         const addr = this.server.address() as AddressInfo;
-        this.log('info', 'runtime server listening', { address: addr.address, port: addr.port, engine: this.opts.runtime.name });
+        this.log('info', 'runtime server listening', {
+          address: addr.address,
+          port: addr.port,
+          engine: this.opts.runtime.name,
+          maxPendingJobs: this.queue.pendingLimit(),
+        });
         resolve(addr);
       });
     });
@@ -109,15 +146,17 @@ export class RuntimeServer {
   }
 
   /**
-   * Graceful shutdown: stop accepting connections, end pending long-polls, cancel the running job
-   * (killing its child) and every queued one, then close the remaining connections.
+   * Graceful shutdown: stop accepting connections, cancel the running job (killing its child,
+   * abandoning it after cancelWaitMs) and every queued one, answer pending long-polls with the
+   * jobs' final states, then close the remaining connections.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.log('info', 'runtime server shutting down');
       const closed = new Promise<void>((r) => this.server.close(() => r()));
+      this.queueClosed = this.queue.close();
       this.shutdown.abort();
-      await this.queue.close();
+      await this.queueClosed;
       this.server.closeIdleConnections();
       const forced = setTimeout(() => this.server.closeAllConnections(), 2000);
       await closed;
@@ -134,138 +173,169 @@ export class RuntimeServer {
     return crypto.timingSafeEqual(digest(m ? m[1] : ''), this.tokenDigest) && m !== null;
   }
 
-  private send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.writableEnded || res.destroyed) return;
+    // (a pipelined response has no socket yet: it is buffered until its turn)
+    if (res.socket && (res.socket.destroyed || !res.socket.writable)) return;
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
+    const extra: Record<string, string> = {};
+    // an error answered before the body was read: close rather than read the rest of it
+    if (status >= 400 && !req.complete) extra.connection = 'close';
+    // shutting down: no connection stays open for another request
+    if (this.shutdown.signal.aborted) extra.connection = 'close';
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers, ...extra });
     res.end(text);
   }
 
-  private async readJson(req: http.IncomingMessage): Promise<unknown> {
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > this.maxBodyBytes) throw new HttpError(413, `body larger than ${this.maxBodyBytes} bytes`);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > this.maxBodyBytes) throw new HttpError(413, `body larger than ${this.maxBodyBytes} bytes`);
-      chunks.push(chunk as Buffer);
-    }
-    const text = Buffer.concat(chunks).toString('utf8');
-    if (!text.trim()) throw new HttpError(400, 'empty body');
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new HttpError(400, 'body is not valid JSON');
-    }
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  /** One request, whatever happens inside it: answered, logged, never thrown out of here. */
+  private dispatch(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // errors of the streams themselves (peer reset, write after close): the request just ends
+    req.on('error', () => {});
+    res.on('error', () => {});
     const started = process.hrtime.bigint();
-    const url = new URL(req.url ?? '/', 'http://runtime');
     const method = req.method ?? 'GET';
-    let route = url.pathname;
+    let route = 'other';
+    try {
+      route = routeOf(parseTarget(req.url).pathname);
+    } catch {
+      // answered by handle()
+    }
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       this.log(res.statusCode >= 500 ? 'warn' : 'debug', 'request', { method, route, code: res.statusCode, ms: Math.round(ms) });
     });
+    this.handle(req, res).catch((err: unknown) => {
+      try {
+        if (err instanceof HttpError) {
+          this.send(req, res, err.status, { error: err.message, ...err.extra }, err.headers);
+          return;
+        }
+        this.log('error', 'request failed', { method, route, error: messageOf(err) });
+        if (!res.headersSent) this.send(req, res, 500, { error: 'internal error' });
+        if (!res.writableEnded) res.destroy();
+      } catch (inner) {
+        this.log('error', 'request failed while answering', { method, route, error: messageOf(inner) });
+        res.destroy();
+      }
+    });
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { pathname, query } = parseTarget(req.url);
+    const method = req.method ?? 'GET';
+    if (pathname === '/healthz') {
+      if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed', { allow: 'GET, HEAD' });
+      // Unauthenticated: says only that the server is up and which engine it runs.
+      const ok = !this.shutdown.signal.aborted;
+      this.send(req, res, ok ? 200 : 503, { ok, engine: this.opts.runtime.name });
+      return;
+    }
+    if (!this.authorized(req)) throw new HttpError(401, 'missing or invalid bearer token', { 'www-authenticate': 'Bearer' });
+    if (pathname === '/jobs') {
+      if (method !== 'POST') throw new HttpError(405, 'method not allowed', { allow: 'POST' });
+      await this.submit(req, res, await readJson(req, this.maxBodyBytes));
+      return;
+    }
+    const m = /^\/jobs\/([^/]+)$/.exec(pathname);
+    if (m) {
+      const id = decodeSegment(m[1], 'job id');
+      if (!JOB_ID_PATTERN.test(id)) throw new HttpError(400, 'invalid job id');
+      if (method === 'GET' || method === 'HEAD') return this.getJob(req, res, id, query.get('waitSeconds'));
+      if (method === 'DELETE') {
+        const state = await this.queue.cancel(id);
+        if (!state) throw new HttpError(404, 'job is not known to this runtime');
+        this.send(req, res, 200, state);
+        return;
+      }
+      throw new HttpError(405, 'method not allowed', { allow: 'GET, DELETE' });
+    }
+    if (pathname === '/terminate') {
+      if (method !== 'POST') throw new HttpError(405, 'method not allowed', { allow: 'POST' });
+      const cancelled = await this.queue.terminate();
+      this.send(req, res, 200, { cancelled });
+      return;
+    }
+    if (pathname === '/cache') {
+      if (method !== 'GET') throw new HttpError(405, 'method not allowed', { allow: 'GET' });
+      let stats: NodeCacheStats;
+      try {
+        stats = await this.stats();
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw new HttpError(503, `cache statistics failed: ${messageOf(err)}`);
+      }
+      this.send(req, res, 200, stats);
+      return;
+    }
+    throw new HttpError(404, 'not found');
+  }
+
+  /**
+   * POST /jobs: generic validation, then the engine's own (so every option the job would fail on
+   * later is refused now with a 400), then the queue: 202 queued, 200 known id (even when the
+   * queue is full), 409 same id with other options, 429 queue full, 503 shutting down.
+   */
+  private async submit(req: http.IncomingMessage, res: http.ServerResponse, body: unknown): Promise<void> {
+    let jobReq: RuntimeJobRequest;
     try {
-      if (url.pathname === '/healthz') {
-        if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'method not allowed');
-        this.send(res, 200, { ok: true, engine: this.opts.runtime.name, running: this.queue.running() ?? null });
-        return;
-      }
-      if (!this.authorized(req)) {
-        // Drain nothing: answer and close.
-        this.send(res, 401, { error: 'missing or invalid bearer token' }, { 'www-authenticate': 'Bearer' });
-        return;
-      }
-      if (url.pathname === '/jobs') {
-        if (method !== 'POST') throw new HttpError(405, 'method not allowed');
-        const body = await this.readJson(req);
-        let jobReq;
-        try {
-          jobReq = validateJobRequest(body);
-        } catch (err) {
-          if (err instanceof ValidationError) throw new HttpError(400, err.message);
-          throw err;
-        }
-        try {
-          const { state, created } = this.queue.submit(jobReq);
-          this.send(res, created ? 202 : 200, state);
-        } catch (err) {
-          if (err instanceof JobConflictError) throw new HttpError(409, err.message);
-          if (err instanceof QueueClosedError) throw new HttpError(503, err.message);
-          throw err;
-        }
-        return;
-      }
-      const m = /^\/jobs\/([^/]+)$/.exec(url.pathname);
-      if (m) {
-        route = '/jobs/:id';
-        const id = decodeURIComponent(m[1]);
-        if (!JOB_ID_PATTERN.test(id)) throw new HttpError(400, 'invalid job id');
-        if (method === 'GET') {
-          const ws = url.searchParams.get('waitSeconds');
-          let waitMs = 0;
-          if (ws !== null) {
-            const n = Number(ws);
-            if (!Number.isFinite(n) || n < 0) throw new HttpError(400, 'waitSeconds must be a non-negative number');
-            waitMs = Math.min(n, this.maxWaitSeconds) * 1000;
-          }
-          const gone = new AbortController();
-          const onClose = (): void => gone.abort();
-          res.on('close', onClose);
-          const onShutdown = (): void => gone.abort();
-          this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
-          try {
-            const state = await this.queue.wait(id, waitMs, gone.signal);
-            if (!state) throw new HttpError(404, `job ${id} is not known to this runtime`);
-            if (!res.destroyed) this.send(res, 200, state);
-          } finally {
-            res.off('close', onClose);
-            this.shutdown.signal.removeEventListener('abort', onShutdown);
-          }
-          return;
-        }
-        if (method === 'DELETE') {
-          const state = await this.queue.cancel(id);
-          if (!state) throw new HttpError(404, `job ${id} is not known to this runtime`);
-          this.send(res, 200, state);
-          return;
-        }
-        throw new HttpError(405, 'method not allowed');
-      }
-      if (url.pathname === '/terminate') {
-        if (method !== 'POST') throw new HttpError(405, 'method not allowed');
-        const cancelled = await this.queue.terminate();
-        this.send(res, 200, { cancelled });
-        return;
-      }
-      if (url.pathname === '/cache') {
-        if (method !== 'GET') throw new HttpError(405, 'method not allowed');
-        let stats: NodeCacheStats;
-        try {
-          stats = await this.stats();
-        } catch (err) {
-          if (err instanceof HttpError) throw err;
-          throw new HttpError(503, `cache statistics failed: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        this.send(res, 200, stats);
-        return;
-      }
-      route = 'other';
-      throw new HttpError(404, 'not found');
+      jobReq = validateJobRequest(body);
     } catch (err) {
-      if (err instanceof HttpError) {
-        if (!res.headersSent && !res.destroyed) {
-          this.send(res, err.status, { error: err.message });
-          // The rest of an oversized body is not read: close the connection after answering.
-          if (err.status === 413) res.once('finish', () => req.socket.destroy());
-        }
-        return;
+      if (err instanceof ValidationError) throw new HttpError(400, messageOf(err));
+      throw err;
+    }
+    try {
+      this.opts.runtime.validate?.(jobReq.type, jobReq.options);
+    } catch (err) {
+      // engine messages name options; scrub the request's credentials all the same
+      throw new HttpError(400, secretScrubber(Object.values(jobReq.credentials ?? {}))(messageOf(err)));
+    }
+    try {
+      const { state, created } = this.queue.submit(jobReq);
+      this.send(req, res, created ? 202 : 200, state);
+    } catch (err) {
+      if (err instanceof JobConflictError) throw new HttpError(409, err.message);
+      if (err instanceof QueueClosedError) throw new HttpError(503, err.message);
+      if (err instanceof QueueFullError) {
+        throw new HttpError(429, err.message, { 'retry-after': String(this.busyRetryAfterSeconds) }, { pending: this.queue.queued().length, limit: err.limit });
       }
       throw err;
     }
+  }
+
+  /**
+   * GET /jobs/{id}[?waitSeconds=N]: the job's state, after a long-poll for a change when asked.
+   *
+   * During shutdown the queue cancels every job, so a state taken when the shutdown began would
+   * be stale (`running` for a job about to be cancelled). A long-poll ended by the shutdown, or
+   * a request arriving during it, is therefore answered only once the queue has closed (bounded
+   * by cancelWaitMs), with the job's final state: `cancelled` with a "runtime shutting down"
+   * message, which the operator treats as a lost run and resubmits.
+   */
+  private async getJob(req: http.IncomingMessage, res: http.ServerResponse, id: string, waitSeconds: string | null): Promise<void> {
+    let waitMs = 0;
+    if (waitSeconds !== null) {
+      const n = /^\d{1,6}(\.\d{1,3})?$/.test(waitSeconds) ? Number(waitSeconds) : NaN;
+      if (!Number.isFinite(n)) throw new HttpError(400, 'waitSeconds must be a non-negative number');
+      waitMs = Math.min(n, this.maxWaitSeconds) * 1000;
+    }
+    const gone = new AbortController();
+    const onGone = (): void => gone.abort();
+    res.on('close', onGone);
+    if (this.shutdown.signal.aborted) gone.abort();
+    else this.shutdown.signal.addEventListener('abort', onGone, { once: true });
+    let state: RuntimeJobState | undefined;
+    try {
+      state = await this.queue.wait(id, waitMs, gone.signal);
+    } finally {
+      res.off('close', onGone);
+      this.shutdown.signal.removeEventListener('abort', onGone);
+    }
+    if (state && this.shutdown.signal.aborted && this.queueClosed) {
+      await this.queueClosed;
+      state = this.queue.get(id) ?? state;
+    }
+    if (!state) throw new HttpError(404, 'job is not known to this runtime');
+    this.send(req, res, 200, state);
   }
 
   private async stats(): Promise<NodeCacheStats> {

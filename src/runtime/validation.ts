@@ -22,9 +22,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** A client-chosen name for a message: short, and quoted so it cannot forge log fields. */
+function quoteName(k: string): string {
+  return JSON.stringify(k.length > 64 ? `${k.slice(0, 64)}…` : k);
+}
+
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw new ValidationError(`${where}: unknown field ${JSON.stringify(k)}`);
+    if (!allowed.includes(k)) throw new ValidationError(`${where}: unknown field ${quoteName(k)}`);
   }
 }
 
@@ -48,7 +53,9 @@ function userPath(v: unknown, where: string): string {
   try {
     normalizeUserPath(s);
   } catch (err) {
-    throw new ValidationError(`${where}: ${(err as PathSafetyError).message}`);
+    if (!(err instanceof PathSafetyError)) throw err;
+    // the path is the client's: name the problem without quoting it
+    throw new ValidationError(`${where}: path contains a '..' segment`);
   }
   return s;
 }
@@ -71,7 +78,7 @@ function validateSync(o: Record<string, unknown>): SyncRequest {
     if (!isObject(o.flags)) throw new ValidationError('options.flags must be an object');
     flags = {};
     for (const [k, v] of Object.entries(o.flags)) {
-      if (!/^[a-z][a-z0-9-]{0,40}$/.test(k)) throw new ValidationError(`options.flags: invalid flag name ${JSON.stringify(k)}`);
+      if (!/^[a-z][a-z0-9-]{0,40}$/.test(k)) throw new ValidationError(`options.flags: invalid flag name ${quoteName(k)}`);
       if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) flags[k] = v;
       else if (typeof v === 'string') flags[k] = str(v, `options.flags.${k}`)!;
       else if (Array.isArray(v)) flags[k] = v.map((x, i) => str(x, `options.flags.${k}[${i}]`)!);
@@ -103,9 +110,9 @@ function validateWarmup(o: Record<string, unknown>): WarmupRequest {
 function validateRmr(o: Record<string, unknown>): RmrRequest {
   checkKeys(o, ['paths'], 'options');
   const paths = pathList(o.paths, 'options.paths', { nonEmpty: true })!;
-  for (const p of paths) {
-    if (normalizeUserPath(p) === '') throw new ValidationError(`options.paths: ${JSON.stringify(p)} is the dataset root, which rmr may not remove`);
-  }
+  paths.forEach((p, i) => {
+    if (normalizeUserPath(p) === '') throw new ValidationError(`options.paths[${i}] is the dataset root, which rmr may not remove`);
+  });
   return { paths };
 }
 
@@ -142,7 +149,8 @@ export function validateJobRequest(body: unknown): RuntimeJobRequest {
   let credentials: Record<string, string> | undefined;
   if (body.credentials !== undefined) {
     if (!isObject(body.credentials)) throw new ValidationError('credentials must be an object of strings');
-    credentials = {};
+    // no prototype: a key like "__proto__" is just a key
+    credentials = Object.create(null) as Record<string, string>;
     for (const [k, v] of Object.entries(body.credentials)) {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(k)) throw new ValidationError('credentials: invalid key');
       // Never echo the value in the message.

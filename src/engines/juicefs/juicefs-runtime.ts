@@ -27,6 +27,7 @@ import { JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
 import { runRmr } from './juicefs-rmr.js';
 import { runSync } from './juicefs-sync.js';
 import { isControlPath, runWarmup } from './juicefs-warmup.js';
+import { validateJuiceFsRequest } from './request-validation.js';
 
 export { CONTROL_FILES } from './juicefs-warmup.js';
 
@@ -53,6 +54,10 @@ export class JuiceFsRuntime implements CacheRuntime {
     if (env.hostCacheDirs && env.hostCacheDirs.length && env.hostCacheDirs.length !== env.cacheDirs.length) {
       throw new Error('hostCacheDirs must be parallel to cacheDirs');
     }
+  }
+
+  validate(type: SampleJobType, options: RuntimeJobOptions): void {
+    validateJuiceFsRequest(type, options, this.env);
   }
 
   async run(type: SampleJobType, options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {

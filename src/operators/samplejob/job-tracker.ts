@@ -9,8 +9,13 @@
  * are retried with capped backoff and reported with the time they started, so the reconcile can
  * give up on a runtime that stays unreachable. Re-targeting (the pod got a new IP or UID) abandons
  * the old in-flight poll at once.
+ *
+ * A submission refused with 429 (the runtime's queue is full) is not a failure: it is recorded as
+ * `busy` and retried after the runtime's Retry-After (or a capped exponential backoff), without
+ * counting towards `submitFailures`.
  */
 import type { RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
+import { isRuntimeBusy } from '../../runtime/runtime-client.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 
@@ -33,6 +38,14 @@ export interface TrackTarget {
   token: string;
 }
 
+export interface RuntimeBusyState {
+  /** The runtime's pending-queue bound, when it said so. */
+  queueLimit?: number;
+  /** Consecutive 429 answers. */
+  refusals: number;
+  since: number;
+}
+
 export interface TrackedState {
   readonly key: string;
   readonly jobId: string;
@@ -53,6 +66,8 @@ export interface TrackedState {
   submitFailures: number;
   /** After a failed submission: not before this time (capped exponential backoff). */
   nextSubmitAt?: number;
+  /** The last submission was refused because the runtime's queue is full (429); cleared on success or another error. */
+  busy?: RuntimeBusyState;
   /** Consecutive transport errors of the poll loop, since when. */
   error?: string;
   errorSince?: number;
@@ -71,6 +86,8 @@ export interface JobTrackerOptions {
   waitSeconds?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
+  /** Longest wait before submitting again to a busy runtime (default 60 s). */
+  maxBusyRetryMs?: number;
   clock?: Clock;
   onError?: (e: unknown, t: TrackedState) => void;
 }
@@ -100,6 +117,7 @@ export class JobTracker {
   private readonly waitSeconds: number;
   private readonly minRetryMs: number;
   private readonly maxRetryMs: number;
+  private readonly maxBusyRetryMs: number;
   private readonly clock: Clock;
   private stopped = false;
 
@@ -111,6 +129,7 @@ export class JobTracker {
     this.waitSeconds = opts.waitSeconds ?? 20;
     this.minRetryMs = opts.minRetryMs ?? 250;
     this.maxRetryMs = opts.maxRetryMs ?? 5000;
+    this.maxBusyRetryMs = opts.maxBusyRetryMs ?? 60_000;
     this.clock = opts.clock ?? systemClock;
   }
 
@@ -235,6 +254,7 @@ export class JobTracker {
     e.submitError = undefined;
     e.submitFailures = 0;
     e.nextSubmitAt = undefined;
+    e.busy = undefined;
     e.unknown = false;
     e.error = undefined;
     e.errorSince = undefined;
@@ -247,11 +267,21 @@ export class JobTracker {
   submitFailed(jobId: string, pod: string, err: unknown): void {
     const e = this.entries.get(JobTracker.id(jobId, pod));
     if (!e) return;
+    const now = this.clock.now();
     e.submitPending = true;
     e.submitError = (err as Error)?.message ?? String(err);
-    e.submitFailures++;
-    e.nextSubmitAt = this.clock.now() + Math.min(this.maxRetryMs, this.minRetryMs * 2 ** Math.min(10, e.submitFailures - 1));
-    e.updatedAt = this.clock.now();
+    if (isRuntimeBusy(err)) {
+      // the runtime answered: it is only full. Not a failed attempt; wait as long as it asks.
+      const refusals = (e.busy?.refusals ?? 0) + 1;
+      e.busy = { queueLimit: err.queueLimit, refusals, since: e.busy?.since ?? now };
+      const backoff = Math.min(this.maxBusyRetryMs, this.minRetryMs * 2 ** Math.min(10, refusals - 1));
+      e.nextSubmitAt = now + Math.min(this.maxBusyRetryMs, Math.max(backoff, err.retryAfterMs ?? 0));
+    } else {
+      e.busy = undefined;
+      e.submitFailures++;
+      e.nextSubmitAt = now + Math.min(this.maxRetryMs, this.minRetryMs * 2 ** Math.min(10, e.submitFailures - 1));
+    }
+    e.updatedAt = now;
   }
 
   /** Stops following every pod of `jobId`. */

@@ -46,6 +46,8 @@ export interface TrackView {
   submitFailures: number;
   /** Retry a failed submission not before this time. */
   nextSubmitAt?: number;
+  /** The last submission was refused because the runtime's queue is full (429). */
+  busy?: { queueLimit?: number; refusals: number };
   error?: string;
   errorSince?: number;
 }
@@ -71,10 +73,25 @@ export type NodeStep =
   | { action: 'retry-submit' }
   /** Start following the run on the pod (e.g. after an operator restart). */
   | { action: 'track' }
-  /** Nothing to submit; show this phase/message (progress from the runtime when known). */
-  | { action: 'observe'; phase: NodePhase; message?: string; progress?: JobProgressReport; waiting?: boolean }
+  /**
+   * Nothing to submit; show this phase/message (progress from the runtime when known). `busy`: the
+   * runtime's queue is full, the submission is retried later (not a failed attempt, no deadline).
+   */
+  | { action: 'observe'; phase: NodePhase; message?: string; progress?: JobProgressReport; waiting?: boolean; busy?: boolean }
   /** The node failed for good. */
   | { action: 'fail'; reason: NodeFailureReason; message: string };
+
+/** Prefix of a node message while its runtime pod's queue is full (the condition reason). */
+export const RUNTIME_BUSY = 'RuntimeBusy';
+
+export function runtimeBusyMessage(podName: string, queueLimit: number | undefined): string {
+  const size = queueLimit !== undefined ? `${queueLimit} pending jobs` : 'queue full';
+  return `${RUNTIME_BUSY}: runtime pod ${podName} has a full job queue (${size}); submitting again with backoff`;
+}
+
+function isBusyNode(n: SampleJobNodeStatus): boolean {
+  return !TERMINAL_NODE_PHASES.has(n.phase ?? '') && (n.message ?? '').startsWith(`${RUNTIME_BUSY}: `);
+}
 
 function seconds(ms: number): string {
   return `${Math.round(ms / 1000)}s`;
@@ -99,6 +116,10 @@ export function decideNode(c: NodeContext): NodeStep {
 
   // a submission failed in this process: retry it (same attempt) until the deadline
   if (track?.submitPending) {
+    // the runtime refused it for a full queue: wait as it asked, without a deadline (it answers)
+    if (track.busy && !track.submitting && podUsable && track.nextSubmitAt !== undefined && now < track.nextSubmitAt) {
+      return { action: 'observe', phase: 'Pending', message: runtimeBusyMessage(podName, track.busy.queueLimit), busy: true };
+    }
     if (waitedTooLong) {
       return {
         action: 'fail',
@@ -202,6 +223,8 @@ export function jobPhaseOf(nodes: readonly SampleJobNodeStatus[]): JobPhaseResul
     return { phase: 'Failed', reason, message: failed.map((n) => `${n.pod}: ${n.message ?? 'failed'}`).join('; ') };
   }
   const running = nodes.some((n) => n.phase === 'Running' || n.phase === 'Succeeded' || n.phase === 'Failed');
+  const busy = nodes.filter(isBusyNode);
+  if (!running && busy.length > 0) return { phase: 'Pending', reason: RUNTIME_BUSY, message: busy.map((n) => (n.message ?? '').slice(RUNTIME_BUSY.length + 2)).join('; ') };
   if (running) return { phase: 'Running', reason: 'Running', message: `running on ${nodes.filter((n) => n.phase === 'Running').map((n) => n.pod).join(', ') || 'runtime pods'}` };
   const waiting = nodes.filter((n) => n.phase === 'Waiting');
   if (waiting.length > 0 && waiting.length === nodes.length) return { phase: 'Pending', reason: 'WaitingForRuntime', message: waiting.map((n) => n.message ?? n.pod).join('; ') };

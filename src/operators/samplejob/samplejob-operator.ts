@@ -13,7 +13,9 @@
  *     a reconcile only reads the tracker and writes status (progress at most every
  *     `progressIntervalMs`);
  *  5. a pod that loses the run (restart → unknown job, or replaced) gets it again, up to
- *     `maxAttempts` per pod, then the job fails with `RuntimeLost`;
+ *     `maxAttempts` per pod, then the job fails with `RuntimeLost`; a pod whose queue is full
+ *     (429) gets it again after its Retry-After, with the condition reason `RuntimeBusy` and a
+ *     Warning Event, without using an attempt or the pod wait deadline;
  *  6. at the end: Event, cache statistics of the SampleSet invalidated, finalizer removed.
  * Deleting a running SampleJob cancels its work (finalizer); a job whose pods are gone is let go.
  * A scheduled SampleJob never runs work itself: see schedule.ts.
@@ -36,7 +38,7 @@ import { rfc3339, systemClock, type Clock } from './clock.js';
 import { jobIdOf, specHash } from './job-id.js';
 import { JobTracker, type RuntimeJobsClient, type TrackTarget } from './job-tracker.js';
 import { aggregateProgress, type NodeProgress } from './progress.js';
-import { decideNode, jobPhaseOf, nodeFailureMessage, TERMINAL_NODE_PHASES, type NodeStep, type PodView } from './run-state.js';
+import { decideNode, jobPhaseOf, nodeFailureMessage, RUNTIME_BUSY, TERMINAL_NODE_PHASES, type NodeStep, type PodView } from './run-state.js';
 import { buildChild, decideSchedule, isScheduled } from './schedule.js';
 import { withTimeout } from '../shared/with-timeout.js';
 
@@ -319,6 +321,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
           n.message = nodeFailureMessage(s.reason, s.message);
           break;
         case 'observe':
+          // entering "runtime busy": tell the user once (the condition says it as long as it lasts)
+          if (s.busy && !(n.message ?? '').startsWith(`${RUNTIME_BUSY}: `)) void this.event(job, 'Warning', RUNTIME_BUSY, (s.message ?? '').slice(RUNTIME_BUSY.length + 2));
           n.phase = s.phase;
           if (s.message !== undefined) n.message = s.message;
           else delete n.message;

@@ -45,6 +45,13 @@ export class FakeRuntime implements CacheRuntime {
     return this.impl(call);
   }
 
+  /** When set, the runtime's submission check (CacheRuntime.validate) runs this. */
+  validateImpl: ((type: SampleJobType, options: RuntimeJobOptions) => void) | undefined;
+
+  validate(type: SampleJobType, options: RuntimeJobOptions): void {
+    this.validateImpl?.(type, options);
+  }
+
   async stats(): Promise<NodeCacheStats> {
     this.statsCalls++;
     return this.statsValue;

@@ -4,6 +4,7 @@
  */
 import type { RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from '../../../../src/runtime/protocol.js';
 import type { RuntimeJobsClient } from '../../../../src/operators/samplejob/job-tracker.js';
+import { RuntimeBusyError } from '../../../../src/runtime/runtime-client.js';
 
 interface Server {
   jobs: Map<string, { state: RuntimeJobState; req: RuntimeJobRequest }>;
@@ -16,6 +17,8 @@ export class FakeRuntime implements RuntimeJobsClient {
   readonly calls: { op: string; baseUrl: string; id?: string; req?: RuntimeJobRequest; waitSeconds?: number }[] = [];
   /** Real milliseconds per "waitSeconds" second of a long-poll. */
   msPerWaitSecond = 5;
+  /** Runtimes whose pending queue is full: new jobs are refused with 429 (RuntimeBusyError). */
+  readonly full = new Map<string, { limit: number; retryAfterMs?: number }>();
 
   private server(baseUrl: string): Server {
     let s = this.servers.get(baseUrl);
@@ -61,6 +64,8 @@ export class FakeRuntime implements RuntimeJobsClient {
     const s = this.check(baseUrl);
     const existing = s.jobs.get(req.id);
     if (existing) return existing.state;
+    const full = this.full.get(baseUrl);
+    if (full) throw new RuntimeBusyError(`POST /jobs → 429: the runtime's job queue is full (${full.limit} pending jobs); retry later`, full.retryAfterMs, full.limit);
     const state: RuntimeJobState = { id: req.id, type: req.type, status: 'pending' };
     s.jobs.set(req.id, { state, req });
     return state;
