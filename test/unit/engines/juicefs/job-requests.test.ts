@@ -115,7 +115,8 @@ describe('juicefs job requests', () => {
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(engine.jobRequest(sampleJob({ type: 'clear' }), s, 'c', 0, 2, undefined).options).to.deep.equal({});
-    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), s, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
+    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet' }] } });
+    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
   });
 
