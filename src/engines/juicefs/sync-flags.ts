@@ -28,6 +28,7 @@ export const SYNC_STRING_MAX_LENGTH = 1024;
 /** Most patterns in `include` or `exclude`. */
 export const MAX_SYNC_PATTERNS = 100;
 /** Any text without control characters (a value is one argv element: no NUL, no line breaks). */
+// eslint-disable-next-line no-control-regex
 export const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f]*$/;
 const SIZE = /^[0-9]+([.][0-9]+)?[KMGTPEkmgtpe]?[iI]?[bB]?$/;
 const AGE = /^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h|d)?)+$/;

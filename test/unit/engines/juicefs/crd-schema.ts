@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Json = Record<string, any>;
 
 const FILES = { SampleSet: 'batch.paddlepaddle.org_samplesets.yaml', SampleJob: 'batch.paddlepaddle.org_samplejobs.yaml' } as const;
