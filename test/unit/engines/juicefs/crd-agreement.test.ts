@@ -3,6 +3,11 @@
 // the engine refuses, and `partitions` stops where warmup sharding stops. Values at and around
 // every limit get the same verdict from the schema and from the engine, so neither can drift.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { SampleJob } from '../../../../src/api/samplejob.js';
+import type { SampleSet } from '../../../../src/api/sampleset.js';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { jobRequest } from '../../../../src/engines/juicefs/job-requests.js';
 import { DURATION_PATTERN, formatMountOption, MOUNT_OPTIONS, MOUNT_SCALAR_MAX_LENGTH, mountOptionRange, SIZE_PATTERN } from '../../../../src/engines/juicefs/mount-flags.js';
@@ -36,6 +41,11 @@ function engineAcceptsSync(name: string, value: unknown): boolean {
     if (!(err instanceof SpecError)) throw err;
     return false;
   }
+}
+
+/** The flag names among the syncOptions fields. */
+function flagKeysOf(schema: Json): string[] {
+  return Object.keys(schema.properties as Json).filter((k) => k !== 'source' && k !== 'destination').sort();
 }
 
 /** The pattern a string field is checked with: `pattern`, else the first `matches` of its CEL rules. */
@@ -132,7 +142,7 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
   });
 
   describe('SampleJob spec.syncOptions', () => {
-    const flagKeys = Object.keys(syncSchema.properties as Json).filter((k) => k !== 'source' && k !== 'destination').sort();
+    const flagKeys = flagKeysOf(syncSchema);
 
     it('lists exactly the sync flags the engine supports (and the ignored http-port)', () => {
       expect(flagKeys).to.deep.equal([...Object.keys(SYNC_FLAGS), ...IGNORED_SYNC_FLAGS].sort());
@@ -172,6 +182,30 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
           expect(engineAcceptsSync(name, value), `${name}: ${JSON.stringify(value)}`).to.equal(schemaAccepts(node, value));
         }
       }
+    });
+  });
+
+  describe('the e2e fixtures the apiserver accepts at every limit (fixtures/valid)', () => {
+    const docs = (file: string) =>
+      parseAllDocuments(readFileSync(path.join(process.cwd(), 'test', 'e2e', 'fixtures', 'valid', file), 'utf8')).map((d) => d.toJS() as Json);
+    const named = (file: string, name: string) => docs(file).find((d) => d.metadata.name === name)!;
+
+    it('edge-mount-options: the engine takes every option', () => {
+      const set = named('sampleset-edge-cases.yaml', 'edge-mount-options') as SampleSet;
+      const options = buildMountConfig(set).options.map((o) => o.split('=')[0]);
+      const set_ = Object.entries(set.spec.csi!.juiceFSMountOptions!).filter(([, v]) => v !== false).map(([k]) => k);
+      expect(options).to.include.members(set_);
+      // The fixture covers every supported option but cache-dir and sub-dir (path rules of their own).
+      expect([...Object.keys(set.spec.csi!.juiceFSMountOptions!), 'cache-dir', 'sub-dir'].sort()).to.deep.equal(Object.keys(MOUNT_OPTIONS).sort());
+    });
+
+    it('edge-sync-flags and edge-warmup-paths-at-limit: the engine translates them', () => {
+      const sync = named('samplejob-edge-cases.yaml', 'edge-sync-flags') as SampleJob;
+      expect(Object.keys(sync.spec.syncOptions!).sort()).to.deep.equal(flagKeysOf(syncSchema));
+      expect(() => jobRequest(sync, sampleSet(), 'j', 0, 1, undefined)).to.not.throw();
+      const warmup = named('samplejob-edge-cases.yaml', 'edge-warmup-paths-at-limit') as SampleJob;
+      expect(warmup.spec.warmupOptions!.paths!.join('').length).to.equal(65536);
+      expect(() => jobRequest(warmup, sampleSet({ partitions: MAX_SHARDS }), 'j', MAX_SHARDS - 1, MAX_SHARDS, undefined)).to.not.throw();
     });
   });
 
