@@ -1,25 +1,30 @@
 import type { V1NodeAffinity, V1Toleration } from '@kubernetes/client-node';
 import type { CommonStatus, CustomResource, SecretRef } from './common.js';
 
-/** JuiceFS mount flags keyed by their CLI names (the original's JSON names). */
+/**
+ * JuiceFS mount flags keyed by their CLI names (the original's JSON names; `sub-dir` is `--subdir`).
+ * The SampleSet CRD lists every option the JuiceFS engine supports (engines/juicefs/mount-flags.ts)
+ * with its range: durations are integer seconds or a string such as `90s`, sizes integer MiB or a
+ * string such as `2G`. Only the original's options are spelt out here.
+ */
 export interface JuiceFSMountOptions {
   'metrics'?: string;
-  'attr-cache'?: number;
-  'entry-cache'?: number;
-  'dir-entry-cache'?: number;
+  'attr-cache'?: number | string;
+  'entry-cache'?: number | string;
+  'dir-entry-cache'?: number | string;
   'enable-xattr'?: boolean;
-  'get-timeout'?: number;
-  'put-timeout'?: number;
+  'get-timeout'?: number | string;
+  'put-timeout'?: number | string;
   'io-retries'?: number;
   'max-uploads'?: number;
-  'buffer-size'?: number;
+  'buffer-size'?: number | string;
   'prefetch'?: number;
   'writeback'?: boolean;
   'cache-dir'?: string;
-  'cache-size'?: number;
+  'cache-size'?: number | string;
   'free-space-ratio'?: string;
   'cache-partial-only'?: boolean;
-  'open-cache'?: number;
+  'open-cache'?: number | string;
   'sub-dir'?: string;
   [flag: string]: string | number | boolean | undefined;
 }

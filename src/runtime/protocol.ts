@@ -92,3 +92,18 @@ export interface NodeCacheStats {
   /** Problems met while measuring (partial data is still reported). */
   errors?: string[];
 }
+
+/**
+ * Largest `POST /jobs` body the runtime accepts, in bytes. The CRD limits are chosen so that every
+ * valid SampleJob (and a SampleSet's initial sync) translates into a request well below it.
+ */
+export const MAX_JOB_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * Most warmup shards a request may name, which is also the most partitions (runtime pods, one per
+ * node) a SampleSet may have: Kubernetes' largest supported cluster has 5,000 nodes.
+ */
+export const MAX_WARMUP_SHARDS = 5000;
+
+/** Longest credential value (one key of the source Secret) a request may carry, in characters. */
+export const MAX_CREDENTIAL_LENGTH = 4096;

@@ -181,6 +181,15 @@ describe('CRD validation (real kube-apiserver)', function () {
     expect(mount).to.contain('Absolute path');
     const schedule = await eventually(async () => (await kubectl(['explain', 'samplejobs.spec.schedule'])).stdout);
     expect(schedule).to.contain('Cron schedule');
+    // The limits the engine enforces are stated where users look (explain wraps lines: compare words).
+    const explain = async (field: string) => (await kubectl(['explain', field])).stdout.replace(/\s+/g, ' ');
+    expect(await explain('samplesets.spec.partitions')).to.contain('from 1 to 5000');
+    const mountOptions = await explain('samplesets.spec.csi.juiceFSMountOptions');
+    for (const option of ['cache-eviction', 'verify-cache-checksum', 'no-usage-report', 'umask']) expect(mountOptions).to.contain(` ${option} `);
+    expect(await explain('samplesets.spec.csi.juiceFSMountOptions.attr-cache')).to.contain('or a duration string');
+    expect(await explain('samplejobs.spec.warmupOptions.paths')).to.contain('65536 characters in all');
+    const syncOptions = await explain('samplejobs.spec.syncOptions');
+    expect(syncOptions).to.contain(' list-depth ').and.not.contain(' manager ');
   });
 
   it('lists all three kinds with `kubectl get paddle` and PaddleJobs with `pdj`', async () => {

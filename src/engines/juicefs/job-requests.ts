@@ -3,19 +3,32 @@
  * path is validated here (SpecError) and again by the runtime with realpath. Paths stay relative to
  * the dataset root (or a cache tier for clear): the runtime, not the controller, knows where
  * things are mounted.
+ *
+ * Whatever the runtime would refuse — at submission (runtime/validation.ts) or when the job starts
+ * (unknown or malformed flags, JuiceFS control files, clear paths outside the cache tiers, a body
+ * over MAX_JOB_REQUEST_BYTES) — is refused here first, with a SpecError naming the field, so a bad
+ * SampleJob fails at once with a condition instead of after a 202.
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
-import { normalizeUserPath } from '../../runtime/path-safety.js';
-import type { ClearRequest, RmrRequest, RuntimeJobRequest, SyncRequest, WarmupRequest } from '../../runtime/protocol.js';
+import { isInside, normalizeUserPath } from '../../runtime/path-safety.js';
+import { MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type ClearRequest, type RmrRequest, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../runtime/protocol.js';
+import { JOB_ID_PATTERN } from '../../runtime/validation.js';
 import { SpecError } from '../cache-engine.js';
+import { POD_CACHE_ROOT } from './constants.js';
+import { CONTROL_FILES } from './juicefs-runtime.js';
+import { buildMountConfig } from './mount-options.js';
 import { decodeSecretData } from './secret-validation.js';
+import { MAX_SHARDS, validShard } from './sharding.js';
 import { parseSourceUri } from './source-uri.js';
 import { validateSyncFlags } from './sync-flags.js';
 
 /** Keys of a source Secret that are passed to the runtime as credentials. */
 export const CREDENTIAL_KEYS = ['access-key', 'secret-key', 'session-token'] as const;
+
+/** Most paths in one list (the runtime refuses more). */
+export const MAX_REQUEST_PATHS = 10000;
 
 function checkPath(p: unknown, where: string): string {
   if (typeof p !== 'string' || p === '') throw new SpecError('InvalidPath', `${where} must be a non-empty string`);
@@ -27,6 +40,20 @@ function checkPath(p: unknown, where: string): string {
   return p;
 }
 
+/** A dataset path that is not a JuiceFS control file (`.stats`, `.accesslog`, `.trash`, …) nor below one. */
+function checkDatasetPath(p: unknown, where: string): string {
+  const path = checkPath(p, where);
+  const first = normalizeUserPath(path).split('/')[0];
+  if (CONTROL_FILES.includes(first)) throw new SpecError('InvalidPath', `${where}: ${first} is a JuiceFS control file, not part of the dataset`);
+  return path;
+}
+
+function checkPathList(paths: unknown, where: string, check: (p: unknown, where: string) => string): string[] {
+  if (!Array.isArray(paths)) throw new SpecError('InvalidPath', `${where} must be a list of paths`);
+  if (paths.length > MAX_REQUEST_PATHS) throw new SpecError('InvalidPath', `${where} lists ${paths.length} paths; at most ${MAX_REQUEST_PATHS}`);
+  return paths.map((p, i) => check(p, `${where}[${i}]`));
+}
+
 /** Source credentials from a Secret (`access-key`, `secret-key`, optional `session-token`); undefined when none. */
 export function credentialsFromSecret(secret: V1Secret | undefined): Record<string, string> | undefined {
   if (!secret) return undefined;
@@ -34,7 +61,12 @@ export function credentialsFromSecret(secret: V1Secret | undefined): Record<stri
   const out: Record<string, string> = {};
   for (const k of CREDENTIAL_KEYS) {
     const v = data[k]?.trim();
-    if (v) out[k] = v;
+    if (!v) continue;
+    // Never echo the value.
+    if (v.length > MAX_CREDENTIAL_LENGTH || v.includes('\0')) {
+      throw new SpecError('SecretKeyInvalid', `key "${k}" of the source Secret must be at most ${MAX_CREDENTIAL_LENGTH} characters without NUL`);
+    }
+    out[k] = v;
   }
   return Object.keys(out).length ? out : undefined;
 }
@@ -45,26 +77,40 @@ function syncRequest(source: string | undefined, syncOptions: Record<string, unk
   const { source: _s, destination, ...rest } = syncOptions;
   const flags = validateSyncFlags(rest);
   const req: SyncRequest = { source: uri };
-  if (destination !== undefined && destination !== '') req.destination = checkPath(destination, 'syncOptions.destination');
+  if (destination !== undefined && destination !== '') req.destination = checkDatasetPath(destination, 'syncOptions.destination');
   if (Object.keys(flags).length) req.flags = flags;
   return req;
 }
 
+function checkId(id: string): void {
+  if (!JOB_ID_PATTERN.test(id)) throw new SpecError('InvalidJob', `job id ${JSON.stringify(id)} must match ${JOB_ID_PATTERN.source}`);
+}
+
+/** The request as the runtime will receive it; refuses one whose body would exceed the runtime's limit. */
+function checkSize(req: RuntimeJobRequest, what: string): RuntimeJobRequest {
+  const bytes = Buffer.byteLength(JSON.stringify(req), 'utf8');
+  if (bytes > MAX_JOB_REQUEST_BYTES) {
+    throw new SpecError('RequestTooLarge', `${what} makes a runtime request of ${bytes} bytes; the runtime accepts at most ${MAX_JOB_REQUEST_BYTES}: list fewer or shorter paths (or use warmupOptions.file)`);
+  }
+  return req;
+}
+
 export function initialSyncRequest(s: SampleSet, id: string, sourceSecret: V1Secret | undefined): RuntimeJobRequest {
+  checkId(id);
   const options = syncRequest(s.spec.source?.uri, {});
   const credentials = credentialsFromSecret(sourceSecret);
-  return { id, type: 'sync', options, ...(credentials ? { credentials } : {}) };
+  return checkSize({ id, type: 'sync', options, ...(credentials ? { credentials } : {}) }, 'the initial sync');
 }
 
 function warmupRequest(job: SampleJob, shard: number, shards: number): WarmupRequest {
   const o = job.spec.warmupOptions ?? {};
-  if (!Number.isInteger(shards) || shards < 1 || !Number.isInteger(shard) || shard < 0 || shard >= shards) {
-    throw new SpecError('InvalidJob', `invalid warmup shard ${shard} of ${shards}`);
+  if (!validShard(shard, shards)) {
+    throw new SpecError('InvalidJob', `invalid warmup shard ${shard} of ${shards} (a SampleSet has 1-${MAX_SHARDS} partitions)`);
   }
   const req: WarmupRequest = { shard, shards, strategy: o.strategyName ?? 'sequence' };
   if (req.strategy !== 'sequence' && req.strategy !== 'random') throw new SpecError('InvalidWarmupOption', 'warmupOptions.strategyName must be sequence or random');
-  if (o.paths?.length) req.paths = o.paths.map((p, i) => checkPath(p, `warmupOptions.paths[${i}]`));
-  if (o.file !== undefined) req.file = checkPath(o.file, 'warmupOptions.file');
+  if (o.paths?.length) req.paths = checkPathList(o.paths, 'warmupOptions.paths', checkPath);
+  if (o.file !== undefined) req.file = checkDatasetPath(o.file, 'warmupOptions.file');
   if (o.threads !== undefined) {
     if (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 1024) throw new SpecError('InvalidWarmupOption', 'warmupOptions.threads must be an integer in [1, 1024]');
     req.threads = o.threads;
@@ -76,34 +122,55 @@ function rmrRequest(job: SampleJob): RmrRequest {
   const paths = job.spec.rmrOptions?.paths ?? [];
   if (paths.length === 0) throw new SpecError('InvalidPath', 'rmrOptions.paths must list at least one path');
   return {
-    paths: paths.map((p, i) => {
-      checkPath(p, `rmrOptions.paths[${i}]`);
-      if (normalizeUserPath(p) === '') throw new SpecError('InvalidPath', `rmrOptions.paths[${i}]: the dataset root itself cannot be removed`);
-      return p;
+    paths: checkPathList(paths, 'rmrOptions.paths', (p, where) => {
+      const path = checkDatasetPath(p, where);
+      if (normalizeUserPath(path) === '') throw new SpecError('InvalidPath', `${where}: the dataset root itself cannot be removed`);
+      return path;
     }),
   };
 }
 
-function clearRequest(job: SampleJob): ClearRequest {
+/**
+ * Clear paths: relative to every cache tier, or absolute inside one of the SampleSet's host cache
+ * directories (or a tier's directory in the runtime pod, `/cache/<i>`), as the runtime requires.
+ */
+function clearRequest(job: SampleJob, s: SampleSet): ClearRequest {
   const paths = job.spec.clearOptions?.paths;
-  return paths?.length ? { paths: paths.map((p, i) => checkPath(p, `clearOptions.paths[${i}]`)) } : {};
+  if (!paths?.length) return {};
+  const absolute = paths.some((p) => typeof p === 'string' && p.startsWith('/'));
+  const tiers = absolute ? buildMountConfig(s).cacheDirs : [];
+  const roots = [...tiers, ...tiers.map((_, i) => `${POD_CACHE_ROOT}/${i}`)];
+  return {
+    paths: checkPathList(paths, 'clearOptions.paths', (p, where) => {
+      const path = checkPath(p, where);
+      if (path.startsWith('/')) {
+        const norm = `/${normalizeUserPath(path)}`;
+        if (!roots.some((r) => isInside(r, norm))) {
+          throw new SpecError('InvalidPath', `${where}: ${norm} is not inside a cache directory of SampleSet ${s.metadata.name} (${tiers.join(', ') || 'it caches in memory'})`);
+        }
+      }
+      return path;
+    }),
+  };
 }
 
 export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest {
+  checkId(id);
+  const what = `SampleJob ${job.metadata.name ?? ''}`.trim();
   switch (job.spec.type) {
     case 'sync': {
       const o = (job.spec.syncOptions ?? {}) as Record<string, unknown>;
       const source = typeof o.source === 'string' && o.source !== '' ? o.source : s.spec.source?.uri;
       const options = syncRequest(source, o);
       const credentials = credentialsFromSecret(credentialsSecret);
-      return { id, type: 'sync', options, ...(credentials ? { credentials } : {}) };
+      return checkSize({ id, type: 'sync', options, ...(credentials ? { credentials } : {}) }, what);
     }
     case 'warmup':
-      return { id, type: 'warmup', options: warmupRequest(job, shard, shards) };
+      return checkSize({ id, type: 'warmup', options: warmupRequest(job, shard, shards) }, what);
     case 'rmr':
-      return { id, type: 'rmr', options: rmrRequest(job) };
+      return checkSize({ id, type: 'rmr', options: rmrRequest(job) }, what);
     case 'clear':
-      return { id, type: 'clear', options: clearRequest(job) };
+      return checkSize({ id, type: 'clear', options: clearRequest(job, s) }, what);
     default:
       throw new SpecError('InvalidJob', `unknown SampleJob type ${JSON.stringify((job.spec as { type?: unknown }).type)}`);
   }

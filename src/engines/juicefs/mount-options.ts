@@ -6,87 +6,15 @@
  *    original's 1 EiB);
  *  - booleans become bare flags (`writeback`), false ones are left out;
  *  - `sub-dir` is JuiceFS's `subdir`;
- *  - only known, safe flags are accepted; every value is checked (no `,` — the CSI driver splits
- *    the option string on commas — no whitespace, no `..` in paths).
+ *  - only the flags of mount-flags.ts are accepted; every value is checked (no `,` — the CSI
+ *    driver splits the option string on commas — no whitespace, no `..` in paths).
  */
 import type { CacheLevel, SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../cache-engine.js';
 import { normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
 import { DEFAULT_CACHE_ROOT, DEFAULT_CACHE_SIZE_MIB } from './constants.js';
+import { formatMountOption, invalidMountOption, mountFlagName, MOUNT_OPTIONS } from './mount-flags.js';
 import { namespaceOf } from './names.js';
-
-type Kind = 'bool' | 'number' | 'duration' | 'size' | 'int' | 'string';
-
-/** JuiceFS v1.3 mount flags a SampleSet may set, by CLI name, with the kind of value they take. */
-const MOUNT_FLAGS: Record<string, { kind: Kind; pattern?: RegExp; check?: (v: string) => string | undefined }> = {
-  // metadata cache
-  'attr-cache': { kind: 'duration' },
-  'entry-cache': { kind: 'duration' },
-  'dir-entry-cache': { kind: 'duration' },
-  'negative-entry-cache': { kind: 'duration' },
-  'open-cache': { kind: 'duration' },
-  'open-cache-limit': { kind: 'int' },
-  'readdir-cache': { kind: 'bool' },
-  // data cache
-  'cache-size': { kind: 'size' },
-  'free-space-ratio': { kind: 'string', check: checkRatio },
-  'cache-partial-only': { kind: 'bool' },
-  'cache-large-write': { kind: 'bool' },
-  'cache-items': { kind: 'int' },
-  'cache-mode': { kind: 'string', pattern: /^0?[0-7]{3}$/ },
-  'cache-eviction': { kind: 'string', pattern: /^(none|2-random)$/ },
-  'cache-expire': { kind: 'duration' },
-  'cache-scan-interval': { kind: 'duration' },
-  'verify-cache-checksum': { kind: 'string', pattern: /^(none|full|shrink|extend)$/ },
-  'buffer-size': { kind: 'size' },
-  'prefetch': { kind: 'int' },
-  'max-readahead': { kind: 'size' },
-  'writeback': { kind: 'bool' },
-  'upload-delay': { kind: 'duration' },
-  'upload-hours': { kind: 'string', pattern: /^\d{1,2}[-,]\d{1,2}$/ },
-  // object storage
-  'get-timeout': { kind: 'duration' },
-  'put-timeout': { kind: 'duration' },
-  'io-retries': { kind: 'int' },
-  'max-uploads': { kind: 'int' },
-  'max-downloads': { kind: 'int' },
-  'max-deletes': { kind: 'int' },
-  'max-stage-write': { kind: 'int' },
-  'upload-limit': { kind: 'size' },
-  'download-limit': { kind: 'size' },
-  'storage-class': { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ },
-  'check-storage': { kind: 'bool' },
-  // meta / FUSE
-  'backup-meta': { kind: 'duration' },
-  'backup-skip-trash': { kind: 'bool' },
-  'heartbeat': { kind: 'duration' },
-  'read-only': { kind: 'bool' },
-  'no-bgjob': { kind: 'bool' },
-  'atime-mode': { kind: 'string', pattern: /^(noatime|relatime|strictatime)$/ },
-  'skip-dir-nlink': { kind: 'int' },
-  'skip-dir-mtime': { kind: 'duration' },
-  'sort-dir': { kind: 'bool' },
-  'fast-statfs': { kind: 'bool' },
-  'enable-xattr': { kind: 'bool' },
-  'enable-cap': { kind: 'bool' },
-  'enable-selinux': { kind: 'bool' },
-  'enable-ioctl': { kind: 'bool' },
-  'non-default-permission': { kind: 'bool' },
-  'max-fuse-io': { kind: 'size' },
-  'umask': { kind: 'string', pattern: /^0?[0-7]{3}$/ },
-  'root-squash': { kind: 'string', pattern: /^\d{1,10}(:\d{1,10})?$/ },
-  'all-squash': { kind: 'string', pattern: /^\d{1,10}(:\d{1,10})?$/ },
-  // metrics
-  'metrics': { kind: 'string', pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/ },
-  'custom-labels': { kind: 'string', pattern: /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*(;[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*)*$/ },
-  'no-usage-report': { kind: 'bool' },
-  // handled specially
-  'cache-dir': { kind: 'string' },
-  'subdir': { kind: 'string' },
-};
-
-/** Our API's names that differ from the JuiceFS CLI's. */
-const ALIASES: Record<string, string> = { 'sub-dir': 'subdir' };
 
 /** Host paths that may never be a cache tier (they would be mounted read-write into the runtime pod). */
 const FORBIDDEN_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/cache', '/dev/shm', '/mnt'];
@@ -101,15 +29,8 @@ export interface JuiceFsMountConfig {
   cacheSize: string;
 }
 
-function checkRatio(v: string): string | undefined {
-  if (!/^\d*\.?\d+$/.test(v)) return 'must be a decimal number';
-  const r = Number(v);
-  if (!(r >= 0 && r < 1)) return 'must be in [0, 1)';
-  return undefined;
-}
-
-function invalid(flag: string, why: string): SpecError {
-  return new SpecError('InvalidMountOption', `juiceFSMountOptions.${flag}: ${why}`);
+function invalid(name: string, why: string): SpecError {
+  return invalidMountOption(name, why);
 }
 
 /** The default host cache directory of a SampleSet. */
@@ -142,72 +63,42 @@ function levelDirs(levels: CacheLevel[]): string[] {
   return levels.flatMap((l, i) => splitDirs(l.path ?? '', `cache.levels[${i}].path`));
 }
 
-function formatValue(flag: string, kind: Kind, value: string | number | boolean): string | undefined {
-  if (kind === 'bool') {
-    if (typeof value !== 'boolean') throw invalid(flag, 'must be true or false');
-    return value ? '' : undefined;
-  }
-  if (typeof value === 'boolean') throw invalid(flag, 'must not be a boolean');
-  const s = String(value).trim();
-  if (s === '') throw invalid(flag, 'must not be empty');
-  if (/[\s,=\0]/.test(s)) throw invalid(flag, "must not contain whitespace, ',' or '='");
-  switch (kind) {
-    case 'int':
-      if (!/^\d+$/.test(s)) throw invalid(flag, 'must be a non-negative integer');
-      break;
-    case 'number':
-    case 'duration':
-      // JuiceFS takes seconds as a bare number, or a Go-style duration (1h30m, 500ms, 2d).
-      if (!/^(\d+(\.\d+)?|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h|d))+)$/.test(s)) throw invalid(flag, 'must be a number of seconds or a duration such as 90s, 1h');
-      break;
-    case 'size':
-      // A bare number is MiB; JuiceFS also takes a one-letter binary unit (K, M, G, T, P, E).
-      if (!/^\d+(\.\d+)?[KMGTPE]?$/i.test(s)) throw invalid(flag, 'must be a number (MiB) or a size with a K/M/G/T/P/E suffix');
-      break;
-    case 'string':
-      break;
-  }
-  return s;
-}
-
 /** Builds and validates the mount configuration of a SampleSet. Throws SpecError. */
 export function buildMountConfig(s: SampleSet): JuiceFsMountConfig {
   const user = s.spec.csi?.juiceFSMountOptions ?? {};
   const flags = new Map<string, string>();
   let userCacheDir: string | undefined;
   let userCacheSize: string | undefined;
-  for (const [rawKey, value] of Object.entries(user)) {
+  for (const [name, value] of Object.entries(user)) {
     if (value === undefined || value === null) continue;
-    const flag = ALIASES[rawKey] ?? rawKey;
-    const def = MOUNT_FLAGS[flag];
-    if (!def) throw invalid(rawKey, `is not a supported JuiceFS mount option (supported: ${[...Object.keys(MOUNT_FLAGS).filter((k) => k !== 'subdir'), 'sub-dir'].sort().join(', ')})`);
-    if (flag === 'cache-dir') {
-      if (typeof value !== 'string') throw invalid(rawKey, 'must be a string');
-      userCacheDir = value;
+    if (name === 'cache-dir' || name === 'sub-dir') {
+      if (typeof value !== 'string') throw invalid(name, 'must be a string');
+      const maxLength = MOUNT_OPTIONS[name].maxLength ?? 4096;
+      if (value.length > maxLength) throw invalid(name, `must be at most ${maxLength} characters`);
+    }
+    if (name === 'cache-dir') {
+      userCacheDir = value as string;
       continue;
     }
-    if (flag === 'subdir') {
-      if (typeof value !== 'string') throw invalid(rawKey, 'must be a string');
-      if (/[\s,\0]/.test(value)) throw invalid(rawKey, "must not contain whitespace, ',' or NUL");
+    if (name === 'sub-dir') {
+      const dir = value as string;
+      if (/[\s,\0]/.test(dir)) throw invalid(name, "must not contain whitespace, ',' or NUL");
       let rel: string;
       try {
-        rel = normalizeUserPath(value);
+        rel = normalizeUserPath(dir);
       } catch (err) {
-        throw invalid(rawKey, (err as Error).message);
+        throw invalid(name, (err as Error).message);
       }
-      if (rel) flags.set('subdir', rel);
+      if (rel) flags.set(mountFlagName(name), rel);
       continue;
     }
-    const formatted = formatValue(rawKey, def.kind, value);
+    const formatted = formatMountOption(name, value);
     if (formatted === undefined) continue;
-    if (def.pattern && !def.pattern.test(formatted)) throw invalid(rawKey, `has an invalid value ${JSON.stringify(formatted)}`);
-    const problem = def.check?.(formatted);
-    if (problem) throw invalid(rawKey, problem);
-    if (flag === 'cache-size') {
+    if (name === 'cache-size') {
       userCacheSize = formatted;
       continue;
     }
-    flags.set(flag, formatted);
+    flags.set(mountFlagName(name), formatted);
   }
 
   const levels = s.spec.cache?.levels ?? [];

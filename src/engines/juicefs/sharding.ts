@@ -6,7 +6,17 @@
  *  - `random`: a file belongs to shard FNV-1a-32(relative path) mod P — stable across runs and
  *    pods, independent of which other files exist.
  */
+import { MAX_WARMUP_SHARDS } from '../../runtime/protocol.js';
+
 export type ShardStrategy = 'sequence' | 'random';
+
+/** Most shards a warmup may be split into = most partitions of a SampleSet (the CRD's maximum). */
+export const MAX_SHARDS = MAX_WARMUP_SHARDS;
+
+/** True when `shard` of `shards` names a shard that can exist. */
+export function validShard(shard: number, shards: number): boolean {
+  return Number.isInteger(shards) && shards >= 1 && shards <= MAX_SHARDS && Number.isInteger(shard) && shard >= 0 && shard < shards;
+}
 
 /** 32-bit FNV-1a over the UTF-8 bytes of `s`. */
 export function fnv1a32(s: string): number {
@@ -36,6 +46,6 @@ export function shardOf(relPath: string, index: number, shards: number, strategy
 
 /** This shard's files, in canonical order. `items` must already be in canonical order. */
 export function selectShard<T>(items: T[], key: (item: T) => string, shard: number, shards: number, strategy: ShardStrategy): T[] {
-  if (shards < 1 || shard < 0 || shard >= shards || !Number.isInteger(shard)) throw new Error(`invalid shard ${shard} of ${shards}`);
+  if (!validShard(shard, shards)) throw new Error(`invalid shard ${shard} of ${shards} (at most ${MAX_SHARDS} shards)`);
   return items.filter((item, i) => shardOf(key(item), i, shards, strategy) === shard);
 }

@@ -11,19 +11,42 @@ import { SpecError } from '../cache-engine.js';
 
 type FlagKind = 'bool' | 'int' | 'string' | 'strings';
 
-export const SYNC_FLAGS: Record<string, { kind: FlagKind; pattern?: RegExp; max?: number }> = {
+export interface SyncFlagDef {
+  kind: FlagKind;
+  /** int: the accepted range (default [0, SYNC_INT_MAX]). */
+  min?: number;
+  max?: number;
+  /** string(s): longest value (default SYNC_STRING_MAX_LENGTH) and the pattern it must match (default NO_CONTROL_CHARS). */
+  maxLength?: number;
+  pattern?: RegExp;
+}
+
+/** Largest value of an integer flag without its own maximum (int32). */
+export const SYNC_INT_MAX = 2147483647;
+/** Longest string value of a flag without its own limit. */
+export const SYNC_STRING_MAX_LENGTH = 1024;
+/** Most patterns in `include` or `exclude`. */
+export const MAX_SYNC_PATTERNS = 100;
+/** Any text without control characters (a value is one argv element: no NUL, no line breaks). */
+// eslint-disable-next-line no-control-regex
+export const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f]*$/;
+const SIZE = /^[0-9]+([.][0-9]+)?[KMGTPEkmgtpe]?[iI]?[bB]?$/;
+const AGE = /^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h|d)?)+$/;
+const TIME = /^[0-9: T.+-]+$/;
+
+export const SYNC_FLAGS: Record<string, SyncFlagDef> = {
   // selection
   'start': { kind: 'string' },
   'end': { kind: 'string' },
   'exclude': { kind: 'strings' },
   'include': { kind: 'strings' },
   'match-full-path': { kind: 'bool' },
-  'max-size': { kind: 'string', pattern: /^\d+(\.\d+)?[KMGTPE]?i?B?$/i },
-  'min-size': { kind: 'string', pattern: /^\d+(\.\d+)?[KMGTPE]?i?B?$/i },
-  'max-age': { kind: 'string', pattern: /^(\d+(\.\d+)?(ns|us|ms|s|m|h|d)?)+$/ },
-  'min-age': { kind: 'string', pattern: /^(\d+(\.\d+)?(ns|us|ms|s|m|h|d)?)+$/ },
-  'start-time': { kind: 'string', pattern: /^[0-9: T.+-]+$/ },
-  'end-time': { kind: 'string', pattern: /^[0-9: T.+-]+$/ },
+  'max-size': { kind: 'string', maxLength: 32, pattern: SIZE },
+  'min-size': { kind: 'string', maxLength: 32, pattern: SIZE },
+  'max-age': { kind: 'string', maxLength: 32, pattern: AGE },
+  'min-age': { kind: 'string', maxLength: 32, pattern: AGE },
+  'start-time': { kind: 'string', maxLength: 64, pattern: TIME },
+  'end-time': { kind: 'string', maxLength: 64, pattern: TIME },
   'limit': { kind: 'int' },
   'update': { kind: 'bool' },
   'force-update': { kind: 'bool' },
@@ -42,13 +65,18 @@ export const SYNC_FLAGS: Record<string, { kind: FlagKind; pattern?: RegExp; max?
   'max-failure': { kind: 'int' },
   'dry': { kind: 'bool' },
   // performance
-  'threads': { kind: 'int', max: 1024 },
-  'list-threads': { kind: 'int', max: 1024 },
-  'list-depth': { kind: 'int', max: 64 },
+  'threads': { kind: 'int', min: 1, max: 1024 },
+  'list-threads': { kind: 'int', min: 1, max: 1024 },
+  'list-depth': { kind: 'int', min: 1, max: 64 },
   'no-https': { kind: 'bool' },
-  'storage-class': { kind: 'string', pattern: /^[A-Za-z0-9_-]{1,64}$/ },
+  'storage-class': { kind: 'string', maxLength: 64, pattern: /^[A-Za-z0-9_-]{1,64}$/ },
   'bwlimit': { kind: 'int' },
 };
+
+/** The accepted range of an integer flag. */
+export function syncIntRange(def: SyncFlagDef): { min: number; max: number } {
+  return { min: def.min ?? 0, max: def.max ?? SYNC_INT_MAX };
+}
 
 /** Accepted for compatibility with the original's SyncJobOptions, then dropped. */
 export const IGNORED_SYNC_FLAGS = ['http-port'];
@@ -59,10 +87,11 @@ function bad(flag: string, why: string): SpecError {
   return new SpecError('InvalidSyncOption', `syncOptions.${flag}: ${why}`);
 }
 
-function checkString(flag: string, v: unknown): string {
+function checkString(flag: string, def: SyncFlagDef, v: unknown): string {
   if (typeof v !== 'string') throw bad(flag, 'must be a string');
-  // eslint-disable-next-line no-control-regex
-  if (v.length === 0 || v.length > 1024 || /[\x00-\x1f\x7f]/.test(v)) throw bad(flag, 'must be 1-1024 characters without control characters');
+  const maxLength = def.maxLength ?? SYNC_STRING_MAX_LENGTH;
+  if (v.length === 0 || v.length > maxLength || !NO_CONTROL_CHARS.test(v)) throw bad(flag, `must be 1-${maxLength} characters without control characters`);
+  if (def.pattern && !def.pattern.test(v)) throw bad(flag, `has an invalid value ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -81,22 +110,18 @@ export function validateSyncFlags(input: Record<string, unknown>): SyncFlags {
         break;
       case 'int': {
         const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
-        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || (def.max !== undefined && n > def.max)) {
-          throw bad(flag, `must be a non-negative integer${def.max !== undefined ? ` up to ${def.max}` : ''}`);
-        }
+        const { min, max } = syncIntRange(def);
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw bad(flag, `must be an integer in [${min}, ${max}]`);
         out[flag] = n;
         break;
       }
-      case 'string': {
-        const s = checkString(flag, v);
-        if (def.pattern && !def.pattern.test(s)) throw bad(flag, `has an invalid value ${JSON.stringify(s)}`);
-        out[flag] = s;
+      case 'string':
+        out[flag] = checkString(flag, def, v);
         break;
-      }
       case 'strings': {
         const list = Array.isArray(v) ? v : [v];
-        if (list.length > 100) throw bad(flag, 'at most 100 patterns');
-        out[flag] = list.map((x) => checkString(flag, x));
+        if (list.length > MAX_SYNC_PATTERNS) throw bad(flag, `at most ${MAX_SYNC_PATTERNS} patterns`);
+        out[flag] = list.map((x) => checkString(flag, def, x));
         break;
       }
     }

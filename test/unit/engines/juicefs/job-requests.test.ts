@@ -115,8 +115,41 @@ describe('juicefs job requests', () => {
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(engine.jobRequest(sampleJob({ type: 'clear' }), s, 'c', 0, 2, undefined).options).to.deep.equal({});
-    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), s, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
+    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet' }] } });
+    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
+  });
+
+  it('refuses at translation what the runtime would refuse later (complete validation)', () => {
+    const j = (spec: Parameters<typeof sampleJob>[0], set = s, id = 'j', shard = 0, shards = 1) => reason(() => engine.jobRequest(sampleJob(spec), set, id, shard, shards, undefined));
+    // JuiceFS control files are not dataset paths: the runtime refuses them (rmr) or would read an endless file (warmup list).
+    expect(j({ type: 'rmr', rmrOptions: { paths: ['ok', '/.trash'] } })).to.equal('InvalidPath');
+    expect(j({ type: 'rmr', rmrOptions: { paths: ['.control/x'] } })).to.equal('InvalidPath');
+    expect(j({ type: 'warmup', warmupOptions: { file: '/.accesslog' } })).to.equal('InvalidPath');
+    expect(j({ type: 'warmup', warmupOptions: { file: '.jfs.stats' } })).to.equal('InvalidPath');
+    expect(j({ type: 'sync', syncOptions: { destination: '/.trash/x' } })).to.equal('InvalidPath');
+    // A name that only starts like a control file is a dataset path.
+    expect(j({ type: 'rmr', rmrOptions: { paths: ['.trash-old', 'x/.trash'] } })).to.equal('no error');
+    // Absolute clear paths must lie in one of the SampleSet's cache directories (or /cache/<i> in the pod).
+    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet-0:/dev/shm/imagenet-1' }] } });
+    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet-1/x', '/cache/1/y', 'rel'] } }, cached)).to.equal('no error');
+    expect(j({ type: 'clear', clearOptions: { paths: ['/var/lib/etcd'] } }, cached)).to.equal('InvalidPath');
+    expect(j({ type: 'clear', clearOptions: { paths: ['/cache/2'] } }, cached)).to.equal('InvalidPath');
+    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet-10'] } }, cached)).to.equal('InvalidPath');
+    // Ids the runtime refuses, shards beyond the largest SampleSet, sync flags out of range or malformed.
+    expect(j({ type: 'clear' }, s, 'bad id/with slash')).to.equal('InvalidJob');
+    expect(j({ type: 'warmup' }, s, 'w', 0, 5001)).to.equal('InvalidJob');
+    expect(j({ type: 'sync', syncOptions: { threads: 0 } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { 'list-depth': 65 } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { limit: -1 } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { 'max-size': '1 GB' } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { 'storage-class': 'x'.repeat(65) } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { start: 'x'.repeat(1025) } })).to.equal('InvalidSyncOption');
+    expect(j({ type: 'sync', syncOptions: { manager: '10.0.0.1' } })).to.equal('InvalidSyncOption');
+    // Over-long lists (the runtime takes at most 10000 paths).
+    expect(j({ type: 'rmr', rmrOptions: { paths: Array.from({ length: 10001 }, (_, i) => `p${i}`) } })).to.equal('InvalidPath');
+    // Credentials the runtime would refuse: too long or with NUL (never echoed).
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j', 0, 1, secret({ 'access-key': 'a\0b', 'secret-key': 'x' })))).to.equal('SecretKeyInvalid');
   });
 
   it('fans out sync and rmr to one pod, warmup and clear to all', () => {
