@@ -10,6 +10,10 @@ import type { SampleSet } from '../../api/sampleset.js';
 import { normalizeUserPath } from '../../runtime/path-safety.js';
 import type { ClearRequest, RmrRequest, RuntimeJobRequest, SyncRequest, WarmupRequest } from '../../runtime/protocol.js';
 import { SpecError } from '../cache-engine.js';
+import { isInside } from '../../runtime/path-safety.js';
+import { CREDENTIALS_IN_ARGUMENTS, CREDENTIALS_IN_ARGUMENTS_VALUE, CredentialsInArgumentsError, credentialsOnlyInUri } from './commands.js';
+import { DEFAULT_CACHE_ROOTS } from './constants.js';
+import { buildMountConfig } from './mount-options.js';
 import { decodeSecretData } from './secret-validation.js';
 import { parseSourceUri } from './source-uri.js';
 import { validateSyncFlags } from './sync-flags.js';
@@ -39,6 +43,23 @@ export function credentialsFromSecret(secret: V1Secret | undefined): Record<stri
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * The credentials of a sync to `options.source`. Storages that read credentials only from the URI
+ * would get them in juicefs's argv (see commands.ts): refused (SpecError CredentialsInArguments)
+ * unless the SampleSet opted in with spec.source.allowCredentialsInArguments, and then marked so the
+ * runtime knows the opt-in was given.
+ */
+function syncCredentials(options: SyncRequest, s: SampleSet, secret: V1Secret | undefined): Record<string, string> | undefined {
+  const credentials = credentialsFromSecret(secret);
+  if (!credentials) return undefined;
+  const { scheme } = parseSourceUri(options.source);
+  if (credentialsOnlyInUri(scheme)) {
+    if (s.spec.source?.allowCredentialsInArguments !== true) throw new SpecError('CredentialsInArguments', new CredentialsInArgumentsError(scheme).message);
+    credentials[CREDENTIALS_IN_ARGUMENTS] = CREDENTIALS_IN_ARGUMENTS_VALUE;
+  }
+  return credentials;
+}
+
 function syncRequest(source: string | undefined, syncOptions: Record<string, unknown>): SyncRequest {
   const uri = source ?? '';
   parseSourceUri(uri);
@@ -52,7 +73,7 @@ function syncRequest(source: string | undefined, syncOptions: Record<string, unk
 
 export function initialSyncRequest(s: SampleSet, id: string, sourceSecret: V1Secret | undefined): RuntimeJobRequest {
   const options = syncRequest(s.spec.source?.uri, {});
-  const credentials = credentialsFromSecret(sourceSecret);
+  const credentials = syncCredentials(options, s, sourceSecret);
   return { id, type: 'sync', options, ...(credentials ? { credentials } : {}) };
 }
 
@@ -84,18 +105,47 @@ function rmrRequest(job: SampleJob): RmrRequest {
   };
 }
 
-function clearRequest(job: SampleJob): ClearRequest {
-  const paths = job.spec.clearOptions?.paths;
-  return paths?.length ? { paths: paths.map((p, i) => checkPath(p, `clearOptions.paths[${i}]`)) } : {};
+/**
+ * An absolute clear path written against a cache level as declared (`/dev/shm/paddle-operator/x/…`)
+ * → the same place in the SampleSet's own directory (`/dev/shm/paddle-operator/<ns>_<name>/x/…`),
+ * which is what the runtime knows. Other paths are left for the runtime to judge.
+ */
+function toOwnCacheDir(p: string, s: SampleSet, roots: string[]): string {
+  if (!p.startsWith('/')) return p;
+  let mount;
+  try {
+    mount = buildMountConfig(s, roots);
+  } catch {
+    return p;
+  }
+  const norm = `/${normalizeUserPath(p)}`;
+  if (mount.cacheDirs.some((d) => isInside(d, norm))) return p;
+  const i = mount.declaredCacheDirs.findIndex((d) => isInside(d, norm));
+  if (i < 0) return p;
+  const rest = norm.slice(mount.declaredCacheDirs[i].length).replace(/^\/+/, '');
+  return rest ? `${mount.cacheDirs[i]}/${rest}` : mount.cacheDirs[i];
 }
 
-export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest {
+function clearRequest(job: SampleJob, s: SampleSet, roots: string[]): ClearRequest {
+  const paths = job.spec.clearOptions?.paths;
+  return paths?.length ? { paths: paths.map((p, i) => toOwnCacheDir(checkPath(p, `clearOptions.paths[${i}]`), s, roots)) } : {};
+}
+
+export function jobRequest(
+  job: SampleJob,
+  s: SampleSet,
+  id: string,
+  shard: number,
+  shards: number,
+  credentialsSecret: V1Secret | undefined,
+  cacheRoots: string[] = DEFAULT_CACHE_ROOTS,
+): RuntimeJobRequest {
   switch (job.spec.type) {
     case 'sync': {
       const o = (job.spec.syncOptions ?? {}) as Record<string, unknown>;
       const source = typeof o.source === 'string' && o.source !== '' ? o.source : s.spec.source?.uri;
       const options = syncRequest(source, o);
-      const credentials = credentialsFromSecret(credentialsSecret);
+      const credentials = syncCredentials(options, s, credentialsSecret);
       return { id, type: 'sync', options, ...(credentials ? { credentials } : {}) };
     }
     case 'warmup':
@@ -103,7 +153,7 @@ export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: numb
     case 'rmr':
       return { id, type: 'rmr', options: rmrRequest(job) };
     case 'clear':
-      return { id, type: 'clear', options: clearRequest(job) };
+      return { id, type: 'clear', options: clearRequest(job, s, cacheRoots) };
     default:
       throw new SpecError('InvalidJob', `unknown SampleJob type ${JSON.stringify((job.spec as { type?: unknown }).type)}`);
   }
