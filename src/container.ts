@@ -94,7 +94,7 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics],
   );
   // Cache engines: add a binding here to install another engine; no operator changes needed.
-  c.bind(TYPES.CacheEngine).toConstantValue({ engine: new JuiceFsEngine(), runtime: createJuiceFsRuntime });
+  c.bind(TYPES.CacheEngine).toConstantValue({ engine: new JuiceFsEngine({ cacheRoots: config.cacheRoots }), runtime: createJuiceFsRuntime });
   c.bind(TYPES.EngineRegistry).toResolvedValue(
     (engines: EngineBinding[]) => {
       const registry = new EngineRegistry();

@@ -41,7 +41,11 @@ export interface CacheLevel {
 
 export interface SampleSetSpec {
   partitions: number;
-  source?: { uri: string; secretRef?: SecretRef };
+  /**
+   * allowCredentialsInArguments: the source is a storage that reads credentials only from the URI
+   * and the owner accepts that juicefs gets them as a command-line argument (see the README).
+   */
+  source?: { uri: string; secretRef?: SecretRef; allowCredentialsInArguments?: boolean };
   secretRef: SecretRef;
   noSync?: boolean;
   csi?: { driver?: string; juiceFSMountOptions?: JuiceFSMountOptions };

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import { DEFAULT_CACHE_ROOTS } from '../engines/juicefs/constants.js';
+import { checkCacheRoots } from '../engines/juicefs/mount-options.js';
 import type { LogFormat } from '../observability/logger.js';
 
 /** Everything the paddle-operator process can be told, from flags and environment. */
@@ -27,6 +29,8 @@ export interface OperatorConfig {
   operators: Array<'sampleset' | 'samplejob' | 'paddlejob'>;
   /** Seconds a SIGTERM waits for in-flight reconciles. */
   shutdownTimeoutSeconds: number;
+  /** Host directories SampleSet cache tiers may live under (each SampleSet gets its own subdirectory). */
+  cacheRoots: string[];
 }
 
 export const CONFIG_HELP = `paddle-operator — runs the SampleSet, SampleJob and PaddleJob operators.
@@ -47,6 +51,8 @@ Flags (each also read from the environment variable in brackets):
   --host-port-range FROM-TO         host ports for PaddleJob Host intranet [HOST_PORT_RANGE] (35000-65000)
   --operators LIST                  comma list of sampleset,samplejob,paddlejob [OPERATORS] (all)
   --shutdown-timeout SECONDS        grace for in-flight reconciles on SIGTERM (25)
+  --cache-root DIR[,DIR…]           host directories SampleSet cache tiers may use; repeatable
+                                    [CACHE_ROOTS] (${DEFAULT_CACHE_ROOTS.join(',')})
   --help`;
 
 export class ConfigError extends Error {}
@@ -92,6 +98,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       'host-port-range': { type: 'string' },
       'operators': { type: 'string' },
       'shutdown-timeout': { type: 'string' },
+      'cache-root': { type: 'string', multiple: true },
       'help': { type: 'boolean' },
     },
   });
@@ -108,6 +115,16 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   const renew = int('renew-deadline', values['renew-deadline'], 10, 1);
   const retry = int('retry-period', values['retry-period'], 2, 1);
   if (!(lease > renew && renew > retry)) throw new ConfigError('need --lease-duration > --renew-deadline > --retry-period');
+  const rootList = (values['cache-root']?.length ? values['cache-root'] : [env.CACHE_ROOTS || DEFAULT_CACHE_ROOTS.join(',')])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
+  let cacheRoots: string[];
+  try {
+    cacheRoots = checkCacheRoots(rootList);
+  } catch (e) {
+    throw new ConfigError(`--cache-root: ${(e as Error).message}`);
+  }
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG ?? '',
@@ -127,6 +144,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     hostPortRange: [Number(m[1]), Number(m[2])],
     operators: ops as OperatorConfig['operators'],
     shutdownTimeoutSeconds: int('shutdown-timeout', values['shutdown-timeout'], 25, 1),
+    cacheRoots,
   };
 }
 

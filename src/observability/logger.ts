@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { maskUriUserinfo } from '../runtime/scrub.js';
 
 export type Logger = winston.Logger;
 export type LogFormat = 'json' | 'text';
@@ -6,8 +7,12 @@ export type LogFormat = 'json' | 'text';
 /** Keys whose values never reach a log line, whatever object they sit in. */
 const SECRET_KEYS = /^(token|password|secret|secret-key|secretKey|access-key|accessKey|authorization|credentials|metaurl|meta-url|data)$/i;
 
-/** Replaces secret-looking values with "[redacted]" (deep, on a copy). */
+/**
+ * Replaces secret-looking values with "[redacted]" and masks the userinfo of every URI in strings
+ * (`scheme://****@host`) (deep, on a copy).
+ */
 export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return maskUriUserinfo(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
@@ -18,6 +23,7 @@ export function redact(value: unknown, depth = 0): unknown {
 }
 
 const redactFormat = winston.format((info) => {
+  if (typeof info.message === 'string') info.message = maskUriUserinfo(info.message);
   for (const k of Object.keys(info)) {
     if (k === 'level' || k === 'message') continue;
     const v = (info as Record<string, unknown>)[k];

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name: SS, namespace: NS },
-      spec: { partitions: 1, noSync: true, secretRef: { name: 'vol' }, cache: { levels: [{ mediumType: 'SSD', path: '/var/cache/bench', cacheSize: 256 }] } },
+      spec: { partitions: 1, noSync: true, secretRef: { name: 'vol' }, cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/bench', cacheSize: 256 }] } },
     } as SampleSet);
     await waitFor('SampleSet Ready', async () => (await api.get<SampleSet>(SAMPLESET, SS, NS))?.status?.phase === 'Ready', { timeoutMs: 180_000, intervalMs: 250 });
     const pod = await sim.waitForRuntime(NS, `${SS}-runtime-0`, 60_000);

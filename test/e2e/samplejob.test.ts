@@ -183,7 +183,9 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
         partitions: 2,
         secretRef: { name: 'jfs-volume' },
         source: { uri: s3.uri('data', 'train/'), secretRef: { name: 'source' } },
-        cache: { levels: [{ mediumType: 'SSD', path: `/var/cache/e2e/${ns}`, cacheSize: 1024 }] },
+        // under a default --cache-root (the simulated nodes map host paths into the run directory);
+        // the SampleSet's own <namespace>_<name> directory is added below it
+        cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/e2e', cacheSize: 1024 }] },
       },
     } as SampleSet);
     await sampleSetWhere('Ready with the dataset counted', (s) => s.status?.phase === 'Ready' && (s.status.cacheStatus?.totalBytes ?? 0) >= trainBytes * 0.95, 240_000);

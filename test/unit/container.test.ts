@@ -36,6 +36,11 @@ describe('composition root', () => {
     expect(c.get(TYPES.EngineRegistry)).to.be.instanceOf(EngineRegistry);
   });
 
+  it('hands the configured cache roots to the JuiceFS engine', () => {
+    const c = buildContainer(parseOperatorConfig(['--cache-root=/mnt/nvme/cache'], {}), { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
+    expect((c.get(TYPES.EngineRegistry).get('juicefs') as unknown as { cacheRoots: string[] }).cacheRoots).to.deep.equal(['/mnt/nvme/cache']);
+  });
+
   it('binds every operator the config asks for', () => {
     const c = buildContainer(config, { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
     const ops = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];

@@ -227,7 +227,7 @@ describe('CRDs (crds/)', () => {
 
     it('keeps the original JSON names', () => {
       expect(keysAt(s, 'spec')).to.deep.equal(['cache', 'csi', 'noSync', 'nodeAffinity', 'partitions', 'secretRef', 'source', 'tolerations']);
-      expect(keysAt(s, 'spec.source')).to.deep.equal(['secretRef', 'uri']);
+      expect(keysAt(s, 'spec.source')).to.deep.equal(['allowCredentialsInArguments', 'secretRef', 'uri']);
       expect(keysAt(s, 'spec.csi')).to.deep.equal(['driver', 'juiceFSMountOptions']);
       // The original's mount options, among every option the engine supports (engines/juicefs/crd-agreement.test.ts).
       expect(keysAt(s, 'spec.csi.juiceFSMountOptions')).to.include.members([
@@ -410,14 +410,49 @@ describe('CRDs (crds/)', () => {
       }
     });
 
-    it('rejects credentials in source URIs', () => {
-      const uriRules = (at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string);
-      const creds = new RegExp(celRegex(uriRules.find((r) => r.includes('@')) ?? ''));
-      const form = new RegExp(celRegex(uriRules.find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
+    // Class 6 of issue 12: any '@' (also percent-encoded) and any percent-encoded authority.
+    it('rejects credentials in source URIs, also with / : @ in the secret and percent-encoded', () => {
+      const crs: Array<[Json, string]> = [
+        [schemaOf(crds.SampleSet), 'spec.source.uri'],
+        [schemaOf(crds.SampleJob), 'spec.syncOptions.source'],
+      ];
+      for (const [schema, field] of crs) {
+        const uriRules = (at(schema, field)['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string);
+        const rule = uriRules.find((r) => r.includes('@')) ?? '';
+        expect(rule, field).to.include("!self.contains('@')");
+        const regexes = [new RegExp(celRegex(rule, 0)), new RegExp(celRegex(rule, 1))];
+        const refused = (u: string) => u.includes('@') || regexes.some((re) => re.test(u));
+        for (const u of [
+          's3://AK:SK@bucket.s3.amazonaws.com/x',
+          'minio://ak:sk@host:9000/bucket',
+          's3://KEY:sec/ret@bucket/',
+          's3://KEY:sec/ret/more@bucket/x',
+          's3://bucket/prefix/KEY:secret@host/',
+          'hdfs://hadoop@namenode:8020/data',
+          's3://KEY%3Asecret%40bucket/',
+          's3://KEY%3Asecret/bucket/',
+          's3://bucket/x%40y',
+          's3://bucket/x%2540y',
+          'file:///data/a:b@c',
+        ]) {
+          expect(refused(u), `${field} ${u}`).to.equal(true);
+        }
+        for (const u of ['s3://bucket.s3.amazonaws.com/x', 'minio://host:9000/bucket', 'hdfs://nn:8020/d', 's3://bucket/with%20space/', 'file:///data/x']) {
+          expect(refused(u), `${field} ${u}`).to.equal(false);
+        }
+      }
+      const form = new RegExp(celRegex((at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string).find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
       for (const u of ['s3://bucket/x', 'file:///data', 'hdfs://nn:8020/d']) expect(form.test(u), u).to.equal(true);
       for (const u of ['bucket/x', '/data', 's3://', 's3://a b']) expect(form.test(u), u).to.equal(false);
-      for (const u of ['s3://AK:SK@bucket.s3.amazonaws.com/x', 'minio://ak:sk@host:9000/bucket']) expect(creds.test(u), u).to.equal(true);
-      for (const u of ['s3://bucket.s3.amazonaws.com/x', 'hdfs://hadoop@namenode:8020/data', 'minio://host:9000/bucket', 'file:///data/a:b@c']) expect(creds.test(u), u).to.equal(false);
+    });
+
+    it('documents the opt-in for credentials in arguments and the own-namespace rule for Secrets', () => {
+      const ss = schemaOf(crds.SampleSet);
+      expect(at(ss, 'spec.source.allowCredentialsInArguments').type).to.equal('boolean');
+      expect(String(at(ss, 'spec.source.allowCredentialsInArguments').description)).to.include('/proc/<pid>/cmdline');
+      for (const [schema, field] of [[ss, 'spec.secretRef.namespace'], [ss, 'spec.source.secretRef.namespace'], [schemaOf(crds.SampleJob), 'spec.secretRef.namespace']] as Array<[Json, string]>) {
+        expect(String(at(schema, field).description), field).to.include('CrossNamespaceSecret');
+      }
     });
   });
 });

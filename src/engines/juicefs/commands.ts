@@ -20,12 +20,18 @@
  *   file   none
  *
  * Every other scheme (ks3, ufile, qingstor, jss, qiniu, b2, space, oos, scs, ibmcos, wasabi, mss,
- * nos, speedy, ceph, swift, webdav, redis, tikv) takes credentials only in the URI. For those the
- * URI with `ak:sk@` is built here, at the last moment, and exists only in the child's argv: it is
- * never logged (the logged command line is `display`, with the secrets masked), never stored in a
- * job's state and never returned. juicefs itself rewrites its process title to hide the password
- * (cmd/main.go removePassword), but /proc/<pid>/cmdline shows it until then — prefer the env storages.
+ * nos, speedy, ceph, swift, webdav, redis, tikv) takes credentials only in the URI: v1.3.1 has no
+ * environment variable or file for them (their constructors build static credentials from the
+ * URI's user:password; `juicefs sync` has no flag that reads a URI or a key from a file). For
+ * those the URI with `ak:sk@` is built here, at the last moment, and exists only in the child's
+ * argv: it is never logged (the logged command line is `display`, with the userinfo masked), never
+ * stored in a job's state and never returned. juicefs rewrites its process title to hide the
+ * password (cmd/main.go removePassword), but /proc/<pid>/cmdline shows it to every process of the
+ * node that may read it until then. So this happens only when the SampleSet opted in
+ * (`spec.source.allowCredentialsInArguments: true`): the operator then adds
+ * CREDENTIALS_IN_ARGUMENTS to the job's credentials, and without that marker such a sync fails.
  */
+import { maskUriUserinfo } from '../../runtime/scrub.js';
 import { syncFlagArgs, type SyncFlags } from './sync-flags.js';
 import type { ParsedSource } from './source-uri.js';
 
@@ -48,6 +54,35 @@ export const ENV_CREDENTIALS: Record<string, EnvCredentialNames> = {
 
 /** Schemes whose credentials cannot be given in the environment and are not meaningful. */
 export const NO_CREDENTIAL_SCHEMES = ['file', 'gs'];
+
+/** Schemes that take credentials through the environment (besides ENV_CREDENTIALS). */
+const OTHER_ENV_SCHEMES = ['wasb', 'hdfs'];
+
+/**
+ * A key of the job's credentials (never a Secret key: credentialsFromSecret copies only
+ * access-key/secret-key/session-token) set by the operator when the SampleSet allows credentials in
+ * juicefs's arguments. The value is deliberately unlike any word a log line would contain, since
+ * the runtime masks every credential value in its output.
+ */
+export const CREDENTIALS_IN_ARGUMENTS = 'credentials-in-arguments';
+export const CREDENTIALS_IN_ARGUMENTS_VALUE = 'allowed-by-spec.source.allowCredentialsInArguments';
+
+/** True for schemes whose credentials juicefs reads only from the URI (so from its argv). */
+export function credentialsOnlyInUri(scheme: string): boolean {
+  return !ENV_CREDENTIALS[scheme] && !NO_CREDENTIAL_SCHEMES.includes(scheme) && !OTHER_ENV_SCHEMES.includes(scheme);
+}
+
+/** Raised for a URI-only storage with credentials but without the SampleSet's opt-in. */
+export class CredentialsInArgumentsError extends Error {
+  readonly reason = 'CredentialsInArguments';
+  constructor(scheme: string) {
+    super(
+      `${scheme} sources take credentials only inside the URI, which juicefs receives as a command-line argument (readable in /proc/<pid>/cmdline on the node until juicefs hides it); ` +
+        'refused unless the SampleSet sets spec.source.allowCredentialsInArguments: true (or use a source whose credentials go through the environment, e.g. s3, minio, oss)',
+    );
+    this.name = 'CredentialsInArgumentsError';
+  }
+}
 
 /** Environment variables never passed on to a juicefs child. */
 export const STRIPPED_ENV = ['PADDLE_RUNTIME_TOKEN'];
@@ -91,14 +126,16 @@ export function placeSourceCredentials(src: ParsedSource, uri: string, credentia
   if (src.scheme === 'hdfs') {
     return ak ? { env: { HADOOP_USER_NAME: ak }, uri, via: 'env' } : { env: {}, uri, via: 'ignored' };
   }
-  // URI-only storages: ak:sk[:token]@ (URL-encoded, as juicefs expects special characters).
+  // URI-only storages: ak:sk[:token]@ (URL-encoded, as juicefs expects special characters), and
+  // only with the SampleSet's explicit opt-in.
+  if (credentials?.[CREDENTIALS_IN_ARGUMENTS] !== CREDENTIALS_IN_ARGUMENTS_VALUE) throw new CredentialsInArgumentsError(src.scheme);
   const userinfo = [ak, sk, ...(token ? [token] : [])].map((v) => encodeURIComponent(v)).join(':');
   return { env: {}, uri: insertUserinfo(src, userinfo), via: 'uri' };
 }
 
 export interface SyncCommand {
   args: string[];
-  /** The same arguments for logs: any `user:password@` masked. */
+  /** The same arguments for logs: the userinfo of any URI masked (`scheme://****@…`). */
   display: string[];
 }
 
@@ -110,7 +147,7 @@ export function syncCommand(sourceForArgv: string, destinationUri: string, flags
   const src = sourceForArgv.endsWith('/') ? sourceForArgv : `${sourceForArgv}/`;
   const dest = destinationUri.endsWith('/') ? destinationUri : `${destinationUri}/`;
   const args = ['sync', '--metrics', '127.0.0.1:0', ...syncFlagArgs(flags), src, dest];
-  const display = args.map((a) => a.replace(/^([a-z0-9]+:\/\/)[^/@]*@/i, '$1****@'));
+  const display = args.map((a) => maskUriUserinfo(a));
   return { args, display };
 }
 

@@ -16,8 +16,9 @@ import { isInside, normalizeUserPath } from '../../runtime/path-safety.js';
 import { MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type ClearRequest, type RmrRequest, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../runtime/protocol.js';
 import { JOB_ID_PATTERN } from '../../runtime/validation.js';
 import { SpecError } from '../cache-engine.js';
-import { POD_CACHE_ROOT } from './constants.js';
-import { CONTROL_FILES } from './juicefs-runtime.js';
+import { CREDENTIALS_IN_ARGUMENTS, CREDENTIALS_IN_ARGUMENTS_VALUE, CredentialsInArgumentsError, credentialsOnlyInUri } from './commands.js';
+import { DEFAULT_CACHE_ROOTS, POD_CACHE_ROOT } from './constants.js';
+import { CONTROL_FILES } from './juicefs-warmup.js';
 import { buildMountConfig } from './mount-options.js';
 import { decodeSecretData } from './secret-validation.js';
 import { MAX_SHARDS, validShard } from './sharding.js';
@@ -71,6 +72,23 @@ export function credentialsFromSecret(secret: V1Secret | undefined): Record<stri
   return Object.keys(out).length ? out : undefined;
 }
 
+/**
+ * The credentials of a sync to `options.source`. Storages that read credentials only from the URI
+ * would get them in juicefs's argv (see commands.ts): refused (SpecError CredentialsInArguments)
+ * unless the SampleSet opted in with spec.source.allowCredentialsInArguments, and then marked so the
+ * runtime knows the opt-in was given.
+ */
+function syncCredentials(options: SyncRequest, s: SampleSet, secret: V1Secret | undefined): Record<string, string> | undefined {
+  const credentials = credentialsFromSecret(secret);
+  if (!credentials) return undefined;
+  const { scheme } = parseSourceUri(options.source);
+  if (credentialsOnlyInUri(scheme)) {
+    if (s.spec.source?.allowCredentialsInArguments !== true) throw new SpecError('CredentialsInArguments', new CredentialsInArgumentsError(scheme).message);
+    credentials[CREDENTIALS_IN_ARGUMENTS] = CREDENTIALS_IN_ARGUMENTS_VALUE;
+  }
+  return credentials;
+}
+
 function syncRequest(source: string | undefined, syncOptions: Record<string, unknown>): SyncRequest {
   const uri = source ?? '';
   parseSourceUri(uri);
@@ -98,7 +116,7 @@ function checkSize(req: RuntimeJobRequest, what: string): RuntimeJobRequest {
 export function initialSyncRequest(s: SampleSet, id: string, sourceSecret: V1Secret | undefined): RuntimeJobRequest {
   checkId(id);
   const options = syncRequest(s.spec.source?.uri, {});
-  const credentials = credentialsFromSecret(sourceSecret);
+  const credentials = syncCredentials(options, s, sourceSecret);
   return checkSize({ id, type: 'sync', options, ...(credentials ? { credentials } : {}) }, 'the initial sync');
 }
 
@@ -131,21 +149,42 @@ function rmrRequest(job: SampleJob): RmrRequest {
 }
 
 /**
- * Clear paths: relative to every cache tier, or absolute inside one of the SampleSet's host cache
- * directories (or a tier's directory in the runtime pod, `/cache/<i>`), as the runtime requires.
+ * An absolute clear path written against a cache level as declared (`/dev/shm/paddle-operator/x/…`)
+ * → the same place in the SampleSet's own directory (`/dev/shm/paddle-operator/<ns>_<name>/x/…`),
+ * which is what the runtime knows. Other paths are left for the runtime to judge.
  */
-function clearRequest(job: SampleJob, s: SampleSet): ClearRequest {
+function toOwnCacheDir(p: string, s: SampleSet, roots: string[]): string {
+  if (!p.startsWith('/')) return p;
+  let mount;
+  try {
+    mount = buildMountConfig(s, roots);
+  } catch {
+    return p;
+  }
+  const norm = `/${normalizeUserPath(p)}`;
+  if (mount.cacheDirs.some((d) => isInside(d, norm))) return p;
+  const i = mount.declaredCacheDirs.findIndex((d) => isInside(d, norm));
+  if (i < 0) return p;
+  const rest = norm.slice(mount.declaredCacheDirs[i].length).replace(/^\/+/, '');
+  return rest ? `${mount.cacheDirs[i]}/${rest}` : mount.cacheDirs[i];
+}
+
+/**
+ * Clear paths: relative to every cache tier, or absolute inside one of the SampleSet's host cache
+ * directories as declared or as its own (or a tier's directory in the runtime pod, `/cache/<i>`).
+ */
+function clearRequest(job: SampleJob, s: SampleSet, roots: string[]): ClearRequest {
   const paths = job.spec.clearOptions?.paths;
   if (!paths?.length) return {};
   const absolute = paths.some((p) => typeof p === 'string' && p.startsWith('/'));
-  const tiers = absolute ? buildMountConfig(s).cacheDirs : [];
-  const roots = [...tiers, ...tiers.map((_, i) => `${POD_CACHE_ROOT}/${i}`)];
+  const tiers = absolute ? buildMountConfig(s, roots).cacheDirs : [];
+  const allowed = [...tiers, ...tiers.map((_, i) => `${POD_CACHE_ROOT}/${i}`)];
   return {
     paths: checkPathList(paths, 'clearOptions.paths', (p, where) => {
-      const path = checkPath(p, where);
+      const path = toOwnCacheDir(checkPath(p, where), s, roots);
       if (path.startsWith('/')) {
         const norm = `/${normalizeUserPath(path)}`;
-        if (!roots.some((r) => isInside(r, norm))) {
+        if (!allowed.some((r) => isInside(r, norm))) {
           throw new SpecError('InvalidPath', `${where}: ${norm} is not inside a cache directory of SampleSet ${s.metadata.name} (${tiers.join(', ') || 'it caches in memory'})`);
         }
       }
@@ -154,7 +193,15 @@ function clearRequest(job: SampleJob, s: SampleSet): ClearRequest {
   };
 }
 
-export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest {
+export function jobRequest(
+  job: SampleJob,
+  s: SampleSet,
+  id: string,
+  shard: number,
+  shards: number,
+  credentialsSecret: V1Secret | undefined,
+  cacheRoots: string[] = DEFAULT_CACHE_ROOTS,
+): RuntimeJobRequest {
   checkId(id);
   const what = `SampleJob ${job.metadata.name ?? ''}`.trim();
   switch (job.spec.type) {
@@ -162,7 +209,7 @@ export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: numb
       const o = (job.spec.syncOptions ?? {}) as Record<string, unknown>;
       const source = typeof o.source === 'string' && o.source !== '' ? o.source : s.spec.source?.uri;
       const options = syncRequest(source, o);
-      const credentials = credentialsFromSecret(credentialsSecret);
+      const credentials = syncCredentials(options, s, credentialsSecret);
       return checkSize({ id, type: 'sync', options, ...(credentials ? { credentials } : {}) }, what);
     }
     case 'warmup':
@@ -170,7 +217,7 @@ export function jobRequest(job: SampleJob, s: SampleSet, id: string, shard: numb
     case 'rmr':
       return checkSize({ id, type: 'rmr', options: rmrRequest(job) }, what);
     case 'clear':
-      return checkSize({ id, type: 'clear', options: clearRequest(job, s) }, what);
+      return checkSize({ id, type: 'clear', options: clearRequest(job, s, cacheRoots) }, what);
     default:
       throw new SpecError('InvalidJob', `unknown SampleJob type ${JSON.stringify((job.spec as { type?: unknown }).type)}`);
   }

@@ -9,9 +9,9 @@ import type { SampleJob } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { RuntimeJobRequest } from '../../runtime/protocol.js';
 import { SpecError, type CacheEngine, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
-import { JUICEFS_ENGINE } from './constants.js';
+import { DEFAULT_CACHE_ROOTS, JUICEFS_ENGINE } from './constants.js';
 import { fanOut, initialSyncRequest, jobRequest } from './job-requests.js';
-import { buildMountConfig } from './mount-options.js';
+import { buildMountConfig, checkCacheRoots } from './mount-options.js';
 import * as names from './names.js';
 import { buildRuntimeService } from './runtime-service.js';
 import { buildRuntimeStatefulSet } from './runtime-statefulset.js';
@@ -20,8 +20,21 @@ import { parseSourceUri } from './source-uri.js';
 import { buildTokenSecret } from './token-secret.js';
 import { buildPersistentVolume, buildPersistentVolumeClaim } from './volume.js';
 
+export interface JuiceFsEngineOptions {
+  /**
+   * Host directories cache tiers may live under (the operator's --cache-root; default
+   * DEFAULT_CACHE_ROOTS). A SampleSet's tiers must be below one of them.
+   */
+  cacheRoots?: string[];
+}
+
 export class JuiceFsEngine implements CacheEngine {
   readonly name = JUICEFS_ENGINE;
+  readonly cacheRoots: string[];
+
+  constructor(opts: JuiceFsEngineOptions = {}) {
+    this.cacheRoots = checkCacheRoots(opts.cacheRoots ?? DEFAULT_CACHE_ROOTS);
+  }
 
   validateVolumeSecret(secret: V1Secret | undefined, sampleSet: SampleSet): void {
     validateVolumeSecret(secret, sampleSet);
@@ -32,14 +45,14 @@ export class JuiceFsEngine implements CacheEngine {
     if (!sampleSet.metadata.name) throw new SpecError('InvalidSpec', 'the SampleSet has no name');
     if (!Number.isInteger(s.partitions) || s.partitions < 1) throw new SpecError('InvalidSpec', 'spec.partitions must be an integer ≥ 1');
     if (!s.secretRef?.name) throw new SpecError('SecretNotFound', 'spec.secretRef.name is required (the JuiceFS volume Secret)');
-    buildMountConfig(sampleSet);
+    buildMountConfig(sampleSet, this.cacheRoots);
     if (s.source?.uri) parseSourceUri(s.source.uri);
     else if (!s.noSync) throw new SpecError('SourceMissing', 'spec.source.uri is required unless spec.noSync is true');
   }
 
   buildObjects(ctx: SampleSetContext): SampleSetObjects {
     const s = ctx.sampleSet;
-    const mount = buildMountConfig(s);
+    const mount = buildMountConfig(s, this.cacheRoots);
     return {
       persistentVolume: buildPersistentVolume(s, mount),
       persistentVolumeClaim: buildPersistentVolumeClaim(s),
@@ -78,7 +91,7 @@ export class JuiceFsEngine implements CacheEngine {
   }
 
   jobRequest(job: SampleJob, sampleSet: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest {
-    return jobRequest(job, sampleSet, id, shard, shards, credentialsSecret);
+    return jobRequest(job, sampleSet, id, shard, shards, credentialsSecret, this.cacheRoots);
   }
 
   fanOut(type: SampleJob['spec']['type']): 'one' | 'all' {

@@ -1,7 +1,9 @@
 /**
  * The JuiceFS mount options of a SampleSet's volume, built deterministically (sorted by flag name)
  * from `spec.csi.juiceFSMountOptions` and `spec.cache.levels`:
- *  - cache-dir = the level paths joined by `:` (default `/var/cache/paddle-operator/<ns>/<name>`);
+ *  - cache-dir = the SampleSet's own directories for the level paths, joined by `:` (see
+ *    placeCacheDir: every path must lie under a cache root the cluster admin configured on the
+ *    operator, and becomes `<root>/<namespace>_<name>[/<rest>]`; default `<first root>/<ns>_<name>`);
  *  - cache-size = the levels' cacheSize summed, in MiB (default 102400 MiB = 100 GiB — not the
  *    original's 1 EiB);
  *  - booleans become bare flags (`writeback`), false ones are left out;
@@ -11,8 +13,9 @@
  */
 import type { CacheLevel, SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../cache-engine.js';
-import { normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
-import { DEFAULT_CACHE_ROOT, DEFAULT_CACHE_SIZE_MIB } from './constants.js';
+import path from 'node:path';
+import { isInside, normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
+import { DEFAULT_CACHE_ROOTS, DEFAULT_CACHE_SIZE_MIB } from './constants.js';
 import { formatMountOption, invalidMountOption, mountFlagName, MOUNT_OPTIONS } from './mount-flags.js';
 import { namespaceOf } from './names.js';
 
@@ -23,8 +26,10 @@ const FORBIDDEN_TREES = ['/proc', '/sys', '/etc', '/boot', '/root', '/usr', '/bi
 export interface JuiceFsMountConfig {
   /** `flag[=value]` entries sorted by flag name (the CSI mount options). */
   options: string[];
-  /** Host cache directories in order ([] for `cache-dir=memory`). */
+  /** This SampleSet's own host cache directories in order ([] for `cache-dir=memory`). */
   cacheDirs: string[];
+  /** The same directories as the user declared them (normalised), parallel to cacheDirs. */
+  declaredCacheDirs: string[];
   /** The mount's cache-size value (MiB when numeric). */
   cacheSize: string;
 }
@@ -33,12 +38,46 @@ function invalid(name: string, why: string): SpecError {
   return invalidMountOption(name, why);
 }
 
-/** The default host cache directory of a SampleSet. */
-export function defaultCacheDir(s: SampleSet): string {
-  return `${DEFAULT_CACHE_ROOT}/${namespaceOf(s)}/${s.metadata.name}`;
+/**
+ * Validates the cache roots an operator is configured with: absolute, normalised, no `..`, no
+ * `:`/`,`/whitespace (they end up in the `cache-dir` mount option), not `/`, not a system
+ * directory, and not nested in one another (a SampleSet's directory under one root must never lie
+ * inside another root). Returns them normalised; throws Error naming the problem.
+ */
+export function checkCacheRoots(roots: string[]): string[] {
+  if (roots.length === 0) throw new Error('at least one cache root is required');
+  const out: string[] = [];
+  for (const r of roots) {
+    if (!r.startsWith('/')) throw new Error(`cache root ${JSON.stringify(r)} must be an absolute path`);
+    if (/[\s,:\0]/.test(r)) throw new Error(`cache root ${JSON.stringify(r)} must not contain whitespace, ',' or ':'`);
+    let rel: string;
+    try {
+      rel = normalizeUserPath(r);
+    } catch (err) {
+      throw new Error(`cache root ${JSON.stringify(r)}: ${(err as Error).message}`);
+    }
+    const norm = `/${rel}`;
+    if (rel === '' || FORBIDDEN_DIRS.includes(norm) || FORBIDDEN_TREES.some((t) => isInside(t, norm))) {
+      throw new Error(`cache root ${norm} is a system directory; use a dedicated one such as ${DEFAULT_CACHE_ROOTS.join(' or ')}`);
+    }
+    const clash = out.find((o) => isInside(o, norm) || isInside(norm, o));
+    if (clash) throw new Error(clash === norm ? `cache root ${norm} is given twice` : `cache roots ${clash} and ${norm} are nested; give only one of them`);
+    out.push(norm);
+  }
+  return out;
 }
 
-/** Validates one host cache directory (absolute, normalised, not a system directory). */
+/** The directory name a SampleSet gets under each cache root: `<namespace>_<name>` (neither contains `_`). */
+export function sampleSetCacheSubdir(s: SampleSet): string {
+  return `${namespaceOf(s)}_${s.metadata.name}`;
+}
+
+/** The default host cache directory of a SampleSet: its own directory under the first root. */
+export function defaultCacheDir(s: SampleSet, roots: string[] = DEFAULT_CACHE_ROOTS): string {
+  return `${roots[0]}/${sampleSetCacheSubdir(s)}`;
+}
+
+/** Validates one host cache directory (absolute, normalised, not a system directory) and returns it normalised. */
 export function checkCacheDir(dir: string, where: string): string {
   if (!dir.startsWith('/')) throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must be an absolute path`);
   if (/[\s,\0]/.test(dir)) throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must not contain whitespace, ',' or NUL`);
@@ -50,21 +89,45 @@ export function checkCacheDir(dir: string, where: string): string {
   }
   const norm = `/${rel}`;
   if (FORBIDDEN_DIRS.includes(norm) || FORBIDDEN_TREES.some((t) => norm.startsWith(`${t}/`))) {
-    throw new SpecError('InvalidCacheDir', `${where}: ${norm} is a system directory and cannot be a cache directory; use a dedicated directory such as /dev/shm/<dataset> or /mnt/ssd/<dataset>`);
+    throw new SpecError('InvalidCacheDir', `${where}: ${norm} is a system directory and cannot be a cache directory`);
   }
   return norm;
 }
 
-function splitDirs(paths: string, where: string): string[] {
-  return paths.split(':').filter((p) => p !== '').map((p) => checkCacheDir(p, where));
+/**
+ * A user's cache directory → this SampleSet's own directory. The path must lie under one of
+ * `roots` (the operator's --cache-root); `<root>/<rest>` becomes `<root>/<namespace>_<name>/<rest>`.
+ * Every directory of a SampleSet therefore lies inside `<root>/<namespace>_<name>`, which no other
+ * SampleSet's directory can (roots do not nest), so no two SampleSets share, see or clear each
+ * other's blocks, whatever paths they write.
+ */
+export function placeCacheDir(dir: string, where: string, roots: string[], s: SampleSet): { declared: string; effective: string } {
+  const declared = checkCacheDir(dir, where);
+  const root = roots.filter((r) => isInside(r, declared)).sort((a, b) => b.length - a.length)[0];
+  if (!root) {
+    throw new SpecError(
+      'InvalidCacheDir',
+      `${where}: ${declared} is not under an allowed cache root (allowed: ${roots.join(', ')}); the cluster administrator sets them with the operator's --cache-root flag`,
+    );
+  }
+  const rest = path.relative(root, declared);
+  const effective = rest ? `${root}/${sampleSetCacheSubdir(s)}/${rest}` : `${root}/${sampleSetCacheSubdir(s)}`;
+  return { declared, effective };
 }
 
-function levelDirs(levels: CacheLevel[]): string[] {
-  return levels.flatMap((l, i) => splitDirs(l.path ?? '', `cache.levels[${i}].path`));
+function splitDirs(paths: string, where: string, roots: string[], s: SampleSet): { declared: string; effective: string }[] {
+  return paths
+    .split(':')
+    .filter((p) => p !== '')
+    .map((p) => placeCacheDir(p, where, roots, s));
 }
 
-/** Builds and validates the mount configuration of a SampleSet. Throws SpecError. */
-export function buildMountConfig(s: SampleSet): JuiceFsMountConfig {
+function levelDirs(levels: CacheLevel[], roots: string[], s: SampleSet): { declared: string; effective: string }[] {
+  return levels.flatMap((l, i) => splitDirs(l.path ?? '', `cache.levels[${i}].path`, roots, s));
+}
+
+/** Builds and validates the mount configuration of a SampleSet (cache dirs under `roots`). Throws SpecError. */
+export function buildMountConfig(s: SampleSet, roots: string[] = DEFAULT_CACHE_ROOTS): JuiceFsMountConfig {
   const user = s.spec.csi?.juiceFSMountOptions ?? {};
   const flags = new Map<string, string>();
   let userCacheDir: string | undefined;
@@ -102,18 +165,19 @@ export function buildMountConfig(s: SampleSet): JuiceFsMountConfig {
   }
 
   const levels = s.spec.cache?.levels ?? [];
-  let cacheDirs: string[];
+  let dirs: { declared: string; effective: string }[];
   if (levels.length > 0) {
-    cacheDirs = levelDirs(levels);
-    if (cacheDirs.length === 0) throw new SpecError('InvalidCacheDir', 'cache.levels: no cache directory given');
+    dirs = levelDirs(levels, roots, s);
+    if (dirs.length === 0) throw new SpecError('InvalidCacheDir', 'cache.levels: no cache directory given');
   } else if (userCacheDir !== undefined) {
-    cacheDirs = userCacheDir.trim() === 'memory' ? [] : splitDirs(userCacheDir, 'juiceFSMountOptions.cache-dir');
-    if (userCacheDir.trim() !== 'memory' && cacheDirs.length === 0) throw new SpecError('InvalidCacheDir', 'juiceFSMountOptions.cache-dir: no cache directory given');
+    dirs = userCacheDir.trim() === 'memory' ? [] : splitDirs(userCacheDir, 'juiceFSMountOptions.cache-dir', roots, s);
+    if (userCacheDir.trim() !== 'memory' && dirs.length === 0) throw new SpecError('InvalidCacheDir', 'juiceFSMountOptions.cache-dir: no cache directory given');
   } else {
-    cacheDirs = [checkCacheDir(defaultCacheDir(s), 'default cache directory')];
+    dirs = [placeCacheDir(roots[0], 'default cache directory', roots, s)];
   }
+  const cacheDirs = dirs.map((d) => d.effective);
   const dupe = cacheDirs.find((d, i) => cacheDirs.indexOf(d) !== i);
-  if (dupe) throw new SpecError('InvalidCacheDir', `cache directory ${dupe} is listed twice`);
+  if (dupe) throw new SpecError('InvalidCacheDir', `cache directory ${dirs[cacheDirs.indexOf(dupe)].declared} is listed twice`);
   flags.set('cache-dir', cacheDirs.length ? cacheDirs.join(':') : 'memory');
 
   const levelSize = levels.reduce((sum, l) => sum + (typeof l.cacheSize === 'number' && l.cacheSize > 0 ? l.cacheSize : 0), 0);
@@ -124,7 +188,7 @@ export function buildMountConfig(s: SampleSet): JuiceFsMountConfig {
   flags.set('cache-size', cacheSize);
 
   const options = [...flags.keys()].sort().map((k) => (flags.get(k) === '' ? k : `${k}=${flags.get(k)}`));
-  return { options, cacheDirs, cacheSize };
+  return { options, cacheDirs, declaredCacheDirs: dirs.map((d) => d.declared), cacheSize };
 }
 
 /** The comma-separated form the CSI driver reads from `volumeAttributes.mountOptions`. */

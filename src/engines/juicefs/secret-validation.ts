@@ -22,7 +22,7 @@ export function decodeSecretData(secret: V1Secret | undefined): Record<string, s
 }
 
 function secretRefText(secret: V1Secret | undefined, sampleSet: SampleSet): string {
-  const ns = secret?.metadata?.namespace ?? sampleSet.spec.secretRef?.namespace ?? sampleSet.metadata.namespace ?? 'default';
+  const ns = sampleSet.metadata.namespace || 'default';
   const name = secret?.metadata?.name ?? sampleSet.spec.secretRef?.name ?? '?';
   return `${ns}/${name}`;
 }

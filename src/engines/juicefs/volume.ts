@@ -37,7 +37,9 @@ export function buildPersistentVolume(s: SampleSet, mount: JuiceFsMountConfig = 
         driver: JUICEFS_CSI_DRIVER,
         fsType: 'juicefs',
         volumeHandle: name,
-        nodePublishSecretRef: { name: s.spec.secretRef.name, namespace: s.spec.secretRef.namespace || namespaceOf(s) },
+        // Always the SampleSet's own namespace: a SampleSet may use only its own namespace's Secrets
+        // (a different secretRef.namespace is refused by the operator before anything is built).
+        nodePublishSecretRef: { name: s.spec.secretRef.name, namespace: namespaceOf(s) },
         volumeAttributes: { mountOptions: mountOptionsString(mount) },
       },
     },

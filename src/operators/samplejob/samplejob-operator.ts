@@ -20,7 +20,7 @@
  * Deleting a running SampleJob cancels its work (finalizer); a job whose pods are gone is let go.
  * A scheduled SampleJob never runs work itself: see schedule.ts.
  */
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
@@ -32,6 +32,9 @@ import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import { controllerOf } from '../../kube/owner-reference.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
+import type { EventType } from '../../kube/event-recorder.js';
+import { maskUriUserinfo, maskUriUserinfoDeep } from '../../runtime/scrub.js';
+import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../sampleset/secret-refs.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { rfc3339, systemClock, type Clock } from './clock.js';
@@ -150,6 +153,16 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     });
   }
 
+  /** Events never carry a URI's userinfo (runtime messages quote juicefs's errors, which quote URIs). */
+  protected override event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
+    return super.event(obj, type, reason, maskUriUserinfo(message));
+  }
+
+  /** Nor does status. */
+  protected override patchStatus(obj: SampleJob, status: Record<string, unknown>): Promise<SampleJob | undefined> {
+    return super.patchStatus(obj, maskUriUserinfoDeep(status));
+  }
+
   /** Keys of the SampleJobs that care about SampleSet `namespace/name` (unfinished or being deleted). */
   jobsUsingSampleSet(namespace: string | undefined, name: string | undefined): ObjectKey[] {
     if (!name) return [];
@@ -225,6 +238,9 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     let engine: CacheEngine;
     let secret: V1Secret | undefined;
     try {
+      // a Secret of another namespace is refused before anything else (nothing reads it)
+      const crossNs = crossNamespaceProblem(job.metadata?.namespace || 'default', 'spec.secretRef', job.spec.secretRef);
+      if (crossNs && !submitted) throw new JobProblem(CROSS_NAMESPACE_SECRET, crossNs, false);
       ({ sampleSet, engine } = this.validateSampleSet(job, !submitted));
       if (!submitted) {
         secret = await this.credentialsSecret(job, sampleSet);
@@ -622,15 +638,19 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   /** The source credentials of a sync: spec.secretRef, else the SampleSet's source Secret. */
   private async credentialsSecret(job: SampleJob, sampleSet: SampleSet): Promise<V1Secret | undefined> {
     if (job.spec.type !== 'sync') return undefined;
-    const ns = job.metadata?.namespace;
+    const ns = job.metadata?.namespace || 'default';
+    const field = job.spec.secretRef ? 'spec.secretRef' : `the SampleSet's spec.source.secretRef`;
     const ref = job.spec.secretRef ?? sampleSet.spec.source?.secretRef;
+    // only the job's own namespace (the SampleSet's is the same): never read another namespace's Secret
+    const crossNs = crossNamespaceProblem(ns, field, ref);
+    if (crossNs) throw new JobProblem(CROSS_NAMESPACE_SECRET, crossNs, false);
     if (!ref?.name) {
       const source = job.spec.syncOptions?.source ?? sampleSet.spec.source?.uri ?? '';
       if (/^file:\/\//i.test(source)) return undefined;
       throw new JobProblem('SecretNotSpecified', 'a sync job needs source credentials: set spec.secretRef (or the SampleSet\'s spec.source.secretRef)', false);
     }
-    const secret = await this.api.get<V1Secret>(SECRET, ref.name, ref.namespace || ns);
-    if (!secret) throw new JobProblem('SecretNotFound', `Secret ${ref.namespace || ns}/${ref.name} not found`, false);
+    const secret = await this.api.get<V1Secret>(SECRET, ref.name, ns);
+    if (!secret) throw new JobProblem('SecretNotFound', `Secret ${ns}/${ref.name} not found`, false);
     return secret;
   }
 

@@ -46,7 +46,10 @@ import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileRes
 import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, RUNTIME_TOKEN_KEY, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
+import { maskUriUserinfo, maskUriUserinfoDeep } from '../../runtime/scrub.js';
+import type { EventType } from '../../kube/event-recorder.js';
 import { desiredNodeLabels, diffNodeLabels } from './node-labels.js';
+import { checkSecretNamespaces, ownSecretKey } from './secret-refs.js';
 import { nextPhase, readyCondition, type PhaseInputs } from './phase.js';
 import { isFullyCached } from './stats.js';
 import { StatsCollector, type Collection } from './stats-collector.js';
@@ -156,9 +159,9 @@ function errMsg(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
 
+/** The Secret a reference names: always in the SampleSet's own namespace (see secret-refs.ts). */
 function secretKeyOf(ss: SampleSet, ref: { name: string; namespace?: string } | undefined): { namespace: string; name: string } | undefined {
-  if (!ref?.name) return undefined;
-  return { namespace: ref.namespace || ss.metadata.namespace || 'default', name: ref.name };
+  return ownSecretKey(ss.metadata.namespace || 'default', ref);
 }
 
 /** Why a partition pod is not ready, in a few words. */
@@ -228,6 +231,16 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     this.unsubscribe();
     await super.stop(timeoutMs);
     this.tracker.stopAll();
+  }
+
+  /** Events never carry a URI's userinfo, whatever text (e.g. a runtime message) they quote. */
+  protected override event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
+    return super.event(obj, type, reason, maskUriUserinfo(message));
+  }
+
+  /** Nor does status. */
+  protected override patchStatus(obj: SampleSet, status: Record<string, unknown>): Promise<SampleSet | undefined> {
+    return super.patchStatus(obj, maskUriUserinfoDeep(status));
   }
 
   // ---- watch mappings -------------------------------------------------------------------------
@@ -330,7 +343,12 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     const name = ss.metadata.name!;
     const partitions = Math.max(1, ss.spec.partitions ?? 1);
 
-    // 1. validate the spec and its Secrets (SpecError → Ready=False, Warning event, wait for a change)
+    // 1. validate the spec and its Secrets (SpecError → Ready=False, Warning event, wait for a change);
+    //    first of all, no Secret of another namespace is ever looked at
+    checkSecretNamespaces(ns, [
+      ['spec.secretRef', ss.spec.secretRef],
+      ['spec.source.secretRef', ss.spec.source?.secretRef],
+    ]);
     const engine = this.engines.get(engineNameOf(ss));
     engine.validateSpec(ss);
     const volRef = secretKeyOf(ss, ss.spec.secretRef);
@@ -349,6 +367,9 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       } else {
         sourceSecret = volumeSecret;
       }
+      // the sync request is pure: building it now reports problems of the source with its
+      // credentials (e.g. CredentialsInArguments) before any object is created
+      engine.initialSyncRequest(ss, 'validate', sourceSecret);
     }
 
     // 2. the objects that realise it (created once, owned, never adopted)
@@ -887,7 +908,7 @@ class StatusDraft {
       type,
       status,
       reason,
-      message: message.slice(0, 32_000),
+      message: maskUriUserinfo(message).slice(0, 32_000),
       observedGeneration: this.ss.metadata.generation,
     });
   }

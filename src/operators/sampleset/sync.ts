@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
 import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
+import { maskUriUserinfo } from '../../runtime/scrub.js';
 import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import { formatBytes, formatCount, formatPercent } from './format.js';
 
@@ -86,5 +87,7 @@ export function syncJobStatusFrom(prev: SyncJobStatus | undefined, id: string, s
   else out.message = formatProgress(state.progress) || (phase === 'Pending' ? 'waiting for the runtime to start the sync' : state.message) || undefined;
   if (isTerminalSyncPhase(phase)) out.completionTime = (same && prev?.completionTime) || state.completionTime || now;
   if (out.message === undefined) delete out.message;
+  // runtime text (juicefs's errors quote URIs): never a URI's userinfo in status
+  else out.message = maskUriUserinfo(out.message);
   return out;
 }

@@ -22,6 +22,15 @@ describe('parseOperatorConfig', () => {
     expect(() => parseOperatorConfig(['--lease-duration=5', '--renew-deadline=10'], {})).to.throw(ConfigError, /lease-duration/);
     expect(() => parseOperatorConfig(['--no-such-flag'], {})).to.throw();
   });
+  // Class 8 of issue 12: cache tiers only under roots the cluster admin configures.
+  it('reads the cache roots from --cache-root (repeatable, comma-separated) or CACHE_ROOTS, with safe defaults', () => {
+    expect(parseOperatorConfig([], {}).cacheRoots).to.deep.equal(['/var/lib/paddle-operator/cache', '/dev/shm/paddle-operator']);
+    expect(parseOperatorConfig(['--cache-root', '/mnt/ssd0/', '--cache-root=/mnt/ssd1,/dev/shm/x'], { CACHE_ROOTS: '/ignored' }).cacheRoots).to.deep.equal(['/mnt/ssd0', '/mnt/ssd1', '/dev/shm/x']);
+    expect(parseOperatorConfig([], { CACHE_ROOTS: '/mnt/nvme/cache, /dev/shm/p' }).cacheRoots).to.deep.equal(['/mnt/nvme/cache', '/dev/shm/p']);
+    for (const bad of ['/', 'relative', '/etc', '/mnt/a/../b', '/mnt/a,/mnt/a/b', '/a:b']) {
+      expect(() => parseOperatorConfig([`--cache-root=${bad}`], {}), bad).to.throw(ConfigError, /--cache-root/);
+    }
+  });
   it('parses listen addresses', () => {
     expect(parseListenAddress(':8080')).to.deep.equal({ host: '0.0.0.0', port: 8080 });
     expect(parseListenAddress('127.0.0.1:0')).to.deep.equal({ host: '127.0.0.1', port: 0 });

@@ -12,6 +12,22 @@ describe('logger', () => {
     });
   });
 
+  // Class 6 of issue 12: a URI's userinfo never reaches a log line, in the message or any field.
+  it('masks URI userinfo (also with / in the secret) in messages and fields, JSON and text', () => {
+    expect(redact({ argv: 'sync s3://AKIDX:Zq9/xW7@bucket/ file:///d/', nested: ['webdav://u:p@ss/w@h/'] })).to.deep.equal({ argv: 'sync s3://****@bucket/ file:///d/', nested: ['webdav://****@h/'] });
+    for (const format of ['json', 'text'] as const) {
+      const lines: string[] = [];
+      const log = createLogger({ level: 'debug', format });
+      log.clear();
+      log.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) }));
+      log.child({ uri: 'oss://AKIDX:Zq9/xW7@b/' }).warn('could not sync s3://AKIDX:Zq9/xW7@bucket/x', { error: 'parse "ks3://AKIDX:Zq9/xW7@b/": invalid port' });
+      expect(lines, format).to.have.length(1);
+      expect(lines[0], format).to.not.include('Zq9');
+      expect(lines[0], format).to.not.include('AKIDX');
+      expect(lines[0], format).to.include('s3://****@bucket/x');
+    }
+  });
+
   it('writes one JSON object per line with level and msg, without secrets', () => {
     const lines: string[] = [];
     const log = createLogger({ level: 'debug', format: 'json' });

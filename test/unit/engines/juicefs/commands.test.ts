@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import {
   childEnv,
+  CREDENTIALS_IN_ARGUMENTS,
+  CREDENTIALS_IN_ARGUMENTS_VALUE,
+  CredentialsInArgumentsError,
+  credentialsOnlyInUri,
   ENV_CREDENTIALS,
   infoCommand,
   parseInfoOutput,
@@ -46,13 +50,33 @@ describe('juicefs commands', () => {
   });
 
   it('embeds credentials (URL-encoded) only for URI-only storages, and ignores them for file/gs', () => {
-    const ks3 = place('ks3://bucket.ks3-cn-beijing.ksyun.com/x/');
+    const ks3 = place('ks3://bucket.ks3-cn-beijing.ksyun.com/x/', { ...creds, [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
     expect(ks3.via).to.equal('uri');
     expect(ks3.uri).to.equal(`ks3://AKIAEXAMPLE:${encodeURIComponent('se/cr+et:1@x')}@bucket.ks3-cn-beijing.ksyun.com/x/`);
     expect(ks3.env).to.deep.equal({});
     expect(place('file:///srv/x/').via).to.equal('ignored');
     expect(place('gs://bucket/x/').via).to.equal('ignored');
     expect(placeSourceCredentials(parseSourceUri('s3://b/x/'), 's3://b/x/', undefined).via).to.equal('none');
+  });
+
+  // Class 6 of issue 12: credentials in argv only with the SampleSet's opt-in.
+  it('refuses credentials for URI-only storages without the opt-in marker', () => {
+    for (const scheme of ['ks3', 'webdav', 'redis', 'swift', 'b2', 'wasabi', 'qingstor', 'tikv', 'ceph']) {
+      expect(credentialsOnlyInUri(scheme), scheme).to.equal(true);
+      expect(() => place(`${scheme}://host.example.com/x/`), scheme).to.throw(CredentialsInArgumentsError, /allowCredentialsInArguments/);
+      expect(() => place(`${scheme}://host.example.com/x/`, { ...creds, [CREDENTIALS_IN_ARGUMENTS]: 'true' }), scheme).to.throw(CredentialsInArgumentsError);
+    }
+    for (const scheme of [...Object.keys(ENV_CREDENTIALS), 'wasb', 'hdfs', 'gs', 'file']) expect(credentialsOnlyInUri(scheme), scheme).to.equal(false);
+  });
+
+  it('masks the whole userinfo in the displayed command line, also with / : @ in the secret', () => {
+    const uri = placeSourceCredentials(parseSourceUri('webdav://dav.example.com/x/'), 'webdav://dav.example.com/x/', { ...creds, [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE }).uri;
+    for (const source of [uri, 'webdav://AKIAEXAMPLE:se/cr+et:1@x@dav.example.com/x/']) {
+      const cmd = syncCommand(source, '/data', {});
+      const shown = cmd.display.join(' ');
+      expect(shown).to.include('webdav://****@dav.example.com/x/');
+      for (const part of ['AKIAEXAMPLE', 'se/cr', 'cr+et', 'se%2Fcr']) expect(shown).to.not.include(part);
+    }
   });
 
   it('builds the sync command with both ends ending in / and masks secrets for display', () => {

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
-import { parseSourceUri, SOURCE_SCHEMES, withTrailingSlash } from '../../../../src/engines/juicefs/source-uri.js';
+import { CREDENTIALS_IN_ARGUMENTS, CREDENTIALS_IN_ARGUMENTS_VALUE } from '../../../../src/engines/juicefs/commands.js';
+import { credentialsInUri, parseSourceUri, SOURCE_SCHEMES, withTrailingSlash } from '../../../../src/engines/juicefs/source-uri.js';
 import { syncFlagArgs, validateSyncFlags } from '../../../../src/engines/juicefs/sync-flags.js';
 import { validateJobRequest } from '../../../../src/runtime/validation.js';
 import { sampleJob, sampleSet, secret } from '../fixtures.js';
@@ -25,13 +26,54 @@ describe('juicefs source URIs', () => {
     expect(parseSourceUri('s3://bucket.s3.us-east-1.amazonaws.com/prefix/')).to.include({ scheme: 's3', host: 'bucket.s3.us-east-1.amazonaws.com', path: '/prefix/' });
     expect(parseSourceUri('minio://127.0.0.1:9000/bkt/pre')).to.include({ scheme: 'minio', host: '127.0.0.1:9000', path: '/bkt/pre' });
     expect(parseSourceUri('file:///srv/data/')).to.include({ scheme: 'file', host: '', path: '/srv/data/' });
-    expect(parseSourceUri('hdfs://hadoop@namenode:8020/data')).to.include({ scheme: 'hdfs' });
+    expect(parseSourceUri('hdfs://namenode:8020/data')).to.include({ scheme: 'hdfs' });
+    expect(parseSourceUri('s3://bucket/prefix%20with%20spaces/')).to.include({ scheme: 's3', path: '/prefix%20with%20spaces/' });
   });
+
+  // Class 6 of issue 12: any userinfo-looking text anywhere in a source URI.
+  const NASTY = [
+    's3://AKIDX:Zq9/xW7@bucket/',
+    's3://AKIDX:Zq9/xW7/with/many/slashes@bucket.s3.amazonaws.com/prefix/',
+    's3://AKIDX@bucket/',
+    's3://:Zq9xW7@bucket/',
+    's3://AKIDX:Zq9:x:W7@bucket/',
+    's3://AKIDX:Zq9@xW7@bucket/',
+    's3://bucket/prefix/AKIDX:Zq9xW7@host/',
+    's3://bucket/a@b',
+    's3://AKIDX%3AZq9xW7%40bucket/',
+    's3://AKIDX:Zq9xW7%40bucket/',
+    's3://bucket/AKIDX:Zq9%2FxW7%40x/',
+    's3://bucket/%2540/',
+    's3://bucket/%252540/',
+    's3://AKIDX%3AZq9xW7/bucket/',
+    'hdfs://hadoop@namenode:8020/data',
+    'webdav://user:Pw%2FZ9@host/dav/',
+    'redis://:PwZ9@host:6379/1',
+    'ks3://AKIDX:SKZ9:TOKZ9@bucket.ks3-cn-beijing.ksyun.com/x/',
+    'S3://AKIDX:Zq9/xW7@bucket/',
+    'unknown://AKIDX:Zq9/xW7@bucket/',
+    'file:///srv/AKIDX:Zq9xW7@x/',
+    's3://AKIDX:Zq9/xW7@bucket/%zz',
+  ];
+  for (const uri of NASTY) {
+    it(`refuses ${JSON.stringify(uri)} with CredentialsInURI, without echoing it`, () => {
+      expect(credentialsInUri(uri)).to.be.a('string');
+      try {
+        parseSourceUri(uri);
+        expect.fail('accepted');
+      } catch (err) {
+        expect(err).to.be.instanceOf(SpecError);
+        expect((err as SpecError).reason).to.equal('CredentialsInURI');
+        for (const part of ['AKIDX', 'Zq9', 'xW7', 'PwZ9', 'SKZ9', 'TOKZ9']) expect((err as SpecError).message).to.not.include(part);
+      }
+    });
+  }
 
   it('rejects credentials, unknown schemes and malformed URIs', () => {
     expect(reason(() => parseSourceUri('s3://AK:SK@bucket/x'))).to.equal('CredentialsInURI');
     expect(reason(() => parseSourceUri('s3://AK@bucket/x'))).to.equal('CredentialsInURI');
     expect(reason(() => parseSourceUri('hdfs://user:pw@nn:8020/x'))).to.equal('CredentialsInURI');
+    expect(reason(() => parseSourceUri('s3://KEY:sec/ret@bucket/'))).to.equal('CredentialsInURI');
     expect(reason(() => parseSourceUri('http://example.com/x'))).to.equal('InvalidSource');
     expect(reason(() => parseSourceUri('jfs://META/x'))).to.equal('InvalidSource');
     expect(reason(() => parseSourceUri('bucket/x'))).to.equal('InvalidSource');
@@ -91,6 +133,26 @@ describe('juicefs job requests', () => {
     expect((engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j2', 0, 1, undefined).options as { source: string }).source).to.equal(s.spec.source!.uri);
   });
 
+  // Class 6 of issue 12: storages that take credentials only in the URI (so in juicefs's argv).
+  it('refuses credentials for URI-only storages unless the SampleSet opts in, and marks the opt-in', () => {
+    const creds = secret({ 'access-key': 'AKIA', 'secret-key': 'sec/ret' });
+    const webdav = sampleSet({ source: { uri: 'webdav://dav.example.com/data/' } });
+    expect(reason(() => engine.initialSyncRequest(webdav, 'i', creds))).to.equal('CredentialsInArguments');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'ks3://b.ks3-cn-beijing.ksyun.com/x/' } }), s, 'j', 0, 1, creds))).to.equal('CredentialsInArguments');
+    // no credentials: nothing goes into argv, nothing to refuse
+    expect(engine.initialSyncRequest(webdav, 'i', undefined).credentials).to.equal(undefined);
+    // env storages never need the opt-in and never get the marker
+    expect(engine.initialSyncRequest(s, 'i', creds).credentials).to.deep.equal({ 'access-key': 'AKIA', 'secret-key': 'sec/ret' });
+    const optedIn = sampleSet({ source: { uri: 'webdav://dav.example.com/data/', allowCredentialsInArguments: true } });
+    expect(engine.initialSyncRequest(optedIn, 'i', creds).credentials).to.deep.equal({ 'access-key': 'AKIA', 'secret-key': 'sec/ret', [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
+    // honoured for SampleJob syncs against that SampleSet, whatever their source
+    const job = sampleJob({ type: 'sync', syncOptions: { source: 'swift://c.example.com/x/' } });
+    expect(engine.jobRequest(job, optedIn, 'j', 0, 1, creds).credentials).to.include({ [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
+    // a Secret cannot set the marker itself
+    const sneaky = secret({ 'access-key': 'AKIA', 'secret-key': 'x', [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
+    expect(reason(() => engine.initialSyncRequest(webdav, 'i', sneaky))).to.equal('CredentialsInArguments');
+  });
+
   it('rejects sync jobs without a source, with credentials in the URI or unsafe destinations', () => {
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), sampleSet({ source: undefined }), 'j', 0, 1, undefined))).to.equal('SourceMissing');
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'oss://ak:sk@b.oss.aliyuncs.com/x' } }), s, 'j', 0, 1, undefined))).to.equal('CredentialsInURI');
@@ -118,6 +180,13 @@ describe('juicefs job requests', () => {
     const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet' }] } });
     expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
+    // absolute paths written against the declared level are mapped into the SampleSet's own directory
+    const leveled = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet' }] } });
+    const clear = (paths: string[]) => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths } }), leveled, 'c', 0, 1, undefined).options;
+    expect(clear(['/dev/shm/paddle-operator/imagenet/x', '/dev/shm/paddle-operator/imagenet', 'rel/y', '/elsewhere'])).to.deep.equal({
+      paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/x', '/dev/shm/paddle-operator/ml_imagenet/imagenet', 'rel/y', '/elsewhere'],
+    });
+    expect(clear(['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'])).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'] });
   });
 
   it('refuses at translation what the runtime would refuse later (complete validation)', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
-import { buildMountConfig, checkCacheDir, defaultCacheDir, mountOptionsString, parseMountOptions } from '../../../../src/engines/juicefs/mount-options.js';
+import { buildMountConfig, checkCacheDir, checkCacheRoots, defaultCacheDir, mountOptionsString, parseMountOptions, placeCacheDir } from '../../../../src/engines/juicefs/mount-options.js';
 import { sampleSet } from '../fixtures.js';
 
 function specError(fn: () => unknown, reason: string, text?: RegExp): void {
@@ -15,6 +15,9 @@ function specError(fn: () => unknown, reason: string, text?: RegExp): void {
   expect.fail(`expected SpecError ${reason}`);
 }
 
+/** Cache roots of these tests (the operator's --cache-root). */
+const ROOTS = ['/dev/shm/paddle-operator', '/data/cache'];
+
 describe('juicefs mount options', () => {
   it('builds the original example deterministically, sorted by flag', () => {
     const s = sampleSet({
@@ -24,16 +27,16 @@ describe('juicefs mount options', () => {
       },
       cache: {
         levels: [
-          { mediumType: 'MEM', path: '/dev/shm/imagenet-0:/dev/shm/imagenet-1', cacheSize: 150 },
-          { mediumType: 'SSD', path: '/data/imagenet', cacheSize: 150 },
+          { mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet-0:/dev/shm/paddle-operator/imagenet-1', cacheSize: 150 },
+          { mediumType: 'SSD', path: '/data/cache', cacheSize: 150 },
         ],
       },
     });
-    const cfg = buildMountConfig(s);
+    const cfg = buildMountConfig(s, ROOTS);
     expect(cfg.options).to.deep.equal([
       'attr-cache=7200',
       'buffer-size=1024',
-      'cache-dir=/dev/shm/imagenet-0:/dev/shm/imagenet-1:/data/imagenet',
+      'cache-dir=/dev/shm/paddle-operator/ml_imagenet/imagenet-0:/dev/shm/paddle-operator/ml_imagenet/imagenet-1:/data/cache/ml_imagenet',
       'cache-size=300',
       'dir-entry-cache=7200',
       'enable-xattr',
@@ -43,7 +46,8 @@ describe('juicefs mount options', () => {
       'prefetch=1',
       'writeback',
     ]);
-    expect(cfg.cacheDirs).to.deep.equal(['/dev/shm/imagenet-0', '/dev/shm/imagenet-1', '/data/imagenet']);
+    expect(cfg.cacheDirs).to.deep.equal(['/dev/shm/paddle-operator/ml_imagenet/imagenet-0', '/dev/shm/paddle-operator/ml_imagenet/imagenet-1', '/data/cache/ml_imagenet']);
+    expect(cfg.declaredCacheDirs).to.deep.equal(['/dev/shm/paddle-operator/imagenet-0', '/dev/shm/paddle-operator/imagenet-1', '/data/cache']);
     expect(cfg.cacheSize).to.equal('300');
     expect(mountOptionsString(cfg)).to.equal(cfg.options.join(','));
   });
@@ -56,24 +60,25 @@ describe('juicefs mount options', () => {
 
   it('has sane defaults: a per-SampleSet cache dir and 100 GiB, not 1 EiB', () => {
     const cfg = buildMountConfig(sampleSet());
-    expect(cfg.cacheDirs).to.deep.equal(['/var/cache/paddle-operator/ml/imagenet']);
-    expect(defaultCacheDir(sampleSet())).to.equal('/var/cache/paddle-operator/ml/imagenet');
-    expect(cfg.options).to.deep.equal(['cache-dir=/var/cache/paddle-operator/ml/imagenet', 'cache-size=102400']);
+    expect(cfg.cacheDirs).to.deep.equal(['/var/lib/paddle-operator/cache/ml_imagenet']);
+    expect(defaultCacheDir(sampleSet())).to.equal('/var/lib/paddle-operator/cache/ml_imagenet');
+    expect(cfg.options).to.deep.equal(['cache-dir=/var/lib/paddle-operator/cache/ml_imagenet', 'cache-size=102400']);
+    expect(buildMountConfig(sampleSet(), ROOTS).cacheDirs).to.deep.equal(['/dev/shm/paddle-operator/ml_imagenet']);
   });
 
   it('uses the user cache-size when no level has one, the levels sum otherwise', () => {
     expect(buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'cache-size': 2048 } } })).cacheSize).to.equal('2048');
-    const levels = sampleSet({ csi: { juiceFSMountOptions: { 'cache-size': 2048 } }, cache: { levels: [{ mediumType: 'SSD', path: '/mnt/ssd/x', cacheSize: 10 }] } });
-    expect(buildMountConfig(levels).cacheSize).to.equal('10');
-    const noSizes = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/mnt/ssd/x' }] } });
-    expect(buildMountConfig(noSizes).cacheSize).to.equal('102400');
+    const levels = sampleSet({ csi: { juiceFSMountOptions: { 'cache-size': 2048 } }, cache: { levels: [{ mediumType: 'SSD', path: '/data/cache/x', cacheSize: 10 }] } });
+    expect(buildMountConfig(levels, ROOTS).cacheSize).to.equal('10');
+    const noSizes = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/data/cache/x' }] } });
+    expect(buildMountConfig(noSizes, ROOTS).cacheSize).to.equal('102400');
   });
 
   it('levels win over a cache-dir option; cache-dir alone is used when there are no levels', () => {
-    const both = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/mnt/a' } }, cache: { levels: [{ mediumType: 'SSD', path: '/mnt/b' }] } });
-    expect(buildMountConfig(both).cacheDirs).to.deep.equal(['/mnt/b']);
-    const only = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/mnt/a:/mnt/c' } } });
-    expect(buildMountConfig(only).cacheDirs).to.deep.equal(['/mnt/a', '/mnt/c']);
+    const both = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/data/cache/a' } }, cache: { levels: [{ mediumType: 'SSD', path: '/data/cache/b' }] } });
+    expect(buildMountConfig(both, ROOTS).cacheDirs).to.deep.equal(['/data/cache/ml_imagenet/b']);
+    const only = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/data/cache/a:/dev/shm/paddle-operator/c' } } });
+    expect(buildMountConfig(only, ROOTS).cacheDirs).to.deep.equal(['/data/cache/ml_imagenet/a', '/dev/shm/paddle-operator/ml_imagenet/c']);
     const mem = sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': 'memory' } } });
     expect(buildMountConfig(mem).cacheDirs).to.deep.equal([]);
     expect(buildMountConfig(mem).options).to.include('cache-dir=memory');
@@ -111,11 +116,45 @@ describe('juicefs mount options', () => {
     for (const dir of ['/', '/etc', '/etc/juicefs', '/proc/1', '/var/lib/kubelet/pods', '/dev/shm', '/usr/local']) {
       expect(() => checkCacheDir(dir, 'x'), dir).to.throw(SpecError);
     }
-    for (const dir of ['/dev/shm/imagenet', '/mnt/ssd0/imagenet', '/data/cache', '/var/cache/paddle-operator/ns/x']) {
+    for (const dir of ['/dev/shm/imagenet', '/mnt/ssd0/imagenet', '/data/cache', '/var/lib/paddle-operator/cache/x']) {
       expect(checkCacheDir(dir, 'x'), dir).to.equal(dir);
     }
     expect(checkCacheDir('/mnt//ssd/./x/', 'x')).to.equal('/mnt/ssd/x');
-    specError(() => buildMountConfig(sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/mnt/a' }, { mediumType: 'SSD', path: '/mnt/a' }] } })), 'InvalidCacheDir', /twice/);
+    specError(() => buildMountConfig(sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/data/cache/a' }, { mediumType: 'SSD', path: '/data/cache//a/' }] } }), ROOTS), 'InvalidCacheDir', /twice/);
+  });
+
+  // Class 8 of issue 12: host paths of cache tiers.
+  it('refuses cache dirs outside the configured roots, naming the allowed roots', () => {
+    const level = (p: string) => sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: p }] } });
+    for (const p of ['/var/lib/etcd', '/home/alice/.ssh', '/mnt/ssd0/imagenet', '/dev/shm/imagenet', '/data/cachex', '/data', '/dev/shm/paddle-operator-x']) {
+      specError(() => buildMountConfig(level(p), ROOTS), 'InvalidCacheDir', /not under an allowed cache root \(allowed: \/dev\/shm\/paddle-operator, \/data\/cache\)/);
+    }
+    specError(() => buildMountConfig(level('/data/cache/../../var/lib/etcd'), ROOTS), 'InvalidCacheDir', /\.\./);
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/data/cache/a:/etc/x' } } }), ROOTS), 'InvalidCacheDir', /system directory|not under/);
+    specError(() => buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'cache-dir': '/var/lib/kubelet' } } }), ROOTS), 'InvalidCacheDir');
+    // the default roots when none are given
+    specError(() => buildMountConfig(level('/data/cache/x')), 'InvalidCacheDir', /\/var\/lib\/paddle-operator\/cache, \/dev\/shm\/paddle-operator/);
+    expect(buildMountConfig(level('/dev/shm/paddle-operator/x')).cacheDirs).to.deep.equal(['/dev/shm/paddle-operator/ml_imagenet/x']);
+  });
+
+  it('gives every SampleSet its own directory under the root, so none can reach into another', () => {
+    const a = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/data/cache' }] } });
+    const b = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/data/cache/ml_imagenet' }] } });
+    b.metadata.name = 'other';
+    const c = sampleSet({ cache: { levels: [{ mediumType: 'SSD', path: '/data/cache' }] } });
+    c.metadata.namespace = 'ml_imagenet'.replace('_', '-');
+    const dirs = [a, b, c].map((s) => buildMountConfig(s, ROOTS).cacheDirs[0]);
+    expect(dirs).to.deep.equal(['/data/cache/ml_imagenet', '/data/cache/ml_other/ml_imagenet', '/data/cache/ml-imagenet_imagenet']);
+    // b named a's directory, and got a directory inside its own
+    expect(dirs[1].startsWith('/data/cache/ml_other/')).to.equal(true);
+    expect(placeCacheDir('/data/cache//x/./y/', 'w', ROOTS, a)).to.deep.equal({ declared: '/data/cache/x/y', effective: '/data/cache/ml_imagenet/x/y' });
+  });
+
+  it('validates the configured roots', () => {
+    expect(checkCacheRoots(['/data/cache/', '/dev/shm//paddle-operator'])).to.deep.equal(['/data/cache', '/dev/shm/paddle-operator']);
+    for (const bad of [[], ['relative'], ['/'], ['/etc'], ['/var/lib/kubelet/x'], ['/a:/b'], ['/a,b'], ['/a/../b'], ['/data', '/data/cache'], ['/x', '/x/']]) {
+      expect(() => checkCacheRoots(bad), JSON.stringify(bad)).to.throw(Error);
+    }
   });
 
   it('round-trips through parseMountOptions', () => {

@@ -6,7 +6,7 @@ import { parseMountOptions } from '../../../../src/engines/juicefs/mount-options
 import { parseRuntimeArgs } from '../../../../src/runtime/cli.js';
 import { sampleSet, secret } from '../fixtures.js';
 
-const engine = new JuiceFsEngine();
+const engine = new JuiceFsEngine({ cacheRoots: ['/dev/shm/paddle', '/mnt/ssd0', '/mnt/ssd1'] });
 
 function build(spec: Parameters<typeof sampleSet>[0] = {}, name = 'imagenet', ns = 'ml') {
   const s = sampleSet(spec, name, ns);
@@ -66,9 +66,10 @@ describe('juicefs engine objects', () => {
     for (const [k, v] of Object.entries(pvc.spec!.selector!.matchLabels!)) expect(pv.metadata!.labels![k]).to.equal(v);
   });
 
-  it('takes the Secret namespace from secretRef when given', () => {
-    const { objs } = build({ secretRef: { name: 'shared', namespace: 'juicefs' } });
-    expect(objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'shared', namespace: 'juicefs' });
+  // Class 7 of issue 12: the CSI driver reads nodePublishSecretRef with its own rights.
+  it('always takes the volume Secret from the SampleSet\'s own namespace, whatever secretRef.namespace says', () => {
+    expect(build({ secretRef: { name: 'shared', namespace: 'juicefs' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'shared', namespace: 'ml' });
+    expect(build({ secretRef: { name: 'shared' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'shared', namespace: 'ml' });
   });
 
   it('builds the runtime StatefulSet', () => {
@@ -78,7 +79,7 @@ describe('juicefs engine objects', () => {
       partitions: 3,
       nodeAffinity,
       tolerations,
-      cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet', cacheSize: 100 }, { mediumType: 'SSD', path: '/mnt/ssd0/i:/mnt/ssd1/i', cacheSize: 200 }] },
+      cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle/imagenet', cacheSize: 100 }, { mediumType: 'SSD', path: '/mnt/ssd0/i:/mnt/ssd1', cacheSize: 200 }] },
     });
     const sts = objs.statefulSet;
     expect(sts.metadata).to.include({ name: 'imagenet-runtime', namespace: 'ml' });
@@ -100,10 +101,13 @@ describe('juicefs engine objects', () => {
 
     const hostPaths = pod.volumes!.filter((v) => v.hostPath).map((v) => [v.name, v.hostPath!.path, v.hostPath!.type]);
     expect(hostPaths).to.deep.equal([
-      ['cache-0', '/dev/shm/imagenet', 'DirectoryOrCreate'],
-      ['cache-1', '/mnt/ssd0/i', 'DirectoryOrCreate'],
-      ['cache-2', '/mnt/ssd1/i', 'DirectoryOrCreate'],
+      ['cache-0', '/dev/shm/paddle/ml_imagenet/imagenet', 'DirectoryOrCreate'],
+      ['cache-1', '/mnt/ssd0/ml_imagenet/i', 'DirectoryOrCreate'],
+      ['cache-2', '/mnt/ssd1/ml_imagenet', 'DirectoryOrCreate'],
     ]);
+    // the PV's cache-dir is the same per-SampleSet directories
+    const pvOpts = parseMountOptions(objs.persistentVolume.spec!.csi!.volumeAttributes!.mountOptions);
+    expect(pvOpts.get('cache-dir')).to.equal(hostPaths.map((h) => h[1]).join(':'));
     expect(pod.volumes!.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName).to.equal('imagenet');
 
     expect(pod.containers).to.have.length(1);
@@ -114,7 +118,7 @@ describe('juicefs engine objects', () => {
     const parsed = parseRuntimeArgs(c.args!);
     expect(parsed).to.include({ command: 'serve', engine: 'juicefs', dataDir: '/data', host: '0.0.0.0', port: RUNTIME_PORT });
     expect(parsed.cacheDirs).to.deep.equal(['/cache/0', '/cache/1', '/cache/2']);
-    expect(parsed.hostCacheDirs).to.deep.equal(['/dev/shm/imagenet', '/mnt/ssd0/i', '/mnt/ssd1/i']);
+    expect(parsed.hostCacheDirs).to.deep.equal(['/dev/shm/paddle/ml_imagenet/imagenet', '/mnt/ssd0/ml_imagenet/i', '/mnt/ssd1/ml_imagenet']);
     const mounts = Object.fromEntries(c.volumeMounts!.map((m) => [m.name, m]));
     expect(mounts.data).to.include({ mountPath: '/data', mountPropagation: 'HostToContainer' });
     expect(mounts['cache-1'].mountPath).to.equal('/cache/1');
@@ -129,6 +133,7 @@ describe('juicefs engine objects', () => {
     const clean = parseRuntimeArgs(preStop.slice(1));
     expect(clean.command).to.equal('clean-cache');
     expect(clean.cacheDirs).to.deep.equal(parsed.cacheDirs);
+    expect(clean.hostCacheDirs).to.deep.equal(parsed.hostCacheDirs);
     expect(clean.dataDir).to.equal('/data');
     expect(c.securityContext).to.include({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0 });
     expect(c.securityContext?.capabilities?.drop).to.deep.equal(['ALL']);
@@ -138,7 +143,25 @@ describe('juicefs engine objects', () => {
   it('mounts the default cache dir when there are no levels', () => {
     const { objs } = build();
     const vols = objs.statefulSet.spec!.template.spec!.volumes!.filter((v) => v.hostPath);
-    expect(vols.map((v) => v.hostPath!.path)).to.deep.equal(['/var/cache/paddle-operator/ml/imagenet']);
+    expect(vols.map((v) => v.hostPath!.path)).to.deep.equal(['/dev/shm/paddle/ml_imagenet']);
+    expect(new JuiceFsEngine().buildObjects({ sampleSet: sampleSet(), volumeSecret: secret({}), runtimeToken: 't', runtimeImage: 'i' }).statefulSet.spec!.template.spec!.volumes!.find((v) => v.hostPath)!.hostPath!.path).to.equal(
+      '/var/lib/paddle-operator/cache/ml_imagenet',
+    );
+  });
+
+  it('refuses a cache level outside the engine\'s cache roots (InvalidCacheDir) in validateSpec and buildObjects', () => {
+    const bad = { cache: { levels: [{ mediumType: 'SSD' as const, path: '/var/lib/etcd' }] } };
+    for (const fn of [() => engine.validateSpec(sampleSet(bad)), () => build(bad)]) {
+      try {
+        fn();
+        expect.fail('expected InvalidCacheDir');
+      } catch (e) {
+        expect(e).to.be.instanceOf(SpecError);
+        expect((e as SpecError).reason).to.equal('InvalidCacheDir');
+        expect((e as SpecError).message).to.include('/dev/shm/paddle, /mnt/ssd0, /mnt/ssd1');
+      }
+    }
+    expect(() => new JuiceFsEngine({ cacheRoots: ['/'] })).to.throw();
   });
 
   it('builds the headless Service and the token Secret', () => {

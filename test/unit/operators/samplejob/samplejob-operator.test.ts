@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { V1Secret } from '@kubernetes/client-node';
-import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SECRET } from '../../../../src/api/constants.js';
+import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SECRET } from '../../../../src/api/constants.js';
+import type { SampleSet } from '../../../../src/api/sampleset.js';
 import type { SampleJob } from '../../../../src/api/samplejob.js';
 import { ApiError } from '../../../../src/kube/api-error.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
@@ -170,6 +171,46 @@ describe('SampleJobOperator', () => {
       sampleJob(kube, 'sync', { type: 'sync', syncOptions: { destination: '/more' } });
       await until(() => submits().length === 1);
       expect(rt.calls.find((c) => c.op === 'submit')!.req!.credentials).to.deep.equal({ 'access-key': 'AK' });
+    });
+
+    // Class 7 of issue 12: a Secret of another namespace is never read.
+    it('refuses a Secret of another namespace (its own secretRef or the SampleSet\'s) without reading it: CrossNamespaceSecret', async () => {
+      const ss = sampleSet(kube, 'ds', 1);
+      runtimePod(kube, 'ds', 0);
+      kube.put(SECRET, { metadata: { name: 'src', namespace: 'victim' }, data: { 'access-key': Buffer.from('VICTIM').toString('base64') } } as V1Secret);
+      kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('OWN').toString('base64') } } as V1Secret);
+      const other = sampleSet(kube, 'other', 1);
+      kube.put(SAMPLESET, { ...other, spec: { ...other.spec, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src', namespace: 'victim' } } } } as SampleSet);
+      runtimePod(kube, 'other', 0);
+      await startOperator();
+      sampleJob(kube, 'steal', { type: 'sync', secretRef: { name: 'src', namespace: 'victim' } });
+      sampleJob(kube, 'via-set', { type: 'sync', sampleSetRef: { name: 'other' } });
+      sampleJob(kube, 'own', { type: 'sync', secretRef: { name: 'src', namespace: NS } });
+      await until(() => phase('steal') === 'Failed' && phase('via-set') === 'Failed' && submits().length === 1, 2000, 'refused');
+      expect(reason('steal')).to.equal('CrossNamespaceSecret');
+      expect(reason('via-set')).to.equal('CrossNamespaceSecret');
+      expect(getJob(kube, 'steal')!.status!.conditions!.find((c) => c.type === 'Succeeded')!.message).to.include('"victim"');
+      expect(kube.events.filter((e) => e.type === 'Warning' && e.reason === 'CrossNamespaceSecret')).to.have.length(2);
+      expect(kube.api.calls.filter((c) => c.plural === 'secrets' && c.namespace === 'victim')).to.deep.equal([]);
+      expect(JSON.stringify(rt.calls)).to.not.include('VICTIM');
+      expect(rt.calls.find((c) => c.op === 'submit')!.req!.credentials).to.deep.equal({ 'access-key': 'OWN' });
+      expect(ss.metadata.namespace).to.equal(NS);
+    });
+
+    // Class 6 of issue 12: runtime messages quote juicefs's errors, which quote URIs.
+    it('masks URI userinfo in runtime messages before they reach status or Events', async () => {
+      sampleSet(kube, 'ds', 1);
+      runtimePod(kube, 'ds', 0);
+      await startOperator();
+      sampleJob(kube, 'rm', { type: 'rmr', rmrOptions: { paths: ['/x'] } });
+      await until(() => submits().length === 1, 2000, 'submission');
+      const id = getJob(kube, 'rm')!.status!.jobName!;
+      rt.update(baseUrl(0), id, 'failed', { message: 'juicefs sync failed: parse "webdav://AKIDX:Zq9/xW7@host/": invalid port' });
+      await until(() => phase('rm') === 'Failed', 2000, 'Failed');
+      const text = JSON.stringify(getJob(kube, 'rm')!.status) + JSON.stringify(kube.events) + JSON.stringify(kube.api.calls.map((c) => c.body));
+      expect(text).to.include('webdav://****@host/');
+      expect(text).to.not.include('Zq9');
+      expect(text).to.not.include('AKIDX');
     });
 
     it('re-runs a Failed job when its spec is edited, with a new id', async () => {
