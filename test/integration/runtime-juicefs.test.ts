@@ -243,6 +243,8 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       { id: 'pt-4', type: 'sync', options: { source: `file://${localSrc}`, destination: 'a/../../b' } },
       { id: 'pt-5', type: 'clear', options: { paths: ['../../etc'] } },
       { id: 'pt-6', type: 'rmr', options: { paths: ['a\u0000b'] } },
+      { id: 'pt-16', type: 'clear', options: { paths: ['/etc'] } },
+      { id: 'pt-17', type: 'clear', options: { paths: [path.join(node0.cacheDir, '..')] } },
     ];
     for (const req of bad) {
       const r = await rt0.call('POST', '/jobs', req);
@@ -256,8 +258,6 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       { id: 'pt-13', type: 'sync', options: { source: `file://${localSrc}`, destination: 'escape' } },
       { id: 'pt-14', type: 'sync', options: { source: `file://${outside}` } },
       { id: 'pt-15', type: 'sync', options: { source: 'file:///etc/' } },
-      { id: 'pt-16', type: 'clear', options: { paths: ['/etc'] } },
-      { id: 'pt-17', type: 'clear', options: { paths: [path.join(node0.cacheDir, '..')] } },
       { id: 'pt-18', type: 'rmr', options: { paths: ['.config'] } },
     ];
     for (const req of refused) {

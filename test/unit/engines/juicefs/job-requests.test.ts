@@ -177,15 +177,16 @@ describe('juicefs job requests', () => {
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
     expect(engine.jobRequest(sampleJob({ type: 'clear' }), s, 'c', 0, 2, undefined).options).to.deep.equal({});
-    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet' }] } });
-    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/imagenet'] });
+    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet' }] } });
+    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet'] });
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
     // absolute paths written against the declared level are mapped into the SampleSet's own directory
     const leveled = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet' }] } });
     const clear = (paths: string[]) => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths } }), leveled, 'c', 0, 1, undefined).options;
-    expect(clear(['/dev/shm/paddle-operator/imagenet/x', '/dev/shm/paddle-operator/imagenet', 'rel/y', '/elsewhere'])).to.deep.equal({
-      paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/x', '/dev/shm/paddle-operator/ml_imagenet/imagenet', 'rel/y', '/elsewhere'],
+    expect(clear(['/dev/shm/paddle-operator/imagenet/x', '/dev/shm/paddle-operator/imagenet', 'rel/y'])).to.deep.equal({
+      paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/x', '/dev/shm/paddle-operator/ml_imagenet/imagenet', 'rel/y'],
     });
+    expect(reason(() => clear(['/elsewhere']))).to.equal('InvalidPath');
     expect(clear(['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'])).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'] });
   });
 
@@ -200,11 +201,11 @@ describe('juicefs job requests', () => {
     // A name that only starts like a control file is a dataset path.
     expect(j({ type: 'rmr', rmrOptions: { paths: ['.trash-old', 'x/.trash'] } })).to.equal('no error');
     // Absolute clear paths must lie in one of the SampleSet's cache directories (or /cache/<i> in the pod).
-    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/imagenet-0:/dev/shm/imagenet-1' }] } });
-    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet-1/x', '/cache/1/y', 'rel'] } }, cached)).to.equal('no error');
+    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet-0:/dev/shm/paddle-operator/imagenet-1' }] } });
+    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet-1/x', '/cache/1/y', 'rel'] } }, cached)).to.equal('no error');
     expect(j({ type: 'clear', clearOptions: { paths: ['/var/lib/etcd'] } }, cached)).to.equal('InvalidPath');
     expect(j({ type: 'clear', clearOptions: { paths: ['/cache/2'] } }, cached)).to.equal('InvalidPath');
-    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/imagenet-10'] } }, cached)).to.equal('InvalidPath');
+    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet-10'] } }, cached)).to.equal('InvalidPath');
     // Ids the runtime refuses, shards beyond the largest SampleSet, sync flags out of range or malformed.
     expect(j({ type: 'clear' }, s, 'bad id/with slash')).to.equal('InvalidJob');
     expect(j({ type: 'warmup' }, s, 'w', 0, 5001)).to.equal('InvalidJob');
