@@ -320,3 +320,38 @@ export async function removeIn(parent: FileHandle, name: string, signal?: AbortS
   }
   return removed + 1;
 }
+
+/**
+ * Writes `data` to `rel` under `root`, creating missing directories, never following a symlink
+ * on the way or in the file's place (a planted link makes it fail instead of writing elsewhere).
+ */
+export async function writeFileBeneath(root: string, rel: string, data: Uint8Array): Promise<void> {
+  const { parent, name } = splitParent(rel);
+  let dir = await openRoot(root);
+  try {
+    for (const seg of parent.split('/').filter(Boolean)) {
+      await fs.mkdir(fdPath(dir, seg)).catch((err: unknown) => {
+        if (errnoOf(err) !== 'EEXIST') throw err;
+      });
+      const next = await openChildDir(dir, seg);
+      await dir.close();
+      dir = next;
+    }
+    checkName(name);
+    let fh: FileHandle;
+    try {
+      fh = await fs.open(fdPath(dir, name), C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_NOFOLLOW | C.O_NONBLOCK, 0o644);
+    } catch (err) {
+      if (errnoOf(err) === 'ELOOP') throw new PathSafetyError(`${JSON.stringify(rel)} is a symlink`);
+      throw err;
+    }
+    try {
+      if (!(await fh.stat()).isFile()) throw new PathSafetyError(`${JSON.stringify(rel)} is not a regular file`);
+      await fh.writeFile(data);
+    } finally {
+      await fh.close();
+    }
+  } finally {
+    await dir.close().catch(() => {});
+  }
+}

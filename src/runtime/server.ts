@@ -16,6 +16,7 @@ import type { CacheRuntime } from '../engines/cache-engine.js';
 import { answerClientError, decodeSegment, HttpError, parseTarget, readJson } from './http-input.js';
 import { JobConflictError, JobQueue, QueueClosedError, QueueFullError, type JobLogFn } from './job-queue.js';
 import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from './protocol.js';
+import { MAX_JOB_REQUEST_BYTES } from './protocol.js';
 import { secretScrubber } from './scrub.js';
 import { validateJobRequest, ValidationError, JOB_ID_PATTERN } from './validation.js';
 
@@ -90,7 +91,7 @@ export class RuntimeServer {
     this.tokenDigest = digest(opts.token);
     this.log = opts.log ?? (() => {});
     this.maxWaitSeconds = opts.maxWaitSeconds ?? 60;
-    this.maxBodyBytes = opts.maxBodyBytes ?? 1024 * 1024;
+    this.maxBodyBytes = opts.maxBodyBytes ?? MAX_JOB_REQUEST_BYTES;
     this.statsTimeoutMs = opts.statsTimeoutMs ?? 120_000;
     this.statsCacheMs = opts.statsCacheMs ?? 2000;
     this.busyRetryAfterSeconds = opts.busyRetryAfterSeconds ?? 10;

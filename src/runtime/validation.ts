@@ -5,6 +5,7 @@
 import { SAMPLEJOB_TYPES, type SampleJobType } from '../api/samplejob.js';
 import { normalizeUserPath, PathSafetyError } from './path-safety.js';
 import type { ClearRequest, RmrRequest, RuntimeJobOptions, RuntimeJobRequest, SyncRequest, WarmupRequest } from './protocol.js';
+import { MAX_CREDENTIAL_LENGTH, MAX_WARMUP_SHARDS } from './protocol.js';
 
 export class ValidationError extends Error {
   constructor(message: string) {
@@ -90,7 +91,7 @@ function validateSync(o: Record<string, unknown>): SyncRequest {
 
 function validateWarmup(o: Record<string, unknown>): WarmupRequest {
   checkKeys(o, ['paths', 'file', 'threads', 'strategy', 'shard', 'shards'], 'options');
-  const shards = int(o.shards, 'options.shards', 1, 100000)!;
+  const shards = int(o.shards, 'options.shards', 1, MAX_WARMUP_SHARDS)!;
   const shard = int(o.shard, 'options.shard', 0, shards - 1)!;
   const paths = pathList(o.paths, 'options.paths', { optional: true });
   const file = o.file === undefined ? undefined : userPath(o.file, 'options.file');
@@ -154,7 +155,7 @@ export function validateJobRequest(body: unknown): RuntimeJobRequest {
     for (const [k, v] of Object.entries(body.credentials)) {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(k)) throw new ValidationError('credentials: invalid key');
       // Never echo the value in the message.
-      if (typeof v !== 'string' || v.length > MAX_STRING || v.includes('\0')) throw new ValidationError(`credentials.${k} must be a string`);
+      if (typeof v !== 'string' || v.length > MAX_CREDENTIAL_LENGTH || v.includes('\0')) throw new ValidationError(`credentials.${k} must be a string`);
       credentials[k] = v;
     }
   }

@@ -14,7 +14,8 @@ import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { formatRuntimeArgs } from '../../runtime/cli.js';
 import { walkFiles } from '../../runtime/fs-walk.js';
-import { normalizeUserPath, resolveUnderRoot } from '../../runtime/path-safety.js';
+import { normalizeUserPath } from '../../runtime/path-safety.js';
+import { openDirBeneath, readRegularFileBeneath, removeIn, splitParent, walkBeneath, writeFileBeneath } from '../../runtime/beneath.js';
 import { RUNTIME_TOKEN_ENV, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../runtime/protocol.js';
 import { SpecError, type CacheEngine, type CacheRuntime, type CacheRuntimeFactory, type JobExecution, type RuntimeEnvironment, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
 import type { EngineRegistry } from '../registry.js';
@@ -165,26 +166,38 @@ export class ExampleRuntime implements CacheRuntime {
     const root = this.env.dataDir;
     switch (type) {
       case 'sync': {
+        // Copies file by file through runtime/beneath.ts: a link planted in the dataset is never followed.
         const o = options as SyncRequest;
         if (!o.source.startsWith('file:///')) throw new Error('only file:/// sources are supported');
-        const dest = await resolveUnderRoot(root, o.destination ?? '');
-        await fs.cp(decodeURIComponent(o.source.slice('file://'.length)), dest, { recursive: true, force: true });
-        const w = await walkFiles(dest, '', { collect: false, onFile: () => {} });
+        const from = decodeURIComponent(o.source.slice('file://'.length));
+        const dest = normalizeUserPath(o.destination ?? '');
+        const w = await walkFiles(from, '', { signal: exec.signal });
+        for (const f of w.files) await writeFileBeneath(root, dest ? `${dest}/${f.rel}` : f.rel, await fs.readFile(f.abs));
         exec.onProgress({ filesDone: w.fileCount, filesTotal: w.fileCount, bytesDone: w.bytes, bytesTotal: w.bytes });
         return;
       }
       case 'warmup': {
         const o = options as WarmupRequest;
-        const files = (await walkFiles(root)).files.sort((a, b) => (a.rel < b.rel ? -1 : 1)).filter((_f, i) => i % o.shards === o.shard);
-        for (const f of files) {
+        const all: string[] = [];
+        await walkBeneath(root, '', { signal: exec.signal, onFile: (f) => all.push(f.rel) });
+        const files = all.sort().filter((_f, i) => i % o.shards === o.shard);
+        for (const rel of files) {
           if (exec.signal.aborted) throw new Error('cancelled');
-          await fs.readFile(f.abs);
+          await readRegularFileBeneath(root, rel, { maxBytes: 2 ** 31 - 1, timeoutMs: 60_000, signal: exec.signal });
         }
         exec.onProgress({ filesDone: files.length, filesTotal: files.length });
         return;
       }
       case 'rmr':
-        for (const p of (options as RmrRequest).paths) await fs.rm(await resolveUnderRoot(root, p, { allowRoot: false, noFollowFinal: true }), { recursive: true, force: true });
+        for (const p of (options as RmrRequest).paths) {
+          const { parent, name } = splitParent(p);
+          const dir = await openDirBeneath(root, parent);
+          try {
+            await removeIn(dir, name, exec.signal);
+          } finally {
+            await dir.close();
+          }
+        }
         return;
       case 'clear':
         return;
@@ -192,11 +205,11 @@ export class ExampleRuntime implements CacheRuntime {
   }
 
   async stats(): Promise<NodeCacheStats> {
-    const w = await walkFiles(this.env.dataDir, '', { collect: false, onFile: () => {} });
+    const w = await walkBeneath(this.env.dataDir, '', { onFile: () => {} });
     const s = await fs.statfs(path.resolve(this.env.dataDir));
     return {
       totalBytes: w.bytes,
-      totalFiles: w.fileCount,
+      totalFiles: w.files,
       cachedBytes: w.bytes,
       tiers: [{ path: this.env.dataDir, sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availBytes: s.bavail * s.bsize }],
     };

@@ -8,6 +8,7 @@ import { cacheNodeLabelKey } from '../../api/constants.js';
 import type { SampleJob } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { RuntimeJobRequest } from '../../runtime/protocol.js';
+import { MAX_SHARDS } from './sharding.js';
 import { SpecError, type CacheEngine, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
 import { DEFAULT_CACHE_ROOTS, JUICEFS_ENGINE } from './constants.js';
 import { fanOut, initialSyncRequest, jobRequest } from './job-requests.js';
@@ -43,7 +44,7 @@ export class JuiceFsEngine implements CacheEngine {
   validateSpec(sampleSet: SampleSet): void {
     const s = sampleSet.spec;
     if (!sampleSet.metadata.name) throw new SpecError('InvalidSpec', 'the SampleSet has no name');
-    if (!Number.isInteger(s.partitions) || s.partitions < 1) throw new SpecError('InvalidSpec', 'spec.partitions must be an integer ≥ 1');
+    if (!Number.isInteger(s.partitions) || s.partitions < 1 || s.partitions > MAX_SHARDS) throw new SpecError('InvalidSpec', `spec.partitions must be an integer from 1 to ${MAX_SHARDS}`);
     if (!s.secretRef?.name) throw new SpecError('SecretNotFound', 'spec.secretRef.name is required (the JuiceFS volume Secret)');
     buildMountConfig(sampleSet, this.cacheRoots);
     if (s.source?.uri) parseSourceUri(s.source.uri);

@@ -101,7 +101,7 @@ export function validateSyncFlags(input: Record<string, unknown>): SyncFlags {
   for (const [flag, v] of Object.entries(input)) {
     if (v === undefined || v === null) continue;
     if (IGNORED_SYNC_FLAGS.includes(flag)) continue;
-    const def = SYNC_FLAGS[flag];
+    const def = Object.hasOwn(SYNC_FLAGS, flag) ? SYNC_FLAGS[flag] : undefined;
     if (!def) throw bad(flag, `is not a supported juicefs sync option (supported: ${Object.keys(SYNC_FLAGS).sort().join(', ')})`);
     switch (def.kind) {
       case 'bool':
