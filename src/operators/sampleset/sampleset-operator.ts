@@ -44,6 +44,7 @@ import { controller, owns, watches, type ObjectKey } from '../../kube/decorators
 import { isControlledBy, controllerOf, ownerReference } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
+import { RuntimeBusyError } from '../../runtime/runtime-client.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, RUNTIME_TOKEN_KEY, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { maskUriUserinfo, maskUriUserinfoDeep } from '../../runtime/scrub.js';
@@ -54,7 +55,7 @@ import { nextPhase, readyCondition, type PhaseInputs } from './phase.js';
 import { isFullyCached } from './stats.js';
 import { StatsCollector, type Collection } from './stats-collector.js';
 import { jsonEqual, mergePatch } from './status-diff.js';
-import { formatProgress, isTerminalSyncPhase, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
+import { formatProgress, isTerminalSyncPhase, submitRetry, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
 import { SyncTracker, type TrackedSync } from './sync-tracker.js';
 import { withTimeout } from '../shared/with-timeout.js';
 import { kubeTime } from '../../api/time.js';
@@ -692,12 +693,11 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
           if (!(await this.runtime.healthz(base))) throw new Error('the runtime server does not answer /healthz yet');
           answer = await withTimeout(Promise.resolve(this.runtime.submit(base, token, req)), SUBMIT_MS, `submit to ${target.name}`);
         } catch (e) {
-          const n = (this.submitFailures.get(k) ?? 0) + 1;
-          this.submitFailures.set(k, n);
-          // a pod that just turned Ready is usually seconds from listening: poll briefly, then back off
-          const retry = n <= 20 ? this.opts.submitRetryMs : Math.min(30_000, this.opts.submitRetryMs * 2 ** Math.min(n - 20, 10));
-          status.condition(CONDITION.synced, 'False', 'SyncSubmitFailed', `runtime pod ${target.name} did not accept the sync (retrying in ${Math.round(retry / 1000)} s): ${errMsg(e)}`);
-          return { phase: current, requeueAfterMs: retry };
+          const busy = e instanceof RuntimeBusyError;
+          const r = submitRetry({ busy, retryAfterMs: busy ? e.retryAfterMs : undefined, queueLimit: busy ? e.queueLimit : undefined, message: errMsg(e) }, this.submitFailures.get(k) ?? 0, target.name, this.opts.submitRetryMs);
+          if (r.countsAsFailure) this.submitFailures.set(k, (this.submitFailures.get(k) ?? 0) + 1);
+          status.condition(CONDITION.synced, 'False', r.reason, r.message);
+          return { phase: current, requeueAfterMs: r.retryMs };
         }
         this.submitFailures.delete(k);
         const st = isJobState(answer) && answer.id === id ? answer : undefined;

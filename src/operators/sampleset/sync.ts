@@ -91,3 +91,24 @@ export function syncJobStatusFrom(prev: SyncJobStatus | undefined, id: string, s
   else out.message = maskUriUserinfo(out.message);
   return out;
 }
+
+/**
+ * What to do when a runtime pod did not accept the initial sync: a full queue (429) waits for the
+ * runtime's Retry-After (bounded) without counting as a failure; anything else polls briefly (a pod
+ * that just turned Ready is usually seconds from listening), then backs off exponentially.
+ */
+export function submitRetry(
+  failure: { busy: boolean; retryAfterMs?: number; queueLimit?: number; message: string },
+  failuresSoFar: number,
+  pod: string,
+  baseRetryMs: number,
+): { reason: 'RuntimeBusy' | 'SyncSubmitFailed'; message: string; retryMs: number; countsAsFailure: boolean } {
+  if (failure.busy) {
+    const retryMs = Math.min(60_000, Math.max(baseRetryMs, failure.retryAfterMs ?? 5_000));
+    const limit = failure.queueLimit ? ` (${failure.queueLimit} pending)` : '';
+    return { reason: 'RuntimeBusy', message: `runtime pod ${pod} has a full job queue${limit}; the sync is submitted again in ${Math.round(retryMs / 1000)} s`, retryMs, countsAsFailure: false };
+  }
+  const n = failuresSoFar + 1;
+  const retryMs = n <= 20 ? baseRetryMs : Math.min(30_000, baseRetryMs * 2 ** Math.min(n - 20, 10));
+  return { reason: 'SyncSubmitFailed', message: `runtime pod ${pod} did not accept the sync (retrying in ${Math.round(retryMs / 1000)} s): ${failure.message}`, retryMs, countsAsFailure: true };
+}

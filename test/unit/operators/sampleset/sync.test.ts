@@ -4,6 +4,7 @@ import {
   canonicalJson,
   formatProgress,
   hashOfSyncId,
+  submitRetry,
   syncIdFor,
   syncJobStatusFrom,
   syncSpecHash,
@@ -82,5 +83,23 @@ describe('sampleset/sync', () => {
     const cancelled = syncJobStatusFrom(undefined, 'id1', { id: 'id1', type: 'sync', status: 'cancelled' }, now);
     expect(cancelled.phase).to.equal('Failed');
     expect(cancelled.message).to.match(/cancelled/);
+  });
+});
+
+describe('initial sync submission retries', () => {
+  it('a full runtime queue waits for Retry-After (bounded) and is not a failure', () => {
+    const r = submitRetry({ busy: true, retryAfterMs: 7000, queueLimit: 100, message: 'x' }, 25, 'ds-runtime-0', 500);
+    expect(r).to.include({ reason: 'RuntimeBusy', retryMs: 7000, countsAsFailure: false });
+    expect(r.message).to.equal('runtime pod ds-runtime-0 has a full job queue (100 pending); the sync is submitted again in 7 s');
+    expect(submitRetry({ busy: true, message: 'x' }, 0, 'p', 500).retryMs).to.equal(5000);
+    expect(submitRetry({ busy: true, retryAfterMs: 3_600_000, message: 'x' }, 0, 'p', 500).retryMs).to.equal(60_000);
+  });
+
+  it('other failures poll briefly, then back off, and name the cause', () => {
+    const first = submitRetry({ busy: false, message: 'connection refused' }, 0, 'p', 500);
+    expect(first).to.include({ reason: 'SyncSubmitFailed', retryMs: 500, countsAsFailure: true });
+    expect(first.message).to.match(/connection refused$/);
+    expect(submitRetry({ busy: false, message: 'x' }, 21, 'p', 500).retryMs).to.equal(2000);
+    expect(submitRetry({ busy: false, message: 'x' }, 100, 'p', 500).retryMs).to.equal(30_000);
   });
 });
