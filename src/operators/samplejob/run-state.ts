@@ -23,7 +23,8 @@ export function cancelledByShutdown(st: RuntimeJobState | undefined): boolean {
 }
 
 /** Runtime messages of its path-safety checks (src/runtime/path-safety.ts): the user's path is the problem. */
-const UNSAFE_PATH_MESSAGE = /resolves outside its root|contains a '\.\.' segment|is a dangling symlink|contains a NUL character/;
+// `refused: …` is how a runtime reports a path it will not touch (a symlink on the way, a special file, …).
+const UNSAFE_PATH_MESSAGE = /^refused: |resolves outside its root|contains a '\.\.' segment|is a dangling symlink|contains a NUL character/;
 
 /** The pod as the operator sees it in its cache. */
 export interface PodView {

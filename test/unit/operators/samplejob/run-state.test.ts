@@ -45,6 +45,7 @@ describe('samplejob run state', () => {
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: st }) }))).to.deep.equal({ action: 'fail', reason: 'JobFailed', message: 'juicefs exited with 1' });
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, status: 'cancelled', message: undefined } }) }))).to.include({ action: 'fail', reason: 'Cancelled' });
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, message: 'rm: "/link/x" resolves outside its root' } }) }))).to.include({ action: 'fail', reason: 'UnsafePath' });
+      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, message: 'refused: "a/b": "a" is a symlink on the way (rmr never follows a symlink)' } }) }))).to.include({ action: 'fail', reason: 'UnsafePath' });
     });
     it('resubmits a run its pod lost (unknown job) while attempts remain', () => {
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ unknown: true }) }))).to.include({ action: 'submit', resubmit: true });
