@@ -8,6 +8,7 @@ import { validateJuiceFsRequest } from '../../../src/engines/juicefs/request-val
 import { RuntimeServer } from '../../../src/runtime/server.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { rawExchange, type RawAnswer, type RawPart } from './raw-http.js';
+import { seededRandom } from '../support/seeded-random.js';
 
 const TOKEN = 'fuzz-token-0123456789abcdef-TOKEN';
 /** A recognizable credential value planted everywhere a client can put bytes. */
@@ -16,17 +17,7 @@ const SEED = Number(process.env.FUZZ_SEED ?? 12012);
 const RANDOM_CASES = Number(process.env.FUZZ_CASES ?? 240);
 const MIB = 1024 * 1024;
 
-/** mulberry32: small, seeded, good enough to pick cases reproducibly. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 type Header = [string, string];
 

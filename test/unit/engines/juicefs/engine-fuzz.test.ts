@@ -13,19 +13,11 @@ import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js
 import { MAX_JOB_REQUEST_BYTES } from '../../../../src/runtime/protocol.js';
 import { validateJobRequest } from '../../../../src/runtime/validation.js';
 import { sampleJob, sampleSet, secret } from '../fixtures.js';
+import { seededRandom } from '../../support/seeded-random.js';
 
 const SECRET = 'Zq9/xW7+PLANTED-s3cr3t';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 // The apiserver enforces the CRDs' structural schema (types) before the operator sees anything, so
 // each field gets values of its schema type, with nasty content; wrong types are the CRD tests' job.
