@@ -24,12 +24,14 @@ FROM golang:1.26-bookworm AS juicefs
 ARG JUICEFS_VERSION=v1.3.1
 ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=1
 WORKDIR /src/juicefs
+# Each check stands on its own: under `set -e` a failing `test` before `&&` does not stop a build.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     set -eux; \
     mkdir -p /out; \
     gomod="$(go mod download -json "github.com/juicedata/juicefs@${JUICEFS_VERSION}" | sed -n 's/^\t"GoMod": "\(.*\)",$/\1/p')"; \
     moddir="$(go mod download -json "github.com/juicedata/juicefs@${JUICEFS_VERSION}" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"; \
-    test -n "$gomod" && test -n "$moddir"; \
+    test -n "$gomod" || { echo "juicefs ${JUICEFS_VERSION}: the module proxy gave no go.mod" >&2; exit 1; }; \
+    test -n "$moddir" || { echo "juicefs ${JUICEFS_VERSION}: the module proxy gave no module directory" >&2; exit 1; }; \
     { \
       echo "module paddle-operator/image/juicefs"; \
       echo; echo "go $(awk '$1=="go"{print $2; exit}' "$gomod")"; \
