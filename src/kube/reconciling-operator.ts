@@ -13,6 +13,7 @@ import type { InformerFactory } from './informer-factory.js';
 import { KubeApi } from './kube-api.js';
 import { controllerOf } from './owner-reference.js';
 import { WorkQueue, type WorkResult } from './work-queue.js';
+import { maskUriUserinfo, maskUriUserinfoDeep } from '../runtime/scrub.js';
 
 /** What a reconcile returns: nothing (done, wait for the next event) or "look again after N ms". */
 export type ReconcileResult = WorkResult | void;
@@ -166,9 +167,11 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
    * resourceVersion (an optimistic lock). A conflict means the status was computed from an object
    * that has changed since: it is thrown, so the work queue runs the reconcile again (after a
    * short backoff) on the fresh object instead of writing a stale view over a newer one. Returns
-   * the new object, or undefined when the object is gone.
+   * the new object, or undefined when the object is gone. No string in it ever carries a URI's
+   * userinfo (statuses quote runtime messages, which quote juicefs's errors, which quote URIs).
    */
   protected async patchStatus(obj: T, status: Record<string, unknown>): Promise<T | undefined> {
+    status = maskUriUserinfoDeep(status);
     try {
       return await this.api.patch<T>(
         this.spec.resource,
@@ -206,8 +209,8 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
     }
   }
 
-  /** Records an Event about `obj` (deduplicated; never throws). */
+  /** Records an Event about `obj` (deduplicated; never throws; no URI userinfo in the message). */
   protected event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
-    return this.recorder.record(obj, type, reason, message);
+    return this.recorder.record(obj, type, reason, maskUriUserinfo(message));
   }
 }

@@ -20,7 +20,7 @@
  * Deleting a running SampleJob cancels its work (finalizer); a job whose pods are gone is let go.
  * A scheduled SampleJob never runs work itself: see schedule.ts.
  */
-import type { KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
@@ -32,9 +32,7 @@ import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import { controllerOf } from '../../kube/owner-reference.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
-import type { EventType } from '../../kube/event-recorder.js';
-import { maskUriUserinfo, maskUriUserinfoDeep } from '../../runtime/scrub.js';
-import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../sampleset/secret-refs.js';
+import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../shared/secret-refs.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { rfc3339, systemClock, type Clock } from './clock.js';
@@ -151,16 +149,6 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       clock: this.clock,
       onError: (e, t) => this.log.debug('runtime poll failed', { job: t.jobId, pod: t.pod, error: (e as Error).message }),
     });
-  }
-
-  /** Events never carry a URI's userinfo (runtime messages quote juicefs's errors, which quote URIs). */
-  protected override event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
-    return super.event(obj, type, reason, maskUriUserinfo(message));
-  }
-
-  /** Nor does status. */
-  protected override patchStatus(obj: SampleJob, status: Record<string, unknown>): Promise<SampleJob | undefined> {
-    return super.patchStatus(obj, maskUriUserinfoDeep(status));
   }
 
   /** Keys of the SampleJobs that care about SampleSet `namespace/name` (unfinished or being deleted). */

@@ -47,10 +47,9 @@ import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../r
 import { RuntimeBusyError } from '../../runtime/runtime-client.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, RUNTIME_TOKEN_KEY, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
-import { maskUriUserinfo, maskUriUserinfoDeep } from '../../runtime/scrub.js';
-import type { EventType } from '../../kube/event-recorder.js';
+import { maskUriUserinfo } from '../../runtime/scrub.js';
 import { desiredNodeLabels, diffNodeLabels } from './node-labels.js';
-import { checkSecretNamespaces, ownSecretKey } from './secret-refs.js';
+import { checkSecretNamespaces, ownSecretKey } from '../shared/secret-refs.js';
 import { nextPhase, readyCondition, type PhaseInputs } from './phase.js';
 import { isFullyCached } from './stats.js';
 import { StatsCollector, type Collection } from './stats-collector.js';
@@ -232,16 +231,6 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     this.unsubscribe();
     await super.stop(timeoutMs);
     this.tracker.stopAll();
-  }
-
-  /** Events never carry a URI's userinfo, whatever text (e.g. a runtime message) they quote. */
-  protected override event(obj: KubernetesObject, type: EventType, reason: string, message: string): Promise<void> {
-    return super.event(obj, type, reason, maskUriUserinfo(message));
-  }
-
-  /** Nor does status. */
-  protected override patchStatus(obj: SampleSet, status: Record<string, unknown>): Promise<SampleSet | undefined> {
-    return super.patchStatus(obj, maskUriUserinfoDeep(status));
   }
 
   // ---- watch mappings -------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // Class 7 of issue 12: a Secret reference may only name the referring object's own namespace.
 import { expect } from 'chai';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
-import { checkSecretNamespaces, crossNamespaceProblem, ownSecretKey } from '../../../../src/operators/sampleset/secret-refs.js';
+import { checkSecretNamespaces, crossNamespaceProblem, ownSecretKey } from '../../../../src/operators/shared/secret-refs.js';
 
 describe('Secret references (own namespace only)', () => {
   it('accepts no namespace or the own one, refuses any other with CrossNamespaceSecret', () => {
