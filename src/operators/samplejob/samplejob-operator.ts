@@ -21,16 +21,13 @@
  * A scheduled SampleJob never runs work itself: see schedule.ts.
  */
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
-import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
 import { SAMPLEJOB_TYPES, type JobProgress, type SampleJob, type SampleJobNodeStatus, type SampleJobPhase, type SampleJobStatus } from '../../api/samplejob.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import { SpecError, type CacheEngine } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
-import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
-import { controllerOf } from '../../kube/owner-reference.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../shared/secret-refs.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
@@ -40,7 +37,8 @@ import { jobIdOf, specHash } from './job-id.js';
 import { JobTracker, type RuntimeJobsClient, type TrackTarget } from './job-tracker.js';
 import { aggregateProgress, type NodeProgress } from './progress.js';
 import { decideNode, jobPhaseOf, nodeFailureMessage, RUNTIME_BUSY, TERMINAL_NODE_PHASES, type NodeStep, type PodView } from './run-state.js';
-import { buildChild, decideSchedule, isScheduled } from './schedule.js';
+import { isScheduled } from './schedule.js';
+import { ScheduledParents } from './scheduled-parents.js';
 import { withTimeout } from '../shared/with-timeout.js';
 
 export interface SampleJobOperatorOptions {
@@ -71,11 +69,9 @@ export interface SampleJobOperatorOptions {
 /** The condition every run carries: Unknown while waiting/running, True/False at the end (Tekton-style). */
 export const SUCCEEDED_CONDITION = 'Succeeded';
 /** The condition a scheduled parent carries. */
-export const SCHEDULED_CONDITION = 'Scheduled';
+export { SCHEDULED_CONDITION } from './scheduled-parents.js';
 
 const USABLE_SAMPLESET_PHASES = new Set(['Ready', 'PartialReady']);
-/** setTimeout's limit is ~24.8 days; scheduled parents re-check at least hourly anyway. */
-const MAX_REQUEUE_MS = 3_600_000;
 
 const jobTypeName: Record<string, string> = { sync: 'Sync', warmup: 'Warmup', rmr: 'Rmr', clear: 'Clear' };
 
@@ -127,6 +123,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private readonly statsSettleMs: number;
   private readonly callTimeoutMs: number;
   private readonly settleTimers = new Set<NodeJS.Timeout>();
+  private readonly scheduled: ScheduledParents;
 
   constructor(
     ctx: OperatorContext,
@@ -148,6 +145,14 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       waitSeconds: options.longPollSeconds ?? 20,
       clock: this.clock,
       onError: (e, t) => this.log.debug('runtime poll failed', { job: t.jobId, pod: t.pod, error: (e as Error).message }),
+    });
+    this.scheduled = new ScheduledParents({
+      api: this.api,
+      clock: this.clock,
+      jobs: this.primary,
+      event: (obj, type, reason, message) => this.event(obj, type, reason, message),
+      patchStatus: (obj, status) => this.patchStatus(obj, status),
+      removeFinalizer: (obj, finalizer) => this.removeFinalizer(obj, finalizer),
     });
   }
 
@@ -185,7 +190,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       return;
     }
     if (job.metadata?.deletionTimestamp) return this.finalize(job);
-    if (isScheduled(job)) return this.reconcileScheduled(job);
+    if (isScheduled(job)) return this.scheduled.reconcile(job);
     return this.reconcileRun(job);
   }
 
@@ -721,94 +726,4 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (job.spec?.sampleSetRef?.name && jobId && !isTerminalPhase(status.phase)) this.invalidateStats(job.metadata?.namespace ?? 'default', job.spec.sampleSetRef.name);
     return;
   }
-
-  // ---------------------------------------------------------------------------------------------
-  // scheduled parents
-
-  private async reconcileScheduled(parent: SampleJob): Promise<ReconcileResult> {
-    // a parent runs nothing itself (a one-shot job turned into a scheduled one keeps no finalizer)
-    await this.removeFinalizer(parent, SAMPLEJOB_FINALIZER);
-    const ns = parent.metadata?.namespace;
-    const now = this.clock.now();
-    const children = this.primary.list(ns, (c) => controllerOf(c)?.uid === parent.metadata?.uid);
-    const d = decideSchedule(parent, children, now);
-    const prev = parent.status ?? {};
-
-    if (d.error) {
-      const conditions = setCondition(
-        prev.conditions,
-        { type: SCHEDULED_CONDITION, status: 'False', reason: d.error.reason, message: d.error.message, observedGeneration: parent.metadata?.generation },
-        new Date(now),
-      );
-      if (!sameJson(prev.conditions, conditions) || !sameJson(prev.active ?? [], d.active)) {
-        await this.patchStatus(parent, { conditions, active: d.active, observedGeneration: parent.metadata?.generation });
-        void this.event(parent, 'Warning', d.error.reason, d.error.message);
-      }
-      await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'HistoryLimit'));
-      return;
-    }
-
-    // Replace: the active runs go first (their finalizers cancel their work)
-    await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'Replace'));
-    if (d.toCreate) {
-      const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime);
-      try {
-        await this.api.create(SAMPLEJOB, child, ns);
-        void this.event(parent, 'Normal', 'SuccessfulCreate', `created ${d.toCreate.name} for the run scheduled at ${rfc3339(d.toCreate.scheduledTime)}`);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
-    }
-    if (d.skipped) void this.event(parent, d.skipped.reason === 'ConcurrencyForbid' ? 'Normal' : 'Warning', d.skipped.reason === 'ConcurrencyForbid' ? 'RunSkipped' : 'MissedSchedule', d.skipped.message);
-    if (d.missed > 0) void this.event(parent, 'Warning', 'MissedSchedule', `${d.missed} earlier scheduled run(s) were missed (operator down or suspended); only the most recent one is considered`);
-
-    const suspended = !!parent.spec.suspend;
-    const cond: Condition = suspended
-      ? { type: SCHEDULED_CONDITION, status: 'False', reason: 'Suspended', message: 'spec.suspend is true: no new runs' }
-      : { type: SCHEDULED_CONDITION, status: 'True', reason: 'Scheduled', message: d.nextRunAt ? `next run at ${rfc3339(d.nextRunAt)}` : 'no future run' };
-    const conditions = setCondition(prev.conditions, { ...cond, observedGeneration: parent.metadata?.generation }, new Date(now));
-    const status: Record<string, unknown> = {
-      observedGeneration: parent.metadata?.generation,
-      conditions,
-      active: d.active,
-      lastScheduleTime: d.lastScheduleTime ? rfc3339(d.lastScheduleTime) : undefined,
-      lastSuccessfulTime: d.lastSuccessfulTime ? rfc3339(d.lastSuccessfulTime) : undefined,
-    };
-    const changed =
-      prev.observedGeneration !== parent.metadata?.generation ||
-      !sameJson(prev.conditions, conditions) ||
-      !sameJson(normalizeRefs(prev.active), normalizeRefs(d.active)) ||
-      (prev.lastScheduleTime ?? undefined) !== status.lastScheduleTime ||
-      (prev.lastSuccessfulTime ?? undefined) !== status.lastSuccessfulTime;
-    if (changed) await this.patchStatus(parent, status);
-
-    // history pruning only after lastScheduleTime is recorded, so a pruned run is never recreated
-    await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'HistoryLimit'));
-
-    if (!d.nextRunAt) return;
-    return { requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(0, d.nextRunAt.getTime() - now) + 50) };
-  }
-
-  private async deleteChildren(parent: SampleJob, list: { name: string; uid?: string; reason: string }[]): Promise<void> {
-    for (const c of list) {
-      try {
-        const deleted = await this.api.delete(SAMPLEJOB, c.name, parent.metadata?.namespace, { uid: c.uid, propagationPolicy: 'Background' });
-        if (deleted) {
-          void this.event(
-            parent,
-            'Normal',
-            c.reason === 'Replace' ? 'Replaced' : 'SuccessfulDelete',
-            c.reason === 'Replace' ? `deleted active run ${c.name} (concurrencyPolicy Replace)` : `deleted finished run ${c.name} (history limit)`,
-          );
-        }
-      } catch (e) {
-        // a precondition failure means a different object of that name: leave it alone
-        if (!isNotFound(e) && (e as { code?: number }).code !== 409) throw e;
-      }
-    }
-  }
-}
-
-function normalizeRefs(refs: ObjectRef[] | undefined): ObjectRef[] {
-  return (refs ?? []).map((r) => ({ apiVersion: r.apiVersion, kind: r.kind, name: r.name, namespace: r.namespace, uid: r.uid }));
 }

@@ -35,29 +35,25 @@ import {
   cacheNodeLabelKey,
   type ResourceType,
 } from '../../api/constants.js';
-import { setCondition, type Condition } from '../../api/conditions.js';
-import { engineNameOf, type CacheNodeStatus, type SampleSet, type SampleSetStatus, type SyncJobStatus } from '../../api/sampleset.js';
-import { SpecError, type CacheEngine } from '../../engines/cache-engine.js';
+import type { Condition } from '../../api/conditions.js';
+import { engineNameOf, type CacheNodeStatus, type SampleSet, type SyncJobStatus } from '../../api/sampleset.js';
+import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { isAlreadyExists, isForbidden, isNotFound } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import { isControlledBy, controllerOf, ownerReference } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
-import { RuntimeBusyError } from '../../runtime/runtime-client.js';
+import { CacheStatsPlanner } from './cache-stats-planner.js';
+import { InitialSync } from './initial-sync.js';
+import { CONDITION, StatusDraft } from './status-draft.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
-import { readRuntimeToken, RUNTIME_TOKEN_KEY, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
-import { maskUriUserinfo } from '../../runtime/scrub.js';
+import { readRuntimeToken, RUNTIME_TOKEN_KEY, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { desiredNodeLabels, diffNodeLabels } from './node-labels.js';
 import { checkSecretNamespaces, ownSecretKey } from '../shared/secret-refs.js';
 import { nextPhase, readyCondition, type PhaseInputs } from './phase.js';
-import { isFullyCached } from './stats.js';
-import { StatsCollector, type Collection } from './stats-collector.js';
-import { jsonEqual, mergePatch } from './status-diff.js';
-import { formatProgress, isTerminalSyncPhase, submitRetry, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
-import { SyncTracker, type TrackedSync } from './sync-tracker.js';
-import { withTimeout } from '../shared/with-timeout.js';
-import { kubeTime } from '../../api/time.js';
+import { StatsCollector } from './stats-collector.js';
+import { SyncTracker } from './sync-tracker.js';
 
 /** The calls this operator makes on runtime pods (implemented by RuntimeClient). */
 export interface SampleSetRuntimeClient {
@@ -107,28 +103,7 @@ export function tokenHash(token: string): string {
 export const BIND_NUDGE_ANNOTATION = `${LABEL_DOMAIN}/bind-nudged-at`;
 const BIND_NUDGE_MS = 2_000;
 
-/** Condition types on a SampleSet. */
-export const CONDITION = {
-  ready: 'Ready',
-  volumeBound: 'VolumeBound',
-  runtimeReady: 'RuntimeReady',
-  synced: 'Synced',
-  cacheStats: 'CacheStatsAvailable',
-} as const;
-
-/** How the statistics of one SampleSet are being refreshed. */
-interface StatsMemory {
-  /** The collection whose figures status shows, and when it finished. */
-  applied?: Collection;
-  appliedAt: number;
-  /** When the next periodic refresh is due, and the interval that led there. */
-  nextAt: number;
-  interval: number;
-  /** Consecutive collections in which some pod did not answer. */
-  misses: number;
-  /** Last invalidation (a SampleJob ended, the sync finished); a collection started before it is stale. */
-  invalidatedAt: number;
-}
+export { CONDITION } from './status-draft.js';
 
 interface EnsureResult<T> {
   object?: T;
@@ -145,18 +120,6 @@ class Blocked extends Error {
   ) {
     super(message);
   }
-}
-
-/** Timeout of the short runtime calls a reconcile makes itself (locate a job, cancel one). */
-const QUICK_CALL_MS = 5_000;
-/** Timeout of submitting the sync from a reconcile. */
-const SUBMIT_MS = 15_000;
-
-const nowIso = (): string => kubeTime();
-
-
-function errMsg(e: unknown): string {
-  return (e as Error)?.message ?? String(e);
 }
 
 /** The Secret a reference names: always in the SampleSet's own namespace (see secret-refs.ts). */
@@ -190,9 +153,8 @@ function podProblem(name: string, p: RuntimePod | undefined): string {
 export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly opts: Required<SampleSetOperatorOptions>;
   private readonly tracker: SyncTracker;
-  private readonly collector: StatsCollector;
-  private readonly stats = new Map<string, StatsMemory>();
-  private readonly submitFailures = new Map<string, number>();
+  private readonly stats: CacheStatsPlanner;
+  private readonly initialSync: InitialSync;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -218,11 +180,11 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       waitSeconds: this.opts.syncWaitSeconds,
       progressIntervalMs: this.opts.syncProgressIntervalMs,
     });
-    this.collector = new StatsCollector(runtime, (key) => this.queue.add(key), this.opts.statsTimeoutMs);
+    this.stats = new CacheStatsPlanner(new StatsCollector(runtime, (key) => this.queue.add(key), this.opts.statsTimeoutMs), this.opts);
+    this.initialSync = new InitialSync(runtime, this.tracker, this.opts, (ss, type, reason, message) => this.event(ss, type, reason, message), (k) => this.stats.invalidate(k));
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
-      const m = this.stats.get(k);
-      if (m) m.invalidatedAt = Date.now();
+      this.stats.invalidate(k);
       this.queue.add(k);
     });
   }
@@ -317,10 +279,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   }
 
   private forget(k: string): void {
-    this.tracker.stop(k);
-    this.stats.delete(k);
-    this.collector.forget(k);
-    this.submitFailures.delete(k);
+    this.initialSync.forget(k);
+    this.stats.forget(k);
   }
 
   private secret(ref: { namespace: string; name: string } | undefined): V1Secret | undefined {
@@ -443,13 +403,13 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 6. the initial sync
     let requeue = bindRequeue ?? Infinity;
-    const sync = await this.reconcileSync(k, ss, engine, status, ready, runtimeToken, sourceSecret, wantsSync);
+    const sync = await this.initialSync.step(k, ss, engine, status, ready, runtimeToken, sourceSecret, wantsSync);
     if (sync.requeueAfterMs !== undefined) requeue = Math.min(requeue, sync.requeueAfterMs);
 
     // 7. cache statistics (once the data is in place)
     const inputs: PhaseInputs = { volumeBound, partitions, readyPartitions: ready.length, distinctNodes, replicasMatch, sync: sync.phase };
     if (volumeBound && (sync.phase === 'Succeeded' || sync.phase === 'Skipped') && ready.length > 0) {
-      const r = this.reconcileStats(k, ss, status, ready, runtimeToken);
+      const r = this.stats.step(k, ss, status, ready, runtimeToken);
       requeue = Math.min(requeue, r);
     } else if (ready.length === 0) {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
@@ -607,227 +567,6 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     }
   }
 
-  // ---- initial sync ---------------------------------------------------------------------------
-
-  private async reconcileSync(
-    k: string,
-    ss: SampleSet,
-    engine: CacheEngine,
-    status: StatusDraft,
-    ready: RuntimePod[],
-    token: string,
-    sourceSecret: V1Secret | undefined,
-    wantsSync: boolean,
-  ): Promise<{ phase: SyncPhase; requeueAfterMs?: number }> {
-    const prev = ss.status?.syncJob;
-    const inFlight = prev && !isTerminalSyncPhase(prev.phase) && prev.id;
-
-    if (!wantsSync) {
-      // noSync (or nothing to sync): cancel a running sync; forget a failed one so that turning
-      // noSync off later starts afresh
-      if (inFlight) await this.cancelSync(k, prev.id!, ready, token);
-      this.tracker.stop(k);
-      if (prev && prev.phase !== 'Succeeded') status.set('syncJob', undefined);
-      status.condition(
-        CONDITION.synced,
-        'True',
-        ss.spec.noSync ? 'SyncSkipped' : 'NoSource',
-        ss.spec.noSync ? 'spec.noSync is set: the volume already holds the data' : 'no spec.source: nothing to sync',
-      );
-      return { phase: 'Skipped' };
-    }
-
-    const id = syncIdFor(ss);
-    if (inFlight && prev.id !== id) {
-      // the sync-relevant spec changed under a running sync: cancel it, start the new one
-      await this.cancelSync(k, prev.id!, ready, token);
-      this.tracker.stop(k);
-    }
-    if (prev?.id === id && isTerminalSyncPhase(prev.phase)) {
-      this.tracker.stop(k);
-      if (prev.phase === 'Succeeded') {
-        status.condition(CONDITION.synced, 'True', 'SyncSucceeded', prev.message ? `initial sync done: ${prev.message}` : 'initial sync done');
-        return { phase: 'Succeeded' };
-      }
-      status.condition(CONDITION.synced, 'False', 'SyncFailed', prev.message || 'the initial sync failed');
-      return { phase: 'Failed' };
-    }
-
-    const sameInStatus = prev?.id === id ? prev : undefined;
-    const current: SyncPhase = sameInStatus ? (sameInStatus.phase === 'Running' ? 'Running' : 'Pending') : 'NotStarted';
-    if (ready.length === 0) {
-      status.condition(CONDITION.synced, 'False', current === 'NotStarted' ? 'SyncPending' : 'SyncWaitingForRuntime', 'waiting for a runtime pod to be ready');
-      return { phase: current };
-    }
-
-    // what the background tracker knows
-    let tracked: TrackedSync | undefined = this.tracker.get(k);
-    const holder = tracked && tracked.id === id ? ready.find((p) => p.name === tracked!.pod && p.uid === tracked!.podUid) : undefined;
-    if (!holder || tracked?.unknown) tracked = undefined;
-
-    if (!tracked) {
-      // look for a pod that already has the job (operator restarted), else submit (again)
-      let found: { pod: RuntimePod; state: RuntimeJobState } | undefined;
-      if (sameInStatus) found = await this.locateJob(id, ready, token);
-      if (found) {
-        this.tracker.track(k, { id, pod: found.pod.name, podUid: found.pod.uid, baseUrl: runtimeBaseUrl(found.pod)!, token }, found.state);
-        tracked = this.tracker.get(k);
-      } else {
-        const target = ready[0];
-        const req = engine.initialSyncRequest(ss, id, sourceSecret);
-        const base = runtimeBaseUrl(target)!;
-        let answer: unknown;
-        try {
-          // a pod is Ready before its server listens (KWOK, or a slow start): ask cheaply first
-          if (!(await this.runtime.healthz(base))) throw new Error('the runtime server does not answer /healthz yet');
-          answer = await withTimeout(Promise.resolve(this.runtime.submit(base, token, req)), SUBMIT_MS, `submit to ${target.name}`);
-        } catch (e) {
-          const busy = e instanceof RuntimeBusyError;
-          const r = submitRetry({ busy, retryAfterMs: busy ? e.retryAfterMs : undefined, queueLimit: busy ? e.queueLimit : undefined, message: errMsg(e) }, this.submitFailures.get(k) ?? 0, target.name, this.opts.submitRetryMs);
-          if (r.countsAsFailure) this.submitFailures.set(k, (this.submitFailures.get(k) ?? 0) + 1);
-          status.condition(CONDITION.synced, 'False', r.reason, r.message);
-          return { phase: current, requeueAfterMs: r.retryMs };
-        }
-        this.submitFailures.delete(k);
-        const st = isJobState(answer) && answer.id === id ? answer : undefined;
-        this.tracker.track(k, { id, pod: target.name, podUid: target.uid, baseUrl: base, token }, st);
-        tracked = this.tracker.get(k);
-        await this.event(
-          ss,
-          'Normal',
-          sameInStatus ? 'SyncResubmitted' : 'SyncStarted',
-          sameInStatus ? `runtime pod ${target.name} did not know sync ${id}; submitted it again` : `submitted the initial sync ${id} from ${ss.spec.source?.uri} to runtime pod ${target.name}`,
-        );
-      }
-    }
-
-    const state = tracked?.state;
-    const now = nowIso();
-    const job: SyncJobStatus = state ? syncJobStatusFrom(sameInStatus, id, state, now) : { id, phase: 'Pending', startTime: sameInStatus?.startTime || now, message: 'submitted to the runtime' };
-    status.set('syncJob', job);
-    if (job.phase === 'Succeeded') {
-      this.tracker.stop(k);
-      const m = this.stats.get(k);
-      if (m) m.invalidatedAt = Date.now();
-      status.condition(CONDITION.synced, 'True', 'SyncSucceeded', job.message ? `initial sync done: ${job.message}` : 'initial sync done');
-      await this.event(ss, 'Normal', 'SyncSucceeded', `initial sync ${id} succeeded${job.message ? `: ${job.message}` : ''}`);
-      return { phase: 'Succeeded' };
-    }
-    if (job.phase === 'Failed') {
-      this.tracker.stop(k);
-      status.condition(CONDITION.synced, 'False', 'SyncFailed', job.message || 'the initial sync failed');
-      await this.event(ss, 'Warning', 'SyncFailed', `initial sync ${id} failed: ${job.message ?? 'no message'}; edit spec.source (or its Secret reference) to retry`);
-      return { phase: 'Failed' };
-    }
-    const progress = state ? formatProgress(state.progress) : '';
-    const err = tracked?.error ? ` (runtime pod ${tracked.pod} not answering: ${tracked.error})` : '';
-    status.condition(
-      CONDITION.synced,
-      'False',
-      job.phase === 'Running' ? 'SyncRunning' : 'SyncPending',
-      `${job.phase === 'Running' ? 'syncing' : 'sync queued'} on ${tracked?.pod ?? ready[0].name}${progress ? `: ${progress}` : ''}${err}`,
-    );
-    // the tracker re-queues on every change; this is only a safety net
-    return { phase: job.phase === 'Running' ? 'Running' : 'Pending', requeueAfterMs: 60_000 };
-  }
-
-  /** Asks every ready pod (in parallel, briefly) whether it knows job `id`; the first that does. */
-  private async locateJob(id: string, ready: RuntimePod[], token: string): Promise<{ pod: RuntimePod; state: RuntimeJobState } | undefined> {
-    const answers = await Promise.all(
-      ready.map(async (pod) => {
-        try {
-          const st = await withTimeout(this.runtime.get(runtimeBaseUrl(pod)!, token, id, 0), QUICK_CALL_MS, `get job from ${pod.name}`);
-          return st ? { pod, state: st } : undefined;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    return answers.find((a) => a !== undefined);
-  }
-
-  /** Best effort: a pod that is gone or does not answer has nothing to cancel anyway. */
-  private async cancelSync(k: string, id: string, ready: RuntimePod[], token: string): Promise<void> {
-    const tracked = this.tracker.get(k);
-    const pods = tracked?.id === id ? ready.filter((p) => p.name === tracked.pod) : ready;
-    await Promise.all(
-      pods.map((p) => withTimeout(Promise.resolve(this.runtime.cancel(runtimeBaseUrl(p)!, token, id)), QUICK_CALL_MS, 'cancel').catch(() => undefined)),
-    );
-  }
-
-  // ---- cache statistics -----------------------------------------------------------------------
-
-  /**
-   * Writes the latest collected statistics into status and starts a background collection when one
-   * is due: never yet, pods changed, spec changed, invalidated (a SampleJob ended), or the refresh
-   * interval passed — 30 s while not fully cached, backing off while nothing changes, never once
-   * everything is cached. Returns the time until the next refresh is due (Infinity: none planned;
-   * a running collection re-queues the SampleSet when it ends).
-   */
-  private reconcileStats(k: string, ss: SampleSet, status: StatusDraft, ready: RuntimePod[], token: string): number {
-    const now = Date.now();
-    const signature = ready.map((p) => `${p.name}@${p.uid}@${p.podIP}`).join(',');
-    const gen = ss.metadata.generation ?? 0;
-    let mem = this.stats.get(k);
-    if (!mem) {
-      mem = { appliedAt: 0, nextAt: 0, interval: 0, misses: 0, invalidatedAt: now };
-      this.stats.set(k, mem);
-    }
-
-    // a finished collection we have not looked at yet: plan the next one
-    const latest = this.collector.latest(k);
-    if (latest && latest.finishedAt > mem.appliedAt) {
-      const prev = mem.applied?.agg.cacheStatus ?? ss.status?.cacheStatus;
-      const changed = !jsonEqual(prev, latest.agg.cacheStatus ?? prev);
-      let interval: number;
-      if (latest.agg.unanswered.length > 0) {
-        mem.misses++;
-        interval = Math.min(this.opts.statsIntervalMs, this.opts.statsRetryMs * 2 ** (mem.misses - 1));
-      } else {
-        mem.misses = 0;
-        if (isFullyCached(latest.agg.cacheStatus)) interval = Infinity;
-        else if (changed || !mem.applied || mem.applied.signature !== latest.signature) interval = this.opts.statsIntervalMs;
-        else interval = Math.min(this.opts.maxStatsIntervalMs, Math.max(this.opts.statsIntervalMs, mem.interval * 2));
-      }
-      mem.applied = latest;
-      mem.appliedAt = latest.finishedAt;
-      mem.interval = interval;
-      mem.nextAt = latest.finishedAt + interval;
-    }
-
-    // the latest figures into status (idempotent)
-    const applied = mem.applied;
-    if (applied) {
-      const agg = applied.agg;
-      if (agg.cacheStatus) {
-        if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', nowIso());
-        status.set('cacheStatus', agg.cacheStatus);
-      }
-      if (agg.unanswered.length > 0) {
-        const names = agg.unanswered.map((u) => `${u.pod} (${u.error})`).join(', ');
-        status.condition(
-          CONDITION.cacheStats,
-          'False',
-          'RuntimeUnreachable',
-          `no cache statistics from ${names}${agg.answered.length ? `; the figures cover ${agg.answered.join(', ')} only` : ''}`,
-        );
-      } else {
-        status.condition(CONDITION.cacheStats, 'True', 'Collected', `cache statistics from ${agg.answered.join(', ')}`);
-      }
-    }
-
-    const due = !applied || applied.signature !== signature || applied.generation !== gen || mem.invalidatedAt > applied.startedAt || now >= mem.nextAt;
-    if (!due) return mem.nextAt - now;
-    this.collector.collect(
-      k,
-      signature,
-      gen,
-      ready.map((p) => ({ pod: p.name, baseUrl: runtimeBaseUrl(p)! })),
-      token,
-    );
-    return Infinity;
-  }
-
   // ---- status ---------------------------------------------------------------------------------
 
   private async writeStatus(ss: SampleSet, draft: StatusDraft): Promise<void> {
@@ -866,46 +605,5 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     }
     await this.removeFinalizer(ss, SAMPLESET_FINALIZER);
     await this.event(ss, 'Normal', 'Deleted', 'removed the node labels, runtime, volume claim and PersistentVolume (the data in the volume is kept)');
-  }
-}
-
-function isJobState(v: unknown): v is RuntimeJobState {
-  return !!v && typeof v === 'object' && typeof (v as RuntimeJobState).id === 'string' && typeof (v as RuntimeJobState).status === 'string';
-}
-
-/** The status being computed in one pass; knows how to turn itself into a minimal merge patch. */
-class StatusDraft {
-  private readonly original: SampleSetStatus;
-  private readonly next: Record<string, unknown>;
-
-  constructor(private readonly ss: SampleSet) {
-    this.original = JSON.parse(JSON.stringify(ss.status ?? {})) as SampleSetStatus;
-    this.next = JSON.parse(JSON.stringify(ss.status ?? {})) as Record<string, unknown>;
-  }
-
-  get<T>(field: keyof SampleSetStatus): T | undefined {
-    return this.next[field] as T | undefined;
-  }
-
-  set(field: keyof SampleSetStatus, value: unknown): void {
-    if (value === undefined) delete this.next[field];
-    else this.next[field] = value;
-  }
-
-  condition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): void {
-    this.next.conditions = setCondition(this.next.conditions as Condition[] | undefined, {
-      type,
-      status,
-      reason,
-      message: maskUriUserinfo(message).slice(0, 32_000),
-      observedGeneration: this.ss.metadata.generation,
-    });
-  }
-
-  /** The merge patch from the original status, or undefined when nothing changed. */
-  patch(): Record<string, unknown> | undefined {
-    if (jsonEqual(this.original, this.next)) return undefined;
-    const p = mergePatch(this.original as Record<string, unknown>, this.next);
-    return Object.keys(p).length > 0 ? p : undefined;
   }
 }

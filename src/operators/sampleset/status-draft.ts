@@ -1,0 +1,51 @@
+/** A SampleSet's status being computed in one reconcile pass, and its condition types. */
+import { setCondition, type Condition } from '../../api/conditions.js';
+import type { SampleSet, SampleSetStatus } from '../../api/sampleset.js';
+import { maskUriUserinfo } from '../../runtime/scrub.js';
+import { jsonEqual, mergePatch } from './status-diff.js';
+
+/** Condition types on a SampleSet. */
+export const CONDITION = {
+  ready: 'Ready',
+  volumeBound: 'VolumeBound',
+  runtimeReady: 'RuntimeReady',
+  synced: 'Synced',
+  cacheStats: 'CacheStatsAvailable',
+} as const;
+
+/** The status being computed in one pass; knows how to turn itself into a minimal merge patch. */
+export class StatusDraft {
+  private readonly original: SampleSetStatus;
+  private readonly next: Record<string, unknown>;
+
+  constructor(private readonly ss: SampleSet) {
+    this.original = JSON.parse(JSON.stringify(ss.status ?? {})) as SampleSetStatus;
+    this.next = JSON.parse(JSON.stringify(ss.status ?? {})) as Record<string, unknown>;
+  }
+
+  get<T>(field: keyof SampleSetStatus): T | undefined {
+    return this.next[field] as T | undefined;
+  }
+
+  set(field: keyof SampleSetStatus, value: unknown): void {
+    if (value === undefined) delete this.next[field];
+    else this.next[field] = value;
+  }
+
+  condition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): void {
+    this.next.conditions = setCondition(this.next.conditions as Condition[] | undefined, {
+      type,
+      status,
+      reason,
+      message: maskUriUserinfo(message).slice(0, 32_000),
+      observedGeneration: this.ss.metadata.generation,
+    });
+  }
+
+  /** The merge patch from the original status, or undefined when nothing changed. */
+  patch(): Record<string, unknown> | undefined {
+    if (jsonEqual(this.original, this.next)) return undefined;
+    const p = mergePatch(this.original as Record<string, unknown>, this.next);
+    return Object.keys(p).length > 0 ? p : undefined;
+  }
+}
