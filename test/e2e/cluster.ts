@@ -4,6 +4,7 @@
 //   import { testCluster } from './cluster.js';
 //   const kc = testCluster().kubeConfig();
 import type { ControlPlane } from '../harness/control-plane.js';
+import { waitFor } from '../harness/util.js';
 
 let current: ControlPlane | undefined;
 
@@ -16,4 +17,21 @@ export function testCluster(): ControlPlane {
 /** For hooks.ts only. */
 export function setTestCluster(cp: ControlPlane | undefined): void {
   current = cp;
+}
+
+/**
+ * Deletes a test's namespaces and waits (up to two minutes) until they are gone; a namespace that
+ * stays is reported on stderr under `label`, not thrown (cleanup must not fail a passed test).
+ * Whatever holds finalizers in them must be running meanwhile.
+ */
+export async function deleteTestNamespaces(cp: ControlPlane, namespaces: string[], label: string): Promise<void> {
+  for (const ns of namespaces) await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
+  await waitFor(
+    'test namespaces to be deleted',
+    async () => {
+      const left = await Promise.all(namespaces.map((ns) => cp.kubectl(['get', 'namespace', ns], { allowFail: true })));
+      return left.every((r) => r.code !== 0) ? true : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 500 },
+  ).catch((e: Error) => process.stderr.write(`      [${label}] ${e.message}\n`));
 }

@@ -25,7 +25,7 @@ import { RuntimeClient } from '../../src/runtime/runtime-client.js';
 import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type S3Gateway } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { sleep, waitFor } from '../harness/util.js';
-import { testCluster } from './cluster.js';
+import { deleteTestNamespaces, testCluster } from './cluster.js';
 import { operatorContext } from './operator-context.js';
 
 const run = promisify(execFile);
@@ -277,16 +277,8 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     if (operator) await operator.stop();
     operator = undefined;
     // delete what is left with a fresh operator run so finalizers do not pin namespaces
-    for (const ns of namespaces) await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
     const cleanup = await startOperator();
-    await waitFor(
-      'test namespaces to be deleted',
-      async () => {
-        const left = await Promise.all(namespaces.map((ns) => cp.kubectl(['get', 'namespace', ns], { allowFail: true })));
-        return left.every((r) => r.code !== 0) ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 500 },
-    ).catch((e: Error) => process.stderr.write(`      [sampleset] ${e.message}\n`));
+    await deleteTestNamespaces(cp, namespaces, 'sampleset');
     await cleanup.stop();
     await sim?.stop();
     await gw?.stop();

@@ -29,7 +29,7 @@ import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notif
 import { RuntimeClient } from '../../src/runtime/runtime-client.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/util.js';
-import { testCluster } from './cluster.js';
+import { deleteTestNamespaces, testCluster } from './cluster.js';
 import { operatorContext, usedPermissions } from './operator-context.js';
 
 const WAIT = { timeoutMs: 60_000, intervalMs: 250 };
@@ -166,15 +166,7 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
   after(async function () {
     this.timeout(180_000);
     // the operators remove their finalizers while the namespaces go
-    for (const ns of namespaces) await cp.kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
-    await waitFor(
-      'test namespaces to be deleted',
-      async () => {
-        const left = await Promise.all(namespaces.map((ns) => cp.kubectl(['get', 'namespace', ns], { allowFail: true })));
-        return left.every((r) => r.code !== 0) ? true : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 500 },
-    ).catch((e: Error) => process.stderr.write(`      [tenant-boundary] ${e.message}\n`));
+    await deleteTestNamespaces(cp, namespaces, 'tenant-boundary');
     await stopOperators?.();
     agent?.destroy();
   });
