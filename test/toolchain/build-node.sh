@@ -3,11 +3,12 @@
 # KUBERNETES_VERSION in versions.env), into a cache directory keyed by those files and this script,
 # and prints that bin directory on its last line of stdout. Reuses a finished build.
 #
-#   kubelet                         k8s.io/kubernetes/cmd/kubelet (a wrapper module, like build.sh)
+#   kubelet, kube-proxy             k8s.io/kubernetes/cmd/{kubelet,kube-proxy} (a wrapper module, like build.sh)
 #   runc (seccomp), containerd, ctr, containerd-shim-runc-v2, crictl
 #   cni/{bridge,loopback,host-local,portmap}
 #   juicefs-csi-driver              github.com/juicedata/juicefs-csi-driver/cmd
 #   csi-registrar                   test/toolchain/registrar (the kubelet plugin-registration API)
+#   pause                           test/toolchain/pause (the pod sandbox's process, static)
 #
 # Needs gcc and libseccomp-dev (cgo for runc and containerd). Environment: PADDLE_TOOLCHAIN_CACHE as
 # in build.sh. Each step logs how long it took, so cold-build costs can be read off the log.
@@ -19,13 +20,13 @@ source "$here/versions.env"
 source "$here/node-versions.env"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}" GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 
-key=$(cat "$here/versions.env" "$here/node-versions.env" "$here/registrar/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
+key=$(cat "$here/versions.env" "$here/node-versions.env" "$here/registrar/main.go" "$here/pause/main.go" "${BASH_SOURCE[0]}" | sha256sum | cut -c1-12)
 root="${PADDLE_TOOLCHAIN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paddle-operator/toolchain}"
 out="$root/node-k8s-${KUBERNETES_VERSION}-containerd-${CONTAINERD_VERSION}-csi-${JUICEFS_CSI_VERSION}-$key"
 bin="$out/bin"
 log() { echo "[node-toolchain] $*" >&2; }
 
-want=(kubelet runc containerd ctr containerd-shim-runc-v2 crictl cni/bridge cni/loopback cni/host-local cni/portmap juicefs-csi-driver csi-registrar)
+want=(kubelet kube-proxy pause runc containerd ctr containerd-shim-runc-v2 crictl cni/bridge cni/loopback cni/host-local cni/portmap juicefs-csi-driver csi-registrar)
 complete() { for b in "${want[@]}"; do [ -x "$bin/$b" ] || return 1; done; }
 if complete; then log "reusing $bin"; echo "$bin"; exit 0; fi
 
@@ -57,13 +58,14 @@ build_kubelet() {
     echo; echo "require k8s.io/kubernetes $KUBERNETES_VERSION"; echo
     awk -v v="v0.$minor.$patch" '$2=="=>" && $3 ~ /^\.\/staging\// {print "replace " $1 " => " $1 " " v}' "$kmod"
   } > "$w/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kubelet"\n' > "$w/tools.go"
+  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-proxy"\n\t_ "k8s.io/kubernetes/cmd/kubelet"\n)\n' > "$w/tools.go"
   (cd "$w" && go mod tidy -e >/dev/null 2>"$w/tidy.log" || { cat "$w/tidy.log" >&2; exit 1; })
   ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
   (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$bin/kubelet" k8s.io/kubernetes/cmd/kubelet)
+  (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "$ld" -o "$bin/kube-proxy" k8s.io/kubernetes/cmd/kube-proxy)
 }
 
 build_runc() {
@@ -101,11 +103,19 @@ build_registrar() {
   (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/csi-registrar" .)
 }
 
+build_pause() {
+  local w="$out/work/pause"
+  rm -rf "$w"; mkdir -p "$w"; cp "$here/pause/main.go" "$w/"
+  printf 'module paddle-operator/toolchain/pause\n\ngo 1.24\n' > "$w/go.mod"
+  (cd "$w" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$bin/pause" .)
+}
+
 [ -x "$bin/csi-registrar" ] || timed "csi-registrar" build_registrar
+[ -x "$bin/pause" ] || timed "pause" build_pause
 [ -x "$bin/runc" ] || timed "runc $RUNC_VERSION" build_runc
 { [ -x "$bin/cni/bridge" ] && [ -x "$bin/cni/portmap" ]; } || timed "cni plugins $CNI_PLUGINS_VERSION" build_cni
 [ -x "$bin/crictl" ] || timed "crictl $CRI_TOOLS_VERSION" build_crictl
-[ -x "$bin/kubelet" ] || timed "kubelet $KUBERNETES_VERSION" build_kubelet
+{ [ -x "$bin/kubelet" ] && [ -x "$bin/kube-proxy" ]; } || timed "kubelet $KUBERNETES_VERSION" build_kubelet
 { [ -x "$bin/containerd" ] && [ -x "$bin/containerd-shim-runc-v2" ]; } || timed "containerd $CONTAINERD_VERSION" build_containerd
 [ -x "$bin/juicefs-csi-driver" ] || timed "juicefs-csi-driver $JUICEFS_CSI_VERSION" build_csi
 complete || { log "build incomplete"; exit 1; }
