@@ -3,11 +3,14 @@
  * accepts everything, and its Pod Security admission (the namespace enforces `restricted`) admits
  * the operator's pods — the ReplicaSet controller creates both replicas and KWOK runs them.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { expect } from 'chai';
+import YAML from 'yaml';
 import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { POD } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { waitFor } from '../harness/util.js';
+import { repoRoot, waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 
 const NS = 'paddle-system';
@@ -23,6 +26,30 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
   after(async () => {
     // leave the namespace and RBAC (other suites use them); remove the fake operator replicas
     await testCluster().kubectl(['-n', NS, 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=false'], { allowFail: true });
+  });
+
+  it('an overlay that sets the image sets the runtime pods\' image (RUNTIME_IMAGE) too', async () => {
+    // kustomize only accepts a relative path to a base: the overlay lives inside the repository
+    const dir = fs.mkdtempSync(path.join(repoRoot(), '.cache', 'overlay-'));
+    try {
+      fs.writeFileSync(
+        path.join(dir, 'kustomization.yaml'),
+        YAML.stringify({
+          resources: [path.relative(dir, path.join(repoRoot(), 'kustomize', 'default'))],
+          images: [{ name: 'paddle-operator', newName: 'registry.example/team/paddle-operator', newTag: 'v9.9.9' }],
+        }),
+      );
+      const out = await testCluster().kubectl(['kustomize', dir]);
+      const dep = YAML.parseAllDocuments(out.stdout)
+        .map((d) => d.toJS() as V1Deployment)
+        .find((d) => d.kind === 'Deployment' && d.metadata?.name === 'paddle-operator');
+      const manager = dep?.spec?.template.spec?.containers.find((c) => c.name === 'manager');
+      expect(manager?.image).to.equal('registry.example/team/paddle-operator:v9.9.9');
+      expect(manager?.env?.find((e) => e.name === 'RUNTIME_IMAGE')?.value).to.equal('registry.example/team/paddle-operator:v9.9.9');
+      expect(manager?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'other env entries untouched').to.equal('metadata.namespace');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('applies server-side and the restricted namespace admits the Deployment\'s pods', async () => {
