@@ -95,6 +95,13 @@ check_from_lines() {
 }
 check_from_lines
 
+# The `# syntax=` directive, when present, must name a dockerfile 1.x frontend: that is what the
+# built-in frontend is (a custom frontend image cannot be stood in for).
+syntax=$(awk 'NR==1 && tolower($0) ~ /^# *syntax *=/ { sub(/^# *[sS][yY][nN][tT][aA][xX] *= */, ""); print }' "$repo/Dockerfile")
+if [ -n "$syntax" ] && ! [[ $syntax =~ ^(docker\.io/)?docker/dockerfile:1(\.[0-9]+)*$ ]]; then
+  die "the Dockerfile asks for the frontend $syntax; only docker/dockerfile:1[.x] is served (by BuildKit's built-in frontend)"
+fi
+
 # --- the builder ---------------------------------------------------------------------------------
 build_buildkit() {
   local src="$builder_dir/src" d
@@ -159,13 +166,24 @@ EOF
 bk_pid=""
 stop_buildkitd() {
   if [ -n "$bk_pid" ]; then kill "$bk_pid" 2>/dev/null || true; wait "$bk_pid" 2>/dev/null || true; bk_pid=""; fi
+  rm -f "$state/buildkitd.pid"
 }
 trap stop_buildkitd EXIT
+trap 'exit 130' INT TERM
 start_buildkitd() {
+  # A builder left behind by a run that was killed holds the state directory: end it first.
+  local old i
+  old=$(cat "$state/buildkitd.pid" 2>/dev/null || true)
+  if [ -n "$old" ] && [ "$(readlink "/proc/$old/exe" 2>/dev/null)" = "$builder_dir/bin/buildkitd" ]; then
+    log "stopping buildkitd $old left by an earlier run"
+    kill "$old" 2>/dev/null || true
+    for i in $(seq 50); do kill -0 "$old" 2>/dev/null || break; sleep 0.2; done
+  fi
   rm -f "$state/buildkitd.sock"
-  "$builder_dir/bin/buildkitd" --config "$state/buildkitd.toml" > "$state/buildkitd.log" 2>&1 &
+  # Lower priority for the builder and every RUN container; fd 9 (the lock) stays with this script.
+  nice -n 10 "$builder_dir/bin/buildkitd" --config "$state/buildkitd.toml" > "$state/buildkitd.log" 2>&1 9>&- &
   bk_pid=$!
-  local i
+  echo "$bk_pid" > "$state/buildkitd.pid"
   for i in $(seq 150); do
     "$buildctl" --addr "unix://$state/buildkitd.sock" debug workers >/dev/null 2>&1 && return 0
     kill -0 "$bk_pid" 2>/dev/null || break
@@ -175,7 +193,7 @@ start_buildkitd() {
   die "buildkitd did not start (log: $state/buildkitd.log)"
 }
 timed "buildkitd started" start_buildkitd
-bk() { nice -n 10 "$buildctl" --addr "unix://$state/buildkitd.sock" "$@"; }
+bk() { "$buildctl" --addr "unix://$state/buildkitd.sock" "$@"; }
 
 # --- the bases, then the image ------------------------------------------------------------------
 ensure_bases
@@ -185,16 +203,25 @@ build_project_image() {
   local tmp="$tar.tmp.$$"
   bk build --progress plain --frontend dockerfile.v0 \
     --local "context=$repo" --local "dockerfile=$repo" \
-    --opt cmdline=docker/dockerfile:1 \
+    ${syntax:+--opt "cmdline=$syntax"} \
     --oci-layout "node-base=$bases_dir/node" --oci-layout "golang-base=$bases_dir/golang" \
     --opt "context:$NODE_BASE_REF=oci-layout://node-base@$(manifest_of "$bases_dir/node")" \
     --opt "context:$GOLANG_BASE_REF=oci-layout://golang-base@$(manifest_of "$bases_dir/golang")" \
     --output "type=oci,dest=$tmp,name=$ref" > "$state/build.log" 2>&1 \
     || { grep -v '^#[0-9]* sha256:' "$state/build.log" | tail -40 >&2; rm -f "$tmp"; die "the image build failed (log: $state/build.log)"; }
-  mv "$tmp" "$tar"
+  chmod 0644 "$tmp"; mv "$tmp" "$tar"
 }
 timed "image $ref built" build_project_image
-grep -E '^#[0-9]+ (\[|CACHED|DONE [0-9.]+s$)' "$state/build.log" | grep -E 'CACHED|\[' | awk '{$1=""; print "[image]  " $0}' | uniq | tail -40 >&2 || true
+# The context was read some time after the tag was computed: an edit in between would mislabel it.
+if [ "$(input_hash)" != "$tag" ]; then
+  rm -f "$tar"
+  die "the build inputs changed while the image was being built; run again"
+fi
+# One line per Dockerfile step: its time, or "cached".
+awk '/^#[0-9]+ \[/ { id = $1; sub(/^#[0-9]+ /, ""); if (!(id in title)) { title[id] = substr($0, 1, 100); order[++n] = id } }
+     /^#[0-9]+ CACHED$/ { took[$1] = "cached" }
+     /^#[0-9]+ DONE [0-9.]+s$/ { took[$1] = $3 }
+     END { for (i = 1; i <= n; i++) if (took[order[i]] != "") printf "[image]   %-7s %s\n", took[order[i]], title[order[i]] }' "$state/build.log" >&2
 stop_buildkitd
 old=$(find "$outdir" -maxdepth 1 -name 'paddle-operator-*.oci.tar' ! -name "$(basename "$tar")" -mmin +1440 -print)
 [ -z "$old" ] || { log "removing tarballs older than a day: $(echo "$old" | wc -l)"; echo "$old" | xargs rm -f; }
