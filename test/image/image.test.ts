@@ -130,7 +130,10 @@ describe('container image built from the Dockerfile', function () {
     if (process.getuid?.() !== 0) this.skip();
     const r = spawnSync('unshare', [...inImage(rootfs), '/usr/local/bin/juicefs', 'version'], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
     expect(r.status, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(/juicefs version 1\./);
+    // The version the tests run (test/toolchain/versions.env), as the Dockerfile's comment requires.
+    const pinned = /^JUICEFS_VERSION=v(\S+)$/m.exec(fs.readFileSync(path.join(repoRoot(), 'test', 'toolchain', 'versions.env'), 'utf8'))?.[1];
+    expect(pinned, 'JUICEFS_VERSION in versions.env').to.be.a('string');
+    expect(r.stdout).to.contain(`juicefs version ${pinned}+`);
   });
 
   it('starts paddle-operator (--help) from PATH as the image user', function () {
