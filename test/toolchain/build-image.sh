@@ -124,7 +124,7 @@ runc_bin=$(bash "$here/build-node.sh" | tail -1)/runc
 # Machine CA certificates (empty when the machine has none of its own).
 ca_pem="$state/machine-ca.pem"
 : > "$ca_pem"
-for c in /usr/local/share/ca-certificates/*.crt; do [ -f "$c" ] && cat "$c" >> "$ca_pem"; done
+for c in /usr/local/share/ca-certificates/*.crt; do if [ -f "$c" ]; then cat "$c" >> "$ca_pem"; fi; done
 
 # runc as the builder calls it, plus (when there is a machine CA) the certificates bound into each
 # RUN container for Node. Only the process's environment and mounts change, never its rootfs.

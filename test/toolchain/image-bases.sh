@@ -14,7 +14,7 @@ bases_key() {
   {
     cat "$here/image-versions.env" "$here/image-bases.sh"
     go env GOVERSION GOROOT
-    for c in /usr/local/share/ca-certificates/*.crt; do [ -f "$c" ] && sha256sum "$c"; done
+    for c in /usr/local/share/ca-certificates/*.crt; do if [ -f "$c" ]; then sha256sum "$c"; fi; done
   } | sha256sum | cut -c1-12
 }
 
@@ -112,7 +112,7 @@ ensure_bases() {
   ln -f "$rootfs" "$ctx/rootfs.tar" 2>/dev/null || cp "$rootfs" "$ctx/rootfs.tar"
   timed "node $NODE_BINARY_VERSION + npm $NPM_VERSION from the npm registry" node_tree "$ctx"
   rm -f "$ctx"/ca/*
-  for c in /usr/local/share/ca-certificates/*.crt; do [ -f "$c" ] && cp "$c" "$ctx/ca/"; done
+  for c in /usr/local/share/ca-certificates/*.crt; do if [ -f "$c" ]; then cp "$c" "$ctx/ca/"; fi; done
   write_base_dockerfiles "$ctx"
   timed "node base ($NODE_BASE_REF)" build_base node "$ctx"
   timed "golang base ($GOLANG_BASE_REF, $go_version)" build_base golang "$ctx" \
