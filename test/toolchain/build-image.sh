@@ -81,6 +81,8 @@ if [ -s "$tar" ]; then log "reusing $tar"; echo "$tar $ref"; exit 0; fi
 mkdir -p "$state" "$outdir"
 exec 9>"$state/.lock"; flock 9
 if [ -s "$tar" ]; then log "reusing $tar"; echo "$tar $ref"; exit 0; fi
+# Partial tarballs of runs that were killed (one build at a time holds the lock).
+find "$outdir" -maxdepth 1 -name '*.oci.tar.tmp.*' -delete
 
 # The Dockerfile's FROM references must all have a stand-in (stage names are not references).
 check_from_lines() {
