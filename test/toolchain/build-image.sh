@@ -14,7 +14,8 @@
 #   image-buildkit-<version>-<key>/  buildkitd + buildctl, built from BuildKit's Go module
 #   image-bases-<key>/               stand-ins for the Dockerfile's FROM images (image-bases.sh)
 #   image-state/                     the builder's state: layer cache and RUN cache mounts, kept
-#                                    across runs and across changes of this script
+#                                    across runs and across changes of this script (several GB,
+#                                    never pruned: delete the directory to start afresh)
 #   image-out/                       the tarballs
 #
 # How the Dockerfile is served without Docker Hub:
@@ -70,7 +71,7 @@ input_hash() {
     find src -type f -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
       printf '%s\0' "$f"; sha256sum < "$f"
     done
-    echo "$bases_dir $builder_dir"
+    echo "${bases_dir##*/} ${builder_dir##*/}"
   ) | sha256sum | cut -c1-12
 }
 tag=$(input_hash)
