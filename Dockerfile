@@ -64,9 +64,10 @@ RUN npm run build \
 # Stage 3: runtime image.
 FROM node:20.20-bookworm-slim
 # fuse3 (fusermount3, /etc/fuse.conf) for the runtime server's JuiceFS mounts; CA certificates for
-# object storage over HTTPS.
+# object storage over HTTPS. (DEBIAN_FRONTEND only for this command: debconf asks nothing and does
+# not try a terminal, and it is not left in the image's environment.)
 RUN apt-get update \
- && apt-get install -y --no-install-recommends fuse3 ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fuse3 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV NODE_ENV=production

@@ -1,14 +1,16 @@
 /**
- * The container image, rehearsed without a Docker engine (none runs on the test machines, so the
- * image itself is never built here). The Dockerfile's build stage runs as written — its COPY lines
+ * The container image's /app, rehearsed without a container: this test does not build the image.
+ * The real image is built from the Dockerfile by `npm run image` (BuildKit, no Docker engine) and
+ * its config and layers are checked in test/image/image.test.ts; that test replaces what this one
+ * cannot show (base images, apt packages, the juicefs stage, the image's USER/CMD/ENTRYPOINT), and
+ * this one stays for what that one does not do: run both programs from the image's /app layout
+ * against a control plane. The Dockerfile's build stage runs as written — its COPY lines
  * (honouring .dockerignore's allow-list), ENV and RUN commands (cache mounts dropped) — in a fresh
  * directory; the final stage's `COPY --from=build` lines and bin symlinks then assemble the image's
  * /app. From that tree, with only the production dependencies:
  *  - `paddle-operator` starts as the image's USER (65532, not root) on the operator's ServiceAccount,
  *    reports ready, and exits 0 on SIGTERM;
  *  - `paddle-runtime serve` starts and answers /healthz.
- * What this cannot show: the base images, the apt packages and the juicefs stage (the same Go build
- * as test/toolchain/build.sh, whose binary every other test uses).
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
