@@ -183,6 +183,8 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     const t = Date.now();
     await node!.stop();
     log(`node stop: ${Date.now() - t} ms`);
+    // kubelet unmounted the volume (the CSI driver released its FUSE mount) before anything was killed
+    expect(node!.stopReport).to.include({ pods: 1, fuseReleased: true });
     expect(await leftovers(node!)).to.deep.equal([]);
     expect((await core.listNode()).items.map((n) => n.metadata?.name)).to.not.include('real-0');
     node = undefined;

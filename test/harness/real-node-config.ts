@@ -253,3 +253,12 @@ export const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kern
 
 /** Host directories the node sees through a private overlay (writes land in the node's directory). */
 export const NODE_OVERLAYS = ['/var/lib', '/var/log', '/usr/local/bin', '/usr/bin'];
+
+/** Mount points (octal escapes decoded) of the fuse/fuseblk mounts in a /proc/<pid>/mountinfo text. */
+export function fuseMountPoints(mountinfo: string): string[] {
+  return mountinfo
+    .split('\n')
+    .map((l) => l.split(' - '))
+    .filter(([, rest]) => /^fuse(blk)?(\.\S+)? /.test(rest ?? ''))
+    .map(([left]) => left!.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+}

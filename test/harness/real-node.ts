@@ -25,11 +25,11 @@ import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
   clientKubeconfigYaml, cniConflist, CONTAINERD_SOCKET, containerdConfigToml, JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT, KUBELET_SYSCTLS,
-  kubeletConfigYaml, kubeProxyConfigYaml, NODE_OVERLAYS, nodeCgroupRoot, nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
+  fuseMountPoints, kubeletConfigYaml, kubeProxyConfigYaml, NODE_OVERLAYS, nodeCgroupRoot, nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
 } from './real-node-config.js';
 import { createCgroup, linkExists, nodeStateFile, run, teardownNodeState, tryRun, type NodeBridge, type NodeState } from './real-node-host.js';
 import { nodeToolchainBinDir, toolchainBinDir } from './toolchain.js';
-import { defaultLog, errorMessage, pidAlive, sleep, waitFor, type LogFn } from './util.js';
+import { defaultLog, errorMessage, pidAlive, waitFor, type LogFn } from './util.js';
 
 export { cleanupStaleRealNodes, createNodeBridge, type NodeBridge } from './real-node-host.js';
 
@@ -56,6 +56,8 @@ export class RealNode {
   readonly logDir: string;
   /** How long start() took until Ready with the CSI driver registered, in milliseconds. */
   startupMs = 0;
+  /** What the last stop() did: pods deleted through the API, and whether kubelet released every FUSE mount before the kill. */
+  stopReport: { pods: number; fuseReleased: boolean; ms: number } | undefined;
   private holder: ManagedProcess | undefined;
   private initPid = 0;
   private readonly daemons = new Map<Daemon, ManagedProcess>();
@@ -280,6 +282,10 @@ export class RealNode {
     const juicefs = path.join(this.cpBinDir, 'juicefs');
     lines.push(`ln -sf ${sh(juicefs)} /usr/local/bin/juicefs`, 'ln -sf /usr/local/bin/juicefs /usr/bin/mount.juicefs', `mkdir -p /var/lib/jfs ${KUBELET_ROOT}`);
     await this.exec(['sh', '-c', lines.join('\n')]);
+    // FUSE mounts the host had when the namespace was made (e.g. the S3 gateway's volume) are copies
+    // here that would keep their daemons' connections open after the host unmounts them: drop them
+    const inherited = fuseMountPoints(this.mountinfo());
+    if (inherited.length) await this.exec(['umount', '-l', ...inherited]);
     createCgroup(this.cgroupRoot);
   }
 
@@ -340,6 +346,11 @@ export class RealNode {
     return fs.readFileSync(`/proc/${this.initPid}/mountinfo`, 'utf8');
   }
 
+  /** Mount points of the FUSE mounts in the node's namespace. */
+  fuseMounts(): string[] {
+    return fuseMountPoints(this.mountinfo());
+  }
+
   /** Prints the tail of every daemon log. */
   dumpLogs(lines = 40): void {
     for (const [name, p] of this.daemons) this.log(`----- ${this.name}/${name} (${p.running ? 'running' : p.describeExit()}) -----\n${p.tail(lines)}`);
@@ -356,18 +367,22 @@ export class RealNode {
   }
 
   private async teardown(): Promise<void> {
+    const t0 = Date.now();
+    let pods = 0;
+    let fuseReleased = false;
     const { cluster } = this.opts;
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     if (this.daemons.get('kubelet')?.running) {
       try {
-        const pods = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` });
-        await Promise.all(pods.items.map((p) => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined)));
+        const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` });
+        pods = list.items.length;
+        await Promise.all(list.items.map((p) => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined)));
         await waitFor(`pods on ${this.name} gone`, async () => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` })).items.length === 0, { timeoutMs: 30_000, intervalMs: 250 });
         // kubelet tears sandboxes down after the API object is gone; give it until no JuiceFS mount remains
-        await waitFor(`FUSE mounts on ${this.name} released`, () => !/fuse\.juicefs/.test(this.mountinfo()), { timeoutMs: 20_000, intervalMs: 250 });
+        await waitFor(`FUSE mounts on ${this.name} released`, () => this.fuseMounts().length === 0, { timeoutMs: 20_000, intervalMs: 250 });
+        fuseReleased = true;
       } catch (err) {
-        const fuse = this.mountinfo().split('\n').filter((l) => l.includes('fuse'));
-        this.log(`node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${fuse.join(' | ')}`);
+        this.log(`node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${this.fuseMounts().join(', ')}`);
       }
     }
     const problems = this.holder
@@ -382,8 +397,9 @@ export class RealNode {
     await Promise.all([...this.daemons.values(), ...(this.holder ? [this.holder] : [])].map((p) => p.exited));
     await core.deleteNode({ name: this.name }).catch(() => undefined);
     // the overlays' work directories are root-only; the run dir stays for its logs, the rest goes
-    await sleep(0);
     for (const d of ['overlay', 'containerd']) await tryRun('rm', ['-rf', this.file(d)]);
+    this.stopReport = { pods, fuseReleased, ms: Date.now() - t0 };
     if (problems.length) throw new Error(`node ${this.name} left things behind: ${problems.join('; ')}`);
   }
 }
+
