@@ -47,10 +47,11 @@ const log = (msg: string): void => {
   process.stderr.write(`      [real-node] ${msg}\n`);
 };
 
-function leftovers(node: { holderPid: number; nodeDir: string; cgroupRoot: string; net: { hostVeth: string; podCIDR: string } }): Promise<string[]> {
+function leftovers(node: { holderPid: number; initProcessPid: number; nodeDir: string; cgroupRoot: string; net: { hostVeth: string; podCIDR: string } }): Promise<string[]> {
   return (async () => {
     const found: string[] = [];
     if (pidAlive(node.holderPid)) found.push(`holder ${node.holderPid} alive`);
+    if (pidAlive(node.initProcessPid)) found.push(`namespace init ${node.initProcessPid} alive`);
     const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(node.nodeDir) || /fuse\.juicefs.*JuiceFS:rnvol/.test(l));
     if (mounts.length) found.push(`host mounts: ${mounts.join(' | ')}`);
     if (fs.existsSync(`/sys/class/net/${node.net.hostVeth}`)) found.push(`interface ${node.net.hostVeth}`);
@@ -78,6 +79,11 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
 
   before(async function () {
     this.timeout(600_000);
+    // namespaces, a bridge, cgroups and FUSE need root (as in CI); say so instead of failing obscurely
+    if (process.getuid?.() !== 0) {
+      log('skipped: the real-node tier needs root');
+      this.skip();
+    }
     runDir = path.join(repoRoot(), '.cache', 'e2e-real-node', new Date().toISOString().replace(/[:.]/g, '-'));
     fs.mkdirSync(runDir, { recursive: true });
     bridge = await createNodeBridge({ runDir, log });

@@ -94,6 +94,11 @@ export class RealNode {
     return this.holder?.pid ?? 0;
   }
 
+  /** pid (on the host) of the node's PID-namespace init, the `pause` process the holder forked. */
+  get initProcessPid(): number {
+    return this.initPid;
+  }
+
   /** Starts the node and resolves once it is Ready and its CSINode lists csi.juicefs.com. */
   static async start(opts: RealNodeOptions): Promise<RealNode> {
     const node = new RealNode(opts, await nodeToolchainBinDir(), await toolchainBinDir());
