@@ -10,6 +10,7 @@
 // changes that only this suite needs, the apiserver must be bound to the bridge address before any
 // node starts, and kube-controller-manager runs with a 1 s PV binder period here; the other suites
 // keep their loopback-only cluster untouched. It costs one more control-plane start (≈5–10 s).
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
@@ -17,8 +18,8 @@ import { CoreV1Api, StorageV1Api, type V1Pod } from '@kubernetes/client-node';
 import { startS3Gateway, type S3Gateway } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { hostBinaryImage } from '../harness/host-binary-image.js';
-import { JUICEFS_CSI_DRIVER } from '../harness/real-node-config.js';
-import { cgroupDirs, run } from '../harness/real-node-host.js';
+import { JUICEFS_CSI_DRIVER, nodeCgroupRoot, nodeNetwork, REAL_NODE_PREFIX } from '../harness/real-node-config.js';
+import { cgroupDirs, claimsDir, createCgroup, nodeStateFile, processesIn, run, type NodeState } from '../harness/real-node-host.js';
 import { cleanupStaleRealNodes, createNodeBridge, RealNode, type NodeBridge } from '../harness/real-node.js';
 import { httpRequest, pidAlive, repoRoot, waitFor } from '../harness/util.js';
 
@@ -47,7 +48,7 @@ const log = (msg: string): void => {
   process.stderr.write(`      [real-node] ${msg}\n`);
 };
 
-function leftovers(node: { holderPid: number; initProcessPid: number; nodeDir: string; cgroupRoot: string; net: { hostVeth: string; podCIDR: string } }): Promise<string[]> {
+function leftovers(node: { holderPid: number; initProcessPid: number; namespaces: string[]; nodeDir: string; cgroupRoot: string; net: { hostVeth: string; podCIDR: string } }): Promise<string[]> {
   return (async () => {
     const found: string[] = [];
     if (pidAlive(node.holderPid)) found.push(`holder ${node.holderPid} alive`);
@@ -59,7 +60,10 @@ function leftovers(node: { holderPid: number; initProcessPid: number; nodeDir: s
     if (route) found.push(`route ${route}`);
     const cg = cgroupDirs(node.cgroupRoot);
     if (cg.length) found.push(`cgroups ${cg.slice(0, 3).join(', ')}${cg.length > 3 ? ` (+${cg.length - 3})` : ''}`);
-    const procs = (await run('pgrep', ['-af', `${node.nodeDir}|juicefs-csi-node-|csi-registrar|kubelet --config=${node.nodeDir}`]).catch(() => '')).trim();
+    // no process in the node's namespaces (they are gone with their last process), none naming its files
+    const inside = processesIn(node.namespaces);
+    if (inside.length) found.push(`processes in the node's namespaces: ${inside.join(' | ')}`);
+    const procs = (await run('pgrep', ['-af', `${node.nodeDir}|/var/lib/jfs/|JuiceFS:rnvol`]).catch(() => '')).trim();
     const mine = procs.split('\n').filter((l) => l && !l.includes('pgrep'));
     if (mine.length) found.push(`processes: ${mine.join(' | ')}`);
     return found;
@@ -84,7 +88,13 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
       log('skipped: the real-node tier needs root');
       this.skip();
     }
-    runDir = path.join(repoRoot(), '.cache', 'e2e-real-node', new Date().toISOString().replace(/[:.]/g, '-'));
+    // first what crashed runs left (their nodes may still use files in old run dirs), then prune
+    await cleanupStaleRealNodes({ log });
+    const base = path.join(repoRoot(), '.cache', 'e2e-real-node');
+    // keep the logs of the last few runs (each run dir also holds a ≈100 MB probe image)
+    const old = fs.existsSync(base) ? fs.readdirSync(base).sort() : [];
+    for (const d of old.slice(0, Math.max(0, old.length - 2))) fs.rmSync(path.join(base, d), { recursive: true, force: true });
+    runDir = path.join(base, new Date().toISOString().replace(/[:.]/g, '-'));
     fs.mkdirSync(runDir, { recursive: true });
     bridge = await createNodeBridge({ runDir, log });
     cp = await ControlPlane.start({
@@ -215,7 +225,48 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     await core.deleteNode({ name: 'real-1' }).catch(() => undefined);
     crashNode = undefined;
   });
+
+  it('cleanupStaleRealNodes() removes what a crashed harness process left: its bridge, veths, routes, cgroups and state', async () => {
+    // A dead owner's leftovers, made with the real kernel objects: a claim and a node state file
+    // naming a pid that no longer exists, the bridge with a route through it, a veth, cgroups.
+    const b = [...Array(16).keys()].reverse().find((i) => !fs.existsSync(`/sys/class/net/pdlrn${i}`) && !fs.existsSync(path.join(claimsDir(), `bridge-${i}.json`)))!;
+    const dead = await deadPid();
+    const crashedRun = path.join(runDir, 'crashed-run');
+    const net = nodeNetwork(b, 0);
+    const st: NodeState = {
+      owner: dead, name: 'ghost', bridge: b, index: 0, holderPid: dead, initPid: dead, hostVeth: net.hostVeth,
+      nodeIP: net.nodeIP, podCIDR: net.podCIDR, cgroupRoot: nodeCgroupRoot(b, 0), nodeDir: path.join(crashedRun, 'real-nodes', 'ghost'),
+    };
+    fs.mkdirSync(st.nodeDir, { recursive: true });
+    fs.writeFileSync(nodeStateFile(st.nodeDir), JSON.stringify(st));
+    fs.writeFileSync(path.join(claimsDir(), `bridge-${b}.json`), JSON.stringify({ owner: dead, runDir: crashedRun }));
+    await run('ip', ['link', 'add', net.bridgeName, 'type', 'bridge']);
+    await run('ip', ['addr', 'add', `${net.bridgeAddress}/24`, 'dev', net.bridgeName]);
+    await run('ip', ['link', 'set', net.bridgeName, 'up']);
+    await run('ip', ['link', 'add', net.hostVeth, 'type', 'veth', 'peer', 'name', `${REAL_NODE_PREFIX}${b}p0`]);
+    await run('ip', ['link', 'set', net.hostVeth, 'master', net.bridgeName, 'up']);
+    await run('ip', ['route', 'add', net.podCIDR, 'via', net.nodeIP, 'dev', net.bridgeName, 'onlink']);
+    createCgroup(`${st.cgroupRoot}/kubepods/besteffort`);
+    expect(cgroupDirs(st.cgroupRoot).length).to.be.greaterThan(0);
+
+    const removed = await cleanupStaleRealNodes({ log });
+    expect(removed).to.include.members(['node ghost', `bridge ${net.bridgeName}`]);
+    expect(await leftovers({ holderPid: dead, initProcessPid: dead, namespaces: [], nodeDir: st.nodeDir, cgroupRoot: st.cgroupRoot, net })).to.deep.equal([]);
+    for (const link of [net.bridgeName, net.hostVeth, `${REAL_NODE_PREFIX}${b}p0`]) expect(fs.existsSync(`/sys/class/net/${link}`), link).to.equal(false);
+    expect(fs.existsSync(path.join(claimsDir(), `bridge-${b}.json`))).to.equal(false);
+    expect(fs.existsSync(nodeStateFile(st.nodeDir))).to.equal(false);
+    // the live run's own bridge is untouched
+    expect(fs.existsSync(`/sys/class/net/${bridge!.name}`)).to.equal(true);
+  });
 });
+
+/** The pid of a process that has exited (and been reaped). */
+async function deadPid(): Promise<number> {
+  const child = spawn('true');
+  const pid = child.pid!;
+  await new Promise((resolve) => child.on('exit', resolve));
+  return pid;
+}
 
 function volumeObjects(cp: ControlPlane, gw: S3Gateway): object[] {
   const bridgeHostPort = gw.hostPort;

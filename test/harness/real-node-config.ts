@@ -248,6 +248,51 @@ export function juicefsCsiDriverObject(): Record<string, unknown> {
   };
 }
 
+export interface NodeConfigFilesInput {
+  nodeDir: string;
+  name: string;
+  net: NodeNetwork;
+  /** The node toolchain (runc, cni/). */
+  binDir: string;
+  /** The apiserver URL (on the bridge address). */
+  server: string;
+  caFile: string;
+  cgroupRoot: string;
+  kubeletCert: { cert: string; key: string };
+  proxyCert: { cert: string; key: string };
+}
+
+/** Every configuration file of one node, by path relative to its directory. */
+export function nodeConfigFiles(c: NodeConfigFilesInput): Record<string, string> {
+  const f = (rel: string): string => `${c.nodeDir}/${rel}`;
+  return {
+    'containerd/config.toml': containerdConfigToml({
+      root: f('containerd/root'),
+      state: '/run/containerd/state',
+      socket: CONTAINERD_SOCKET,
+      runcPath: `${c.binDir}/runc`,
+      cniBinDir: `${c.binDir}/cni`,
+      cniConfDir: f('cni/net.d'),
+    }),
+    'cni/net.d/10-paddle-bridge.conflist': cniConflist(c.net, f('cni/ipam')),
+    // pods get no cluster DNS (none runs); an empty resolv.conf keeps them away from the host's resolver
+    'resolv.conf': '',
+    'kubelet.yaml': kubeletConfigYaml({
+      nodeIP: c.net.nodeIP,
+      caFile: c.caFile,
+      podLogsDir: f('pod-logs'),
+      cgroupRoot: c.cgroupRoot,
+      volumePluginDir: f('volume-plugins'),
+      healthzPort: 10248,
+      resolvConf: f('resolv.conf'),
+    }),
+    'kubelet.kubeconfig': clientKubeconfigYaml({ server: c.server, caFile: c.caFile, certFile: c.kubeletCert.cert, keyFile: c.kubeletCert.key, user: `system:node:${c.name}` }),
+    'kube-proxy.kubeconfig': clientKubeconfigYaml({ server: c.server, caFile: c.caFile, certFile: c.proxyCert.cert, keyFile: c.proxyCert.key, user: 'system:kube-proxy' }),
+    // every node has its own network namespace, so the fixed ports never collide
+    'kube-proxy.yaml': kubeProxyConfigYaml({ kubeconfig: f('kube-proxy.kubeconfig'), hostname: c.name, clusterCIDR: c.net.podCIDR, healthzPort: 10256, metricsPort: 10249 }),
+  };
+}
+
 /** The /proc/sys files kubelet writes at start (setupKernelTunables); each node gets private copies bind-mounted over them. */
 export const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
 

@@ -62,6 +62,44 @@ export interface NodeState {
   podCIDR: string;
   cgroupRoot: string;
   nodeDir: string;
+  /** Identities (`pid:[4026532…]`, …) of the node's namespaces, to prove afterwards that no process is left in them. */
+  namespaces?: string[];
+}
+
+const NAMESPACE_KINDS = ['pid', 'mnt', 'net'] as const;
+
+/** The pid, mount and network namespace identities of a process (readlink /proc/<pid>/ns/*). */
+export function namespacesOf(pid: number): string[] {
+  return NAMESPACE_KINDS.map((k) => fs.readlinkSync(`/proc/${pid}/ns/${k}`));
+}
+
+/** `pid command` of every process in any of the given namespaces. */
+export function processesIn(namespaces: string[]): string[] {
+  const wanted = new Set(namespaces);
+  const out: string[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    for (const k of NAMESPACE_KINDS) {
+      let id: string;
+      try {
+        id = fs.readlinkSync(`/proc/${e}/ns/${k}`);
+      } catch {
+        continue;
+      }
+      if (wanted.has(id)) {
+        const cmd = (() => {
+          try {
+            return fs.readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').join(' ').trim();
+          } catch {
+            return '?';
+          }
+        })();
+        out.push(`${e} ${cmd.slice(0, 160)}`);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 export const nodeStateFile = (nodeDir: string): string => path.join(nodeDir, 'state.json');
@@ -136,15 +174,18 @@ export function cgroupMounts(): string[] {
     .map(([left]) => left!.split(' ')[4]!);
 }
 
-/** Creates `cgroup` (e.g. /pdlrn0n1) in every v1 hierarchy, as kubelet requires its cgroupRoot to exist. */
+/** Creates `cgroup` (e.g. /pdlrn0n1) in every hierarchy, as kubelet requires its cgroupRoot to exist. */
 export function createCgroup(cgroup: string): void {
   for (const m of cgroupMounts()) {
-    const dir = path.join(m, cgroup);
-    fs.mkdirSync(dir, { recursive: true });
-    // a new cpuset cgroup starts with no CPUs and no memory nodes: inherit the parent's
-    for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-      const parent = path.join(path.dirname(dir), f);
-      if (fs.existsSync(parent) && fs.readFileSync(path.join(dir, f), 'utf8').trim() === '') fs.writeFileSync(path.join(dir, f), fs.readFileSync(parent, 'utf8'));
+    let dir = m;
+    for (const part of cgroup.split('/').filter(Boolean)) {
+      const parent = dir;
+      dir = path.join(dir, part);
+      if (!fs.existsSync(dir)) fs.mkdirSync(dir);
+      // a new cpuset cgroup starts with no CPUs and no memory nodes: inherit the parent's
+      for (const f of ['cpuset.cpus', 'cpuset.mems']) {
+        if (fs.existsSync(path.join(parent, f)) && fs.readFileSync(path.join(dir, f), 'utf8').trim() === '') fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8'));
+      }
     }
   }
 }
@@ -217,10 +258,20 @@ export async function teardownNodeState(st: NodeState, log: LogFn): Promise<stri
   const deadline = Date.now() + 10_000;
   while ([st.holderPid, st.initPid].some(pidAlive) && Date.now() < deadline) await sleep(50);
   if ([st.holderPid, st.initPid].some(pidAlive)) problems.push(`holder of ${st.name} still alive`);
+  if (st.namespaces) {
+    // every process of the PID namespace died with its init; wait out the last exits
+    const ns = st.namespaces;
+    while (processesIn(ns).length > 0 && Date.now() < deadline + 5000) await sleep(50);
+    const left = processesIn(ns);
+    if (left.length) problems.push(`processes left in the node's namespaces: ${left.join(' | ')}`);
+  }
   await tryRun('ip', ['route', 'del', st.podCIDR, 'via', st.nodeIP]);
   if (await linkExists(st.hostVeth)) await tryRun('ip', ['link', 'del', st.hostVeth]);
   const left = await removeCgroup(st.cgroupRoot);
   if (left.length > 0) problems.push(`cgroups left: ${left.join(', ')}`);
+  // the node's overlay uppers (symlinks that dangle on the host, root-only work dirs) and containerd's
+  // content go; its logs and configuration stay for reading
+  for (const d of ['overlay', 'containerd']) await tryRun('rm', ['-rf', path.join(st.nodeDir, d)]);
   fs.rmSync(nodeStateFile(st.nodeDir), { force: true });
   log(`real node ${st.name}: torn down${problems.length ? ` with problems: ${problems.join('; ')}` : ''}`);
   return problems;

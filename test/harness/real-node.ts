@@ -24,10 +24,10 @@ import { ociImageTarball } from './oci-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
-  clientKubeconfigYaml, cniConflist, CONTAINERD_SOCKET, containerdConfigToml, JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT, KUBELET_SYSCTLS,
-  fuseMountPoints, kubeletConfigYaml, kubeProxyConfigYaml, NODE_OVERLAYS, nodeCgroupRoot, nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
+  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
+  nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
 } from './real-node-config.js';
-import { createCgroup, linkExists, nodeStateFile, run, teardownNodeState, tryRun, type NodeBridge, type NodeState } from './real-node-host.js';
+import { createCgroup, linkExists, namespacesOf, nodeStateFile, run, teardownNodeState, type NodeBridge, type NodeState } from './real-node-host.js';
 import { nodeToolchainBinDir, toolchainBinDir } from './toolchain.js';
 import { defaultLog, errorMessage, pidAlive, waitFor, type LogFn } from './util.js';
 
@@ -60,6 +60,7 @@ export class RealNode {
   stopReport: { pods: number; fuseReleased: boolean; ms: number } | undefined;
   private holder: ManagedProcess | undefined;
   private initPid = 0;
+  private namespaceIds: string[] = [];
   private readonly daemons = new Map<Daemon, ManagedProcess>();
   private stopPromise: Promise<void> | undefined;
   private readonly log: LogFn;
@@ -92,6 +93,11 @@ export class RealNode {
   /** pid of the holder process (`unshare`); killing it ends the node. */
   get holderPid(): number {
     return this.holder?.pid ?? 0;
+  }
+
+  /** The node's pid, mount and network namespaces (`pid:[…]`, `mnt:[…]`, `net:[…]`). */
+  get namespaces(): string[] {
+    return [...this.namespaceIds];
   }
 
   /** pid (on the host) of the node's PID-namespace init, the `pause` process the holder forked. */
@@ -200,36 +206,11 @@ export class RealNode {
 
   private writeConfigs(kubeletCert: { cert: string; key: string }, proxyCert: { cert: string; key: string }): void {
     const { cluster } = this.opts;
-    const w = (rel: string, text: string): void => fs.writeFileSync(this.file(rel), text, { mode: 0o600 });
-    w(
-      'containerd/config.toml',
-      containerdConfigToml({
-        root: this.file('containerd/root'),
-        state: '/run/containerd/state',
-        socket: CONTAINERD_SOCKET,
-        runcPath: path.join(this.binDir, 'runc'),
-        cniBinDir: path.join(this.binDir, 'cni'),
-        cniConfDir: this.file('cni/net.d'),
-      }),
-    );
-    w('cni/net.d/10-paddle-bridge.conflist', cniConflist(this.net, this.file('cni/ipam')));
-    // pods get no cluster DNS (none runs); an empty resolv.conf keeps them away from the host's resolver
-    w('resolv.conf', '');
-    w(
-      'kubelet.yaml',
-      kubeletConfigYaml({
-        nodeIP: this.net.nodeIP,
-        caFile: cluster.pki.caCert,
-        podLogsDir: this.file('pod-logs'),
-        cgroupRoot: this.cgroupRoot,
-        volumePluginDir: this.file('volume-plugins'),
-        healthzPort: 10248,
-        resolvConf: this.file('resolv.conf'),
-      }),
-    );
-    w('kubelet.kubeconfig', clientKubeconfigYaml({ server: cluster.server, caFile: cluster.pki.caCert, certFile: kubeletCert.cert, keyFile: kubeletCert.key, user: `system:node:${this.name}` }));
-    w('kube-proxy.kubeconfig', clientKubeconfigYaml({ server: cluster.server, caFile: cluster.pki.caCert, certFile: proxyCert.cert, keyFile: proxyCert.key, user: 'system:kube-proxy' }));
-    w('kube-proxy.yaml', kubeProxyConfigYaml({ kubeconfig: this.file('kube-proxy.kubeconfig'), hostname: this.name, clusterCIDR: this.net.podCIDR, healthzPort: 10256, metricsPort: 10249 }));
+    const files = nodeConfigFiles({
+      nodeDir: this.nodeDir, name: this.name, net: this.net, binDir: this.binDir, server: cluster.server, caFile: cluster.pki.caCert,
+      cgroupRoot: this.cgroupRoot, kubeletCert, proxyCert,
+    });
+    for (const [rel, text] of Object.entries(files)) fs.writeFileSync(this.file(rel), text, { mode: 0o600 });
   }
 
   private writePauseImage(): void {
@@ -255,6 +236,7 @@ export class RealNode {
       },
       { timeoutMs: 10_000, intervalMs: 20, check: () => this.holder!.assertRunning() },
     );
+    this.namespaceIds = namespacesOf(this.initPid);
     const state: NodeState = {
       owner: process.pid,
       name: this.name,
@@ -267,6 +249,7 @@ export class RealNode {
       podCIDR: this.net.podCIDR,
       cgroupRoot: this.cgroupRoot,
       nodeDir: this.nodeDir,
+      namespaces: this.namespaceIds,
     };
     fs.writeFileSync(nodeStateFile(this.nodeDir), JSON.stringify(state, null, 2));
   }
@@ -395,14 +378,13 @@ export class RealNode {
           {
             owner: process.pid, name: this.name, bridge: this.opts.bridge.index, index: this.opts.index, holderPid: this.holder.pid, initPid: this.initPid,
             hostVeth: this.net.hostVeth, nodeIP: this.net.nodeIP, podCIDR: this.net.podCIDR, cgroupRoot: this.cgroupRoot, nodeDir: this.nodeDir,
+            namespaces: this.namespaceIds,
           },
           this.log,
         )
       : [];
     await Promise.all([...this.daemons.values(), ...(this.holder ? [this.holder] : [])].map((p) => p.exited));
     await core.deleteNode({ name: this.name }).catch(() => undefined);
-    // the overlays' work directories are root-only; the run dir stays for its logs, the rest goes
-    for (const d of ['overlay', 'containerd']) await tryRun('rm', ['-rf', this.file(d)]);
     this.stopReport = { pods, fuseReleased, ms: Date.now() - t0 };
     if (problems.length) throw new Error(`node ${this.name} left things behind: ${problems.join('; ')}`);
   }

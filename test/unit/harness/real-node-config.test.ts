@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import YAML from 'yaml';
 import {
   bridgeAddress, clientKubeconfigYaml, cniConflist, containerdConfigToml, fuseMountPoints, juicefsCsiDriverObject, kubeletConfigYaml, kubeProxyConfigYaml,
-  nodeCgroupRoot, nodeNetwork, REAL_NODE_PREFIX, SANDBOX_IMAGE,
+  nodeCgroupRoot, nodeConfigFiles, nodeNetwork, REAL_NODE_PREFIX, SANDBOX_IMAGE,
 } from '../../harness/real-node-config.js';
 
 describe('real-node-config: address plan', () => {
@@ -107,6 +107,23 @@ describe('real-node-config: files', () => {
 
   it('CSIDriver: no attach, pod info on mount', () => {
     expect(juicefsCsiDriverObject()).to.deep.include({ metadata: { name: 'csi.juicefs.com' }, spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] } });
+  });
+});
+
+describe('real-node-config: nodeConfigFiles', () => {
+  it('writes every file of a node, pointing at each other consistently', () => {
+    const files = nodeConfigFiles({
+      nodeDir: '/run/x/real-nodes/n0', name: 'n0', net: nodeNetwork(0, 0), binDir: '/bin/node', server: 'https://10.201.0.1:6443', caFile: '/pki/ca.crt',
+      cgroupRoot: '/pdlrn0n0', kubeletCert: { cert: '/p/kubelet.crt', key: '/p/kubelet.key' }, proxyCert: { cert: '/p/kp.crt', key: '/p/kp.key' },
+    });
+    expect(Object.keys(files).sort()).to.deep.equal([
+      'cni/net.d/10-paddle-bridge.conflist', 'containerd/config.toml', 'kube-proxy.kubeconfig', 'kube-proxy.yaml', 'kubelet.kubeconfig', 'kubelet.yaml', 'resolv.conf',
+    ]);
+    expect(files['containerd/config.toml']).to.include('conf_dir = "/run/x/real-nodes/n0/cni/net.d"');
+    expect(YAML.parse(files['kubelet.yaml']!)).to.include({ resolvConf: '/run/x/real-nodes/n0/resolv.conf', cgroupRoot: '/pdlrn0n0', address: '10.201.0.2' });
+    expect(YAML.parse(files['kube-proxy.yaml']!)).to.deep.include({ clientConnection: { kubeconfig: '/run/x/real-nodes/n0/kube-proxy.kubeconfig' } });
+    expect(files['kubelet.kubeconfig']).to.include('system:node:n0');
+    expect(files['kube-proxy.kubeconfig']).to.include('system:kube-proxy');
   });
 });
 
