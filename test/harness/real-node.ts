@@ -41,8 +41,10 @@ export interface RealNodeOptions {
   /** 0..15, unique per bridge: picks the node IP and pod CIDR. */
   index: number;
   log?: LogFn;
-  /** Node labels (kubelet --node-labels). */
+  /** Node labels (kubelet --node-labels; `type=real` is always set). */
   labels?: Record<string, string>;
+  /** Taints the node registers with (kubelet --register-with-taints), e.g. `dedicated=real:NoSchedule`, to keep other suites' pods off it. */
+  taints?: string[];
   /** Deadline for Ready + CSINode (default 120 s). */
   timeoutMs?: number;
 }
@@ -173,6 +175,7 @@ export class RealNode {
       `--hostname-override=${this.name}`,
       `--node-ip=${this.net.nodeIP}`,
       `--node-labels=${labels}`,
+      ...(this.opts.taints?.length ? [`--register-with-taints=${this.opts.taints.join(',')}`] : []),
       '-v=2',
     ]);
     this.daemon('kube-proxy', path.join(this.binDir, 'kube-proxy'), [`--config=${this.file('kube-proxy.yaml')}`, '-v=2']);
