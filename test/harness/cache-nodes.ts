@@ -497,11 +497,13 @@ export interface S3GatewayOptions {
   accessKey?: string;
   secretKey?: string;
   log?: LogFn;
+  /** The address the gateway listens on (default 127.0.0.1; a real-node bridge address makes it reachable from pods). */
+  listenAddress?: string;
 }
 
 /** A local S3 endpoint (JuiceFS gateway, multi-bucket: every top-level directory is a bucket). */
 export interface S3Gateway {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://<listenAddress>:<port>` */
   endpoint: string;
   /** `127.0.0.1:<port>` */
   hostPort: string;
@@ -563,19 +565,20 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
 
   let proc: ManagedProcess | undefined;
   let port = 0;
+  const host = opts.listenAddress ?? '127.0.0.1';
   for (let attempt = 1; ; attempt++) {
-    [port] = await freePorts(1);
+    [port] = await freePorts(1, host);
     proc = ManagedProcess.spawn({
       name: 's3-gateway',
       bin: opts.juicefsBin,
       // metadata caches off: files written through the mount are visible through S3 at once
-      args: ['gateway', '--multi-buckets', '--no-usage-report', '--backup-meta', '0', '--attr-cache', '0', '--entry-cache', '0', '--dir-entry-cache', '0', metaurl, `127.0.0.1:${port}`],
+      args: ['gateway', '--multi-buckets', '--no-usage-report', '--backup-meta', '0', '--attr-cache', '0', '--entry-cache', '0', '--dir-entry-cache', '0', metaurl, `${host}:${port}`],
       logPath: path.join(dir, 'gateway.log'),
       env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
       cwd: dir,
     });
     try {
-      await waitFor(`juicefs gateway on 127.0.0.1:${port}`, async () => (await httpRequest(`http://127.0.0.1:${port}/minio/health/live`, { timeoutMs: 1000 })).status === 200, {
+      await waitFor(`juicefs gateway on ${host}:${port}`, async () => (await httpRequest(`http://${host}:${port}/minio/health/live`, { timeoutMs: 1000 })).status === 200, {
         timeoutMs: 30_000,
         intervalMs: 100,
         check: () => proc!.assertRunning(),
@@ -589,7 +592,7 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
       }
     }
   }
-  log(`s3 gateway at http://127.0.0.1:${port} (volume ${dir})`);
+  log(`s3 gateway at http://${host}:${port} (volume ${dir})`);
 
   const writeTree = (bucket: string, entries: Array<[string, string | Buffer | number]>): { files: number; bytes: number } => {
     let files = 0;
@@ -609,12 +612,12 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
 
   let stopped = false;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
-    hostPort: `127.0.0.1:${port}`,
+    endpoint: `http://${host}:${port}`,
+    hostPort: `${host}:${port}`,
     accessKey,
     secretKey,
     mountPoint,
-    uri: (bucket, prefix = '') => `minio://127.0.0.1:${port}/${bucket}/${prefix.replace(/^\/+/, '')}`,
+    uri: (bucket, prefix = '') => `minio://${host}:${port}/${bucket}/${prefix.replace(/^\/+/, '')}`,
     createBucket: (bucket) => fs.mkdirSync(path.join(mountPoint, bucket), { recursive: true }),
     put: (bucket, objects) => {
       fs.mkdirSync(path.join(mountPoint, bucket), { recursive: true });

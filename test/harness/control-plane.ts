@@ -79,6 +79,15 @@ export interface ControlPlaneOptions {
   extraArgs?: Partial<Record<Component, string[]>>;
   /** Deadline for the whole start (default 120 s). */
   startTimeoutMs?: number;
+  /**
+   * The address kube-apiserver binds and advertises (default 127.0.0.1, loopback only). Real nodes
+   * (real-node.ts) live in network namespaces of their own and reach the host on a bridge address:
+   * pass that address here. The serving certificate then includes it, the `kubernetes` Service's
+   * endpoint becomes <address>:<port> (so ClusterIP 10.96.0.1 works through kube-proxy), the
+   * apiserver talks to kubelets on their InternalIP with the admin client certificate, and etcd
+   * listens on this address too (see etcdBindUrl) so pods can use it as JuiceFS metadata.
+   */
+  bindAddress?: string;
 }
 
 export interface KubectlOptions {
@@ -125,10 +134,12 @@ export class ControlPlane {
    * to see which permissions the operator's ServiceAccount really used.
    */
   readonly auditLogPath: string;
-  /** https://127.0.0.1:<port> */
+  /** https://<bindAddress, default 127.0.0.1>:<port> */
   server = '';
   /** http://127.0.0.1:<port> — etcd client URL (also serves the v3 JSON gateway). */
   etcdUrl = '';
+  /** http://<bindAddress>:<port> — the same etcd on the bind address, when `bindAddress` is set ('' otherwise). */
+  etcdBindUrl = '';
   pki!: Pki;
   /** Names of the KWOK nodes created so far. */
   readonly nodeNames: string[] = [];
@@ -185,7 +196,7 @@ export class ControlPlane {
     fs.writeFileSync(path.join(this.runDir, 'kwok.yaml'), kwokConfigYaml());
     fs.writeFileSync(path.join(this.runDir, 'audit-policy.yaml'), AUDIT_POLICY);
     let t = Date.now();
-    this.pki = await generatePki(path.join(this.runDir, 'pki'));
+    this.pki = await generatePki(path.join(this.runDir, 'pki'), { extraServingIPs: this.opts.bindAddress ? [this.opts.bindAddress] : [] });
     mark('pki', t);
 
     t = Date.now();
@@ -330,11 +341,13 @@ export class ControlPlane {
       fs.rmSync(dataDir, { recursive: true, force: true });
       const [client, peer] = await freePorts(2);
       this.etcdUrl = `http://127.0.0.1:${client}`;
+      this.etcdBindUrl = this.opts.bindAddress ? `http://${this.opts.bindAddress}:${client}` : '';
+      const clientUrls = [this.etcdUrl, ...(this.etcdBindUrl ? [this.etcdBindUrl] : [])].join(',');
       const peerUrl = `http://127.0.0.1:${peer}`;
       const proc = this.spawn('etcd', [
         '--name=default',
         `--data-dir=${dataDir}`,
-        `--listen-client-urls=${this.etcdUrl}`,
+        `--listen-client-urls=${clientUrls}`,
         `--advertise-client-urls=${this.etcdUrl}`,
         `--listen-peer-urls=${peerUrl}`,
         `--initial-advertise-peer-urls=${peerUrl}`,
@@ -380,12 +393,13 @@ export class ControlPlane {
 
   private async startApiserverFresh(timeoutMs: number): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const [port] = await freePorts(1);
-      this.server = `https://127.0.0.1:${port}`;
+      const bind = this.opts.bindAddress ?? '127.0.0.1';
+      const [port] = await freePorts(1, bind);
+      this.server = `https://${bind}:${port}`;
       this.apiserverArgs = [
         `--etcd-servers=${this.etcdUrl}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
+        `--bind-address=${bind}`,
+        `--advertise-address=${bind}`,
         `--secure-port=${port}`,
         `--cert-dir=${path.join(this.pki.dir, 'kube-apiserver')}`,
         `--tls-cert-file=${this.pki.servingCert}`,
@@ -411,8 +425,15 @@ export class ControlPlane {
         '--requestheader-extra-headers-prefix=X-Remote-Extra-',
         `--proxy-client-cert-file=${this.pki.frontProxyClientCert}`,
         `--proxy-client-key-file=${this.pki.frontProxyClientKey}`,
-        // the `kubernetes` Service would get a loopback endpoint, which Endpoints validation rejects
-        '--endpoint-reconciler-type=none',
+        ...(this.opts.bindAddress
+          ? [
+              // real kubelets: logs/exec/port-forward go to the node's InternalIP, authenticated as admin
+              '--kubelet-preferred-address-types=InternalIP',
+              `--kubelet-client-certificate=${this.pki.adminCert}`,
+              `--kubelet-client-key=${this.pki.adminKey}`,
+            ]
+          : // the `kubernetes` Service would get a loopback endpoint, which Endpoints validation rejects
+            ['--endpoint-reconciler-type=none']),
         '--profiling=false',
         `--audit-policy-file=${path.join(this.runDir, 'audit-policy.yaml')}`,
         `--audit-log-path=${this.auditLogPath}`,

@@ -67,8 +67,14 @@ async function signed(dir: string, name: string, subject: string, extensions: st
   fs.rmSync(path.join(dir, `${name}.ext`));
 }
 
+export interface PkiOptions {
+  /** More IP addresses the kube-apiserver serving certificate is valid for (e.g. a bridge address real nodes reach it on). */
+  extraServingIPs?: string[];
+}
+
 /** Generates everything into `dir` (created, mode 0700). */
-export async function generatePki(dir: string): Promise<Pki> {
+export async function generatePki(dir: string, opts: PkiOptions = {}): Promise<Pki> {
+  const extraSans = (opts.extraServingIPs ?? []).map((ip) => `,IP:${ip}`).join('');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const clientCert = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'];
   await Promise.all([
@@ -82,7 +88,7 @@ export async function generatePki(dir: string): Promise<Pki> {
       'keyUsage=critical,digitalSignature,keyEncipherment',
       'extendedKeyUsage=serverAuth',
       // 10.96.0.1 is the `kubernetes` Service IP in --service-cluster-ip-range=10.96.0.0/16
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+      `subjectAltName=IP:127.0.0.1,DNS:localhost,IP:10.96.0.1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local${extraSans}`,
     ]),
     signed(dir, 'admin', '/O=system:masters/CN=paddle-admin', clientCert),
     (async () => {
@@ -110,4 +116,21 @@ export async function generatePki(dir: string): Promise<Pki> {
     tokenFile,
     adminToken,
   };
+}
+
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+}
+
+/**
+ * Issues a client certificate signed by the cluster CA of `pki` into `outDir` as <name>.crt and
+ * <name>.key (e.g. CN=system:node:<node>, O=system:nodes for a kubelet; CN=system:kube-proxy).
+ */
+export async function issueClientCertificate(pki: Pki, outDir: string, name: string, commonName: string, organization?: string): Promise<ClientCertificate> {
+  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const subject = `${organization ? `/O=${organization}` : ''}/CN=${commonName}`;
+  const ca = pki.caCert.replace(/\.crt$/, '');
+  await signed(outDir, name, subject, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'], ca);
+  return { cert: path.join(outDir, `${name}.crt`), key: path.join(outDir, `${name}.key`) };
 }

@@ -1,6 +1,8 @@
 // Locates the Go-built control-plane binaries: `test/toolchain/build.sh` builds them (or reuses its
 // cache) and prints the bin directory on its last stdout line. PADDLE_TOOLCHAIN_BIN=<dir> skips
-// the script entirely (useful when iterating, or with binaries from elsewhere).
+// the script entirely (useful when iterating, or with binaries from elsewhere). The real-node
+// binaries (kubelet, containerd, the JuiceFS CSI driver, ...) come the same way from
+// `test/toolchain/build-node.sh` (nodeToolchainBinDir, override PADDLE_NODE_TOOLCHAIN_BIN).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,25 +30,41 @@ export function checkToolchain(binDir: string, required: readonly string[] = TOO
   }
 }
 
+/** What a real node (real-node.ts) runs, built by `test/toolchain/build-node.sh`. */
+export const NODE_TOOLCHAIN_BINARIES = [
+  'kubelet', 'kube-proxy', 'pause', 'runc', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl',
+  'cni/bridge', 'cni/loopback', 'cni/host-local', 'cni/portmap', 'juicefs-csi-driver', 'csi-registrar',
+] as const;
+
 let resolved: Promise<string> | undefined;
+let nodeResolved: Promise<string> | undefined;
+
+/**
+ * The absolute bin directory of the real-node toolchain (build-node.sh, at most once per process;
+ * about a second when cached). PADDLE_NODE_TOOLCHAIN_BIN=<dir> skips the script.
+ */
+export function nodeToolchainBinDir(): Promise<string> {
+  nodeResolved ??= resolveWith('build-node.sh', 'PADDLE_NODE_TOOLCHAIN_BIN', NODE_TOOLCHAIN_BINARIES);
+  return nodeResolved;
+}
 
 /**
  * The absolute bin directory holding the toolchain. Runs the build script at most once per process
  * (it prints progress on stderr, which is passed through; a cold build takes tens of minutes).
  */
 export function toolchainBinDir(): Promise<string> {
-  resolved ??= resolve();
+  resolved ??= resolveWith('build.sh', 'PADDLE_TOOLCHAIN_BIN', TOOLCHAIN_BINARIES);
   return resolved;
 }
 
-async function resolve(): Promise<string> {
-  const override = process.env.PADDLE_TOOLCHAIN_BIN;
+async function resolveWith(scriptName: string, overrideVar: string, binaries: readonly string[]): Promise<string> {
+  const override = process.env[overrideVar];
   if (override) {
     const dir = path.resolve(override);
-    checkToolchain(dir);
+    checkToolchain(dir, binaries);
     return dir;
   }
-  const script = path.join(repoRoot(), 'test', 'toolchain', 'build.sh');
+  const script = path.join(repoRoot(), 'test', 'toolchain', scriptName);
   if (!fs.existsSync(script)) throw new Error(`toolchain build script ${script} is missing`);
   const stdout = await new Promise<string>((ok, fail) => {
     const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
@@ -61,6 +79,6 @@ async function resolve(): Promise<string> {
   const lines = stdout.trim().split('\n');
   const dir = lines[lines.length - 1]?.trim();
   if (!dir || !path.isAbsolute(dir)) throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
-  checkToolchain(dir);
+  checkToolchain(dir, binaries);
   return dir;
 }
