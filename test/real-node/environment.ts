@@ -66,7 +66,11 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     });
     started.push(() => cp.stop());
     const node = await RealNode.start({ cluster: cp, bridge, name: 'real-node-0', index: 0, log });
-    started.push(() => node.stop());
+    started.push(async () => {
+      // the operator's ReplicaSet would re-create pods while the node drains: remove it first
+      await cp.kubectl(['-n', 'paddle-system', 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=true', '--timeout=60s'], { allowFail: true });
+      await node.stop();
+    });
     const gw = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), listenAddress: bridge.address, log });
     started.push(() => gw.stop());
     const { tarPath, ref } = await image;
