@@ -4,6 +4,7 @@
 // everything (operator first, then the simulated nodes, then the cluster).
 // The example's Secrets and source are replaced by local ones (see applyExample).
 // Run directory: .cluster/local (certificates, etcd data, component logs).
+// `npm run local -- --real-node` runs the same job on a real node instead (local-real-node.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -161,7 +162,12 @@ async function main(): Promise<void> {
   }, STATUS_INTERVAL_MS);
 }
 
-main().catch((err: unknown) => {
-  log(`error: ${errorMessage(err)}`);
-  void shutdown('error', 1);
-});
+if (process.argv.includes('--real-node')) {
+  // the same job on a real node (kubelet, containerd, the JuiceFS CSI driver, the project image)
+  void import('./local-real-node.js').then((m) => m.runLocalRealNode());
+} else {
+  main().catch((err: unknown) => {
+    log(`error: ${errorMessage(err)}`);
+    void shutdown('error', 1);
+  });
+}

@@ -67,7 +67,9 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     started.push(() => cp.stop());
     const node = await RealNode.start({ cluster: cp, bridge, name: 'real-node-0', index: 0, log });
     started.push(async () => {
-      // the operator's ReplicaSet would re-create pods while the node drains: remove it first
+      // controllers would re-create pods while the node drains: delete what the operator owns while
+      // it still runs (its finalizers), then the operator itself, then drain the node
+      await cp.kubectl(['delete', 'paddlejobs,samplejobs,samplesets', '--all', '--all-namespaces', '--wait=true', '--timeout=90s'], { allowFail: true, timeoutMs: 100_000 });
       await cp.kubectl(['-n', 'paddle-system', 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=true', '--timeout=60s'], { allowFail: true });
       await node.stop();
     });
