@@ -1,5 +1,5 @@
 /**
- * The runtime's job queue (SPEC §6): FIFO, one job at a time, idempotent on id, cancellable,
+ * The runtime's job queue: FIFO, one job at a time, idempotent on id, cancellable,
  * observable with long-poll waiters, with a bounded history of finished jobs.
  *
  * Credentials travel with a queued job until it starts, are handed to the runner, and are dropped

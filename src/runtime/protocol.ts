@@ -1,5 +1,5 @@
 /**
- * The paddle-runtime HTTP contract (SPEC §6), shared by the server and the RuntimeClient.
+ * The paddle-runtime HTTP contract, shared by the server and the RuntimeClient.
  * Every call carries `Authorization: Bearer <token>`.
  *
  *   POST   /jobs                    RuntimeJobRequest -> 202 RuntimeJobState (idempotent on id: 200);
@@ -44,7 +44,7 @@ export interface WarmupRequest {
   file?: string;
   threads?: number;
   strategy?: 'sequence' | 'random';
-  /** This pod's shard: it warms the files whose shard index (see SPEC §5) equals `shard` of `shards`. */
+  /** This pod's shard: it warms the files whose shard index (see engines/juicefs/sharding.ts) equals `shard` of `shards`. */
   shard: number;
   shards: number;
 }

@@ -1,6 +1,5 @@
 /**
- * SampleJobOperator: runs `sync`, `warmup`, `rmr` and `clear` on a SampleSet's runtime pods
- * (SPEC §3, §5) and schedules periodic runs (`spec.schedule`).
+ * SampleJobOperator: runs `sync`, `warmup`, `rmr` and `clear` on a SampleSet's runtime pods and schedules periodic runs (`spec.schedule`).
  *
  * A one-shot SampleJob moves `""` → `Pending` → `Running` → `Succeeded` | `Failed`:
  *  1. validation (type, SampleSet usable, Secret for sync, option paths via the engine's SpecError):

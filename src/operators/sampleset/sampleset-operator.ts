@@ -1,7 +1,7 @@
 /**
  * SampleSetOperator: realises a SampleSet through its cache engine (PV/PVC, runtime token Secret,
  * headless Service, runtime StatefulSet), runs the initial sync, labels the cache nodes, and keeps
- * `status` (phase, conditions, runtime, cache statistics, nodes) true to the world. SPEC §5.
+ * `status` (phase, conditions, runtime, cache statistics, nodes) true to the world.
  *
  * Every pass reads the caches, moves the world one step toward the spec and writes status only when
  * it changed. Waiting is a requeue or an event; nothing here sleeps. The sync is followed by a
