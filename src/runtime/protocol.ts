@@ -17,6 +17,14 @@ export const RUNTIME_TOKEN_ENV = 'PADDLE_RUNTIME_TOKEN';
 
 export type RuntimeJobStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
+/** The statuses a runtime job never leaves: the queue runs it no more, a watcher stops following it. */
+export const TERMINAL_JOB_STATUSES: readonly RuntimeJobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Whether a runtime job with this status (undefined: not known yet) has ended. */
+export function isTerminalJobStatus(status: string | undefined): boolean {
+  return (TERMINAL_JOB_STATUSES as readonly string[]).includes(status ?? '');
+}
+
 /** A job as the operator submits it. Paths are relative to the dataset root (or cache tier for clear). */
 export interface RuntimeJobRequest {
   id: string;

@@ -9,7 +9,8 @@ import { getCondition, setCondition, type Condition } from '../../api/conditions
 import type { PaddleJob, PaddleJobStatus, RoleName } from '../../api/paddlejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { EngineRegistry } from '../../engines/registry.js';
-import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
+import { isNotFound } from '../../kube/api-error.js';
+import { createIfAbsent } from '../../kube/create-if-absent.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import { isControlledBy } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
@@ -399,11 +400,10 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     const existing = await this.api.get<PodGroup>(PODGROUP, name, job.metadata.namespace);
     if (!existing) {
       try {
-        await this.api.create(PODGROUP, want);
-        void this.event(job, 'Normal', EVENT_REASON.Created, `Created PodGroup ${name} (minMember ${want.spec.minMember})`);
+        if (await createIfAbsent(this.api, PODGROUP, want)) void this.event(job, 'Normal', EVENT_REASON.Created, `Created PodGroup ${name} (minMember ${want.spec.minMember})`);
       } catch (e) {
         if (isNotFound(e)) this.podGroupApi.invalidate();
-        if (!isAlreadyExists(e)) throw e;
+        throw e;
       }
       return;
     }
@@ -423,11 +423,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     const missing = this.desiredMembers(job).filter((m) => !cache.get(m.name, ns) && !this.creations.pending(jobKey, `service/${m.name}`));
     if (!missing.length) return;
     const results = await mapSettled(missing, this.opts.podCreationConcurrency, async (m) => {
-      try {
-        await this.api.create(SERVICE, buildPodService(job, m.role, m.index));
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
+      await createIfAbsent(this.api, SERVICE, buildPodService(job, m.role, m.index));
       this.creations.expect(jobKey, [`service/${m.name}`]);
     });
     const created = missing.filter((_, i) => results[i].status === 'fulfilled').map((m) => m.name);
@@ -454,11 +450,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     if (!missing.length) return false;
     const results = await mapSettled(missing, this.opts.podCreationConcurrency, async (m) => {
       const pod = buildPod(job, m.role, m.index, { ...build, hostPort: ports[memberKey(m.role, m.index)] });
-      try {
-        await this.api.create(POD, pod);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
+      await createIfAbsent(this.api, POD, pod);
       this.creations.expect(jobKey, [`pod/${m.name}`]);
     });
     const created = missing.filter((_, i) => results[i].status === 'fulfilled').map((m) => m.name);
@@ -501,12 +493,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     const name = configMapName(job.metadata.name!);
     const existing = this.cacheOf<V1ConfigMap>(CONFIGMAP).get(name, ns);
     if (!existing) {
-      try {
-        await this.api.create(CONFIGMAP, buildConfigMap(job, data));
-        void this.event(job, 'Normal', EVENT_REASON.Created, `Created ConfigMap ${name}`);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
-      }
+      if (await createIfAbsent(this.api, CONFIGMAP, buildConfigMap(job, data))) void this.event(job, 'Normal', EVENT_REASON.Created, `Created ConfigMap ${name}`);
       return;
     }
     if (!isControlledBy(existing, job)) {

@@ -27,6 +27,7 @@ import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import { SpecError, type CacheEngine } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
+import { jsonEqual } from '../../kube/merge-patch.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../shared/secret-refs.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
@@ -74,10 +75,6 @@ const USABLE_SAMPLESET_PHASES = new Set(['Ready', 'PartialReady']);
 
 const jobTypeName: Record<string, string> = { sync: 'Sync', warmup: 'Warmup', rmr: 'Rmr', clear: 'Clear' };
 
-
-function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-}
 
 function isTerminalPhase(p: string | undefined): boolean {
   return p === 'Succeeded' || p === 'Failed';
@@ -353,7 +350,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (willSubmit || significant || fresh) {
       current = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
       this.lastProgressWrite.set(key, now);
-    } else if (!sameJson(status.progress, desired.progress) || !sameJson(status.nodes, desired.nodes)) {
+    } else if (!jsonEqual(status.progress, desired.progress) || !jsonEqual(status.nodes, desired.nodes)) {
       const last = this.lastProgressWrite.get(key) ?? 0;
       if (now - last >= this.progressIntervalMs) {
         current = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
@@ -490,9 +487,9 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (prev.startTime !== next.startTime || prev.completionTime !== next.completionTime) return true;
     if (prev.observedGeneration !== next.observedGeneration) return true;
     const strip = (n: SampleJobNodeStatus[] | undefined) => (n ?? []).map((x) => ({ pod: x.pod, node: x.node, phase: x.phase, attempts: x.attempts }));
-    if (!sameJson(strip(prev.nodes), strip(next.nodes))) return true;
+    if (!jsonEqual(strip(prev.nodes), strip(next.nodes))) return true;
     const cond = (c: Condition[] | undefined) => (c ?? []).map((x) => ({ type: x.type, status: x.status, reason: x.reason }));
-    return !sameJson(cond(prev.conditions), cond(next.conditions));
+    return !jsonEqual(cond(prev.conditions), cond(next.conditions));
   }
 
   /** Events on phase transitions. */
@@ -564,7 +561,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       new Date(now),
     );
     const status: SampleJobStatus = { phase: 'Pending', observedGeneration: job.metadata?.generation, conditions };
-    const changed = prev.phase !== 'Pending' || prev.observedGeneration !== job.metadata?.generation || !sameJson(prev.conditions, conditions);
+    const changed = prev.phase !== 'Pending' || prev.observedGeneration !== job.metadata?.generation || !jsonEqual(prev.conditions, conditions);
     if (changed) {
       await this.patchStatus(job, status as Record<string, unknown>);
       void this.event(job, reason === 'SampleSetNotReady' ? 'Normal' : 'Warning', reason, message);

@@ -9,7 +9,8 @@ import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import { SAMPLEJOB, SAMPLEJOB_FINALIZER } from '../../api/constants.js';
 import type { SampleJob } from '../../api/samplejob.js';
-import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
+import { isNotFound } from '../../kube/api-error.js';
+import { createIfAbsent } from '../../kube/create-if-absent.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import type { Informer } from '../../kube/informer.js';
 import type { KubeApi } from '../../kube/kube-api.js';
@@ -67,11 +68,8 @@ export class ScheduledParents {
     await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'Replace'));
     if (d.toCreate) {
       const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime);
-      try {
-        await this.ops.api.create(SAMPLEJOB, child, ns);
+      if (await createIfAbsent(this.ops.api, SAMPLEJOB, child, ns)) {
         void this.ops.event(parent, 'Normal', 'SuccessfulCreate', `created ${d.toCreate.name} for the run scheduled at ${rfc3339(d.toCreate.scheduledTime)}`);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
       }
     }
     if (d.skipped) void this.ops.event(parent, d.skipped.reason === 'ConcurrencyForbid' ? 'Normal' : 'Warning', d.skipped.reason === 'ConcurrencyForbid' ? 'RunSkipped' : 'MissedSchedule', d.skipped.message);

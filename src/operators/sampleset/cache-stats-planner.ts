@@ -9,7 +9,7 @@ import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { isFullyCached } from './stats.js';
 import type { Collection, StatsCollector } from './stats-collector.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
-import { jsonEqual } from './status-diff.js';
+import { jsonEqual } from '../../kube/merge-patch.js';
 
 /** How the statistics of one SampleSet are being refreshed. */
 interface StatsMemory {

@@ -39,7 +39,8 @@ import type { Condition } from '../../api/conditions.js';
 import { engineNameOf, type CacheNodeStatus, type SampleSet, type SyncJobStatus } from '../../api/sampleset.js';
 import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
-import { isAlreadyExists, isForbidden, isNotFound } from '../../kube/api-error.js';
+import { isForbidden, isNotFound } from '../../kube/api-error.js';
+import { createOrFindOwned } from '../../kube/create-if-absent.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import { isControlledBy, controllerOf, ownerReference } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
@@ -495,18 +496,10 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     const what = `${type.kind} ${ns}/${name}`;
     const cached = this.cacheOf<T>(type).get(name, ns);
     if (cached) return isControlledBy(cached, ss) ? { object: cached } : { conflict: `${what} exists and is not owned by this SampleSet` };
-    try {
-      const created = await this.api.create<T>(type, desired, ns);
-      await this.event(ss, 'Normal', `Created${type.kind}`, `created ${what}`);
-      return { object: created };
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-      // maybe only our cache lags behind
-      const live = await this.api.get<T>(type, name, ns);
-      if (live && isControlledBy(live, ss)) return { object: live };
-      if (!live) throw e; // deleted meanwhile: retry
-      return { conflict: `${what} exists and is not owned by this SampleSet` };
-    }
+    const r = await createOrFindOwned(this.api, type, desired, (o) => isControlledBy(o, ss), ns);
+    if (r.foreign) return { conflict: `${what} exists and is not owned by this SampleSet` };
+    if (r.created) await this.event(ss, 'Normal', `Created${type.kind}`, `created ${what}`);
+    return { object: r.object };
   }
 
   /** The PV is cluster-scoped and cannot be owned: ours = our label, owner annotation and volumeHandle. */
@@ -519,17 +512,10 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     const conflict = `PersistentVolume ${name} exists and does not belong to this SampleSet`;
     const cached = this.cacheOf<V1PersistentVolume>(PV).get(name);
     if (cached) return ours(cached) ? { object: cached } : { conflict };
-    try {
-      const created = await this.api.create<V1PersistentVolume>(PV, desired);
-      await this.event(ss, 'Normal', 'CreatedPersistentVolume', `created PersistentVolume ${name}`);
-      return { object: created, created: true };
-    } catch (e) {
-      if (!isAlreadyExists(e)) throw e;
-      const live = await this.api.get<V1PersistentVolume>(PV, name);
-      if (live && ours(live)) return { object: live };
-      if (!live) throw e;
-      return { conflict };
-    }
+    const r = await createOrFindOwned(this.api, PV, desired, ours);
+    if (r.foreign) return { conflict };
+    if (r.created) await this.event(ss, 'Normal', 'CreatedPersistentVolume', `created PersistentVolume ${name}`);
+    return { object: r.object, created: r.created || undefined };
   }
 
   // ---- node labels ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 import { setCondition, type Condition } from '../../api/conditions.js';
 import type { SampleSet, SampleSetStatus } from '../../api/sampleset.js';
 import { maskUriUserinfo } from '../../runtime/scrub.js';
-import { jsonEqual, mergePatch } from './status-diff.js';
+import { jsonEqual, mergePatch } from '../../kube/merge-patch.js';
 
 /** Condition types on a SampleSet. */
 export const CONDITION = {

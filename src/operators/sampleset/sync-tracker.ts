@@ -4,8 +4,8 @@
  * status changes (at once) or its progress changes (at most every `progressIntervalMs`). Reconciles
  * only read the latest state from here; they never wait on the runtime.
  */
-import type { RuntimeJobState } from '../../runtime/protocol.js';
-import { jsonEqual } from './status-diff.js';
+import { isTerminalJobStatus, type RuntimeJobState } from '../../runtime/protocol.js';
+import { jsonEqual } from '../../kube/merge-patch.js';
 
 export interface JobPoller {
   get(baseUrl: string, token: string, id: string, waitSeconds?: number): Promise<RuntimeJobState | undefined>;
@@ -52,7 +52,6 @@ interface Entry {
   wake?: () => void;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class SyncTracker {
   private readonly entries = new Map<string, Entry>();
@@ -177,7 +176,7 @@ export class SyncTracker {
       }
       const prev = e.info.state;
       e.info.state = st;
-      if (TERMINAL.has(st.status)) {
+      if (isTerminalJobStatus(st.status)) {
         e.info.finished = true;
         this.notify(key, e);
         break;
