@@ -16,8 +16,7 @@
  */
 import { isTerminalJobStatus, type RuntimeJobRequest, type RuntimeJobState } from '../../runtime/protocol.js';
 import { isRuntimeBusy } from '../../runtime/runtime-client.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
 
 /** The RuntimeClient calls the SampleJob operator uses (src/runtime/runtime-client.ts implements them). */
 export interface RuntimeJobsClient {

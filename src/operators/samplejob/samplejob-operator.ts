@@ -32,7 +32,7 @@ import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileRes
 import { crossNamespaceProblem, CROSS_NAMESPACE_SECRET } from '../shared/secret-refs.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import { readRuntimeToken, runtimeBaseUrl, runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
-import { rfc3339, systemClock, type Clock } from './clock.js';
+import { kubeTime } from '../../api/time.js';
 import { jobIdOf, specHash } from './job-id.js';
 import { JobTracker, type RuntimeJobsClient, type TrackTarget } from './job-tracker.js';
 import { aggregateProgress, type NodeProgress } from './progress.js';
@@ -42,8 +42,6 @@ import { ScheduledParents } from './scheduled-parents.js';
 import { withTimeout } from '../shared/with-timeout.js';
 
 export interface SampleJobOperatorOptions {
-  /** Time source (tests). */
-  clock?: Clock;
   /** Submissions per runtime pod before a run lost by its pod fails with RuntimeLost (default 3). */
   maxAttempts?: number;
   /** Long-poll duration of the tracker (default 20 s). */
@@ -96,7 +94,6 @@ class JobProblem extends Error {
 @watches(SAMPLESET, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.name))
 @watches(POD, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.labels?.[SAMPLESET_LABEL]), { labelSelector: SAMPLESET_LABEL })
 export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
-  private readonly clock: Clock;
   private readonly maxAttempts: number;
   private readonly progressIntervalMs: number;
   private readonly podWaitTimeoutMs: number;
@@ -129,7 +126,6 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     options: SampleJobOperatorOptions = {},
   ) {
     super(ctx);
-    this.clock = options.clock ?? systemClock;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.progressIntervalMs = options.progressIntervalMs ?? 1000;
     this.podWaitTimeoutMs = options.podWaitTimeoutMs ?? 300_000;
@@ -469,8 +465,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       attempts: nodes.reduce((a, n) => a + (n.attempts ?? 0), 0),
       progress: Object.keys(progress).length ? progress : (prev.progress ?? undefined),
     };
-    if (anySubmitted) out.startTime = prev.startTime ?? rfc3339(now);
-    if (isTerminalPhase(phase)) out.completionTime = prev.completionTime ?? rfc3339(now);
+    if (anySubmitted) out.startTime = prev.startTime ?? kubeTime(now);
+    if (isTerminalPhase(phase)) out.completionTime = prev.completionTime ?? kubeTime(now);
     const cond: Condition =
       phase === 'Succeeded'
         ? { type: SUCCEEDED_CONDITION, status: 'True', reason: 'Succeeded', message: result.message }
@@ -534,7 +530,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       phase: 'Failed',
       specHash: hash,
       observedGeneration: job.metadata?.generation,
-      completionTime: rfc3339(now),
+      completionTime: kubeTime(now),
       conditions: setCondition(
         prev.conditions,
         { type: SUCCEEDED_CONDITION, status: 'False', reason, message, observedGeneration: job.metadata?.generation },
