@@ -9,6 +9,7 @@ import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { isFullyCached } from './stats.js';
 import type { Collection, StatsCollector } from './stats-collector.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
 import { jsonEqual } from '../../kube/merge-patch.js';
 
 /** How the statistics of one SampleSet are being refreshed. */
@@ -40,12 +41,13 @@ export class CacheStatsPlanner {
   constructor(
     private readonly collector: StatsCollector,
     private readonly opts: CacheStatsTiming,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The figures of SampleSet `k` are stale (a SampleJob ended, the sync finished): refresh soon. */
   invalidate(k: string): void {
     const m = this.memory.get(k);
-    if (m) m.invalidatedAt = Date.now();
+    if (m) m.invalidatedAt = this.clock.now();
   }
 
   forget(k: string): void {
@@ -61,7 +63,7 @@ export class CacheStatsPlanner {
    * a running collection re-queues the SampleSet when it ends).
    */
   step(k: string, ss: SampleSet, status: StatusDraft, ready: RuntimePod[], token: string): number {
-    const now = Date.now();
+    const now = this.clock.now();
     const signature = ready.map((p) => `${p.name}@${p.uid}@${p.podIP}`).join(',');
     const gen = ss.metadata.generation ?? 0;
     let mem = this.memory.get(k);
@@ -96,7 +98,7 @@ export class CacheStatsPlanner {
     if (applied) {
       const agg = applied.agg;
       if (agg.cacheStatus) {
-        if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', kubeTime());
+        if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', kubeTime(now));
         status.set('cacheStatus', agg.cacheStatus);
       }
       if (agg.unanswered.length > 0) {
