@@ -103,7 +103,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     };
     const requeue = (key: string): void => this.queue.add(key);
     const event = (ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => this.event(ss, type, reason, message);
-    this.tracker = new SyncTracker(runtime, requeue, { waitSeconds: this.opts.syncWaitSeconds, progressIntervalMs: this.opts.syncProgressIntervalMs });
+    this.tracker = new SyncTracker(runtime, requeue, { waitSeconds: this.opts.syncWaitSeconds, progressIntervalMs: this.opts.syncProgressIntervalMs, clock: this.clock });
     this.stats = new CacheStatsPlanner(new StatsCollector(runtime, requeue, this.opts.statsTimeoutMs, this.clock), this.opts, this.clock);
     this.initialSync = new InitialSync({ runtime, tracker: this.tracker, submitRetryMs: this.opts.submitRetryMs, event, onSucceeded: (k) => this.stats.invalidate(k), clock: this.clock });
     this.objects = new RuntimeObjectsPhase({
