@@ -35,6 +35,17 @@ export interface CacheStatsTiming {
   statsRetryMs: number;
 }
 
+/** One pass's view of a SampleSet, for its statistics. */
+export interface StatsStepInput {
+  /** The SampleSet's queue key. */
+  key: string;
+  sampleSet: SampleSet;
+  status: StatusDraft;
+  /** Ready partition pods (they are asked). */
+  ready: RuntimePod[];
+  token: string;
+}
+
 export class CacheStatsPlanner {
   private readonly memory = new Map<string, StatsMemory>();
 
@@ -62,7 +73,7 @@ export class CacheStatsPlanner {
    * everything is cached. Returns the time until the next refresh is due (Infinity: none planned;
    * a running collection re-queues the SampleSet when it ends).
    */
-  step(k: string, ss: SampleSet, status: StatusDraft, ready: RuntimePod[], token: string): number {
+  step({ key: k, sampleSet: ss, status, ready, token }: StatsStepInput): number {
     const now = this.clock.now();
     const signature = ready.map((p) => `${p.name}@${p.uid}@${p.podIP}`).join(',');
     const gen = ss.metadata.generation ?? 0;

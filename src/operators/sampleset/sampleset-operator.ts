@@ -264,7 +264,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 7. cache statistics (once the data is in place)
     if (volumeBound && syncDone(sync.phase) && ready.length > 0) {
-      requeue = Math.min(requeue, this.stats.step(k, ss, status, ready, runtimeToken));
+      requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken }));
     } else if (ready.length === 0) {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
     }
