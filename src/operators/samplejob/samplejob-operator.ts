@@ -1,5 +1,6 @@
 /**
- * SampleJobOperator: runs `sync`, `warmup`, `rmr` and `clear` on a SampleSet's runtime pods and schedules periodic runs (`spec.schedule`).
+ * SampleJobOperator: runs `sync`, `warmup`, `rmr` and `clear` on a SampleSet's runtime pods and
+ * schedules periodic runs (`spec.schedule`).
  *
  * A one-shot SampleJob moves `""` → `Pending` → `Running` → `Succeeded` | `Failed`:
  *  1. validation (type, SampleSet usable, Secret for sync, option paths via the engine's SpecError):
@@ -243,26 +244,9 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     const applied = applySteps(nodes, steps, byName, (pod) => this.tracker.get(jobId, pod)?.state?.progress);
     for (const e of applied.events) void this.event(job, e.type, e.reason, e.message);
 
-    // the status this pass wants
+    // the status this pass wants, written before anything is submitted
     const desired = runStatus({ job, jobId, specHash: hash, fresh, nodes, progressOf: applied.progressOf, now });
-    const willSubmit = toSubmit.length > 0;
-    const significant = significantChange(status, desired);
-    let current: SampleJob = job;
-    if (fresh || willSubmit) current = await this.addFinalizer(job, SAMPLEJOB_FINALIZER);
-
-    let requeue: number | undefined;
-    if (willSubmit || significant || fresh) {
-      current = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
-      this.lastProgressWrite.set(key, now);
-    } else if (!jsonEqual(status.progress, desired.progress) || !jsonEqual(status.nodes, desired.nodes)) {
-      const last = this.lastProgressWrite.get(key) ?? 0;
-      if (now - last >= this.progressIntervalMs) {
-        current = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
-        this.lastProgressWrite.set(key, now);
-      } else {
-        requeue = this.progressIntervalMs - (now - last);
-      }
-    }
+    const { current, throttledMs } = await this.record({ key, job, desired, now, mustWrite: fresh || toSubmit.length > 0 });
     this.announce(job, announcement(job, status.phase ?? '', desired));
 
     if (isTerminalPhase(desired.phase)) {
@@ -278,13 +262,35 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
         nodes,
         now,
         resyncMs: this.resyncMs,
-        throttledMs: requeue,
+        throttledMs,
         podWaitTimeoutMs: this.podWaitTimeoutMs,
         noToken: !token,
         waitingSince: (pod) => this.waitingSince.get(`${jobId}/${pod}`),
         tracked: (pod) => this.tracker.get(jobId, pod),
       }),
     };
+  }
+
+  /**
+   * Writes the status a pass wants: at once when it must (a fresh run, a submission follows) or the
+   * change is significant; a change of progress alone at most every `progressIntervalMs` (then
+   * `throttledMs` says when the held-back write is due). The finalizer goes on before the first
+   * submission.
+   */
+  private async record(r: { key: string; job: SampleJob; desired: SampleJobStatus; now: number; mustWrite: boolean }): Promise<{ current: SampleJob; throttledMs?: number }> {
+    const { key, job, desired, now } = r;
+    const status = job.status ?? {};
+    const current = r.mustWrite ? await this.addFinalizer(job, SAMPLEJOB_FINALIZER) : job;
+    const write = async (): Promise<SampleJob> => {
+      const written = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
+      this.lastProgressWrite.set(key, now);
+      return written;
+    };
+    if (r.mustWrite || significantChange(status, desired)) return { current: await write() };
+    if (jsonEqual(status.progress, desired.progress) && jsonEqual(status.nodes, desired.nodes)) return { current };
+    const last = this.lastProgressWrite.get(key) ?? 0;
+    if (now - last >= this.progressIntervalMs) return { current: await write() };
+    return { current, throttledMs: this.progressIntervalMs - (now - last) };
   }
 
   /** sync/rmr: move a run that has no usable pod to another ready one (nothing else can finish it). */
