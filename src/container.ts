@@ -9,6 +9,7 @@ import type { OperatorConfig } from './config/operator-config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { KubeApi } from './kube/kube-api.js';
+import { systemClock, type Clock } from './kube/clock.js';
 import { InformerFactory } from './kube/informer-factory.js';
 import { EventRecorder } from './kube/event-recorder.js';
 import type { OperatorContext } from './kube/reconciling-operator.js';
@@ -26,6 +27,8 @@ export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
   Logger: Symbol.for('Logger') as ServiceIdentifier<Logger>,
   Metrics: Symbol.for('Metrics') as ServiceIdentifier<Metrics>,
+  /** The time source every operator reads "now" from. */
+  Clock: Symbol.for('Clock') as ServiceIdentifier<Clock>,
   KubeConfig: Symbol.for('KubeConfig') as ServiceIdentifier<KubeConfig>,
   KubeApi: Symbol.for('KubeApi') as ServiceIdentifier<KubeApi>,
   InformerFactory: Symbol.for('InformerFactory') as ServiceIdentifier<InformerFactory>,
@@ -64,6 +67,7 @@ export interface ContainerOverrides {
   kubeConfig?: KubeConfig;
   logger?: Logger;
   metrics?: Metrics;
+  clock?: Clock;
 }
 
 export function buildContainer(config: OperatorConfig, overrides: ContainerOverrides = {}): Container {
@@ -71,6 +75,7 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   c.bind(TYPES.Config).toConstantValue(config);
   c.bind(TYPES.Logger).toResolvedValue(() => overrides.logger ?? createLogger({ level: config.logLevel, format: config.logFormat }));
   c.bind(TYPES.Metrics).toResolvedValue(() => overrides.metrics ?? new Metrics({ defaultMetrics: true }));
+  c.bind(TYPES.Clock).toConstantValue(overrides.clock ?? systemClock);
   c.bind(TYPES.KubeConfig).toResolvedValue(() => overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig));
   c.bind(TYPES.KubeApi).toResolvedValue(
     (kc: KubeConfig, m: Metrics) =>
@@ -83,15 +88,16 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   );
   c.bind(TYPES.EventRecorder).toResolvedValue((api: KubeApi, log: Logger) => new EventRecorder(api, log), [TYPES.KubeApi, TYPES.Logger]);
   c.bind(TYPES.OperatorContext).toResolvedValue(
-    (api: KubeApi, informers: InformerFactory, events: EventRecorder, logger: Logger, metrics: Metrics): OperatorContext => ({
+    (api: KubeApi, informers: InformerFactory, events: EventRecorder, logger: Logger, metrics: Metrics, clock: Clock): OperatorContext => ({
       api,
       informers,
       events,
       logger,
       metrics,
       concurrency: config.concurrency,
+      clock,
     }),
-    [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics],
+    [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics, TYPES.Clock],
   );
   // Cache engines: add a binding here to install another engine; no operator changes needed.
   c.bind(TYPES.CacheEngine).toConstantValue({ engine: new JuiceFsEngine({ cacheRoots: config.cacheRoots }), runtime: createJuiceFsRuntime });

@@ -10,7 +10,7 @@ import type { SampleJob } from './api/samplejob.js';
 
 /**
  * Runs the operators of one process: health and metrics endpoints first, then (with leader
- * election) waits for the Lease, starts every operator, and on shutdown stops them (in-flight
+ * election) waits for the Lease, keeps renewing it from then on, starts every operator, and on shutdown stops them (in-flight
  * reconciles finish), stops the informers and releases the Lease. Losing the Lease stops the
  * operators and resolves `done` with 'lost-leadership' so the process can exit and restart clean.
  */
@@ -75,8 +75,11 @@ export class OperatorManager {
         if (!won) return;
         c.get(TYPES.Metrics).leader.set(1);
         if (elector.lease) void events.record(elector.lease, 'Normal', 'LeaderElected', `${identity} became the leader and runs the operators`);
+        // renew from the moment the lease is held, as controller-runtime does: starting the
+        // operators waits for their informers' first list, which may outlast the lease
+        const held = elector.holdUntilLost();
         await this.startOperators();
-        await elector.holdUntilLost();
+        await held;
         if (this.stopping) return;
         c.get(TYPES.Metrics).leader.set(0);
         if (elector.lease) void events.record(elector.lease, 'Warning', 'LeadershipLost', `${identity} could not renew the lease within the renew deadline and stops reconciling; another replica takes over`);

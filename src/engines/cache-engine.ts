@@ -1,5 +1,5 @@
 /**
- * The extension point for cache engines (SPEC §4). An engine is registered by name in the
+ * The extension point for cache engines. An engine is registered by name in the
  * container (`spec.csi.driver` picks it; default `juicefs`) and has two halves:
  *  - the controller half (`CacheEngine`): pure builders that turn a SampleSet into the Kubernetes
  *    objects that realise it, and SampleJob specs into runtime job requests;

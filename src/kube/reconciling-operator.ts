@@ -6,6 +6,7 @@ import { type ResourceType } from '../api/constants.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isConflict, isNotFound } from './api-error.js';
+import { systemClock, type Clock } from './clock.js';
 import { controllerSpecOf, watchSpecsOf, type ControllerSpec, type ObjectKey } from './decorators.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 import type { Informer } from './informer.js';
@@ -27,6 +28,8 @@ export interface OperatorContext {
   metrics: Metrics;
   /** Parallel reconciles per operator (different objects). */
   concurrency: number;
+  /** The time source (the system clock when absent). */
+  clock?: Clock;
 }
 
 const DotIOperator = dotI.default;
@@ -57,6 +60,8 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   protected readonly recorder: EventRecorder;
   protected readonly primary: Informer<T>;
   protected readonly queue: WorkQueue;
+  /** "Now" for every decision a reconcile makes (never Date.now() directly). */
+  protected readonly clock: Clock;
   private readonly informerFactory: InformerFactory;
   private readonly informersOf = new Map<ResourceType, Informer>();
   private started = false;
@@ -65,6 +70,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
     super(ctx.logger);
     this.spec = controllerSpecOf(new.target);
     this.api = ctx.api;
+    this.clock = ctx.clock ?? systemClock;
     this.metrics = ctx.metrics;
     this.recorder = ctx.events;
     this.informerFactory = ctx.informers;

@@ -1,5 +1,5 @@
 /**
- * The runtime's job queue (SPEC §6): FIFO, one job at a time, idempotent on id, cancellable,
+ * The runtime's job queue: FIFO, one job at a time, idempotent on id, cancellable,
  * observable with long-poll waiters, with a bounded history of finished jobs.
  *
  * Credentials travel with a queued job until it starts, are handed to the runner, and are dropped
@@ -8,7 +8,7 @@
  */
 import type { SampleJobType } from '../api/samplejob.js';
 import type { JobExecution } from '../engines/cache-engine.js';
-import type { JobProgressReport, RuntimeJobOptions, RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from './protocol.js';
+import { isTerminalJobStatus, type JobProgressReport, type RuntimeJobOptions, type RuntimeJobRequest, type RuntimeJobState, type RuntimeJobStatus } from './protocol.js';
 import { secretScrubber } from './scrub.js';
 
 export type JobRunner = (job: { id: string; type: SampleJobType; options: RuntimeJobOptions; credentials?: Record<string, string> }, exec: JobExecution) => Promise<void>;
@@ -72,11 +72,6 @@ interface JobRecord {
   abandoned?: boolean;
 }
 
-const TERMINAL: readonly RuntimeJobStatus[] = ['succeeded', 'failed', 'cancelled'];
-
-export function isTerminal(status: RuntimeJobStatus): boolean {
-  return TERMINAL.includes(status);
-}
 
 /** Key-order-independent JSON, to compare a resubmitted job's options with the original's. */
 export function canonicalJson(v: unknown): string {
@@ -185,7 +180,7 @@ export class JobQueue {
   wait(id: string, timeoutMs: number, abort?: AbortSignal): Promise<RuntimeJobState | undefined> {
     const rec = this.jobs.get(id);
     if (!rec) return Promise.resolve(undefined);
-    if (isTerminal(rec.state.status) || timeoutMs <= 0 || abort?.aborted) return Promise.resolve(this.snapshot(rec));
+    if (isTerminalJobStatus(rec.state.status) || timeoutMs <= 0 || abort?.aborted) return Promise.resolve(this.snapshot(rec));
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -270,7 +265,7 @@ export class JobQueue {
   }
 
   private finish(rec: JobRecord, status: RuntimeJobStatus, message?: string): void {
-    if (isTerminal(rec.state.status)) return;
+    if (isTerminalJobStatus(rec.state.status)) return;
     rec.state.status = status;
     if (message !== undefined) rec.state.message = rec.scrub(message);
     rec.state.completionTime = this.now().toISOString();

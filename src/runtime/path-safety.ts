@@ -1,6 +1,6 @@
 /**
  * Resolving user-supplied paths under a root (the dataset mount, a cache tier) without ever
- * leaving it (SPEC §3 "Paths"): a `..` segment or NUL is rejected outright, a leading `/` means the
+ * leaving it: a `..` segment or NUL is rejected outright, a leading `/` means the
  * root, and symlinks are resolved with realpath so a link pointing outside the root is refused too.
  *
  * `normalizeUserPath` is pure (the controller uses it to validate SampleJob specs); the `resolve*`

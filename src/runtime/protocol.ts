@@ -1,5 +1,5 @@
 /**
- * The paddle-runtime HTTP contract (SPEC §6), shared by the server and the RuntimeClient.
+ * The paddle-runtime HTTP contract, shared by the server and the RuntimeClient.
  * Every call carries `Authorization: Bearer <token>`.
  *
  *   POST   /jobs                    RuntimeJobRequest -> 202 RuntimeJobState (idempotent on id: 200);
@@ -16,6 +16,14 @@ import type { SampleJobType } from '../api/samplejob.js';
 export const RUNTIME_TOKEN_ENV = 'PADDLE_RUNTIME_TOKEN';
 
 export type RuntimeJobStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** The statuses a runtime job never leaves: the queue runs it no more, a watcher stops following it. */
+export const TERMINAL_JOB_STATUSES: readonly RuntimeJobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Whether a runtime job with this status (undefined: not known yet) has ended. */
+export function isTerminalJobStatus(status: string | undefined): boolean {
+  return (TERMINAL_JOB_STATUSES as readonly string[]).includes(status ?? '');
+}
 
 /** A job as the operator submits it. Paths are relative to the dataset root (or cache tier for clear). */
 export interface RuntimeJobRequest {
@@ -44,7 +52,7 @@ export interface WarmupRequest {
   file?: string;
   threads?: number;
   strategy?: 'sequence' | 'random';
-  /** This pod's shard: it warms the files whose shard index (see SPEC §5) equals `shard` of `shards`. */
+  /** This pod's shard: it warms the files whose shard index (see engines/juicefs/sharding.ts) equals `shard` of `shards`. */
   shard: number;
   shards: number;
 }

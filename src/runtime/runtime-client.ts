@@ -1,5 +1,5 @@
 /**
- * The operator's client for paddle-runtime (SPEC §6): `http://<podIP>:7716` with the SampleSet's
+ * The operator's client for paddle-runtime: `http://<podIP>:7716` with the SampleSet's
  * bearer token. Every call has a timeout (long-polls: the wait plus a margin); connection errors
  * and 502/503/504 are retried a bounded number of times with exponential backoff — every call is
  * safe to repeat (POST /jobs is idempotent on the job id). A 429 (the runtime's queue is full) is

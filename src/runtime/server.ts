@@ -1,5 +1,5 @@
 /**
- * The paddle-runtime HTTP server (SPEC §6, routes in protocol.ts): bearer-token auth compared in
+ * The paddle-runtime HTTP server (routes in protocol.ts): bearer-token auth compared in
  * constant time, validated JSON bodies with a size limit, request timeouts, capped long-poll, a
  * bounded job queue (429 with Retry-After when full), and a graceful shutdown that cancels the
  * running job. Credentials never reach a log line or response.

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
+import { ManualClock, systemClock } from '../../src/kube/clock.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
 
 function kubeConfig(): KubeConfig {
@@ -34,6 +35,14 @@ describe('composition root', () => {
     expect(ctx.api).to.equal(c.get(TYPES.KubeApi));
     expect(ctx.metrics).to.equal(c.get(TYPES.Metrics));
     expect(c.get(TYPES.EngineRegistry)).to.be.instanceOf(EngineRegistry);
+  });
+
+  it('binds one clock and hands it to every operator through the context', () => {
+    const clock = new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
+    const c = buildContainer(config, { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics(), clock });
+    expect(c.get(TYPES.Clock)).to.equal(clock);
+    expect(c.get(TYPES.OperatorContext).clock).to.equal(clock);
+    expect(buildContainer(config, { kubeConfig: kubeConfig() }).get(TYPES.Clock)).to.equal(systemClock);
   });
 
   it('hands the configured cache roots to the JuiceFS engine', () => {

@@ -15,14 +15,3 @@ export function childFailure(what: string, r: ChildResult): Error {
   const detail = errorLines(r.tail);
   return new Error(`${what} failed (${why})${detail ? `: ${detail}` : ''}`);
 }
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}

@@ -21,7 +21,7 @@ import { walkFiles } from '../../runtime/fs-walk.js';
 import { isInside, normalizeUserPath, PathSafetyError, resolveUnderRoot } from '../../runtime/path-safety.js';
 import type { CacheTierStats, ClearRequest, NodeCacheStats, RmrRequest, RuntimeJobOptions, SyncRequest, WarmupRequest } from '../../runtime/protocol.js';
 import type { CacheRuntime, CacheRuntimeFactory, JobExecution, RuntimeEnvironment } from '../cache-engine.js';
-import { formatBytes } from './child-failure.js';
+import { formatBytes } from '../../api/format.js';
 import { childEnv, infoCommand, parseInfoOutput, parsePrometheusText } from './commands.js';
 import { JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
 import { runRmr } from './juicefs-rmr.js';

@@ -14,7 +14,7 @@ import { readRegularFileBeneath, walkBeneath, type BeneathEntry } from '../../ru
 import { normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
 import type { WarmupRequest } from '../../runtime/protocol.js';
 import type { JobExecution } from '../cache-engine.js';
-import { formatBytes } from './child-failure.js';
+import { formatBytes } from '../../api/format.js';
 import { controlRequest, errnoName, fillCacheMessage, MIN_INTERNAL_INODE } from './control-file.js';
 import { canonicalOrder, selectShard } from './sharding.js';
 

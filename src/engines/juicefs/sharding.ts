@@ -1,5 +1,5 @@
 /**
- * Warmup sharding across the P cache pods (SPEC §5): every pod lists the same files, sorts them
+ * Warmup sharding across the P cache pods: every pod lists the same files, sorts them
  * the same way and keeps its own slice — no coordination files, and a restarted pod redoes exactly
  * its slice.
  *  - `sequence`: the file at position k of the sorted list belongs to shard k mod P;

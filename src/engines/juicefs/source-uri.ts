@@ -8,7 +8,7 @@
 import { SpecError } from '../cache-engine.js';
 import { normalizeUserPath } from '../../runtime/path-safety.js';
 
-/** The original's supported schemes (§4.4), `file` included. `http(s)` and `jfs` are not sources. */
+/** The schemes the original operator supports, `file` included. `http(s)` and `jfs` are not sources. */
 export const SOURCE_SCHEMES = [
   'bos', 's3', 'hdfs', 'gs', 'wasb', 'oss', 'cos', 'ks3', 'ufile', 'qingstor', 'jss', 'qiniu', 'b2', 'space', 'obs', 'oos', 'scw',
   'minio', 'scs', 'ibmcos', 'wasabi', 'mss', 'nos', 'eos', 'speedy', 'ceph', 'swift', 'webdav', 'redis', 'tikv', 'file',

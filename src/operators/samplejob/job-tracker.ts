@@ -14,10 +14,9 @@
  * `busy` and retried after the runtime's Retry-After (or a capped exponential backoff), without
  * counting towards `submitFailures`.
  */
-import type { RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
+import { isTerminalJobStatus, type RuntimeJobRequest, type RuntimeJobState } from '../../runtime/protocol.js';
 import { isRuntimeBusy } from '../../runtime/runtime-client.js';
-import type { Clock } from './clock.js';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
 
 /** The RuntimeClient calls the SampleJob operator uses (src/runtime/runtime-client.ts implements them). */
 export interface RuntimeJobsClient {
@@ -92,11 +91,6 @@ export interface JobTrackerOptions {
   onError?: (e: unknown, t: TrackedState) => void;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
-
-export function isTerminalRuntimeStatus(s: string | undefined): boolean {
-  return s !== undefined && TERMINAL.has(s);
-}
 
 function sameState(a: RuntimeJobState | undefined, b: RuntimeJobState): boolean {
   if (!a) return false;
@@ -172,8 +166,8 @@ export class JobTracker {
       e.podUid = target.podUid ?? e.podUid;
       e.error = undefined;
       e.errorSince = undefined;
-      if (!e.submitPending && !e.unknown && !isTerminalRuntimeStatus(e.state?.status)) this.start(e);
-    } else if (!e.looping && !e.unknown && !e.submitPending && !isTerminalRuntimeStatus(e.state?.status)) {
+      if (!e.submitPending && !e.unknown && !isTerminalJobStatus(e.state?.status)) this.start(e);
+    } else if (!e.looping && !e.unknown && !e.submitPending && !isTerminalJobStatus(e.state?.status)) {
       this.start(e);
     }
     return e;
@@ -371,7 +365,7 @@ export class JobTracker {
           e.updatedAt = this.clock.now();
           this.notify(e.key);
         }
-        if (isTerminalRuntimeStatus(st.status)) {
+        if (isTerminalJobStatus(st.status)) {
           e.looping = false;
           return;
         }

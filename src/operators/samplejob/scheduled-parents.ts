@@ -9,13 +9,15 @@ import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import { SAMPLEJOB, SAMPLEJOB_FINALIZER } from '../../api/constants.js';
 import type { SampleJob } from '../../api/samplejob.js';
-import { isAlreadyExists, isNotFound } from '../../kube/api-error.js';
+import { isNotFound } from '../../kube/api-error.js';
+import { createIfAbsent } from '../../kube/create-if-absent.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import type { Informer } from '../../kube/informer.js';
 import type { KubeApi } from '../../kube/kube-api.js';
 import { controllerOf } from '../../kube/owner-reference.js';
 import type { ReconcileResult } from '../../kube/reconciling-operator.js';
-import { rfc3339, type Clock } from './clock.js';
+import { kubeTime } from '../../api/time.js';
+import type { Clock } from '../../kube/clock.js';
 import { buildChild, decideSchedule } from './schedule.js';
 
 export const SCHEDULED_CONDITION = 'Scheduled';
@@ -67,11 +69,8 @@ export class ScheduledParents {
     await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'Replace'));
     if (d.toCreate) {
       const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime);
-      try {
-        await this.ops.api.create(SAMPLEJOB, child, ns);
-        void this.ops.event(parent, 'Normal', 'SuccessfulCreate', `created ${d.toCreate.name} for the run scheduled at ${rfc3339(d.toCreate.scheduledTime)}`);
-      } catch (e) {
-        if (!isAlreadyExists(e)) throw e;
+      if (await createIfAbsent(this.ops.api, SAMPLEJOB, child, ns)) {
+        void this.ops.event(parent, 'Normal', 'SuccessfulCreate', `created ${d.toCreate.name} for the run scheduled at ${kubeTime(d.toCreate.scheduledTime)}`);
       }
     }
     if (d.skipped) void this.ops.event(parent, d.skipped.reason === 'ConcurrencyForbid' ? 'Normal' : 'Warning', d.skipped.reason === 'ConcurrencyForbid' ? 'RunSkipped' : 'MissedSchedule', d.skipped.message);
@@ -80,14 +79,14 @@ export class ScheduledParents {
     const suspended = !!parent.spec.suspend;
     const cond: Condition = suspended
       ? { type: SCHEDULED_CONDITION, status: 'False', reason: 'Suspended', message: 'spec.suspend is true: no new runs' }
-      : { type: SCHEDULED_CONDITION, status: 'True', reason: 'Scheduled', message: d.nextRunAt ? `next run at ${rfc3339(d.nextRunAt)}` : 'no future run' };
+      : { type: SCHEDULED_CONDITION, status: 'True', reason: 'Scheduled', message: d.nextRunAt ? `next run at ${kubeTime(d.nextRunAt)}` : 'no future run' };
     const conditions = setCondition(prev.conditions, { ...cond, observedGeneration: parent.metadata?.generation }, new Date(now));
     const status: Record<string, unknown> = {
       observedGeneration: parent.metadata?.generation,
       conditions,
       active: d.active,
-      lastScheduleTime: d.lastScheduleTime ? rfc3339(d.lastScheduleTime) : undefined,
-      lastSuccessfulTime: d.lastSuccessfulTime ? rfc3339(d.lastSuccessfulTime) : undefined,
+      lastScheduleTime: d.lastScheduleTime ? kubeTime(d.lastScheduleTime) : undefined,
+      lastSuccessfulTime: d.lastSuccessfulTime ? kubeTime(d.lastSuccessfulTime) : undefined,
     };
     const changed =
       prev.observedGeneration !== parent.metadata?.generation ||

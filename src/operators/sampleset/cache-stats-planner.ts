@@ -9,7 +9,8 @@ import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { isFullyCached } from './stats.js';
 import type { Collection, StatsCollector } from './stats-collector.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
-import { jsonEqual } from './status-diff.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
+import { jsonEqual } from '../../kube/merge-patch.js';
 
 /** How the statistics of one SampleSet are being refreshed. */
 interface StatsMemory {
@@ -34,18 +35,30 @@ export interface CacheStatsTiming {
   statsRetryMs: number;
 }
 
+/** One pass's view of a SampleSet, for its statistics. */
+export interface StatsStepInput {
+  /** The SampleSet's queue key. */
+  key: string;
+  sampleSet: SampleSet;
+  status: StatusDraft;
+  /** Ready partition pods (they are asked). */
+  ready: RuntimePod[];
+  token: string;
+}
+
 export class CacheStatsPlanner {
   private readonly memory = new Map<string, StatsMemory>();
 
   constructor(
     private readonly collector: StatsCollector,
     private readonly opts: CacheStatsTiming,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** The figures of SampleSet `k` are stale (a SampleJob ended, the sync finished): refresh soon. */
   invalidate(k: string): void {
     const m = this.memory.get(k);
-    if (m) m.invalidatedAt = Date.now();
+    if (m) m.invalidatedAt = this.clock.now();
   }
 
   forget(k: string): void {
@@ -60,8 +73,8 @@ export class CacheStatsPlanner {
    * everything is cached. Returns the time until the next refresh is due (Infinity: none planned;
    * a running collection re-queues the SampleSet when it ends).
    */
-  step(k: string, ss: SampleSet, status: StatusDraft, ready: RuntimePod[], token: string): number {
-    const now = Date.now();
+  step({ key: k, sampleSet: ss, status, ready, token }: StatsStepInput): number {
+    const now = this.clock.now();
     const signature = ready.map((p) => `${p.name}@${p.uid}@${p.podIP}`).join(',');
     const gen = ss.metadata.generation ?? 0;
     let mem = this.memory.get(k);
@@ -96,7 +109,7 @@ export class CacheStatsPlanner {
     if (applied) {
       const agg = applied.agg;
       if (agg.cacheStatus) {
-        if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', kubeTime());
+        if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', kubeTime(now));
         status.set('cacheStatus', agg.cacheStatus);
       }
       if (agg.unanswered.length > 0) {

@@ -8,12 +8,13 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
 import { kubeTime } from '../../api/time.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
+import type { Clock } from '../../kube/clock.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import type { RuntimeJobState } from '../../runtime/protocol.js';
 import { RuntimeBusyError } from '../../runtime/runtime-client.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { withTimeout } from '../shared/with-timeout.js';
-import type { SampleSetRuntimeClient } from './sampleset-operator.js';
+import type { SampleSetRuntimeClient } from './runtime-calls.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
 import { formatProgress, isTerminalSyncPhase, submitRetry, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
 import type { SyncTracker, TrackedSync } from './sync-tracker.js';
@@ -23,8 +24,6 @@ const QUICK_CALL_MS = 5_000;
 /** Timeout of submitting the sync from a reconcile. */
 const SUBMIT_MS = 15_000;
 
-const nowIso = (): string => kubeTime();
-
 function errMsg(e: unknown): string {
   return (e as Error)?.message ?? String(e);
 }
@@ -33,18 +32,50 @@ function isJobState(v: unknown): v is RuntimeJobState {
   return !!v && typeof v === 'object' && typeof (v as RuntimeJobState).id === 'string' && typeof (v as RuntimeJobState).status === 'string';
 }
 
+/** What the operator lends the initial sync. */
+export interface InitialSyncDeps {
+  runtime: SampleSetRuntimeClient;
+  tracker: SyncTracker;
+  /** First retry of a submission the runtime did not accept. */
+  submitRetryMs: number;
+  event(ss: SampleSet, type: EventType, reason: string, message: string): Promise<void>;
+  /** Told when a sync succeeded (the cache statistics are stale). */
+  onSucceeded(key: string): void;
+  clock: Clock;
+}
+
+/** One pass's view of a SampleSet's initial sync. */
+export interface SyncStepInput {
+  /** The SampleSet's queue key. */
+  key: string;
+  sampleSet: SampleSet;
+  engine: CacheEngine;
+  status: StatusDraft;
+  /** Ready partition pods. */
+  ready: RuntimePod[];
+  token: string;
+  /** Source credentials (see CheckedSpec). */
+  sourceSecret?: V1Secret;
+  wantsSync: boolean;
+}
+
+export interface SyncStepResult {
+  phase: SyncPhase;
+  requeueAfterMs?: number;
+}
+
 export class InitialSync {
   /** Consecutive failed submissions per SampleSet (a busy runtime does not count). */
   private readonly submitFailures = new Map<string, number>();
+  private readonly runtime: SampleSetRuntimeClient;
+  private readonly tracker: SyncTracker;
+  private readonly event: InitialSyncDeps['event'];
 
-  constructor(
-    private readonly runtime: SampleSetRuntimeClient,
-    private readonly tracker: SyncTracker,
-    private readonly opts: { submitRetryMs: number },
-    private readonly event: (ss: SampleSet, type: EventType, reason: string, message: string) => Promise<void>,
-    /** Told when a sync succeeded (the cache statistics are stale). */
-    private readonly onSucceeded: (key: string) => void,
-  ) {}
+  constructor(private readonly deps: InitialSyncDeps) {
+    this.runtime = deps.runtime;
+    this.tracker = deps.tracker;
+    this.event = deps.event;
+  }
 
   /** Drops what is known of SampleSet `k` (it is gone). */
   forget(k: string): void {
@@ -56,16 +87,8 @@ export class InitialSync {
    * One step of the initial sync of SampleSet `k`: cancel, report, locate or submit, and say what
    * the status shows (the background tracker re-queues the SampleSet on every change).
    */
-  async step(
-    k: string,
-    ss: SampleSet,
-    engine: CacheEngine,
-    status: StatusDraft,
-    ready: RuntimePod[],
-    token: string,
-    sourceSecret: V1Secret | undefined,
-    wantsSync: boolean,
-  ): Promise<{ phase: SyncPhase; requeueAfterMs?: number }> {
+  async step(input: SyncStepInput): Promise<SyncStepResult> {
+    const { key: k, sampleSet: ss, engine, status, ready, token, sourceSecret, wantsSync } = input;
     const prev = ss.status?.syncJob;
     const inFlight = prev && !isTerminalSyncPhase(prev.phase) && prev.id;
 
@@ -130,7 +153,7 @@ export class InitialSync {
           answer = await withTimeout(Promise.resolve(this.runtime.submit(base, token, req)), SUBMIT_MS, `submit to ${target.name}`);
         } catch (e) {
           const busy = e instanceof RuntimeBusyError;
-          const r = submitRetry({ busy, retryAfterMs: busy ? e.retryAfterMs : undefined, queueLimit: busy ? e.queueLimit : undefined, message: errMsg(e) }, this.submitFailures.get(k) ?? 0, target.name, this.opts.submitRetryMs);
+          const r = submitRetry({ busy, retryAfterMs: busy ? e.retryAfterMs : undefined, queueLimit: busy ? e.queueLimit : undefined, message: errMsg(e) }, this.submitFailures.get(k) ?? 0, target.name, this.deps.submitRetryMs);
           if (r.countsAsFailure) this.submitFailures.set(k, (this.submitFailures.get(k) ?? 0) + 1);
           status.condition(CONDITION.synced, 'False', r.reason, r.message);
           return { phase: current, requeueAfterMs: r.retryMs };
@@ -149,12 +172,12 @@ export class InitialSync {
     }
 
     const state = tracked?.state;
-    const now = nowIso();
+    const now = kubeTime(this.deps.clock.now());
     const job: SyncJobStatus = state ? syncJobStatusFrom(sameInStatus, id, state, now) : { id, phase: 'Pending', startTime: sameInStatus?.startTime || now, message: 'submitted to the runtime' };
     status.set('syncJob', job);
     if (job.phase === 'Succeeded') {
       this.tracker.stop(k);
-      this.onSucceeded(k);
+      this.deps.onSucceeded(k);
       status.condition(CONDITION.synced, 'True', 'SyncSucceeded', job.message ? `initial sync done: ${job.message}` : 'initial sync done');
       await this.event(ss, 'Normal', 'SyncSucceeded', `initial sync ${id} succeeded${job.message ? `: ${job.message}` : ''}`);
       return { phase: 'Succeeded' };

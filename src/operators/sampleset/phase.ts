@@ -40,6 +40,15 @@ export function nextPhase(i: PhaseInputs): SampleSetPhase {
   return isReady(i) ? 'Ready' : 'PartialReady';
 }
 
+/**
+ * The phase of a pass that stopped at a spec error or a blocked state (Ready=False): the usable
+ * phases (`Ready`, `PartialReady`, which SampleJobs and PaddleJobs admit by) fall back to `""`, so
+ * phase and Ready condition never disagree; the others already say "not ready" and stay.
+ */
+export function phaseWhenStopped(prev: SampleSetPhase | undefined): SampleSetPhase {
+  return prev === 'Ready' || prev === 'PartialReady' ? '' : (prev ?? '');
+}
+
 export interface ConditionVerdict {
   status: 'True' | 'False';
   reason: string;

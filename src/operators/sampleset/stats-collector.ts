@@ -4,6 +4,7 @@
  * in (each pod with its own timeout, all in parallel), the result is kept here and the SampleSet is
  * re-queued to write it into status.
  */
+import { systemClock, type Clock } from '../../kube/clock.js';
 import type { NodeCacheStats } from '../../runtime/protocol.js';
 import { aggregateCacheStats, type AggregatedStats, type PodStatsResult } from './stats.js';
 
@@ -33,6 +34,7 @@ export class StatsCollector {
     private readonly source: StatsSource,
     private readonly onDone: (key: string) => void,
     private readonly timeoutMs: number,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   busy(key: string): boolean {
@@ -51,14 +53,14 @@ export class StatsCollector {
   /** Starts a collection unless one is running for `key`; returns whether it started. */
   collect(key: string, signature: string, generation: number, targets: StatsTarget[], token: string): boolean {
     if (this.inflight.has(key)) return false;
-    const startedAt = Date.now();
+    const startedAt = this.clock.now();
     this.inflight.set(key, startedAt);
     void (async () => {
       const results = await Promise.all(targets.map((t) => this.one(t, token)));
       // forgotten meanwhile (SampleSet deleted): drop the result
       if (this.inflight.get(key) !== startedAt) return;
       this.inflight.delete(key);
-      this.results.set(key, { signature, generation, startedAt, finishedAt: Date.now(), agg: aggregateCacheStats(results) });
+      this.results.set(key, { signature, generation, startedAt, finishedAt: this.clock.now(), agg: aggregateCacheStats(results) });
       this.onDone(key);
     })();
     return true;

@@ -1,7 +1,7 @@
 /** Aggregation of per-node cache statistics into SampleSet `status.cacheStatus` (pure). */
 import type { CacheStatus } from '../../api/sampleset.js';
 import type { NodeCacheStats } from '../../runtime/protocol.js';
-import { formatBytes, formatCount, formatPercent } from './format.js';
+import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 
 /** What one runtime pod answered (or why it did not), in partition order. */
 export interface PodStatsResult {

@@ -2,7 +2,8 @@
 import { setCondition, type Condition } from '../../api/conditions.js';
 import type { SampleSet, SampleSetStatus } from '../../api/sampleset.js';
 import { maskUriUserinfo } from '../../runtime/scrub.js';
-import { jsonEqual, mergePatch } from './status-diff.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
+import { jsonEqual, mergePatch } from '../../kube/merge-patch.js';
 
 /** Condition types on a SampleSet. */
 export const CONDITION = {
@@ -18,7 +19,10 @@ export class StatusDraft {
   private readonly original: SampleSetStatus;
   private readonly next: Record<string, unknown>;
 
-  constructor(private readonly ss: SampleSet) {
+  constructor(
+    private readonly ss: SampleSet,
+    private readonly clock: Clock = systemClock,
+  ) {
     this.original = JSON.parse(JSON.stringify(ss.status ?? {})) as SampleSetStatus;
     this.next = JSON.parse(JSON.stringify(ss.status ?? {})) as Record<string, unknown>;
   }
@@ -39,7 +43,7 @@ export class StatusDraft {
       reason,
       message: maskUriUserinfo(message).slice(0, 32_000),
       observedGeneration: this.ss.metadata.generation,
-    });
+    }, new Date(this.clock.now()));
   }
 
   /** The merge patch from the original status, or undefined when nothing changed. */

@@ -4,8 +4,9 @@
  * status changes (at once) or its progress changes (at most every `progressIntervalMs`). Reconciles
  * only read the latest state from here; they never wait on the runtime.
  */
-import type { RuntimeJobState } from '../../runtime/protocol.js';
-import { jsonEqual } from './status-diff.js';
+import { systemClock, type Clock } from '../../kube/clock.js';
+import { isTerminalJobStatus, type RuntimeJobState } from '../../runtime/protocol.js';
+import { jsonEqual } from '../../kube/merge-patch.js';
 
 export interface JobPoller {
   get(baseUrl: string, token: string, id: string, waitSeconds?: number): Promise<RuntimeJobState | undefined>;
@@ -41,6 +42,8 @@ export interface SyncTrackerOptions {
   /** Backoff after transport errors: starts here, doubles, capped (defaults 500 ms → 10 s). */
   errorBackoffMs?: number;
   maxErrorBackoffMs?: number;
+  /** The time source (the system clock by default). */
+  clock?: Clock;
 }
 
 interface Entry {
@@ -52,11 +55,11 @@ interface Entry {
   wake?: () => void;
 }
 
-const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 export class SyncTracker {
   private readonly entries = new Map<string, Entry>();
-  private readonly opts: Required<SyncTrackerOptions>;
+  private readonly opts: Required<Omit<SyncTrackerOptions, 'clock'>>;
+  private readonly clock: Clock;
 
   constructor(
     private readonly poller: JobPoller,
@@ -71,6 +74,7 @@ export class SyncTracker {
       errorBackoffMs: opts.errorBackoffMs ?? 500,
       maxErrorBackoffMs: opts.maxErrorBackoffMs ?? 10_000,
     };
+    this.clock = opts.clock ?? systemClock;
   }
 
   /**
@@ -84,7 +88,7 @@ export class SyncTracker {
     }
     this.stop(key);
     const { token: _token, ...rest } = target;
-    const entry: Entry = { target, info: { ...rest, state: initial, unknown: false, finished: false }, stopped: false, lastNotify: Date.now() };
+    const entry: Entry = { target, info: { ...rest, state: initial, unknown: false, finished: false }, stopped: false, lastNotify: this.clock.now() };
     this.entries.set(key, entry);
     void this.loop(key, entry);
   }
@@ -119,12 +123,12 @@ export class SyncTracker {
       clearTimeout(e.deferred);
       e.deferred = undefined;
     }
-    e.lastNotify = Date.now();
+    e.lastNotify = this.clock.now();
     this.onChange(key);
   }
 
   private notifyThrottled(key: string, e: Entry): void {
-    const wait = e.lastNotify + this.opts.progressIntervalMs - Date.now();
+    const wait = e.lastNotify + this.opts.progressIntervalMs - this.clock.now();
     if (wait <= 0) return this.notify(key, e);
     if (e.deferred) return;
     e.deferred = setTimeout(() => {
@@ -149,7 +153,7 @@ export class SyncTracker {
     let backoff = this.opts.errorBackoffMs;
     let errors = 0;
     while (!e.stopped) {
-      const started = Date.now();
+      const started = this.clock.now();
       let st: RuntimeJobState | undefined;
       try {
         // the first request answers at once (the state right now); later ones wait for a change
@@ -177,14 +181,14 @@ export class SyncTracker {
       }
       const prev = e.info.state;
       e.info.state = st;
-      if (TERMINAL.has(st.status)) {
+      if (isTerminalJobStatus(st.status)) {
         e.info.finished = true;
         this.notify(key, e);
         break;
       }
       if (prev?.status !== st.status) this.notify(key, e);
       else if (!jsonEqual(prev?.progress, st.progress) || prev?.message !== st.message) this.notifyThrottled(key, e);
-      const elapsed = Date.now() - started;
+      const elapsed = this.clock.now() - started;
       if (elapsed < this.opts.minPollIntervalMs) await this.sleep(e, this.opts.minPollIntervalMs - elapsed);
     }
   }

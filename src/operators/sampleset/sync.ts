@@ -4,7 +4,7 @@ import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
 import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
 import { maskUriUserinfo } from '../../runtime/scrub.js';
 import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
-import { formatBytes, formatCount, formatPercent } from './format.js';
+import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 
 /** Phase of the initial sync as the SampleSet sees it. */
 export type SyncPhase = 'Skipped' | 'NotStarted' | 'Pending' | 'Running' | 'Succeeded' | 'Failed';

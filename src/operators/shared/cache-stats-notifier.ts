@@ -13,7 +13,7 @@ const EVENT = 'invalidate';
 /**
  * In-process signal "the cache of this SampleSet changed, collect its statistics again". The
  * SampleJob operator calls `invalidate` when a job ends (warmup, clear, rmr and sync all change what
- * is cached); the PaddleJob operator may call it when a training job ends. The SampleSet operator
+ * is cached); no other operator calls it today. The SampleSet operator
  * subscribes and re-queues the SampleSet, so statistics are refreshed once per change instead of by
  * a fast poll. One instance per process (bind it as a singleton in the container).
  */

@@ -7,6 +7,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { apiVersionOf, type ResourceType } from '../../../src/api/constants.js';
 import { ApiError } from '../../../src/kube/api-error.js';
+import type { Clock } from '../../../src/kube/clock.js';
 import type { InformerEventType, InformerHandler } from '../../../src/kube/informer.js';
 import type { OperatorContext } from '../../../src/kube/reconciling-operator.js';
 import { createLogger } from '../../../src/observability/logger.js';
@@ -265,8 +266,8 @@ export class FakeCluster {
     this.put(t, next);
   }
 
-  /** The OperatorContext to build an operator with: this API, these caches, this event list. */
-  context(concurrency = 4): OperatorContext {
+  /** The OperatorContext to build an operator with: this API, these caches, this event list (and `clock`, else the system's). */
+  context(concurrency = 4, clock?: Clock): OperatorContext {
     const informers = {
       get: (t: ResourceType) => this.informer(t),
       startAll: () => undefined,
@@ -285,6 +286,7 @@ export class FakeCluster {
       logger: createLogger({ silent: true }),
       metrics: new Metrics(),
       concurrency,
+      clock,
     };
   }
 }

@@ -6,7 +6,7 @@ import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats
 import { JobTracker, type TrackTarget } from '../../../../src/operators/samplejob/job-tracker.js';
 import { decideNode, jobPhaseOf, runtimeBusyMessage, type NodeContext } from '../../../../src/operators/samplejob/run-state.js';
 import { SampleJobOperator } from '../../../../src/operators/samplejob/samplejob-operator.js';
-import { ManualClock } from '../../../../src/operators/samplejob/clock.js';
+import { ManualClock } from '../../../../src/kube/clock.js';
 import { RuntimeBusyError } from '../../../../src/runtime/runtime-client.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
 import { FakeRuntime } from './fake-runtime.js';

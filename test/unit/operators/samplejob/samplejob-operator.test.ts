@@ -5,7 +5,7 @@ import type { SampleSet } from '../../../../src/api/sampleset.js';
 import type { SampleJob } from '../../../../src/api/samplejob.js';
 import { ApiError } from '../../../../src/kube/api-error.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
-import { ManualClock } from '../../../../src/operators/samplejob/clock.js';
+import { ManualClock, type Clock } from '../../../../src/kube/clock.js';
 import { childName } from '../../../../src/operators/samplejob/schedule.js';
 import { SampleJobOperator, type SampleJobOperatorOptions } from '../../../../src/operators/samplejob/samplejob-operator.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
@@ -19,8 +19,8 @@ describe('SampleJobOperator', () => {
   let invalidated: string[];
   let op: SampleJobOperator;
 
-  async function startOperator(opts: SampleJobOperatorOptions = {}): Promise<void> {
-    op = new SampleJobOperator(kube.context(), registry(), rt, notifier, { longPollSeconds: 20, progressIntervalMs: 50, resyncMs: 500, statsSettleMs: 0, ...opts });
+  async function startOperator(opts: SampleJobOperatorOptions = {}, clock?: Clock): Promise<void> {
+    op = new SampleJobOperator(kube.context(4, clock), registry(), rt, notifier, { longPollSeconds: 20, progressIntervalMs: 50, resyncMs: 500, statsSettleMs: 0, ...opts });
     await op.start();
   }
 
@@ -370,7 +370,7 @@ describe('SampleJobOperator', () => {
       const clock = new ManualClock();
       sampleSet(kube, 'ds', 1);
       runtimePod(kube, 'ds', 0);
-      await startOperator({ clock });
+      await startOperator({}, clock);
       const parent = sampleJob(kube, 'nightly', { type: 'warmup', schedule: '* * * * *', successfulJobsHistoryLimit: 1, concurrencyPolicy: 'Forbid' });
       const created = Date.parse(parent.metadata!.creationTimestamp as unknown as string);
       const minute = (n: number): number => (Math.floor(created / 60_000) + n) * 60_000;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isReady, nextPhase, readyCondition, type PhaseInputs } from '../../../../src/operators/sampleset/phase.js';
+import { isReady, nextPhase, phaseWhenStopped, readyCondition, type PhaseInputs } from '../../../../src/operators/sampleset/phase.js';
 
 const base: PhaseInputs = { volumeBound: true, partitions: 2, readyPartitions: 2, distinctNodes: true, replicasMatch: true, sync: 'Succeeded' };
 const at = (over: Partial<PhaseInputs>): PhaseInputs => ({ ...base, ...over });
@@ -48,5 +48,12 @@ describe('sampleset/phase', () => {
     expect(partial).to.deep.equal({ status: 'False', reason: 'PartitionsNotReady', message: '2/3 runtime pods ready: x-runtime-2: not scheduled yet' });
     expect(readyCondition(at({ distinctNodes: false })).reason).to.equal('PartitionsShareNode');
     expect(readyCondition(at({}))).to.deep.equal({ status: 'True', reason: 'Ready', message: '2/2 cache nodes ready' });
+  });
+
+  it('a pass stopped by a spec error or a blocked state never keeps a phase that admits SampleJobs', () => {
+    expect(phaseWhenStopped('Ready')).to.equal('');
+    expect(phaseWhenStopped('PartialReady')).to.equal('');
+    for (const p of ['', 'Bound', 'Mount', 'Syncing', 'SyncFailed'] as const) expect(phaseWhenStopped(p)).to.equal(p);
+    expect(phaseWhenStopped(undefined)).to.equal('');
   });
 });

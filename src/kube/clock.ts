@@ -1,5 +1,8 @@
-import { kubeTime } from '../../api/time.js';
-/** Time source of the SampleJob operator; injectable so tests control "now" without waiting. */
+/**
+ * The time source of the operators: bound once in the container (TYPES.Clock) and handed to every
+ * operator in its OperatorContext, so tests control "now" without waiting and no reconcile reads
+ * the system time directly.
+ */
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
@@ -19,9 +22,4 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     this.ms += ms;
   }
-}
-
-/** RFC 3339 with second precision, as Kubernetes writes `metav1.Time`. */
-export function rfc3339(ms: number | Date): string {
-  return kubeTime(ms);
 }

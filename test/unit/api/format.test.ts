@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { formatBytes, formatCount, formatPercent } from '../../../../src/operators/sampleset/format.js';
+import { formatBytes, formatCount, formatPercent } from '../../../src/api/format.js';
 
 describe('sampleset/format', () => {
   it('prints bytes like go-humanize IBytes', () => {

@@ -1,5 +1,6 @@
 /**
- * Human-readable numbers for SampleSet status, matching the original (go-humanize `IBytes`,
+ * Human-readable numbers for status and messages (SampleSet statistics, sync progress, what a
+ * runtime job did), matching the original (go-humanize `IBytes`,
  * comma-grouped counts, one-decimal percentages). Pure functions.
  */
 

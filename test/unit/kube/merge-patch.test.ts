@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { jsonEqual, mergePatch } from '../../../../src/operators/sampleset/status-diff.js';
+import { jsonEqual, mergePatch } from '../../../src/kube/merge-patch.js';
 
 describe('sampleset/status-diff', () => {
   it('compares JSON deeply, ignoring undefined members', () => {

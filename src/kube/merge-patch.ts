@@ -1,4 +1,4 @@
-/** Comparing statuses and turning "old → new" into a JSON merge patch (pure). */
+/** JSON equality, and turning "old → new" into a JSON merge patch (pure). */
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);

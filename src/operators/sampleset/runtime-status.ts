@@ -1,0 +1,96 @@
+/**
+ * Phases 4 and 8 of a SampleSet pass, pure: what the runtime pods show (observe), and the status
+ * that follows from it — phase, the VolumeBound, RuntimeReady and Ready conditions, runtime and
+ * node entries (describe).
+ */
+import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { Condition } from '../../api/conditions.js';
+import type { CacheNodeStatus, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
+import type { RuntimePod } from '../shared/runtime-pods.js';
+import { nextPhase, readyCondition, type ConditionVerdict, type PhaseInputs } from './phase.js';
+import { CONDITION, type StatusDraft } from './status-draft.js';
+
+/** What the runtime pods of a SampleSet show. */
+export interface RuntimeObservation {
+  /** Pods holding a partition (ordinal < partitions). */
+  partitionPods: RuntimePod[];
+  /** The ready ones. */
+  ready: RuntimePod[];
+  /** The ready partition pods run on pairwise distinct nodes. */
+  distinctNodes: boolean;
+}
+
+export function observeRuntime(pods: RuntimePod[], partitions: number): RuntimeObservation {
+  const partitionPods = pods.filter((p) => p.ordinal < partitions);
+  const ready = partitionPods.filter((p) => p.ready);
+  const readyNodes = new Set(ready.map((p) => p.nodeName).filter(Boolean));
+  return { partitionPods, ready, distinctNodes: readyNodes.size === ready.length };
+}
+
+/** Why a partition pod is not ready, in a few words. */
+export function podProblem(name: string, p: RuntimePod | undefined): string {
+  if (!p) return `${name}: not created yet`;
+  if (p.pod.metadata?.deletionTimestamp) return `${name}: terminating`;
+  if (!p.nodeName) {
+    const c = p.pod.status?.conditions?.find((x) => x.type === 'PodScheduled' && x.status === 'False');
+    return c?.message ? `${name}: not scheduled: ${c.message}` : `${name}: not scheduled yet`;
+  }
+  for (const cs of p.pod.status?.containerStatuses ?? []) {
+    const w = cs.state?.waiting;
+    if (w?.reason) return `${name}: ${w.reason}${w.message ? `: ${w.message}` : ''}`;
+  }
+  return `${name}: ${p.pod.status?.phase ?? 'Pending'}, not ready`;
+}
+
+export interface DescribeInput {
+  partitions: number;
+  statefulSetName: string;
+  pv: V1PersistentVolume;
+  pvc: V1PersistentVolumeClaim;
+  observed: RuntimeObservation;
+  inputs: PhaseInputs;
+}
+
+/** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
+export function describeRuntime(status: StatusDraft, { partitions, statefulSetName, pv, pvc, observed, inputs }: DescribeInput): { phase: SampleSetPhase; verdict: ConditionVerdict } {
+  const ns = pvc.metadata?.namespace;
+  const pvName = pv.metadata!.name!;
+  const { ready, distinctNodes } = observed;
+  const podNames = Array.from({ length: partitions }, (_, i) => `${statefulSetName}-${i}`);
+  const byOrdinal = new Map(observed.partitionPods.map((p) => [p.ordinal, p]));
+  const problems = podNames.map((n, i) => (byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i)))).filter((x): x is string => !!x);
+  const nodes: CacheNodeStatus[] = podNames.map((pod, i) => {
+    const p = byOrdinal.get(i);
+    const entry: CacheNodeStatus = { partition: i, pod, ready: !!p?.ready };
+    if (p?.nodeName) entry.node = p.nodeName;
+    if (!p?.ready) entry.message = podProblem(pod, p).slice(pod.length + 2);
+    return entry;
+  });
+  const phase = nextPhase(inputs);
+  status.set('phase', phase);
+  status.set('runtimeStatus', { specReplicas: partitions, readyReplicas: ready.length, runtimeReady: `${ready.length}/${partitions}` });
+  status.set('nodes', nodes);
+  const volumeBound = inputs.volumeBound;
+  status.condition(
+    CONDITION.volumeBound,
+    volumeBound ? 'True' : 'False',
+    volumeBound ? 'Bound' : 'Pending',
+    volumeBound
+      ? `PersistentVolumeClaim ${pvc.metadata!.name} is bound to PersistentVolume ${pvName}`
+      : `PersistentVolumeClaim ${ns}/${pvc.metadata!.name} is ${pvc.status?.phase ?? 'Pending'} (PersistentVolume ${pvName} is ${pv.status?.phase ?? 'Pending'})`,
+  );
+  const allPodsReady = inputs.replicasMatch && ready.length >= partitions && distinctNodes;
+  status.condition(
+    CONDITION.runtimeReady,
+    allPodsReady ? 'True' : 'False',
+    allPodsReady ? 'AllReplicasReady' : !distinctNodes ? 'PartitionsShareNode' : 'ReplicasNotReady',
+    allPodsReady ? `${partitions}/${partitions} runtime pods ready on distinct nodes` : `${ready.length}/${partitions} runtime pods ready${problems.length ? `: ${problems.join('; ')}` : ''}`,
+  );
+  const verdict = readyCondition(inputs, {
+    volume: status.get<Condition[]>('conditions')?.find((c) => c.type === CONDITION.volumeBound)?.message,
+    sync: status.get<SyncJobStatus>('syncJob')?.message,
+    pods: problems,
+  });
+  status.condition(CONDITION.ready, verdict.status, verdict.reason, verdict.message);
+  return { phase, verdict };
+}

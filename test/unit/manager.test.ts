@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { Container } from 'inversify';
+import type { OperatorConfig } from '../../src/config/operator-config.js';
+import { TYPES, type RunnableOperator } from '../../src/container.js';
+import { LeaderElector } from '../../src/kube/leader-elector.js';
+import { OperatorManager } from '../../src/manager.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { Metrics } from '../../src/observability/metrics.js';
+import { LeaseStore } from './support/lease-store.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** An operator whose start (its informers' first list) takes `ms`. */
+class SlowStartingOperator implements RunnableOperator {
+  started = false;
+  constructor(private readonly ms: number) {}
+  async start(): Promise<void> {
+    await sleep(this.ms);
+    this.started = true;
+  }
+  async stop(): Promise<void> {}
+}
+
+describe('OperatorManager with leader election', () => {
+  const lease = { leaseDurationSeconds: 0.4, renewDeadlineSeconds: 0.25, retryPeriodSeconds: 0.1 };
+  const log = createLogger({ silent: true });
+  let manager: OperatorManager | undefined;
+  let rival: LeaderElector | undefined;
+  afterEach(async () => {
+    rival?.stop();
+    await manager?.stop(1000);
+  });
+
+  function container(store: LeaseStore, operator: RunnableOperator): Container {
+    const c = new Container();
+    const config = { metricsAddress: '0', probeAddress: '0', leaderElect: true, leaderElectionNamespace: 'paddle-system', leaderElectionId: 'paddle-operator', shutdownTimeoutSeconds: 1, ...lease };
+    c.bind(TYPES.Config).toConstantValue(config as unknown as OperatorConfig);
+    c.bind(TYPES.Logger).toConstantValue(log);
+    c.bind(TYPES.Metrics).toConstantValue(new Metrics());
+    c.bind(TYPES.KubeApi).toConstantValue(store.api());
+    c.bind(TYPES.EventRecorder).toConstantValue({ record: async () => undefined } as never);
+    c.bind(TYPES.InformerFactory).toConstantValue({ get: () => ({ list: () => [] }), allSynced: true, stopAll: async () => undefined } as never);
+    c.bind(TYPES.Operator).toConstantValue(operator);
+    return c;
+  }
+
+  it('renews the Lease from the moment it is acquired, also while the operators are still starting', async () => {
+    const store = new LeaseStore();
+    const operator = new SlowStartingOperator(1200); // three lease durations
+    manager = new OperatorManager(container(store, operator));
+    await manager.start();
+    while (!store.lease) await sleep(5);
+    const holder = store.lease.spec?.holderIdentity;
+    rival = new LeaderElector(store.api(), { namespace: 'paddle-system', name: 'paddle-operator', identity: 'rival', ...lease }, log);
+    let rivalWon = false;
+    void rival.acquire().then((won) => (rivalWon = won));
+    while (!operator.started) await sleep(20);
+    expect(rivalWon, 'a second replica took the lease while the first was starting its operators').to.equal(false);
+    expect(store.lease?.spec?.holderIdentity).to.equal(holder);
+  });
+});
