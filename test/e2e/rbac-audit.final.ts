@@ -1,5 +1,7 @@
 /**
- * Runs last (file name): every operator in this suite — in this process or as `paddle-operator`
+ * Runs after every other e2e file: .mocharc.e2e.json lists it as its own, last spec entry (it is not
+ * matched by the `*.test.js` pattern), so the order does not hang on file names. Every operator in
+ * this suite — in this process or as `paddle-operator`
  * processes — ran on the ServiceAccount credentials that kustomize/default grants, so the scenarios
  * themselves prove its roles sufficient. This check proves the converse, from the apiserver's audit
  * log of that ServiceAccount: neither the ClusterRole nor the leader-election Role grants a
