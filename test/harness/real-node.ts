@@ -1,6 +1,6 @@
 // A REAL Kubernetes node next to the KWOK nodes: kubelet, containerd + runc + CNI bridge,
-// kube-proxy (nftables), the JuiceFS CSI driver (by-process) and its plugin registration, all in
-// private mount + network + PID namespaces made by the harness.
+// kube-proxy (nftables), the JuiceFS CSI driver (mount-pod mode by default, see real-node-csi.ts)
+// and its plugin registration, all in private mount + network + PID namespaces made by the harness.
 //
 //   const bridge = await createNodeBridge({ runDir });
 //   const cp = await ControlPlane.start({ runDir, bindAddress: bridge.address, ... });
@@ -18,9 +18,14 @@
 // See real-node-config.ts for the address plan and every configuration file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api, type V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane.js';
 import { ociImageTarball } from './oci-image.js';
+import {
+  CSI_NAMESPACE, csiByProcessArgs, csiDriverConfigYaml, csiNodeArgs, csiNodeEnv, csiNodePodName, csiNodePodObject, csiNodeRbacObjects, csiRootScript, csiSocketDir,
+  MOUNT_POD_FINALIZER, SERVICE_ACCOUNT_DIR, type CsiMode,
+} from './real-node-csi.js';
+import { juicefsMountImage, type MountImage } from './real-node-mount-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
@@ -47,6 +52,10 @@ export interface RealNodeOptions {
   taints?: string[];
   /** Deadline for Ready + CSINode (default 120 s). */
   timeoutMs?: number;
+  /** How the JuiceFS CSI node plugin mounts volumes (default 'mount-pod', the driver's production default; see real-node-csi.ts). */
+  csiMode?: CsiMode;
+  /** The mount pods' image (mount-pod mode); default: derived from the project image (real-node-mount-image.ts). */
+  mountImage?: MountImage;
 }
 
 type Daemon = 'containerd' | 'kubelet' | 'kube-proxy' | 'juicefs-csi' | 'csi-registrar';
@@ -58,8 +67,12 @@ export class RealNode {
   readonly logDir: string;
   /** How long start() took until Ready with the CSI driver registered, in milliseconds. */
   startupMs = 0;
-  /** What the last stop() did: pods deleted through the API, and whether kubelet released every FUSE mount before the kill. */
-  stopReport: { pods: number; fuseReleased: boolean; ms: number } | undefined;
+  /**
+   * What the last stop() did: app pods deleted through the API; mount pods the CSI driver deleted
+   * itself once their last user was gone (and those the harness had to delete); whether every FUSE
+   * mount was released before the kill.
+   */
+  stopReport: { pods: number; mountPodsByDriver: number; mountPodsByHarness: number; fuseReleased: boolean; ms: number } | undefined;
   private holder: ManagedProcess | undefined;
   private initPid = 0;
   private namespaceIds: string[] = [];
@@ -77,6 +90,11 @@ export class RealNode {
     this.nodeDir = path.join(opts.cluster.runDir, 'real-nodes', opts.name);
     this.logDir = path.join(this.nodeDir, 'logs');
     this.log = opts.log ?? defaultLog;
+  }
+
+  /** How this node's CSI plugin mounts volumes. */
+  get csiMode(): CsiMode {
+    return this.opts.csiMode ?? 'mount-pod';
   }
 
   get nodeIP(): string {
@@ -157,15 +175,11 @@ export class RealNode {
     mark('containerd', t);
 
     t = Date.now();
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(juicefsCsiDriverObject()) });
-    const csiDir = `${KUBELET_ROOT}/plugins/${JUICEFS_CSI_DRIVER}`;
+    const csiDir = csiSocketDir();
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
-    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), ['--endpoint', `unix://${csiDir}/csi.sock`, '--nodeid', this.name, '--by-process=true', '-v=2'], {
-      // the driver's main() only runs the node service when POD_NAME names a csi-node pod
-      POD_NAME: `juicefs-csi-node-${this.name}`,
-      NODE_NAME: this.name,
-      JUICEFS_CSI_WEB_PORT: '18080',
-    });
+    // mount-pod mode: the mount image is imported while the rest of the node starts
+    const mountImport = this.csiMode === 'mount-pod' ? this.startCsiMountPod() : this.startCsiByProcess();
+    mountImport.catch(() => undefined);
     this.daemon('csi-registrar', path.join(this.binDir, 'csi-registrar'), ['--csi-endpoint', `${csiDir}/csi.sock`, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
     const labels = Object.entries({ type: 'real', ...this.opts.labels }).map(([k, v]) => `${k}=${v}`).join(',');
     this.daemon('kubelet', path.join(this.binDir, 'kubelet'), [
@@ -194,8 +208,49 @@ export class RealNode {
       { timeoutMs: remaining(), intervalMs: 200, check: all },
     );
     mark('CSINode', t);
+    t = Date.now();
+    await mountImport;
+    if (this.csiMode === 'mount-pod') mark('mount image', t);
     this.startupMs = Date.now() - t0;
     this.log(`real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`);
+  }
+
+  private async startCsiByProcess(): Promise<void> {
+    await this.opts.cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(juicefsCsiDriverObject()) });
+    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiByProcessArgs(this.name), {
+      // the driver's main() only runs the node service when POD_NAME names a csi-node pod
+      POD_NAME: csiNodePodName(this.name),
+      NODE_NAME: this.name,
+      JUICEFS_CSI_WEB_PORT: '18080',
+    });
+  }
+
+  /**
+   * Starts the driver in mount-pod mode, configured as its DaemonSet pod (real-node-csi.ts):
+   * RBAC, its Pod object, in-cluster credentials, its root; resolves once the mount image is in
+   * containerd (the driver is started before that, so the node registers meanwhile).
+   */
+  private async startCsiMountPod(): Promise<void> {
+    const { cluster } = this.opts;
+    const image = this.opts.mountImage ? Promise.resolve(this.opts.mountImage) : juicefsMountImage(this.log);
+    image.catch(() => undefined);
+    const objects = [juicefsCsiDriverObject(), ...csiNodeRbacObjects(), csiNodePodObject(this.name)];
+    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+    const token = (await cluster.kubectl(['-n', CSI_NAMESPACE, 'create', 'token', 'juicefs-csi-node-sa', '--duration=24h'])).stdout.trim();
+    const root = this.file('csi-root');
+    const hostEntries = fs.readdirSync('/', { withFileTypes: true }).map((e) => ({ name: e.name, symlink: e.isSymbolicLink() ? fs.readlinkSync(path.join('/', e.name)) : undefined }));
+    await this.exec(['sh', '-c', csiRootScript(root, hostEntries, [this.binDir, this.cpBinDir]).join('\n')]);
+    const sa = this.inside(SERVICE_ACCOUNT_DIR);
+    fs.writeFileSync(path.join(sa, 'token'), token, { mode: 0o600 });
+    fs.copyFileSync(cluster.pki.caCert, path.join(sa, 'ca.crt'));
+    fs.writeFileSync(path.join(sa, 'namespace'), CSI_NAMESPACE);
+    fs.writeFileSync(this.file('csi-config.yaml'), csiDriverConfigYaml());
+    const server = new URL(cluster.server);
+    const { ref } = await image;
+    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiNodeArgs(this.name, this.file('csi-config.yaml')), csiNodeEnv({
+      node: this.name, nodeIP: this.net.nodeIP, mountImage: ref, apiHost: server.hostname, apiPort: Number(server.port || 443),
+    }), root);
+    await this.importImage((await image).tarPath);
   }
 
   private file(rel: string): string {
@@ -300,12 +355,13 @@ export class RealNode {
     await run('ip', ['route', 'replace', podCIDR, 'via', nodeIP, 'dev', bridgeName]);
   }
 
-  private daemon(name: Daemon, bin: string, args: string[], env: Record<string, string> = {}): ManagedProcess {
+  /** Starts a daemon inside the node's namespaces; with `root`, chrooted there (nsenter --root). */
+  private daemon(name: Daemon, bin: string, args: string[], env: Record<string, string> = {}, root?: string): ManagedProcess {
     if (this.stopPromise) throw new Error(`not starting ${name}: node ${this.name} is stopping`);
     const proc = ManagedProcess.spawn({
       name: `${this.name}/${name}`,
       bin: '/usr/bin/nsenter',
-      args: ['-t', String(this.initPid), '-m', '-n', '-p', '--', bin, ...args],
+      args: ['-t', String(this.initPid), '-m', '-n', '-p', ...(root ? [`--root=${root}`, '--wd=/'] : []), '--', bin, ...args],
       logPath: path.join(this.logDir, `${name}.log`),
       env: { ...process.env, PATH: `${this.binDir}:${this.cpBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, ...env },
       cwd: this.nodeDir,
@@ -360,15 +416,31 @@ export class RealNode {
   private async teardown(): Promise<void> {
     const t0 = Date.now();
     let pods = 0;
+    let mountPodsByDriver = 0;
+    let mountPodsByHarness = 0;
     let fuseReleased = false;
     const { cluster } = this.opts;
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
+    const onNode = async (): Promise<V1Pod[]> => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` })).items;
+    const del = (p: V1Pod): Promise<unknown> => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
     if (this.daemons.get('kubelet')?.running) {
       try {
-        const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` });
-        pods = list.items.length;
-        await Promise.all(list.items.map((p) => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined)));
-        await waitFor(`pods on ${this.name} gone`, async () => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` })).items.length === 0, { timeoutMs: 30_000, intervalMs: 250 });
+        const all = await onNode();
+        const apps = all.filter((p) => !isMountPod(p));
+        const mountPods = all.filter(isMountPod);
+        pods = apps.length;
+        // app pods first: their unpublish releases the mount pods' references and the driver deletes them
+        await Promise.all(apps.map(del));
+        await waitFor(`app pods on ${this.name} gone`, async () => (await onNode()).filter((p) => !isMountPod(p)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
+        const byDriver = await waitFor(`mount pods on ${this.name} deleted by the CSI driver`, async () => ((await onNode()).filter(isMountPod).length === 0 ? true : undefined), { timeoutMs: 20_000, intervalMs: 250 }).catch(() => false);
+        mountPodsByDriver = byDriver ? mountPods.length : 0;
+        if (!byDriver) {
+          const left = (await onNode()).filter(isMountPod);
+          mountPodsByHarness = left.length;
+          this.log(`node ${this.name}: the CSI driver left mount pods ${left.map((p) => p.metadata!.name).join(', ')}: deleting them`);
+          await Promise.all(left.map(del));
+        }
+        await waitFor(`pods on ${this.name} gone`, async () => (await onNode()).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
         // kubelet tears sandboxes down after the API object is gone; give it until no JuiceFS mount remains
         await waitFor(`FUSE mounts on ${this.name} released`, () => this.fuseMounts().length === 0, { timeoutMs: 20_000, intervalMs: 250 });
         fuseReleased = true;
@@ -376,6 +448,7 @@ export class RealNode {
         this.log(`node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${this.fuseMounts().join(', ')}`);
       }
     }
+    if (this.csiMode === 'mount-pod') await releaseMountPods(core, this.name, this.log).catch((err: unknown) => this.log(`node ${this.name}: ${errorMessage(err)}`));
     const problems = this.holder
       ? await teardownNodeState(
           {
@@ -388,8 +461,29 @@ export class RealNode {
       : [];
     await Promise.all([...this.daemons.values(), ...(this.holder ? [this.holder] : [])].map((p) => p.exited));
     await core.deleteNode({ name: this.name }).catch(() => undefined);
-    this.stopReport = { pods, fuseReleased, ms: Date.now() - t0 };
+    this.stopReport = { pods, mountPodsByDriver, mountPodsByHarness, fuseReleased, ms: Date.now() - t0 };
     if (problems.length) throw new Error(`node ${this.name} left things behind: ${problems.join('; ')}`);
   }
 }
 
+
+function isMountPod(p: V1Pod): boolean {
+  return p.metadata?.namespace === CSI_NAMESPACE && p.metadata.labels?.['app.kubernetes.io/name'] === 'juicefs-mount';
+}
+
+/**
+ * The API side of a node's CSI plugin once the node is gone or going: its Pod object, and mount pods
+ * still bound to the node (after a crash, or when the driver could not finish), whose finalizer
+ * only the driver would have removed. Used by stop() and by tests that crash a node.
+ */
+export async function releaseMountPods(core: CoreV1Api, node: string, log: LogFn = defaultLog): Promise<string[]> {
+  await core.deleteNamespacedPod({ name: csiNodePodName(node), namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
+  const left = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: `spec.nodeName=${node}` })).items.filter(isMountPod);
+  for (const p of left) {
+    const finalizers = (p.metadata!.finalizers ?? []).filter((f) => f !== MOUNT_POD_FINALIZER);
+    await core.patchNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, body: [{ op: 'replace', path: '/metadata/finalizers', value: finalizers }] }).catch(() => undefined);
+    await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
+  }
+  if (left.length) log(`node ${node}: released mount pods ${left.map((p) => p.metadata!.name).join(', ')}`);
+  return left.map((p) => p.metadata!.name!);
+}
