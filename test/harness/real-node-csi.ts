@@ -156,10 +156,16 @@ export function csiSocketDir(): string {
   return `${KUBELET_ROOT}/plugins/${JUICEFS_CSI_DRIVER}`;
 }
 
-/** The driver's config file (the DaemonSet's juicefs-csi-driver-config ConfigMap): small mount pods. */
+/**
+ * The driver's config file (the DaemonSet's juicefs-csi-driver-config ConfigMap): small mount pods,
+ * and `hostnameKey: podname`. By default a mount pod's hostname is the PV's volumeHandle, which must
+ * then be a DNS label; the operator's volumeHandles are `<namespace>.<name>` (a dot), so with the
+ * driver's defaults the apiserver rejects every mount pod of a SampleSet ("spec.hostname: must not
+ * contain dots"). Until the operator's volumeHandle is a DNS label, a cluster needs this setting too.
+ */
 export function csiDriverConfigYaml(): string {
   return YAML.stringify({
-    mountPodPatch: [{ resources: { requests: { cpu: '100m', memory: '128Mi' } } }],
+    mountPodPatch: [{ hostnameKey: 'podname', resources: { requests: { cpu: '100m', memory: '128Mi' } } }],
   });
 }
 

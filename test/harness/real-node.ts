@@ -179,8 +179,10 @@ export class RealNode {
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
     // mount-pod mode: the mount image is imported while the rest of the node starts
     const mountImport = this.csiMode === 'mount-pod' ? this.startCsiMountPod() : this.startCsiByProcess();
-    mountImport.catch(() => undefined);
-    this.daemon('csi-registrar', path.join(this.binDir, 'csi-registrar'), ['--csi-endpoint', `${csiDir}/csi.sock`, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
+    let csiFailure: unknown;
+    mountImport.catch((err: unknown) => {
+      csiFailure = err;
+    });
     const labels = Object.entries({ type: 'real', ...this.opts.labels }).map(([k, v]) => `${k}=${v}`).join(',');
     this.daemon('kubelet', path.join(this.binDir, 'kubelet'), [
       `--config=${this.file('kubelet.yaml')}`,
@@ -195,7 +197,10 @@ export class RealNode {
     this.daemon('kube-proxy', path.join(this.binDir, 'kube-proxy'), [`--config=${this.file('kube-proxy.yaml')}`, '-v=2']);
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     const storage = cluster.kubeConfig().makeApiClient(StorageV1Api);
-    const all = (): void => ['containerd', 'kubelet', 'kube-proxy', 'juicefs-csi', 'csi-registrar'].forEach((d) => this.assertRunning(d as Daemon));
+    const all = (): void => {
+      if (csiFailure) throw csiFailure;
+      ['containerd', 'kubelet', 'kube-proxy', 'juicefs-csi', 'csi-registrar'].forEach((d) => this.assertRunning(d as Daemon));
+    };
     await waitFor(
       `node ${this.name} Ready`,
       async () => (await core.readNode({ name: this.name })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -223,6 +228,14 @@ export class RealNode {
       NODE_NAME: this.name,
       JUICEFS_CSI_WEB_PORT: '18080',
     });
+    await this.startRegistrar();
+  }
+
+  /** Starts the registration sidecar once the driver listens (it registers once, and kubelet dials the driver's socket right away). */
+  private async startRegistrar(): Promise<void> {
+    const socket = `${csiSocketDir()}/csi.sock`;
+    await waitFor('the CSI driver socket', () => fs.existsSync(this.inside(socket)), { timeoutMs: 60_000, intervalMs: 50, check: () => this.assertRunning('juicefs-csi') });
+    this.daemon('csi-registrar', path.join(this.binDir, 'csi-registrar'), ['--csi-endpoint', socket, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
   }
 
   /**
@@ -244,12 +257,14 @@ export class RealNode {
     fs.writeFileSync(path.join(sa, 'token'), token, { mode: 0o600 });
     fs.copyFileSync(cluster.pki.caCert, path.join(sa, 'ca.crt'));
     fs.writeFileSync(path.join(sa, 'namespace'), CSI_NAMESPACE);
-    fs.writeFileSync(this.file('csi-config.yaml'), csiDriverConfigYaml());
+    // the DaemonSet mounts its ConfigMap; here the file lives in the driver's root (a tmpfs)
+    fs.writeFileSync(this.inside(path.join(root, 'config.yaml')), csiDriverConfigYaml());
     const server = new URL(cluster.server);
     const { ref } = await image;
-    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiNodeArgs(this.name, this.file('csi-config.yaml')), csiNodeEnv({
+    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiNodeArgs(this.name, '/config.yaml'), csiNodeEnv({
       node: this.name, nodeIP: this.net.nodeIP, mountImage: ref, apiHost: server.hostname, apiPort: Number(server.port || 443),
     }), root);
+    await this.startRegistrar();
     await this.importImage((await image).tarPath);
   }
 
@@ -361,7 +376,8 @@ export class RealNode {
     const proc = ManagedProcess.spawn({
       name: `${this.name}/${name}`,
       bin: '/usr/bin/nsenter',
-      args: ['-t', String(this.initPid), '-m', '-n', '-p', ...(root ? [`--root=${root}`, '--wd=/'] : []), '--', bin, ...args],
+      args: ['-t', String(this.initPid), '-m', '-n', '-p', // nsenter opens --root before entering the mount namespace: name it through the init's root
+      ...(root ? [`--root=${this.inside(root)}`, '--wd=/'] : []), '--', bin, ...args],
       logPath: path.join(this.logDir, `${name}.log`),
       env: { ...process.env, PATH: `${this.binDir}:${this.cpBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, ...env },
       cwd: this.nodeDir,
