@@ -18,13 +18,13 @@
 // See real-node-config.ts for the address plan and every configuration file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CoreV1Api, StorageV1Api, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane.js';
 import { ociImageTarball } from './oci-image.js';
 import {
-  CSI_NAMESPACE, csiByProcessArgs, csiDriverConfigYaml, csiNodeArgs, csiNodeEnv, csiNodePodName, csiNodePodObject, csiNodeRbacObjects, csiRootScript, csiSocketDir,
-  MOUNT_POD_FINALIZER, SERVICE_ACCOUNT_DIR, type CsiMode,
+  CSI_NAMESPACE, csiByProcessArgs, csiDriverConfigYaml, csiNodeArgs, csiNodeEnv, csiNodePodName, csiRootScript, csiSocketDir, SERVICE_ACCOUNT_DIR, type CsiMode,
 } from './real-node-csi.js';
+import { applyCsiNodeObjects, drainNodePods, releaseMountPods } from './real-node-csi-api.js';
 import { juicefsMountImage, type MountImage } from './real-node-mount-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
@@ -37,6 +37,7 @@ import { nodeToolchainBinDir, toolchainBinDir } from './toolchain.js';
 import { defaultLog, errorMessage, pidAlive, waitFor, type LogFn } from './util.js';
 
 export { cleanupStaleRealNodes, createNodeBridge, type NodeBridge } from './real-node-host.js';
+export { releaseMountPods } from './real-node-csi-api.js';
 
 export interface RealNodeOptions {
   cluster: ControlPlane;
@@ -77,6 +78,7 @@ export class RealNode {
   private initPid = 0;
   private namespaceIds: string[] = [];
   private readonly daemons = new Map<Daemon, ManagedProcess>();
+  private mountImageImport: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private readonly log: LogFn;
 
@@ -177,10 +179,9 @@ export class RealNode {
     t = Date.now();
     const csiDir = csiSocketDir();
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
-    // mount-pod mode: the mount image is imported while the rest of the node starts
-    const mountImport = this.csiMode === 'mount-pod' ? this.startCsiMountPod() : this.startCsiByProcess();
+    const csiStarted = this.csiMode === 'mount-pod' ? this.startCsiMountPod() : this.startCsiByProcess();
     let csiFailure: unknown;
-    mountImport.catch((err: unknown) => {
+    csiStarted.catch((err: unknown) => {
       csiFailure = err;
     });
     const labels = Object.entries({ type: 'real', ...this.opts.labels }).map(([k, v]) => `${k}=${v}`).join(',');
@@ -213,9 +214,7 @@ export class RealNode {
       { timeoutMs: remaining(), intervalMs: 200, check: all },
     );
     mark('CSINode', t);
-    t = Date.now();
-    await mountImport;
-    if (this.csiMode === 'mount-pod') mark('mount image', t);
+    await csiStarted;
     this.startupMs = Date.now() - t0;
     this.log(`real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`);
   }
@@ -239,17 +238,24 @@ export class RealNode {
   }
 
   /**
+   * Resolves once the mount pods' image is in the node's containerd (mount-pod mode; at once in
+   * by-process mode). start() does not wait for this import (≈15–30 s for the project image's
+   * layers): await it before the first pod with a JuiceFS volume, or its mount pod fails to pull.
+   */
+  mountImageReady(): Promise<void> {
+    return this.mountImageImport ?? Promise.resolve();
+  }
+
+  /**
    * Starts the driver in mount-pod mode, configured as its DaemonSet pod (real-node-csi.ts):
-   * RBAC, its Pod object, in-cluster credentials, its root; resolves once the mount image is in
-   * containerd (the driver is started before that, so the node registers meanwhile).
+   * RBAC, its Pod object, in-cluster credentials, its root, the registrar; then starts importing
+   * the mount image (mountImageReady()).
    */
   private async startCsiMountPod(): Promise<void> {
     const { cluster } = this.opts;
     const image = this.opts.mountImage ? Promise.resolve(this.opts.mountImage) : juicefsMountImage(this.log);
     image.catch(() => undefined);
-    const objects = [juicefsCsiDriverObject(), ...csiNodeRbacObjects(), csiNodePodObject(this.name)];
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-    const token = (await cluster.kubectl(['-n', CSI_NAMESPACE, 'create', 'token', 'juicefs-csi-node-sa', '--duration=24h'])).stdout.trim();
+    const token = await applyCsiNodeObjects(cluster, this.name);
     const root = this.file('csi-root');
     const hostEntries = fs.readdirSync('/', { withFileTypes: true }).map((e) => ({ name: e.name, symlink: e.isSymbolicLink() ? fs.readlinkSync(path.join('/', e.name)) : undefined }));
     await this.exec(['sh', '-c', csiRootScript(root, hostEntries, [this.binDir, this.cpBinDir]).join('\n')]);
@@ -265,7 +271,8 @@ export class RealNode {
       node: this.name, nodeIP: this.net.nodeIP, mountImage: ref, apiHost: server.hostname, apiPort: Number(server.port || 443),
     }), root);
     await this.startRegistrar();
-    await this.importImage((await image).tarPath);
+    this.mountImageImport = this.importImage((await image).tarPath);
+    this.mountImageImport.catch(() => undefined);
   }
 
   private file(rel: string): string {
@@ -437,26 +444,11 @@ export class RealNode {
     let fuseReleased = false;
     const { cluster } = this.opts;
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
-    const onNode = async (): Promise<V1Pod[]> => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` })).items;
-    const del = (p: V1Pod): Promise<unknown> => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
     if (this.daemons.get('kubelet')?.running) {
       try {
-        const all = await onNode();
-        const apps = all.filter((p) => !isMountPod(p));
-        const mountPods = all.filter(isMountPod);
-        pods = apps.length;
-        // app pods first: their unpublish releases the mount pods' references and the driver deletes them
-        await Promise.all(apps.map(del));
-        await waitFor(`app pods on ${this.name} gone`, async () => (await onNode()).filter((p) => !isMountPod(p)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
-        const byDriver = await waitFor(`mount pods on ${this.name} deleted by the CSI driver`, async () => ((await onNode()).filter(isMountPod).length === 0 ? true : undefined), { timeoutMs: 20_000, intervalMs: 250 }).catch(() => false);
-        mountPodsByDriver = byDriver ? mountPods.length : 0;
-        if (!byDriver) {
-          const left = (await onNode()).filter(isMountPod);
-          mountPodsByHarness = left.length;
-          this.log(`node ${this.name}: the CSI driver left mount pods ${left.map((p) => p.metadata!.name).join(', ')}: deleting them`);
-          await Promise.all(left.map(del));
-        }
-        await waitFor(`pods on ${this.name} gone`, async () => (await onNode()).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
+        ({ pods, mountPodsByDriver, mountPodsByHarness } = await drainNodePods(core, this.name, this.log, (n) => {
+          pods = n;
+        }));
         // kubelet tears sandboxes down after the API object is gone; give it until no JuiceFS mount remains
         await waitFor(`FUSE mounts on ${this.name} released`, () => this.fuseMounts().length === 0, { timeoutMs: 20_000, intervalMs: 250 });
         fuseReleased = true;
@@ -483,23 +475,3 @@ export class RealNode {
 }
 
 
-function isMountPod(p: V1Pod): boolean {
-  return p.metadata?.namespace === CSI_NAMESPACE && p.metadata.labels?.['app.kubernetes.io/name'] === 'juicefs-mount';
-}
-
-/**
- * The API side of a node's CSI plugin once the node is gone or going: its Pod object, and mount pods
- * still bound to the node (after a crash, or when the driver could not finish), whose finalizer
- * only the driver would have removed. Used by stop() and by tests that crash a node.
- */
-export async function releaseMountPods(core: CoreV1Api, node: string, log: LogFn = defaultLog): Promise<string[]> {
-  await core.deleteNamespacedPod({ name: csiNodePodName(node), namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
-  const left = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: `spec.nodeName=${node}` })).items.filter(isMountPod);
-  for (const p of left) {
-    const finalizers = (p.metadata!.finalizers ?? []).filter((f) => f !== MOUNT_POD_FINALIZER);
-    await core.patchNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, body: [{ op: 'replace', path: '/metadata/finalizers', value: finalizers }] }).catch(() => undefined);
-    await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
-  }
-  if (left.length) log(`node ${node}: released mount pods ${left.map((p) => p.metadata!.name).join(', ')}`);
-  return left.map((p) => p.metadata!.name!);
-}

@@ -79,6 +79,9 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     const gw = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), listenAddress: bridge.address, log });
     started.push(() => gw.stop());
     const { tarPath, ref } = await image;
+    // the mount image first (start() did not wait for it): it carries the project image's layers, so
+    // the project image's import afterwards is quick (≈4 s against ≈15–30 s)
+    await node.mountImageReady();
     const t = Date.now();
     await node.importImage(tarPath);
     log(`imported ${ref} into the node's containerd in ${Date.now() - t} ms`);

@@ -150,6 +150,10 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     const check = await run(path.join(cp!.binDir, 'juicefs'), ['format', '--storage', 'file', '--bucket', path.join(runDir, 'fmt-check') + '/', `${cp!.etcdBindUrl.replace('http://', 'etcd://')}/fmtcheck`, 'fmtcheck']);
     log(`juicefs format etcd://… from the host: ok ${check.trim().slice(0, 80)}`);
     await node!.importImage(probeTar);
+    // the mount pod's image (start() does not wait for its import)
+    const ti = Date.now();
+    await node!.mountImageReady();
+    log(`mount image ready ${Date.now() - ti} ms after the probe image`);
     await cp!.ensureNamespace(NS);
     const t = Date.now();
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumeObjects(cp!, gateway!) }) });
@@ -218,6 +222,7 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
   it('a crash (holder SIGKILLed) followed by cleanupStaleRealNodes() leaves nothing behind', async () => {
     crashNode = await RealNode.start({ cluster: cp!, bridge: bridge!, name: 'real-1', index: 1, log });
     await crashNode.importImage(probeTar);
+    await crashNode.mountImageReady();
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify(probePod('probe-crash', 'real-1')) });
     await waitFor('probe-crash Running', async () => (await core.readNamespacedPod({ name: 'probe-crash', namespace: NS })).status?.phase === 'Running', { timeoutMs: 120_000, intervalMs: 250 });
     expect(crashNode.mountinfo()).to.match(/fuse\.juicefs JuiceFS:rnvol/);
