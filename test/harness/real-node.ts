@@ -21,15 +21,14 @@ import path from 'node:path';
 import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane.js';
 import { ociImageTarball } from './oci-image.js';
-import {
-  CSI_NAMESPACE, csiByProcessArgs, csiDriverConfigYaml, csiNodeArgs, csiNodeEnv, csiNodePodName, csiRootScript, csiSocketDir, SERVICE_ACCOUNT_DIR, type CsiMode,
-} from './real-node-csi.js';
-import { applyCsiNodeObjects, drainNodePods, releaseMountPods } from './real-node-csi-api.js';
-import { juicefsMountImage, type MountImage } from './real-node-mount-image.js';
+import { csiSocketDir, type CsiMode } from './real-node-csi.js';
+import { drainNodePods, releaseMountPods } from './real-node-csi-api.js';
+import { startCsiPlugin } from './real-node-csi-start.js';
+import type { MountImage } from './real-node-mount-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
-  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
+  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
   nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
 } from './real-node-config.js';
 import { createCgroup, linkExists, namespacesOf, nodeStateFile, run, teardownNodeState, type NodeBridge, type NodeState } from './real-node-host.js';
@@ -179,7 +178,20 @@ export class RealNode {
     t = Date.now();
     const csiDir = csiSocketDir();
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
-    const csiStarted = this.csiMode === 'mount-pod' ? this.startCsiMountPod() : this.startCsiByProcess();
+    const csiStarted = startCsiPlugin(
+      {
+        name: this.name, nodeIP: this.net.nodeIP, cluster, binDir: this.binDir, cpBinDir: this.cpBinDir, rootDir: this.file('csi-root'), log: this.log,
+        startDaemon: (name, bin, args, env, root) => void this.daemon(name, bin, args, env, root),
+        assertDriverRunning: () => this.assertRunning('juicefs-csi'),
+        exec: (args) => this.exec(args),
+        inside: (p) => this.inside(p),
+        importImage: (tar) => this.importImage(tar),
+      },
+      this.csiMode,
+      this.opts.mountImage,
+    ).then((r) => {
+      this.mountImageImport = r.mountImageImport;
+    });
     let csiFailure: unknown;
     csiStarted.catch((err: unknown) => {
       csiFailure = err;
@@ -219,60 +231,13 @@ export class RealNode {
     this.log(`real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`);
   }
 
-  private async startCsiByProcess(): Promise<void> {
-    await this.opts.cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(juicefsCsiDriverObject()) });
-    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiByProcessArgs(this.name), {
-      // the driver's main() only runs the node service when POD_NAME names a csi-node pod
-      POD_NAME: csiNodePodName(this.name),
-      NODE_NAME: this.name,
-      JUICEFS_CSI_WEB_PORT: '18080',
-    });
-    await this.startRegistrar();
-  }
-
-  /** Starts the registration sidecar once the driver listens (it registers once, and kubelet dials the driver's socket right away). */
-  private async startRegistrar(): Promise<void> {
-    const socket = `${csiSocketDir()}/csi.sock`;
-    await waitFor('the CSI driver socket', () => fs.existsSync(this.inside(socket)), { timeoutMs: 60_000, intervalMs: 50, check: () => this.assertRunning('juicefs-csi') });
-    this.daemon('csi-registrar', path.join(this.binDir, 'csi-registrar'), ['--csi-endpoint', socket, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
-  }
-
   /**
    * Resolves once the mount pods' image is in the node's containerd (mount-pod mode; at once in
-   * by-process mode). start() does not wait for this import (≈15–30 s for the project image's
+   * by-process mode). start() does not wait for this import (≈15–40 s for the project image's
    * layers): await it before the first pod with a JuiceFS volume, or its mount pod fails to pull.
    */
   mountImageReady(): Promise<void> {
     return this.mountImageImport ?? Promise.resolve();
-  }
-
-  /**
-   * Starts the driver in mount-pod mode, configured as its DaemonSet pod (real-node-csi.ts):
-   * RBAC, its Pod object, in-cluster credentials, its root, the registrar; then starts importing
-   * the mount image (mountImageReady()).
-   */
-  private async startCsiMountPod(): Promise<void> {
-    const { cluster } = this.opts;
-    const image = this.opts.mountImage ? Promise.resolve(this.opts.mountImage) : juicefsMountImage(this.log);
-    image.catch(() => undefined);
-    const token = await applyCsiNodeObjects(cluster, this.name);
-    const root = this.file('csi-root');
-    const hostEntries = fs.readdirSync('/', { withFileTypes: true }).map((e) => ({ name: e.name, symlink: e.isSymbolicLink() ? fs.readlinkSync(path.join('/', e.name)) : undefined }));
-    await this.exec(['sh', '-c', csiRootScript(root, hostEntries, [this.binDir, this.cpBinDir]).join('\n')]);
-    const sa = this.inside(SERVICE_ACCOUNT_DIR);
-    fs.writeFileSync(path.join(sa, 'token'), token, { mode: 0o600 });
-    fs.copyFileSync(cluster.pki.caCert, path.join(sa, 'ca.crt'));
-    fs.writeFileSync(path.join(sa, 'namespace'), CSI_NAMESPACE);
-    // the DaemonSet mounts its ConfigMap; here the file lives in the driver's root (a tmpfs)
-    fs.writeFileSync(this.inside(path.join(root, 'config.yaml')), csiDriverConfigYaml());
-    const server = new URL(cluster.server);
-    const { ref } = await image;
-    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), csiNodeArgs(this.name, '/config.yaml'), csiNodeEnv({
-      node: this.name, nodeIP: this.net.nodeIP, mountImage: ref, apiHost: server.hostname, apiPort: Number(server.port || 443),
-    }), root);
-    await this.startRegistrar();
-    this.mountImageImport = this.importImage((await image).tarPath);
-    this.mountImageImport.catch(() => undefined);
   }
 
   private file(rel: string): string {
