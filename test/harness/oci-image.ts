@@ -1,6 +1,7 @@
 // A minimal, dependency-free writer of OCI image-layout tarballs (the format `ctr images import`
 // and `docker load` accept): one layer made from in-memory files, an image config, a manifest and
 // an index naming the image. Output is reproducible: fixed mtimes, uid/gid 0, sorted entries.
+// appendLayer() derives an image from another OCI tarball: one more layer, a changed config.
 //
 //   const tar = ociImageTarball({ name: 'registry.k8s.io/pause:3.10', files: [{ path: 'pause', data, mode: 0o755 }], entrypoint: ['/pause'] });
 //   fs.writeFileSync('pause.tar', tar);
@@ -111,6 +112,11 @@ export function readTar(tar: Buffer): TarEntry[] {
     const flag = str(156, 1);
     const type = flag === '5' ? 'dir' : flag === '2' ? 'symlink' : 'file';
     off += BLOCK;
+    if (flag === 'x' || flag === 'g') {
+      // pax extended headers (other writers' archives): not an entry of their own
+      off += Math.ceil(size / BLOCK) * BLOCK;
+      continue;
+    }
     out.push({ name, type, mode: parseInt(str(100, 8).trim(), 8), data: type === 'file' ? Buffer.from(tar.subarray(off, off + size)) : undefined, linkname: type === 'symlink' ? str(157, 100) : undefined });
     off += Math.ceil(size / BLOCK) * BLOCK;
   }
@@ -189,4 +195,100 @@ export function ociImageTarball(opts: OciImageOptions): Buffer {
     ...[...blobs].map(([digest, data]): TarEntry => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file', mode: 0o644, data })),
   ];
   return tarArchive(entries);
+}
+
+export interface AppendLayerOptions {
+  /** The derived image's full reference (the base's name annotation is replaced). */
+  name: string;
+  /** Files of the added layer (on top of the base's; same rules as OciImageOptions.files). */
+  files: ImageFile[];
+  /** Config changes; `user: '0'` runs it as root. Unset fields keep the base's values. */
+  user?: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  /** Appended to the base's environment. */
+  env?: string[];
+}
+
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  annotations?: Record<string, string>;
+  platform?: { architecture: string; os: string };
+}
+
+/**
+ * An OCI image-layout tarball holding `base`'s (single-platform, linux/amd64) image with one more
+ * layer on top and its config changed as asked, named `opts.name`. The base's layer blobs are
+ * copied as they are; the result carries only the derived image.
+ */
+export function appendLayer(base: Buffer, opts: AppendLayerOptions): Buffer {
+  const files = new Map(readTar(base).filter((e) => e.type === 'file').map((e) => [e.name, e.data!]));
+  const read = (d: Descriptor): Buffer => {
+    const b = files.get(`blobs/sha256/${d.digest.replace(/^sha256:/, '')}`);
+    if (!b) throw new Error(`base image lacks blob ${d.digest}`);
+    return b;
+  };
+  const indexFile = files.get('index.json');
+  if (!indexFile) throw new Error('base is not an OCI image layout (no index.json)');
+  let desc = pickManifest((JSON.parse(indexFile.toString()) as { manifests: Descriptor[] }).manifests);
+  // an index may name a per-platform index (multi-platform builds): follow it once
+  if (desc.mediaType === OCI_INDEX) desc = pickManifest((JSON.parse(read(desc).toString()) as { manifests: Descriptor[] }).manifests);
+  const manifest = JSON.parse(read(desc).toString()) as { config: Descriptor; layers: Descriptor[] } & Record<string, unknown>;
+  const config = JSON.parse(read(manifest.config).toString()) as {
+    config?: Record<string, unknown>;
+    rootfs: { type: string; diff_ids: string[] };
+    history?: Array<Record<string, unknown>>;
+  } & Record<string, unknown>;
+
+  const layer = tarArchive(layerEntries(opts.files));
+  const blobs = new Map<string, Buffer>();
+  const blob = (b: Buffer): { digest: string; size: number } => {
+    const digest = sha256(b);
+    blobs.set(digest, b);
+    return { digest, size: b.length };
+  };
+  for (const l of manifest.layers) blobs.set(l.digest, read(l));
+  const layerRef = blob(layer);
+  const cfg: Record<string, unknown> = { ...(config.config ?? {}) };
+  if (opts.user !== undefined) cfg.User = opts.user;
+  if (opts.entrypoint) cfg.Entrypoint = opts.entrypoint;
+  if (opts.cmd) cfg.Cmd = opts.cmd;
+  if (opts.env) cfg.Env = [...((cfg.Env as string[] | undefined) ?? []), ...opts.env];
+  const newConfig = {
+    ...config,
+    config: cfg,
+    rootfs: { ...config.rootfs, diff_ids: [...config.rootfs.diff_ids, sha256(layer)] },
+    history: [...(config.history ?? []), { created_by: 'paddle-operator test harness (oci-image.ts appendLayer)' }],
+  };
+  const configRef = blob(Buffer.from(JSON.stringify(newConfig)));
+  // the base manifest's annotations (its build date, …) describe the base, not this image
+  const { annotations: _baseAnnotations, ...manifestRest } = manifest;
+  const newManifest = {
+    ...manifestRest,
+    config: { mediaType: OCI_CONFIG, ...configRef },
+    layers: [...manifest.layers, { mediaType: OCI_LAYER, ...layerRef }],
+  };
+  const manifestRef = blob(Buffer.from(JSON.stringify(newManifest)));
+  const tag = opts.name.slice(opts.name.lastIndexOf('/') + 1).split(':')[1] ?? 'latest';
+  const index = {
+    schemaVersion: 2,
+    mediaType: OCI_INDEX,
+    manifests: [{ mediaType: OCI_MANIFEST, ...manifestRef, annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag } }],
+  };
+  return tarArchive([
+    { name: 'oci-layout', type: 'file', mode: 0o644, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
+    { name: 'index.json', type: 'file', mode: 0o644, data: Buffer.from(JSON.stringify(index)) },
+    { name: 'blobs/', type: 'dir', mode: 0o755 },
+    { name: 'blobs/sha256/', type: 'dir', mode: 0o755 },
+    ...[...blobs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([digest, data]): TarEntry => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file', mode: 0o644, data })),
+  ]);
+}
+
+function pickManifest(manifests: Descriptor[]): Descriptor {
+  const amd64 = manifests.filter((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === 'amd64'));
+  // attestation manifests (BuildKit) carry an `unknown/unknown` platform and are filtered out above
+  if (amd64.length !== 1) throw new Error(`expected one linux/amd64 image in the base index, found ${amd64.length}`);
+  return amd64[0]!;
 }

@@ -1,6 +1,6 @@
 // A REAL Kubernetes node next to the KWOK nodes: kubelet, containerd + runc + CNI bridge,
-// kube-proxy (nftables), the JuiceFS CSI driver (by-process) and its plugin registration, all in
-// private mount + network + PID namespaces made by the harness.
+// kube-proxy (nftables), the JuiceFS CSI driver (mount-pod mode by default, see real-node-csi.ts)
+// and its plugin registration, all in private mount + network + PID namespaces made by the harness.
 //
 //   const bridge = await createNodeBridge({ runDir });
 //   const cp = await ControlPlane.start({ runDir, bindAddress: bridge.address, ... });
@@ -21,10 +21,14 @@ import path from 'node:path';
 import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane.js';
 import { ociImageTarball } from './oci-image.js';
+import { csiSocketDir, type CsiMode } from './real-node-csi.js';
+import { drainNodePods, releaseMountPods } from './real-node-csi-api.js';
+import { startCsiPlugin } from './real-node-csi-start.js';
+import type { MountImage } from './real-node-mount-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
-  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
+  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
   nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
 } from './real-node-config.js';
 import { createCgroup, linkExists, namespacesOf, nodeStateFile, run, teardownNodeState, type NodeBridge, type NodeState } from './real-node-host.js';
@@ -32,6 +36,7 @@ import { nodeToolchainBinDir, toolchainBinDir } from './toolchain.js';
 import { defaultLog, errorMessage, pidAlive, waitFor, type LogFn } from './util.js';
 
 export { cleanupStaleRealNodes, createNodeBridge, type NodeBridge } from './real-node-host.js';
+export { releaseMountPods } from './real-node-csi-api.js';
 
 export interface RealNodeOptions {
   cluster: ControlPlane;
@@ -47,6 +52,10 @@ export interface RealNodeOptions {
   taints?: string[];
   /** Deadline for Ready + CSINode (default 120 s). */
   timeoutMs?: number;
+  /** How the JuiceFS CSI node plugin mounts volumes (default 'mount-pod', the driver's production default; see real-node-csi.ts). */
+  csiMode?: CsiMode;
+  /** The mount pods' image (mount-pod mode); default: derived from the project image (real-node-mount-image.ts). */
+  mountImage?: MountImage;
 }
 
 type Daemon = 'containerd' | 'kubelet' | 'kube-proxy' | 'juicefs-csi' | 'csi-registrar';
@@ -58,12 +67,17 @@ export class RealNode {
   readonly logDir: string;
   /** How long start() took until Ready with the CSI driver registered, in milliseconds. */
   startupMs = 0;
-  /** What the last stop() did: pods deleted through the API, and whether kubelet released every FUSE mount before the kill. */
-  stopReport: { pods: number; fuseReleased: boolean; ms: number } | undefined;
+  /**
+   * What the last stop() did: app pods deleted through the API; mount pods the CSI driver deleted
+   * itself once their last user was gone (and those the harness had to delete); whether every FUSE
+   * mount was released before the kill.
+   */
+  stopReport: { pods: number; mountPodsByDriver: number; mountPodsByHarness: number; fuseReleased: boolean; ms: number } | undefined;
   private holder: ManagedProcess | undefined;
   private initPid = 0;
   private namespaceIds: string[] = [];
   private readonly daemons = new Map<Daemon, ManagedProcess>();
+  private mountImageImport: Promise<void> | undefined;
   private stopPromise: Promise<void> | undefined;
   private readonly log: LogFn;
 
@@ -77,6 +91,11 @@ export class RealNode {
     this.nodeDir = path.join(opts.cluster.runDir, 'real-nodes', opts.name);
     this.logDir = path.join(this.nodeDir, 'logs');
     this.log = opts.log ?? defaultLog;
+  }
+
+  /** How this node's CSI plugin mounts volumes. */
+  get csiMode(): CsiMode {
+    return this.opts.csiMode ?? 'mount-pod';
   }
 
   get nodeIP(): string {
@@ -157,16 +176,26 @@ export class RealNode {
     mark('containerd', t);
 
     t = Date.now();
-    await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(juicefsCsiDriverObject()) });
-    const csiDir = `${KUBELET_ROOT}/plugins/${JUICEFS_CSI_DRIVER}`;
+    const csiDir = csiSocketDir();
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
-    this.daemon('juicefs-csi', path.join(this.binDir, 'juicefs-csi-driver'), ['--endpoint', `unix://${csiDir}/csi.sock`, '--nodeid', this.name, '--by-process=true', '-v=2'], {
-      // the driver's main() only runs the node service when POD_NAME names a csi-node pod
-      POD_NAME: `juicefs-csi-node-${this.name}`,
-      NODE_NAME: this.name,
-      JUICEFS_CSI_WEB_PORT: '18080',
+    const csiStarted = startCsiPlugin(
+      {
+        name: this.name, nodeIP: this.net.nodeIP, cluster, binDir: this.binDir, cpBinDir: this.cpBinDir, rootDir: this.file('csi-root'), log: this.log,
+        startDaemon: (name, bin, args, env, root) => void this.daemon(name, bin, args, env, root),
+        assertDriverRunning: () => this.assertRunning('juicefs-csi'),
+        exec: (args) => this.exec(args),
+        inside: (p) => this.inside(p),
+        importImage: (tar) => this.importImage(tar),
+      },
+      this.csiMode,
+      this.opts.mountImage,
+    ).then((r) => {
+      this.mountImageImport = r.mountImageImport;
     });
-    this.daemon('csi-registrar', path.join(this.binDir, 'csi-registrar'), ['--csi-endpoint', `${csiDir}/csi.sock`, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
+    let csiFailure: unknown;
+    csiStarted.catch((err: unknown) => {
+      csiFailure = err;
+    });
     const labels = Object.entries({ type: 'real', ...this.opts.labels }).map(([k, v]) => `${k}=${v}`).join(',');
     this.daemon('kubelet', path.join(this.binDir, 'kubelet'), [
       `--config=${this.file('kubelet.yaml')}`,
@@ -181,7 +210,10 @@ export class RealNode {
     this.daemon('kube-proxy', path.join(this.binDir, 'kube-proxy'), [`--config=${this.file('kube-proxy.yaml')}`, '-v=2']);
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     const storage = cluster.kubeConfig().makeApiClient(StorageV1Api);
-    const all = (): void => ['containerd', 'kubelet', 'kube-proxy', 'juicefs-csi', 'csi-registrar'].forEach((d) => this.assertRunning(d as Daemon));
+    const all = (): void => {
+      if (csiFailure) throw csiFailure;
+      ['containerd', 'kubelet', 'kube-proxy', 'juicefs-csi', 'csi-registrar'].forEach((d) => this.assertRunning(d as Daemon));
+    };
     await waitFor(
       `node ${this.name} Ready`,
       async () => (await core.readNode({ name: this.name })).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
@@ -194,8 +226,18 @@ export class RealNode {
       { timeoutMs: remaining(), intervalMs: 200, check: all },
     );
     mark('CSINode', t);
+    await csiStarted;
     this.startupMs = Date.now() - t0;
     this.log(`real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`);
+  }
+
+  /**
+   * Resolves once the mount pods' image is in the node's containerd (mount-pod mode; at once in
+   * by-process mode). start() does not wait for this import (≈15–40 s for the project image's
+   * layers): await it before the first pod with a JuiceFS volume, or its mount pod fails to pull.
+   */
+  mountImageReady(): Promise<void> {
+    return this.mountImageImport ?? Promise.resolve();
   }
 
   private file(rel: string): string {
@@ -300,12 +342,14 @@ export class RealNode {
     await run('ip', ['route', 'replace', podCIDR, 'via', nodeIP, 'dev', bridgeName]);
   }
 
-  private daemon(name: Daemon, bin: string, args: string[], env: Record<string, string> = {}): ManagedProcess {
+  /** Starts a daemon inside the node's namespaces; with `root`, chrooted there (nsenter --root). */
+  private daemon(name: Daemon, bin: string, args: string[], env: Record<string, string> = {}, root?: string): ManagedProcess {
     if (this.stopPromise) throw new Error(`not starting ${name}: node ${this.name} is stopping`);
     const proc = ManagedProcess.spawn({
       name: `${this.name}/${name}`,
       bin: '/usr/bin/nsenter',
-      args: ['-t', String(this.initPid), '-m', '-n', '-p', '--', bin, ...args],
+      args: ['-t', String(this.initPid), '-m', '-n', '-p', // nsenter opens --root before entering the mount namespace: name it through the init's root
+      ...(root ? [`--root=${this.inside(root)}`, '--wd=/'] : []), '--', bin, ...args],
       logPath: path.join(this.logDir, `${name}.log`),
       env: { ...process.env, PATH: `${this.binDir}:${this.cpBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, ...env },
       cwd: this.nodeDir,
@@ -360,15 +404,16 @@ export class RealNode {
   private async teardown(): Promise<void> {
     const t0 = Date.now();
     let pods = 0;
+    let mountPodsByDriver = 0;
+    let mountPodsByHarness = 0;
     let fuseReleased = false;
     const { cluster } = this.opts;
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api);
     if (this.daemons.get('kubelet')?.running) {
       try {
-        const list = await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` });
-        pods = list.items.length;
-        await Promise.all(list.items.map((p) => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined)));
-        await waitFor(`pods on ${this.name} gone`, async () => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${this.name}` })).items.length === 0, { timeoutMs: 30_000, intervalMs: 250 });
+        ({ pods, mountPodsByDriver, mountPodsByHarness } = await drainNodePods(core, this.name, this.log, (n) => {
+          pods = n;
+        }));
         // kubelet tears sandboxes down after the API object is gone; give it until no JuiceFS mount remains
         await waitFor(`FUSE mounts on ${this.name} released`, () => this.fuseMounts().length === 0, { timeoutMs: 20_000, intervalMs: 250 });
         fuseReleased = true;
@@ -376,6 +421,7 @@ export class RealNode {
         this.log(`node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${this.fuseMounts().join(', ')}`);
       }
     }
+    if (this.csiMode === 'mount-pod') await releaseMountPods(core, this.name, this.log).catch((err: unknown) => this.log(`node ${this.name}: ${errorMessage(err)}`));
     const problems = this.holder
       ? await teardownNodeState(
           {
@@ -388,8 +434,9 @@ export class RealNode {
       : [];
     await Promise.all([...this.daemons.values(), ...(this.holder ? [this.holder] : [])].map((p) => p.exited));
     await core.deleteNode({ name: this.name }).catch(() => undefined);
-    this.stopReport = { pods, fuseReleased, ms: Date.now() - t0 };
+    this.stopReport = { pods, mountPodsByDriver, mountPodsByHarness, fuseReleased, ms: Date.now() - t0 };
     if (problems.length) throw new Error(`node ${this.name} left things behind: ${problems.join('; ')}`);
   }
 }
+
 

@@ -85,7 +85,7 @@ describe('a dataset on a real node (kubelet, containerd, JuiceFS CSI driver, the
   it('2. a SampleSet from a local S3 source: a real runtime container on a CSI-mounted volume, Ready with exact totals', async () => {
     await env.cp.ensureNamespace(NS);
     await api.create(SECRET, { metadata: { name: 'source', namespace: NS }, stringData: { 'access-key': env.gw.accessKey, 'secret-key': env.gw.secretKey } });
-    await api.create(SECRET, { metadata: { name: 'jfs', namespace: NS }, stringData: env.volumeSecret('rn-demo') });
+    await api.create(SECRET, { metadata: { name: 'jfs', namespace: NS }, stringData: await env.volumeSecret('rn-demo') });
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',

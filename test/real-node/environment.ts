@@ -4,8 +4,10 @@
 // and imported into the node's containerd, and a JuiceFS S3 gateway on the bridge as the "remote"
 // source and as the volumes' object storage. JuiceFS metadata lives in the cluster's etcd, also on
 // the bridge, under one prefix per volume: pods (runtime syncs) and the CSI driver both reach it.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { startS3Gateway, type S3Gateway } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { projectImage } from '../harness/image.js';
@@ -19,8 +21,11 @@ export interface RealNodeEnv {
   gw: S3Gateway;
   /** The project image reference (docker.io/library/paddle-operator:<input hash>). */
   image: string;
-  /** Keys of a JuiceFS volume Secret (as the CSI driver reads them) for a fresh volume named `volume`. */
-  volumeSecret(volume: string): Record<string, string>;
+  /**
+   * Keys of a JuiceFS volume Secret (as the CSI driver reads them) for a new volume named `volume`,
+   * formatted beforehand (see formatVolume).
+   */
+  volumeSecret(volume: string): Promise<Record<string, string>>;
   /** Dumps the node's and the control plane's log tails (after a failure). */
   dumpLogs(): void;
   stop(): Promise<void>;
@@ -76,6 +81,9 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     const gw = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), listenAddress: bridge.address, log });
     started.push(() => gw.stop());
     const { tarPath, ref } = await image;
+    // the mount image first (start() did not wait for it): it carries the project image's layers, so
+    // the project image's import afterwards is quick (≈4 s against ≈15–30 s)
+    await node.mountImageReady();
     const t = Date.now();
     await node.importImage(tarPath);
     log(`imported ${ref} into the node's containerd in ${Date.now() - t} ms`);
@@ -86,9 +94,11 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
       bridge,
       gw,
       image: ref,
-      volumeSecret(volume: string): Record<string, string> {
+      async volumeSecret(volume: string): Promise<Record<string, string>> {
         gw.createBucket(volume);
-        return { name: volume, metaurl: `${metaBase}/jfs-${volume}`, storage: 'minio', bucket: `${gw.endpoint}/${volume}`, 'access-key': gw.accessKey, 'secret-key': gw.secretKey };
+        const secret = { name: volume, metaurl: `${metaBase}/jfs-${volume}`, storage: 'minio', bucket: `${gw.endpoint}/${volume}`, 'access-key': gw.accessKey, 'secret-key': gw.secretKey };
+        await formatVolume(path.join(cp.binDir, 'juicefs'), secret);
+        return secret;
       },
       dumpLogs(): void {
         node.dumpLogs(30);
@@ -100,4 +110,23 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     await stop();
     throw err;
   }
+}
+
+/**
+ * Formats the volume as the CSI driver would (same name, storage, bucket), before any pod mounts it.
+ * In mount-pod mode the driver keys a mount pod by a hash of the volume's settings, which include
+ * the volume's UUID once it can read one: the first publish of a volume nobody formatted yet hashes
+ * an empty UUID (the mount pod formats it), every later publish hashes the real one, so the next pod
+ * on that node would get a second mount pod instead of sharing the first (juicefs-csi-driver
+ * v0.31.0, pkg/config ParseSetting → GetJfsVolUUID). A volume formatted beforehand, as the driver's
+ * documentation has it, keeps one mount per node from the start.
+ */
+async function formatVolume(juicefs: string, s: Record<string, string>): Promise<void> {
+  await promisify(execFile)(juicefs, ['format', '--storage', s.storage!, '--bucket', s.bucket!, s.metaurl!, s.name!], {
+    // credentials through the environment: never on a command line that an error message repeats
+    env: { ...process.env, ACCESS_KEY: s['access-key'], SECRET_KEY: s['secret-key'] },
+    timeout: 60_000,
+  }).catch((err: { stderr?: string }) => {
+    throw new Error(`juicefs format of volume ${s.name} failed: ${(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  });
 }

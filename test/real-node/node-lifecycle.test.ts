@@ -1,7 +1,8 @@
 // A REAL node beside the KWOK nodes (test/harness/real-node.ts): kubelet, containerd, runc, CNI,
 // kube-proxy and the JuiceFS CSI driver in namespaces of their own. Proves that it becomes Ready
 // with the driver registered, that a pod with a JuiceFS PVC (etcd metadata and an S3 gateway, both
-// on the bridge, as runtime pods will use them) runs with the volume mounted by the real driver,
+// on the bridge, as runtime pods will use them) runs with the volume mounted by the real driver
+// through a mount pod (the driver's mount-pod mode), which the driver deletes with its last user,
 // that pods reach the apiserver through ClusterIP 10.96.0.1 and the host reaches pod IPs, and that
 // stop() and a crash followed by cleanupStaleRealNodes() leave nothing behind.
 //
@@ -19,8 +20,9 @@ import { startS3Gateway, type S3Gateway } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { hostBinaryImage } from '../harness/host-binary-image.js';
 import { JUICEFS_CSI_DRIVER, nodeCgroupRoot, nodeNetwork, REAL_NODE_PREFIX } from '../harness/real-node-config.js';
+import { CSI_NAMESPACE, JUICEFS_MOUNT_PATH, MOUNT_POD_SELECTOR } from '../harness/real-node-csi.js';
 import { cgroupDirs, claimsDir, createCgroup, nodeStateFile, processesIn, run, type NodeState } from '../harness/real-node-host.js';
-import { cleanupStaleRealNodes, createNodeBridge, RealNode, type NodeBridge } from '../harness/real-node.js';
+import { cleanupStaleRealNodes, createNodeBridge, RealNode, releaseMountPods, type NodeBridge } from '../harness/real-node.js';
 import { httpRequest, pidAlive, repoRoot, waitFor } from '../harness/util.js';
 
 const NS = 'real-node-e2e';
@@ -148,6 +150,10 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     const check = await run(path.join(cp!.binDir, 'juicefs'), ['format', '--storage', 'file', '--bucket', path.join(runDir, 'fmt-check') + '/', `${cp!.etcdBindUrl.replace('http://', 'etcd://')}/fmtcheck`, 'fmtcheck']);
     log(`juicefs format etcd://… from the host: ok ${check.trim().slice(0, 80)}`);
     await node!.importImage(probeTar);
+    // the mount pod's image (start() does not wait for its import)
+    const ti = Date.now();
+    await node!.mountImageReady();
+    log(`mount image ready ${Date.now() - ti} ms after the probe image`);
     await cp!.ensureNamespace(NS);
     const t = Date.now();
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumeObjects(cp!, gateway!) }) });
@@ -165,10 +171,15 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     expect(ip.startsWith(node!.podCIDR.split('.').slice(0, 3).join('.') + '.')).to.equal(true);
 
     // the volume is a JuiceFS FUSE mount made by the driver inside the node, bind-mounted into the pod
+    // a mount pod of the driver (kube-system, on this node) holds it under the node's JUICEFS_MOUNT_PATH
     const jfs = node!.mountinfo().split('\n').filter((l) => / - fuse\.juicefs JuiceFS:rnvol /.test(l));
     expect(jfs.length, node!.mountinfo()).to.be.greaterThan(0);
-    const shared = jfs.map((l) => l.split(' ')[4]!).find((m) => m.startsWith('/var/lib/jfs/'));
+    const shared = jfs.map((l) => l.split(' ')[4]!).find((m) => m.startsWith(`${JUICEFS_MOUNT_PATH}/`));
     expect(shared, jfs.join('\n')).to.not.equal(undefined);
+    expect(new Set(jfs.map((l) => l.split(' ')[2])).size, 'one FUSE mount, bound where it is used').to.equal(1);
+    const mountPods = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, labelSelector: MOUNT_POD_SELECTOR, fieldSelector: 'spec.nodeName=real-0' })).items;
+    expect(mountPods.map((p) => [p.status?.phase, p.spec?.containers[0]?.securityContext?.privileged])).to.deep.equal([['Running', true]]);
+    expect(Object.values(mountPods[0]!.metadata!.annotations ?? {}), 'the probe pod is its reference').to.include(`/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/rn-pv/mount`);
 
     // host → pod IP (routed via the node IP); the pod wrote through the volume
     const hello = await waitFor('probe answers', async () => (await httpRequest(`http://${ip}:8080/read/hello.txt`, { timeoutMs: 3000 })), { timeoutMs: 30_000, intervalMs: 300 });
@@ -194,13 +205,15 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     expect(exec.stdout.trim()).to.equal('written-by-pod');
   });
 
-  it('stop() deletes the pods, releases the FUSE mounts and leaves nothing behind', async () => {
+  it('stop() deletes the pods (the driver deletes the mount pod), releases the FUSE mounts and leaves nothing behind', async () => {
     expect(node, 'node from the first test').to.not.equal(undefined);
     const t = Date.now();
     await node!.stop();
     log(`node stop: ${Date.now() - t} ms`);
-    // kubelet unmounted the volume (the CSI driver released its FUSE mount) before anything was killed
-    expect(node!.stopReport).to.include({ pods: 1, fuseReleased: true });
+    // kubelet unmounted the volume, the CSI driver deleted the mount pod once its last user was
+    // gone, and its FUSE mount was released before anything was killed
+    expect(node!.stopReport).to.include({ pods: 1, mountPodsByDriver: 1, mountPodsByHarness: 0, fuseReleased: true });
+    expect((await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: 'spec.nodeName=real-0' })).items, 'no mount pod object left').to.deep.equal([]);
     expect(await leftovers(node!)).to.deep.equal([]);
     expect((await core.listNode()).items.map((n) => n.metadata?.name)).to.not.include('real-0');
     node = undefined;
@@ -209,6 +222,7 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
   it('a crash (holder SIGKILLed) followed by cleanupStaleRealNodes() leaves nothing behind', async () => {
     crashNode = await RealNode.start({ cluster: cp!, bridge: bridge!, name: 'real-1', index: 1, log });
     await crashNode.importImage(probeTar);
+    await crashNode.mountImageReady();
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify(probePod('probe-crash', 'real-1')) });
     await waitFor('probe-crash Running', async () => (await core.readNamespacedPod({ name: 'probe-crash', namespace: NS })).status?.phase === 'Running', { timeoutMs: 120_000, intervalMs: 250 });
     expect(crashNode.mountinfo()).to.match(/fuse\.juicefs JuiceFS:rnvol/);
@@ -220,7 +234,8 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     const removed = await cleanupStaleRealNodes({ log });
     expect(removed).to.include('node real-1');
     expect(await leftovers(crashNode)).to.deep.equal([]);
-    // the API objects of a crashed node are the test's to remove
+    // the API objects of a crashed node are the test's to remove (the mount pod keeps the driver's finalizer)
+    expect(await releaseMountPods(core, 'real-1', log)).to.have.length(1);
     await core.deleteNamespacedPod({ name: 'probe-crash', namespace: NS, gracePeriodSeconds: 0 }).catch(() => undefined);
     await core.deleteNode({ name: 'real-1' }).catch(() => undefined);
     crashNode = undefined;

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { expect } from 'chai';
-import { layerEntries, OCI_LAYER, OCI_LAYER_GZIP, ociImageTarball, readTar, tarArchive } from '../../harness/oci-image.js';
+import { appendLayer, layerEntries, OCI_LAYER, OCI_LAYER_GZIP, ociImageTarball, readTar, tarArchive } from '../../harness/oci-image.js';
 
 const sha = (b: Buffer): string => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 
@@ -102,5 +102,53 @@ describe('oci-image: image layout', () => {
   it('is reproducible', () => {
     const make = (): Buffer => ociImageTarball({ name: 'a/b:c', files: [{ path: 'f', data: pause }] });
     expect(make().equals(make())).to.equal(true);
+  });
+});
+
+describe('oci-image: appendLayer', () => {
+  const base = ociImageTarball({ name: 'docker.io/library/base:1', files: [{ path: 'usr/local/bin/tool', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }], entrypoint: ['/usr/local/bin/tool'], user: '65532', env: ['A=1'] });
+
+  it('keeps the base layers, adds one layer and changes only the asked config fields', () => {
+    const derived = appendLayer(base, { name: 'docker.io/library/derived:2', files: [{ path: 'bin/mount.juicefs', symlink: '/usr/local/bin/juicefs' }], user: '0', env: ['B=2'] });
+    const b = parseImage(base);
+    const d = parseImage(derived);
+    expect(d.index.manifests).to.have.length(1);
+    expect(d.index.manifests[0]!.annotations).to.deep.equal({ 'io.containerd.image.name': 'docker.io/library/derived:2', 'org.opencontainers.image.ref.name': '2' });
+    type M = { config: Descriptor; layers: Descriptor[] };
+    type C = { config: { User?: string; Env: string[]; Entrypoint: string[] }; rootfs: { diff_ids: string[] }; history: unknown[] };
+    const bm = JSON.parse(b.blob(b.index.manifests[0]!).toString()) as M;
+    const dm = JSON.parse(d.blob(d.index.manifests[0]!).toString()) as M;
+    expect(dm.layers.slice(0, -1)).to.deep.equal(bm.layers);
+    expect(dm.layers).to.have.length(2);
+    const layer = d.blob(dm.layers[1]!);
+    expect(readTar(layer).map((e) => [e.name, e.type, e.linkname])).to.deep.equal([
+      ['bin/', 'dir', undefined],
+      ['bin/mount.juicefs', 'symlink', '/usr/local/bin/juicefs'],
+    ]);
+    const bc = JSON.parse(b.blob(bm.config).toString()) as C;
+    const dc = JSON.parse(d.blob(dm.config).toString()) as C;
+    expect(dc.config.User).to.equal('0');
+    expect(dc.config.Entrypoint).to.deep.equal(['/usr/local/bin/tool']);
+    expect(dc.config.Env).to.deep.equal(['A=1', 'B=2']);
+    expect(dc.rootfs.diff_ids).to.deep.equal([...bc.rootfs.diff_ids, sha(layer)]);
+    expect(dc.history).to.have.length(bc.history.length + 1);
+  });
+
+  it('is reproducible and rejects a tarball that is not an image layout', () => {
+    const opts = { name: 'x/y:z', files: [{ path: 'f', data: Buffer.from('1') }] };
+    expect(appendLayer(base, opts).equals(appendLayer(base, opts))).to.equal(true);
+    expect(() => appendLayer(tarArchive([{ name: 'a', type: 'file', mode: 0o644, data: Buffer.from('') }]), opts)).to.throw(/no index.json/);
+  });
+
+  it('skips pax extended headers when reading an archive', () => {
+    const tar = tarArchive([{ name: 'a', type: 'file', mode: 0o644, data: Buffer.from('x') }]);
+    const pax = Buffer.from(tarArchive([{ name: 'PaxHeader/a', type: 'file', mode: 0o644, data: Buffer.from('17 path=abcdefgh\n') }]).subarray(0, 1024));
+    pax.write('x', 156, 'ascii');
+    // recompute the header checksum after changing the type flag
+    pax.fill(' ', 148, 156);
+    let sum = 0;
+    for (const c of pax.subarray(0, 512)) sum += c;
+    pax.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+    expect(readTar(Buffer.concat([pax, tar])).map((e) => e.name)).to.deep.equal(['a']);
   });
 });
