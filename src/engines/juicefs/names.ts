@@ -15,10 +15,23 @@ export function namespaceOf(s: SampleSet): string {
 /**
  * The PV is cluster-scoped, so its name carries the namespace: `<namespace>.<name>`. Namespaces
  * are DNS labels (no dots), so the first dot separates them unambiguously — `a-b`/`c` and `a`/`b-c`
- * cannot collide as they would with a dash. The volumeHandle is the same string.
+ * cannot collide as they would with a dash.
  */
 export function persistentVolumeName(s: SampleSet): string {
   return `${namespaceOf(s)}.${nameOf(s)}`;
+}
+
+/**
+ * The PV's CSI volumeHandle: a DNS label (at most 63 characters of [a-z0-9-]), unique per SampleSet.
+ * The JuiceFS CSI driver keys its per-node mount on it and, by default, uses it as the hostname of
+ * the mount pod, which the apiserver rejects when it holds a dot. Readable part
+ * `<namespace>-<name>` (shortened when long), then a hash of `<namespace>/<name>` so that `a-b`/`c`
+ * and `a`/`b-c` differ.
+ */
+export function volumeHandle(s: SampleSet): string {
+  const hash = createHash('sha256').update(`${namespaceOf(s)}/${nameOf(s)}`).digest('hex').slice(0, 10);
+  const readable = `${namespaceOf(s)}-${nameOf(s)}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63 - hash.length - 1).replace(/-+$/, '');
+  return `${readable}-${hash}`;
 }
 
 export function persistentVolumeClaimName(s: SampleSet): string {

@@ -8,7 +8,7 @@ import { CREATED_BY_LABEL, CREATED_BY_VALUE, SAMPLESET_LABEL } from '../../api/c
 import type { SampleSet } from '../../api/sampleset.js';
 import { CAPACITY, JUICEFS_CSI_DRIVER, SAMPLESET_NAMESPACE_LABEL, STORAGE_CLASS } from './constants.js';
 import { buildMountConfig, mountOptionsString, type JuiceFsMountConfig } from './mount-options.js';
-import { namespaceOf, persistentVolumeClaimName, persistentVolumeName } from './names.js';
+import { namespaceOf, persistentVolumeClaimName, persistentVolumeName, volumeHandle } from './names.js';
 
 /** Labels of the PV; the PVC selects exactly these. */
 export function volumeLabels(s: SampleSet): Record<string, string> {
@@ -36,7 +36,7 @@ export function buildPersistentVolume(s: SampleSet, mount: JuiceFsMountConfig = 
       csi: {
         driver: JUICEFS_CSI_DRIVER,
         fsType: 'juicefs',
-        volumeHandle: name,
+        volumeHandle: volumeHandle(s),
         // Always the SampleSet's own namespace: a SampleSet may use only its own namespace's Secrets
         // (a different secretRef.namespace is refused by the operator before anything is built).
         nodePublishSecretRef: { name: s.spec.secretRef.name, namespace: namespaceOf(s) },

@@ -5,7 +5,7 @@
  *
  * An object of that name that is not ours stops the pass (Blocked): creating the rest would not
  * make it work. The PV is cluster-scoped and cannot be owned: ours is the one with our label, owner
- * annotation and volumeHandle.
+ * annotation and volumeHandle (the engine's, or the PV name that earlier releases used).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
@@ -174,10 +174,7 @@ export class RuntimeObjectsPhase {
 
   private async ensurePv(ss: SampleSet, desired: V1PersistentVolume): Promise<{ object: V1PersistentVolume; created: boolean }> {
     const name = desired.metadata!.name!;
-    const ours = (pv: V1PersistentVolume): boolean =>
-      pv.metadata?.labels?.[SAMPLESET_LABEL] === ss.metadata.name &&
-      pv.metadata?.annotations?.[PV_OWNER_ANNOTATION] === `${ss.metadata.namespace}/${ss.metadata.name}` &&
-      (pv.spec?.csi?.volumeHandle ?? '') === (desired.spec?.csi?.volumeHandle ?? '');
+    const ours = (pv: V1PersistentVolume): boolean => isOurPersistentVolume(pv, ss, desired);
     const conflict = `PersistentVolume ${name} exists and does not belong to this SampleSet`;
     const cached = this.deps.cached<V1PersistentVolume>(PV, name);
     if (cached) {
@@ -189,6 +186,20 @@ export class RuntimeObjectsPhase {
     if (r.created) await this.deps.event(ss, 'Normal', 'CreatedPersistentVolume', `created PersistentVolume ${name}`);
     return { object: r.object, created: r.created };
   }
+}
+
+/**
+ * The PV of this name is this SampleSet's: our label, our owner annotation, and the volumeHandle the
+ * engine builds — or the PV's own name, which earlier builds used as the handle (a PV's spec is
+ * immutable, so those PVs keep it).
+ */
+export function isOurPersistentVolume(pv: V1PersistentVolume, ss: SampleSet, desired: V1PersistentVolume): boolean {
+  const handle = pv.spec?.csi?.volumeHandle ?? '';
+  return (
+    pv.metadata?.labels?.[SAMPLESET_LABEL] === ss.metadata.name &&
+    pv.metadata?.annotations?.[PV_OWNER_ANNOTATION] === `${ss.metadata.namespace}/${ss.metadata.name}` &&
+    (handle === (desired.spec?.csi?.volumeHandle ?? '') || handle === desired.metadata?.name)
+  );
 }
 
 /** Our label (and owner, for namespaced objects) on an object the engine built. */

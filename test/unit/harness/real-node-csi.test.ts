@@ -40,8 +40,8 @@ describe('real-node-csi: the JuiceFS CSI node plugin in mount-pod mode', () => {
     expect(csiByProcessArgs('real-0')).to.include('--by-process=true');
   });
 
-  it('configures small mount pods without the volumeHandle as hostname', () => {
-    expect(YAML.parse(csiDriverConfigYaml())).to.deep.equal({ mountPodPatch: [{ hostnameKey: 'podname', resources: { requests: { cpu: '100m', memory: '128Mi' } } }] });
+  it('configures small mount pods and otherwise the driver\'s defaults (volumeHandle as the mount pod hostname)', () => {
+    expect(YAML.parse(csiDriverConfigYaml())).to.deep.equal({ mountPodPatch: [{ resources: { requests: { cpu: '100m', memory: '128Mi' } } }] });
   });
 
   it('makes the node shared inside its namespace and gives the driver a root where /jfs is the mount path', () => {

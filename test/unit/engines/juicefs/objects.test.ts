@@ -45,7 +45,7 @@ describe('juicefs engine objects', () => {
     expect(pv.metadata?.ownerReferences).to.equal(undefined);
     expect(pv.spec?.csi?.driver).to.equal('csi.juicefs.com');
     expect(pv.spec?.csi?.fsType).to.equal('juicefs');
-    expect(pv.spec?.csi?.volumeHandle).to.equal('ml.imagenet');
+    expect(pv.spec?.csi?.volumeHandle).to.match(/^ml-imagenet-[0-9a-f]{10}$/);
     expect(pv.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'vol-secret', namespace: 'ml' });
     expect(pv.spec?.accessModes).to.deep.equal(['ReadWriteMany']);
     expect(pv.spec?.persistentVolumeReclaimPolicy).to.equal('Retain');
