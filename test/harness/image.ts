@@ -2,9 +2,9 @@
 // `test/toolchain/build-image.sh` (BuildKit, local base images, no Docker engine). The script
 // reuses a finished tarball when the build inputs are unchanged and prints
 // `<OCI tarball path> <image reference>` on its last stdout line.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runBuildScript } from './toolchain.js';
 import { defaultLog, repoRoot, type LogFn } from './util.js';
 
 export interface ProjectImage {
@@ -29,16 +29,7 @@ async function build(log: LogFn): Promise<ProjectImage> {
   const script = path.join(repoRoot(), 'test', 'toolchain', 'build-image.sh');
   log(`building the project image (${script})`);
   const started = Date.now();
-  const stdout = await new Promise<string>((ok, fail) => {
-    const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
-    const chunks: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      if (code === 0) ok(Buffer.concat(chunks).toString('utf8'));
-      else fail(new Error(`${script} failed with exit code ${code} (see its output above)`));
-    });
-  });
+  const stdout = await runBuildScript(script);
   const last = stdout.trim().split('\n').at(-1)?.trim() ?? '';
   const [tarPath, ref, ...rest] = last.split(' ');
   if (!tarPath || !ref || rest.length > 0 || !path.isAbsolute(tarPath) || !fs.existsSync(tarPath)) {

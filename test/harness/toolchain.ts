@@ -66,7 +66,20 @@ async function resolveWith(scriptName: string, overrideVar: string, binaries: re
   }
   const script = path.join(repoRoot(), 'test', 'toolchain', scriptName);
   if (!fs.existsSync(script)) throw new Error(`toolchain build script ${script} is missing`);
-  const stdout = await new Promise<string>((ok, fail) => {
+  const stdout = await runBuildScript(script);
+  const lines = stdout.trim().split('\n');
+  const dir = lines[lines.length - 1]?.trim();
+  if (!dir || !path.isAbsolute(dir)) throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
+  checkToolchain(dir, binaries);
+  return dir;
+}
+
+/**
+ * Runs one of test/toolchain's build scripts with its progress (stderr) passed through and returns
+ * its stdout, whose last line is the script's result; rejects on a non-zero exit.
+ */
+export function runBuildScript(script: string): Promise<string> {
+  return new Promise<string>((ok, fail) => {
     const child = spawn('bash', [script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
@@ -76,9 +89,4 @@ async function resolveWith(scriptName: string, overrideVar: string, binaries: re
       else fail(new Error(`${script} failed with exit code ${code} (see its output above)`));
     });
   });
-  const lines = stdout.trim().split('\n');
-  const dir = lines[lines.length - 1]?.trim();
-  if (!dir || !path.isAbsolute(dir)) throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
-  checkToolchain(dir, binaries);
-  return dir;
 }
