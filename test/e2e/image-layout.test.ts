@@ -54,12 +54,19 @@ function contextAllows(rel: string, rules: string[]): boolean {
   return allowed;
 }
 
+/** A directory worth entering: allowed itself, or the parent of an allowed (`!`) path. */
+function mayHoldAllowed(rel: string, rules: string[]): boolean {
+  return contextAllows(rel, rules) || rules.some((r) => r.startsWith('!') && r.slice(1).startsWith(`${rel}/`));
+}
+
 function copyContext(src: string, dest: string, rules: string[], rel = ''): void {
   const p = path.join(src, rel);
-  if (fs.statSync(p).isDirectory()) {
+  // lstat: never follow links (caches under .cache may hold dangling ones); skip what cannot
+  // contain an allowed path (.git, node_modules, .cache) instead of walking it
+  if (fs.lstatSync(p).isDirectory()) {
     for (const e of fs.readdirSync(p)) {
       const r = rel ? `${rel}/${e}` : e;
-      if (fs.statSync(path.join(src, r)).isDirectory() || contextAllows(r, rules)) copyContext(src, dest, rules, r);
+      if (fs.lstatSync(path.join(src, r)).isDirectory() ? mayHoldAllowed(r, rules) : contextAllows(r, rules)) copyContext(src, dest, rules, r);
     }
   } else if (contextAllows(rel, rules)) {
     fs.mkdirSync(path.dirname(path.join(dest, rel)), { recursive: true });
