@@ -149,7 +149,8 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       [rt0, 'clear-before-0'],
       [rt1, 'clear-before-1'],
     ] as const) {
-      expect((await run(rt, { id, type: 'clear', options: {} })).status).to.equal('succeeded');
+      const r = await run(rt, { id, type: 'clear', options: {} });
+      expect(r.status, r.message).to.equal('succeeded');
     }
     const before0 = (await rt0.call('GET', '/cache')).body;
     const before1 = (await rt1.call('GET', '/cache')).body;

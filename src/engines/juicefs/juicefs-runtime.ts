@@ -178,11 +178,15 @@ export class JuiceFsRuntime implements CacheRuntime {
       const counted = await walkFiles(target, '', { collect: false, onFile: () => {} });
       files += counted.fileCount;
       bytes += counted.bytes;
+      // The mount may still be writing blocks (a read just before the clear is cached in the
+      // background): a directory that gains an entry while it is emptied fails with ENOTEMPTY, and
+      // fs.rm starts that removal over (bounded) instead of failing the clear.
+      const rm = (p: string): Promise<void> => fs.rm(p, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
       if (target === raw) {
         const entries = await fs.readdir(raw).catch(() => [] as string[]);
-        for (const e of entries) await fs.rm(path.join(raw, e), { recursive: true, force: true });
+        for (const e of entries) await rm(path.join(raw, e));
       } else {
-        await fs.rm(target, { recursive: true, force: true });
+        await rm(target);
       }
       done++;
       exec.onProgress({ filesDone: done, filesTotal: targets.length, bytesDone: bytes });
