@@ -7,6 +7,10 @@ import { LeaderElector } from './kube/leader-elector.js';
 import { SAMPLEJOB, SAMPLESET } from './api/constants.js';
 import type { SampleSet } from './api/sampleset.js';
 import type { SampleJob } from './api/samplejob.js';
+import { withTimeout } from './operators/shared/with-timeout.js';
+
+/** The longest each shutdown step after the operators' drain may take. */
+export const SHUTDOWN_STEP_MS = 5000;
 
 /**
  * Runs the operators of one process: health and metrics endpoints first, then (with leader
@@ -103,12 +107,18 @@ export class OperatorManager {
 
   private shutdown(timeoutMs: number, why: 'stopped' | 'lost-leadership'): Promise<void> {
     this.stopping ??= (async () => {
+      const log = this.container.get(TYPES.Logger);
+      // every step is bounded: a watch or list that never answers, or a client that keeps a
+      // connection open, must not keep the process from exiting (its pod from terminating)
+      const bounded = async (step: Promise<unknown>, what: string): Promise<void> => {
+        await withTimeout(step, SHUTDOWN_STEP_MS, what).catch((e: unknown) => log.warn('shutdown step did not finish; going on', { step: what, error: (e as Error).message }));
+      };
       this.elector?.stop();
       await Promise.all(this.operators.map((o) => o.stop(timeoutMs)));
       this.running = false;
-      await this.container.get(TYPES.InformerFactory).stopAll();
-      await this.elector?.release();
-      await this.endpoints.close();
+      await bounded(this.container.get(TYPES.InformerFactory).stopAll(), 'stopping the watches');
+      await bounded(this.elector?.release() ?? Promise.resolve(), 'releasing the lease');
+      await bounded(this.endpoints.close(), 'closing the health and metrics endpoints');
       this.resolveDone(why);
     })();
     return this.stopping;

@@ -3,7 +3,7 @@ import { Container } from 'inversify';
 import type { OperatorConfig } from '../../src/config/operator-config.js';
 import { TYPES, type RunnableOperator } from '../../src/container.js';
 import { LeaderElector } from '../../src/kube/leader-elector.js';
-import { OperatorManager } from '../../src/manager.js';
+import { OperatorManager, SHUTDOWN_STEP_MS } from '../../src/manager.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { Metrics } from '../../src/observability/metrics.js';
 import { LeaseStore } from './support/lease-store.js';
@@ -31,7 +31,7 @@ describe('OperatorManager with leader election', () => {
     await manager?.stop(1000);
   });
 
-  function container(store: LeaseStore, operator: RunnableOperator): Container {
+  function container(store: LeaseStore, operator: RunnableOperator, stopAll: () => Promise<void> = async () => undefined): Container {
     const c = new Container();
     const config = { metricsAddress: '0', probeAddress: '0', leaderElect: true, leaderElectionNamespace: 'paddle-system', leaderElectionId: 'paddle-operator', shutdownTimeoutSeconds: 1, ...lease };
     c.bind(TYPES.Config).toConstantValue(config as unknown as OperatorConfig);
@@ -39,7 +39,7 @@ describe('OperatorManager with leader election', () => {
     c.bind(TYPES.Metrics).toConstantValue(new Metrics());
     c.bind(TYPES.KubeApi).toConstantValue(store.api());
     c.bind(TYPES.EventRecorder).toConstantValue({ record: async () => undefined } as never);
-    c.bind(TYPES.InformerFactory).toConstantValue({ get: () => ({ list: () => [] }), allSynced: true, stopAll: async () => undefined } as never);
+    c.bind(TYPES.InformerFactory).toConstantValue({ get: () => ({ list: () => [] }), allSynced: true, stopAll } as never);
     c.bind(TYPES.Operator).toConstantValue(operator);
     return c;
   }
@@ -57,5 +57,19 @@ describe('OperatorManager with leader election', () => {
     while (!operator.started) await sleep(20);
     expect(rivalWon, 'a second replica took the lease while the first was starting its operators').to.equal(false);
     expect(store.lease?.spec?.holderIdentity).to.equal(holder);
+  });
+
+  it('stop() resolves and releases the Lease even when stopping the watches never finishes', async function () {
+    this.timeout(15_000);
+    const store = new LeaseStore();
+    const operator = new SlowStartingOperator(0);
+    manager = new OperatorManager(container(store, operator, () => new Promise<void>(() => undefined)));
+    await manager.start();
+    while (!operator.started) await sleep(5);
+    const t0 = Date.now();
+    await manager.stop(1000);
+    expect(await manager.done).to.equal('stopped');
+    expect(Date.now() - t0).to.be.below(SHUTDOWN_STEP_MS + 2000);
+    expect(store.lease?.spec?.holderIdentity ?? '', 'lease released').to.equal('');
   });
 });
