@@ -4,13 +4,13 @@
  * the operator's pods — the ReplicaSet controller creates both replicas and KWOK runs them.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { expect } from 'chai';
 import YAML from 'yaml';
 import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { POD } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { repoRoot, waitFor } from '../harness/util.js';
+import { writeImageOverlay } from '../harness/kustomize-overlay.js';
+import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 
 const NS = 'paddle-system';
@@ -29,16 +29,8 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
   });
 
   it('an overlay that sets the image sets the runtime pods\' image (RUNTIME_IMAGE) too', async () => {
-    // kustomize only accepts a relative path to a base: the overlay lives inside the repository
-    const dir = fs.mkdtempSync(path.join(repoRoot(), '.cache', 'overlay-'));
+    const dir = writeImageOverlay('registry.example/team/paddle-operator:v9.9.9');
     try {
-      fs.writeFileSync(
-        path.join(dir, 'kustomization.yaml'),
-        YAML.stringify({
-          resources: [path.relative(dir, path.join(repoRoot(), 'kustomize', 'default'))],
-          images: [{ name: 'paddle-operator', newName: 'registry.example/team/paddle-operator', newTag: 'v9.9.9' }],
-        }),
-      );
       const out = await testCluster().kubectl(['kustomize', dir]);
       const dep = YAML.parseAllDocuments(out.stdout)
         .map((d) => d.toJS() as V1Deployment)

@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { SampleSet } from '../../src/api/sampleset.js';
-import { writeImageOverlay } from '../real-node/fixtures.js';
-import { realNodeEnv, type RealNodeEnv } from '../real-node/environment.js';
+import { writeImageOverlay } from './kustomize-overlay.js';
+import { realNodeEnv, type RealNodeEnv } from './real-node-world.js';
 import { errorMessage, repoRoot, waitFor } from './util.js';
 
 const STATUS_INTERVAL_MS = 10_000;

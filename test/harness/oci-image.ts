@@ -210,7 +210,8 @@ export interface AppendLayerOptions {
   env?: string[];
 }
 
-interface Descriptor {
+/** An OCI content descriptor (index.json and manifest entries). */
+export interface Descriptor {
   mediaType: string;
   digest: string;
   size: number;

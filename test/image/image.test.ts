@@ -19,15 +19,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { projectImage } from '../harness/image.js';
+import type { Descriptor } from '../harness/oci-image.js';
 import { repoRoot } from '../harness/util.js';
 
-interface Descriptor {
-  mediaType: string;
-  digest: string;
-  size: number;
-  annotations?: Record<string, string>;
-  platform?: { os: string; architecture: string };
-}
 interface ImageConfig {
   config: { User?: string; Cmd?: string[] | null; Entrypoint?: string[] | null; Env?: string[]; WorkingDir?: string };
   rootfs: { diff_ids: string[] };

@@ -12,8 +12,9 @@ import type { SampleJob } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { waitFor } from '../harness/util.js';
-import { cacheHitBytes, datasetObjects, objectGetBytes, parseMountStats, writeImageOverlay } from './fixtures.js';
-import { realNodeEnv, type RealNodeEnv } from './environment.js';
+import { writeImageOverlay } from '../harness/kustomize-overlay.js';
+import { realNodeEnv, type RealNodeEnv } from '../harness/real-node-world.js';
+import { cacheHitBytes, datasetObjects, objectGetBytes, parseMountStats } from './fixtures.js';
 
 const NS = 'rn-data';
 const SS = 'demo';

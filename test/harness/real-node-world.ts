@@ -8,11 +8,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { startS3Gateway, type S3Gateway } from '../harness/cache-nodes.js';
-import { ControlPlane } from '../harness/control-plane.js';
-import { projectImage } from '../harness/image.js';
-import { cleanupStaleRealNodes, createNodeBridge, RealNode, type NodeBridge } from '../harness/real-node.js';
-import { repoRoot, type LogFn } from '../harness/util.js';
+import { startS3Gateway, type S3Gateway } from './cache-nodes.js';
+import { ControlPlane } from './control-plane.js';
+import { projectImage } from './image.js';
+import { cleanupStaleRealNodes, createNodeBridge, RealNode, type NodeBridge } from './real-node.js';
+import { repoRoot, type LogFn } from './util.js';
 
 export interface RealNodeEnv {
   cp: ControlPlane;
