@@ -13,11 +13,9 @@ import { systemClock, type Clock } from './kube/clock.js';
 import { InformerFactory } from './kube/informer-factory.js';
 import { EventRecorder } from './kube/event-recorder.js';
 import type { OperatorContext } from './kube/reconciling-operator.js';
-import { EngineRegistry } from './engines/registry.js';
-import { JuiceFsEngine } from './engines/juicefs/juicefs-engine.js';
-import { createJuiceFsRuntime } from './engines/juicefs/juicefs-runtime.js';
-import type { CacheEngine, CacheRuntimeFactory } from './engines/cache-engine.js';
-import { RuntimeClient } from './runtime/runtime-client.js';
+import type { EngineRegistry } from './engines/registry.js';
+import { installedEngines } from './engines/installed.js';
+import { RuntimeClient } from './operators/shared/runtime-client.js';
 import { CacheStatsNotifier } from './operators/shared/cache-stats-notifier.js';
 import { SampleSetOperator } from './operators/sampleset/sampleset-operator.js';
 import { SampleJobOperator } from './operators/samplejob/samplejob-operator.js';
@@ -35,19 +33,11 @@ export const TYPES = {
   EventRecorder: Symbol.for('EventRecorder') as ServiceIdentifier<EventRecorder>,
   OperatorContext: Symbol.for('OperatorContext') as ServiceIdentifier<OperatorContext>,
   EngineRegistry: Symbol.for('EngineRegistry') as ServiceIdentifier<EngineRegistry>,
-  /** Multi-binding: every cache engine (controller half) with its runtime half. */
-  CacheEngine: Symbol.for('CacheEngine') as ServiceIdentifier<EngineBinding>,
   RuntimeClient: Symbol.for('RuntimeClient') as ServiceIdentifier<RuntimeClient>,
   CacheStatsNotifier: Symbol.for('CacheStatsNotifier') as ServiceIdentifier<CacheStatsNotifier>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
-
-/** A cache engine as bound in the container: both halves, registered by the engine's name. */
-export interface EngineBinding {
-  engine: CacheEngine;
-  runtime: CacheRuntimeFactory;
-}
 
 /** What the manager needs of an operator. */
 export interface RunnableOperator {
@@ -99,16 +89,8 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     }),
     [TYPES.KubeApi, TYPES.InformerFactory, TYPES.EventRecorder, TYPES.Logger, TYPES.Metrics, TYPES.Clock],
   );
-  // Cache engines: add a binding here to install another engine; no operator changes needed.
-  c.bind(TYPES.CacheEngine).toConstantValue({ engine: new JuiceFsEngine({ cacheRoots: config.cacheRoots }), runtime: createJuiceFsRuntime });
-  c.bind(TYPES.EngineRegistry).toResolvedValue(
-    (engines: EngineBinding[]) => {
-      const registry = new EngineRegistry();
-      for (const b of engines) registry.register(b.engine, b.runtime);
-      return registry;
-    },
-    [{ isMultiple: true, serviceIdentifier: TYPES.CacheEngine }],
-  );
+  // Cache engines: the installed list (src/engines/installed.ts); no operator knows any engine.
+  c.bind(TYPES.EngineRegistry).toConstantValue(installedEngines({ cacheRoots: config.cacheRoots }));
   c.bind(TYPES.RuntimeClient).toResolvedValue(
     (m: Metrics) => new RuntimeClient({ onRequest: (method, route, code, seconds) => m.runtimeRequestDuration.observe({ method, route, code: String(code) }, seconds) }),
     [TYPES.Metrics],

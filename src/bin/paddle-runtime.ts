@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * paddle-runtime: the cache runtime server of one cache pod, and its `clean-cache`
- * preStop command. See src/runtime/cli.ts for the flags; the token comes from PADDLE_RUNTIME_TOKEN.
+ * preStop command. See src/api/runtime-cli.ts for the flags; the token comes from PADDLE_RUNTIME_TOKEN.
  */
 import { runtimeMain } from '../runtime/main.js';
 

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { DEFAULT_CACHE_ROOTS } from '../engines/juicefs/constants.js';
-import { checkCacheRoots } from '../engines/juicefs/mount-options.js';
+import { checkCacheRoots, DEFAULT_CACHE_ROOTS } from '../engines/toolkit/cache-roots.js';
 import type { LogFormat } from '../observability/logger.js';
 
 /** Everything the paddle-operator process can be told, from flags and environment. */

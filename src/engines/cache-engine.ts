@@ -9,7 +9,7 @@
 import type { V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { SampleSet } from '../api/sampleset.js';
 import type { SampleJob } from '../api/samplejob.js';
-import type { JobProgressReport, NodeCacheStats, RuntimeJobOptions, RuntimeJobRequest } from '../runtime/protocol.js';
+import type { JobProgressReport, NodeCacheStats, RuntimeJobOptions, RuntimeJobRequest } from '../api/runtime-protocol.js';
 
 /** A problem in the user's spec or Secrets: becomes a condition reason and message, never a crash. */
 export class SpecError extends Error {
@@ -103,7 +103,7 @@ export interface CacheRuntime {
   stats(): Promise<NodeCacheStats>;
   /**
    * Optional: the engine's own checks of a job at submission, after the generic validation of
-   * src/runtime/validation.ts, so a job that `run` would refuse is refused at once (the server
+   * paddle-runtime's own request validation, so a job that `run` would refuse is refused at once (the server
    * answers 400 with the thrown message). Pure: no file system or child process; messages must
    * not quote credentials.
    */
@@ -111,3 +111,19 @@ export interface CacheRuntime {
 }
 
 export type CacheRuntimeFactory = (env: RuntimeEnvironment) => CacheRuntime;
+
+/** What the operator's configuration hands every engine's controller half. */
+export interface EngineSettings {
+  /** Host directories cache tiers may live under (`--cache-roots`); undefined = the engine's default. */
+  cacheRoots?: string[];
+}
+
+/**
+ * An engine as it is installed: its name, how to build its controller half from the operator's
+ * settings, and its runtime half. `src/engines/installed.ts` lists the installed ones.
+ */
+export interface EnginePackage {
+  readonly name: string;
+  controller(settings: EngineSettings): CacheEngine;
+  readonly runtime: CacheRuntimeFactory;
+}

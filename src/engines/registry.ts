@@ -1,4 +1,4 @@
-import { SpecError, type CacheEngine, type CacheRuntimeFactory } from './cache-engine.js';
+import { SpecError, type CacheEngine, type CacheRuntimeFactory, type EnginePackage, type EngineSettings } from './cache-engine.js';
 
 /** Cache engines by name. Bound in the container; operators look engines up here, never by import. */
 export class EngineRegistry {
@@ -13,6 +13,11 @@ export class EngineRegistry {
   register(engine: CacheEngine, runtime?: CacheRuntimeFactory): void {
     this.engines.set(engine.name, engine);
     if (runtime) this.runtimes.set(engine.name, runtime);
+  }
+
+  /** Registers both halves of an engine package, its controller built from `settings`. */
+  install(pkg: EnginePackage, settings: EngineSettings = {}): void {
+    this.register(pkg.controller(settings), pkg.runtime);
   }
 
   names(): string[] {

@@ -14,7 +14,7 @@ import type { InformerFactory } from './informer-factory.js';
 import { KubeApi } from './kube-api.js';
 import { controllerOf } from './owner-reference.js';
 import { WorkQueue, type WorkResult } from './work-queue.js';
-import { maskUriUserinfo, maskUriUserinfoDeep } from '../runtime/scrub.js';
+import { maskUriUserinfo, maskUriUserinfoDeep } from '../observability/scrub.js';
 
 /** What a reconcile returns: nothing (done, wait for the next event) or "look again after N ms". */
 export type ReconcileResult = WorkResult | void;

@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { maskUriUserinfo } from '../runtime/scrub.js';
+import { maskUriUserinfo } from './scrub.js';
 
 export type Logger = winston.Logger;
 export type LogFormat = 'json' | 'text';

@@ -8,8 +8,8 @@
  */
 import type { SampleJobType } from '../api/samplejob.js';
 import type { JobExecution } from '../engines/cache-engine.js';
-import { isTerminalJobStatus, type JobProgressReport, type RuntimeJobOptions, type RuntimeJobRequest, type RuntimeJobState, type RuntimeJobStatus } from './protocol.js';
-import { secretScrubber } from './scrub.js';
+import { isTerminalJobStatus, type JobProgressReport, type RuntimeJobOptions, type RuntimeJobRequest, type RuntimeJobState, type RuntimeJobStatus } from '../api/runtime-protocol.js';
+import { secretScrubber } from '../observability/scrub.js';
 
 export type JobRunner = (job: { id: string; type: SampleJobType; options: RuntimeJobOptions; credentials?: Record<string, string> }, exec: JobExecution) => Promise<void>;
 

@@ -7,21 +7,14 @@
  * every queued job): an uncaught exception or unhandled rejection is logged and the server goes
  * on. Each request is answered by the server itself (a 500 at worst).
  */
-import { EngineRegistry } from '../engines/registry.js';
-import { registerJuiceFs } from '../engines/juicefs/index.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import { installedEngines } from '../engines/installed.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { CliError, parseRuntimeArgs, type RuntimeCliOptions } from './cli.js';
+import { CliError, parseRuntimeArgs, type RuntimeCliOptions } from '../api/runtime-cli.js';
 import type { JobLogFn } from './job-queue.js';
-import { RUNTIME_TOKEN_ENV } from './protocol.js';
+import { RUNTIME_TOKEN_ENV } from '../api/runtime-protocol.js';
 import { RuntimeServer } from './server.js';
 import type { CacheRuntime } from '../engines/cache-engine.js';
-
-/** The engines this image ships. */
-export function defaultRegistry(): EngineRegistry {
-  const registry = new EngineRegistry();
-  registerJuiceFs(registry);
-  return registry;
-}
 
 function jobLog(logger: Logger): JobLogFn {
   return (level, msg, fields) => logger.log(level, msg, fields ?? {});
@@ -75,7 +68,7 @@ export function installProcessGuards(log: JobLogFn, proc: NodeJS.EventEmitter = 
 }
 
 /** Runs paddle-runtime; resolves with the process exit code (serve resolves after shutdown). */
-export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = process.env, registry = defaultRegistry()): Promise<number> {
+export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = process.env, registry: EngineRegistry = installedEngines()): Promise<number> {
   let opts: RuntimeCliOptions;
   try {
     opts = parseRuntimeArgs(argv);

@@ -15,10 +15,10 @@ import type { AddressInfo } from 'node:net';
 import type { CacheRuntime } from '../engines/cache-engine.js';
 import { answerClientError, decodeSegment, HttpError, parseTarget, readJson } from './http-input.js';
 import { JobConflictError, JobQueue, QueueClosedError, QueueFullError, type JobLogFn } from './job-queue.js';
-import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from './protocol.js';
-import { MAX_JOB_REQUEST_BYTES } from './protocol.js';
-import { secretScrubber } from './scrub.js';
-import { validateJobRequest, ValidationError, JOB_ID_PATTERN } from './validation.js';
+import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../api/runtime-protocol.js';
+import { JOB_ID_PATTERN, MAX_JOB_REQUEST_BYTES } from '../api/runtime-protocol.js';
+import { secretScrubber } from '../observability/scrub.js';
+import { validateJobRequest, ValidationError } from './validation.js';
 
 export interface RuntimeServerOptions {
   runtime: CacheRuntime;

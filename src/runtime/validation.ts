@@ -3,9 +3,11 @@
  * with the reason; paths are checked again (with realpath) when the job runs.
  */
 import { SAMPLEJOB_TYPES, type SampleJobType } from '../api/samplejob.js';
-import { normalizeUserPath, PathSafetyError } from './path-safety.js';
-import type { ClearRequest, RmrRequest, RuntimeJobOptions, RuntimeJobRequest, SyncRequest, WarmupRequest } from './protocol.js';
-import { MAX_CREDENTIAL_LENGTH, MAX_WARMUP_SHARDS } from './protocol.js';
+import { normalizeUserPath, PathSafetyError } from '../engines/toolkit/path-safety.js';
+import type { ClearRequest, RmrRequest, RuntimeJobOptions, RuntimeJobRequest, SyncRequest, WarmupRequest } from '../api/runtime-protocol.js';
+import { JOB_ID_PATTERN, MAX_CREDENTIAL_LENGTH, MAX_WARMUP_SHARDS } from '../api/runtime-protocol.js';
+
+
 
 export class ValidationError extends Error {
   constructor(message: string) {
@@ -14,8 +16,6 @@ export class ValidationError extends Error {
   }
 }
 
-/** Job ids: what the operator generates (UIDs, names with suffixes), nothing that needs escaping. */
-export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
 const MAX_PATHS = 10000;
 const MAX_STRING = 4096;
 

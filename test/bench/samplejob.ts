@@ -11,8 +11,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
 import type { SampleJob } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
-import { registerJuiceFs } from '../../src/engines/juicefs/index.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
+import { installedEngines } from '../../src/engines/installed.js';
 import { EventRecorder } from '../../src/kube/event-recorder.js';
 import { Informer } from '../../src/kube/informer.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
@@ -23,7 +22,7 @@ import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-opera
 import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
 import { readRuntimeToken } from '../../src/operators/shared/runtime-pods.js';
-import { RuntimeClient } from '../../src/runtime/runtime-client.js';
+import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { startCacheNodeSimulator } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { toolchainBinDir } from '../harness/toolchain.js';
@@ -63,8 +62,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const informers = new InformerFactory(api, logger, metrics, '');
   const ctx = { api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency: 4 };
-  const engines = new EngineRegistry();
-  registerJuiceFs(engines);
+  const engines = installedEngines();
   const runtime = new RuntimeClient();
   const notifier = new CacheStatsNotifier();
   const ssOp = new SampleSetOperator(ctx, engines, runtime, { runtimeImage: 'paddle-operator:bench' }, notifier);

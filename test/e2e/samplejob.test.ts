@@ -11,8 +11,7 @@ import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
 import type { SampleJob, SampleJobSpec } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
-import { registerJuiceFs } from '../../src/engines/juicefs/index.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
+import { installedEngines } from '../../src/engines/installed.js';
 import { ApiError } from '../../src/kube/api-error.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-operator.js';
@@ -20,7 +19,7 @@ import { childName } from '../../src/operators/samplejob/schedule.js';
 import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
 import { readRuntimeToken, runtimeBaseUrl } from '../../src/operators/shared/runtime-pods.js';
-import { RuntimeClient } from '../../src/runtime/runtime-client.js';
+import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type S3Gateway } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { sleep, waitFor } from '../harness/util.js';
@@ -168,8 +167,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     // the operators run on the ServiceAccount's credentials (kustomize/default RBAC), as in production
     opCtx = await operatorContext();
     const ctx = opCtx.ctx;
-    const engines = new EngineRegistry();
-    registerJuiceFs(engines);
+    const engines = installedEngines();
     const notifier = new CacheStatsNotifier();
     ssOp = new SampleSetOperator(ctx, engines, runtime, { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 5000 }, notifier);
     sjOp = new SampleJobOperator(ctx, engines, runtime, notifier, { podWaitTimeoutMs: 90_000, progressIntervalMs: 250 });

@@ -21,7 +21,7 @@ import { Informer } from '../../src/kube/informer.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleSetOperator, type SampleSetOperatorOptions } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
-import { RuntimeClient } from '../../src/runtime/runtime-client.js';
+import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type S3Gateway } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { sleep, waitFor } from '../harness/util.js';

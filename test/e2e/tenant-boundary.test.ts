@@ -26,7 +26,7 @@ import { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-operator.js';
 import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
-import { RuntimeClient } from '../../src/runtime/runtime-client.js';
+import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';

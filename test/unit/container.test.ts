@@ -65,7 +65,7 @@ function expectedOperators(names: string[]): string[] {
 
 describe('composition root: engines and runtime client', () => {
   it('registers the JuiceFS engine by name and builds one RuntimeClient', async () => {
-    const { RuntimeClient } = await import('../../src/runtime/runtime-client.js');
+    const { RuntimeClient } = await import('../../src/operators/shared/runtime-client.js');
     const c = buildContainer(parseOperatorConfig([], {}), { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
     const registry = c.get(TYPES.EngineRegistry);
     expect(registry.names()).to.deep.equal(['juicefs']);

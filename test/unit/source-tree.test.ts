@@ -34,6 +34,40 @@ describe('source tree', () => {
     expect(unreached).to.deep.equal([]);
   });
 
+  // Layers run one way: each folder lists what it may import besides itself. The wire protocol and
+  // the runtime command line live in src/api so both sides import them; engines build on their
+  // toolkit; the runtime server hosts engines; operators see only the engine interfaces.
+  const layers: [string, string[]][] = [
+    ['src/api/', []],
+    ['src/observability/', ['src/api/']],
+    ['src/kube/', ['src/api/', 'src/observability/']],
+    ['src/engines/toolkit/', ['src/api/', 'src/observability/']],
+    ['src/engines/', ['src/api/', 'src/observability/']],
+    ['src/config/', ['src/api/', 'src/observability/', 'src/engines/toolkit/']],
+    ['src/runtime/', ['src/api/', 'src/observability/', 'src/engines/']],
+    ['src/operators/', ['src/api/', 'src/observability/', 'src/kube/', 'src/engines/cache-engine.ts', 'src/engines/registry.ts']],
+  ];
+  it('layers import one way (api ← observability ← kube, engines/toolkit ← engines ← runtime; operators see engine interfaces only)', () => {
+    const wrong: string[] = [];
+    for (const f of files) {
+      const layer = layers.find(([dir]) => f.startsWith(dir));
+      if (!layer) continue;
+      const [dir, allowed] = layer;
+      for (const t of importsOf(f)) {
+        if (t.startsWith(dir) || allowed.some((a) => t.startsWith(a))) continue;
+        wrong.push(`${f} -> ${t}`);
+      }
+    }
+    expect(wrong).to.deep.equal([]);
+  });
+
+  it('one list of installed engines, read by both entry points', () => {
+    const users = files.filter((f) => /engines\/installed\.js'/.test(fs.readFileSync(f, 'utf8'))).sort();
+    expect(users).to.deep.equal(['src/container.ts', 'src/runtime/main.ts']);
+    const registering = files.filter((f) => f !== 'src/engines/installed.ts' && /\.(install|register)\(/.test(fs.readFileSync(f, 'utf8')));
+    expect(registering).to.deep.equal(['src/engines/registry.ts']);
+  });
+
   it('no comment cites a specification section that is not in the repository', () => {
     const cites = files.filter((f) => /\bSPEC\s*§|\(§\d/.test(fs.readFileSync(f, 'utf8')));
     expect(cites).to.deep.equal([]);

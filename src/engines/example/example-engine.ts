@@ -12,13 +12,12 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { cacheNodeLabelKey, CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SAMPLESET_LABEL } from '../../api/constants.js';
 import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
-import { formatRuntimeArgs } from '../../runtime/cli.js';
-import { walkFiles } from '../../runtime/fs-walk.js';
-import { normalizeUserPath } from '../../runtime/path-safety.js';
-import { openDirBeneath, readRegularFileBeneath, removeIn, splitParent, walkBeneath, writeFileBeneath } from '../../runtime/beneath.js';
-import { RUNTIME_TOKEN_ENV, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../runtime/protocol.js';
-import { SpecError, type CacheEngine, type CacheRuntime, type CacheRuntimeFactory, type JobExecution, type RuntimeEnvironment, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
-import type { EngineRegistry } from '../registry.js';
+import { formatRuntimeArgs } from '../../api/runtime-cli.js';
+import { walkFiles } from '../toolkit/fs-walk.js';
+import { normalizeUserPath } from '../toolkit/path-safety.js';
+import { openDirBeneath, readRegularFileBeneath, removeIn, splitParent, walkBeneath, writeFileBeneath } from '../toolkit/beneath.js';
+import { RUNTIME_TOKEN_ENV, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
+import { SpecError, type CacheEngine, type CacheRuntime, type CacheRuntimeFactory, type EnginePackage, type JobExecution, type RuntimeEnvironment, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
 
 export const EXAMPLE_ENGINE = 'example';
 
@@ -166,7 +165,7 @@ export class ExampleRuntime implements CacheRuntime {
     const root = this.env.dataDir;
     switch (type) {
       case 'sync': {
-        // Copies file by file through runtime/beneath.ts: a link planted in the dataset is never followed.
+        // Copies file by file through engines/toolkit/beneath.ts: a link planted in the dataset is never followed.
         const o = options as SyncRequest;
         if (!o.source.startsWith('file:///')) throw new Error('only file:/// sources are supported');
         const from = decodeURIComponent(o.source.slice('file://'.length));
@@ -218,7 +217,9 @@ export class ExampleRuntime implements CacheRuntime {
 
 export const createExampleRuntime: CacheRuntimeFactory = (env) => new ExampleRuntime(env);
 
-/** Registration, exactly as a real engine does it (in the operator's and the runtime's container). */
-export function registerExample(registry: EngineRegistry): void {
-  registry.register(new ExampleEngine(), createExampleRuntime);
-}
+/** The package, exactly as a real engine exports it (listed in src/engines/installed.ts to install it). */
+export const EXAMPLE_PACKAGE: EnginePackage = {
+  name: EXAMPLE_ENGINE,
+  controller: () => new ExampleEngine(),
+  runtime: createExampleRuntime,
+};

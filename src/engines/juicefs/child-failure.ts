@@ -1,5 +1,5 @@
 /** Turning a failed juicefs child into an error message a person can act on. */
-import type { ChildResult } from '../../runtime/child-process.js';
+import type { ChildResult } from '../toolkit/child-process.js';
 
 /** The last error lines of a child's output, without juicefs's timestamp prefix and source suffix. */
 export function errorLines(tail: string[]): string {

@@ -31,7 +31,7 @@
  * (`spec.source.allowCredentialsInArguments: true`): the operator then adds
  * CREDENTIALS_IN_ARGUMENTS to the job's credentials, and without that marker such a sync fails.
  */
-import { maskUriUserinfo } from '../../runtime/scrub.js';
+import { maskUriUserinfo } from '../../observability/scrub.js';
 import { syncFlagArgs, type SyncFlags } from './sync-flags.js';
 import type { ParsedSource } from './source-uri.js';
 

@@ -9,11 +9,6 @@ export const STORAGE_CLASS = 'paddle-operator';
 export const CAPACITY = '10Pi';
 /** Default total cache size in MiB when neither cache.levels nor cache-size set one (100 GiB). */
 export const DEFAULT_CACHE_SIZE_MIB = 102400;
-/**
- * Host directories cache tiers may live under unless the operator is started with --cache-root:
- * a disk one and a memory (tmpfs) one. Each SampleSet gets `<root>/<namespace>_<name>`.
- */
-export const DEFAULT_CACHE_ROOTS = ['/var/lib/paddle-operator/cache', '/dev/shm/paddle-operator'];
 
 /** Inside a runtime pod: the dataset (the SampleSet PVC) and the cache tiers `/cache/<i>`. */
 export const POD_DATA_DIR = '/data';

@@ -1,5 +1,5 @@
 /** The JuiceFS engine: both halves, and how to register them. */
-import type { EngineRegistry } from '../registry.js';
+import type { EnginePackage } from '../cache-engine.js';
 import { JuiceFsEngine } from './juicefs-engine.js';
 import { createJuiceFsRuntime } from './juicefs-runtime.js';
 
@@ -8,7 +8,9 @@ export { JuiceFsRuntime, createJuiceFsRuntime, type JuiceFsRuntimeOptions } from
 export { buildMountConfig, mountOptionsString, parseMountOptions, type JuiceFsMountConfig } from './mount-options.js';
 export * from './constants.js';
 
-/** Registers the JuiceFS engine (controller and runtime halves) in `registry`. */
-export function registerJuiceFs(registry: EngineRegistry): void {
-  registry.register(new JuiceFsEngine(), createJuiceFsRuntime);
-}
+/** The JuiceFS engine package, as listed in src/engines/installed.ts. */
+export const JUICEFS_PACKAGE: EnginePackage = {
+  name: 'juicefs',
+  controller: (settings) => new JuiceFsEngine({ cacheRoots: settings.cacheRoots }),
+  runtime: createJuiceFsRuntime,
+};

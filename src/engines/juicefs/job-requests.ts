@@ -12,12 +12,12 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
-import { isInside, normalizeUserPath } from '../../runtime/path-safety.js';
-import { MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type ClearRequest, type RmrRequest, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../runtime/protocol.js';
-import { JOB_ID_PATTERN } from '../../runtime/validation.js';
+import { isInside, normalizeUserPath } from '../toolkit/path-safety.js';
+import { JOB_ID_PATTERN, MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type ClearRequest, type RmrRequest, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
 import { SpecError } from '../cache-engine.js';
 import { CREDENTIALS_IN_ARGUMENTS, CREDENTIALS_IN_ARGUMENTS_VALUE, CredentialsInArgumentsError, credentialsOnlyInUri } from './commands.js';
-import { DEFAULT_CACHE_ROOTS, POD_CACHE_ROOT } from './constants.js';
+import { POD_CACHE_ROOT } from './constants.js';
+import { DEFAULT_CACHE_ROOTS } from '../toolkit/cache-roots.js';
 import { CONTROL_FILES } from './juicefs-warmup.js';
 import { buildMountConfig } from './mount-options.js';
 import { decodeSecretData } from './secret-validation.js';

@@ -2,7 +2,7 @@
  * The rmr job: removes paths under the dataset root, never the root itself, never a control file.
  *
  * Nothing is resolved once and used later by name. Each target's parent directory is opened one
- * component at a time without following symlinks (runtime/beneath.ts); the mount process is then
+ * component at a time without following symlinks (toolkit/beneath.ts); the mount process is then
  * asked, through its control file, to remove the entry *inside that open directory* by its inode
  * (what `juicefs rmr` does after its own kernel lookup). Swapping any directory on the way for a
  * symlink after the check changes nothing, and the mount never follows a link while removing. A
@@ -10,9 +10,9 @@
  * path-based removal.
  */
 import fs, { type FileHandle } from 'node:fs/promises';
-import { lstatIn, openDirBeneath, splitParent } from '../../runtime/beneath.js';
-import { normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
-import type { RmrRequest } from '../../runtime/protocol.js';
+import { lstatIn, openDirBeneath, splitParent } from '../toolkit/beneath.js';
+import { normalizeUserPath, PathSafetyError } from '../toolkit/path-safety.js';
+import type { RmrRequest } from '../../api/runtime-protocol.js';
 import type { JobExecution } from '../cache-engine.js';
 import { controlRequest, errnoName, openControlFile, rmrMessage } from './control-file.js';
 import { isControlPath } from './juicefs-warmup.js';

@@ -15,11 +15,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { SampleJobType } from '../../api/samplejob.js';
-import { walkBeneath } from '../../runtime/beneath.js';
-import { runChild } from '../../runtime/child-process.js';
-import { walkFiles } from '../../runtime/fs-walk.js';
-import { isInside, normalizeUserPath, PathSafetyError, resolveUnderRoot } from '../../runtime/path-safety.js';
-import type { CacheTierStats, ClearRequest, NodeCacheStats, RmrRequest, RuntimeJobOptions, SyncRequest, WarmupRequest } from '../../runtime/protocol.js';
+import { walkBeneath } from '../toolkit/beneath.js';
+import { runChild } from '../toolkit/child-process.js';
+import { walkFiles } from '../toolkit/fs-walk.js';
+import { isInside, normalizeUserPath, PathSafetyError, resolveUnderRoot } from '../toolkit/path-safety.js';
+import type { CacheTierStats, ClearRequest, NodeCacheStats, RmrRequest, RuntimeJobOptions, SyncRequest, WarmupRequest } from '../../api/runtime-protocol.js';
 import type { CacheRuntime, CacheRuntimeFactory, JobExecution, RuntimeEnvironment } from '../cache-engine.js';
 import { formatBytes } from '../../api/format.js';
 import { childEnv, infoCommand, parseInfoOutput, parsePrometheusText } from './commands.js';

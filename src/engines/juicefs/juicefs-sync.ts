@@ -10,11 +10,11 @@
  * Prometheus endpoint, totals from its final `Found: …` line.
  */
 import fs, { type FileHandle } from 'node:fs/promises';
-import { openChildDir, openRoot } from '../../runtime/beneath.js';
-import { runChild, type ChildResult } from '../../runtime/child-process.js';
-import { isInside, normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
-import type { SyncRequest } from '../../runtime/protocol.js';
-import { secretScrubber } from '../../runtime/scrub.js';
+import { openChildDir, openRoot } from '../toolkit/beneath.js';
+import { runChild, type ChildResult } from '../toolkit/child-process.js';
+import { isInside, normalizeUserPath, PathSafetyError } from '../toolkit/path-safety.js';
+import type { SyncRequest } from '../../api/runtime-protocol.js';
+import { secretScrubber } from '../../observability/scrub.js';
 import type { JobExecution } from '../cache-engine.js';
 import { childEnv, parseMetricsAddress, parsePrometheusText, parseSyncSummary, placeSourceCredentials, syncCommand, syncSummaryText, tidyJuiceFsLine } from './commands.js';
 import { META_URL_ENV, SUBDIR_ENV } from './constants.js';

@@ -1,5 +1,5 @@
 /**
- * The warmup job: lists the requested files without following any symlink (runtime/beneath.ts),
+ * The warmup job: lists the requested files without following any symlink (toolkit/beneath.ts),
  * keeps this pod's shard (sharding.ts) and asks the mount process, through its control file, to
  * fill its cache with them in batches. The mount resolves the paths inside the volume, so nothing
  * outside it is ever read.
@@ -10,9 +10,9 @@
  * time queue can never be wedged by what a tenant plants.
  */
 import fs from 'node:fs/promises';
-import { readRegularFileBeneath, walkBeneath, type BeneathEntry } from '../../runtime/beneath.js';
-import { normalizeUserPath, PathSafetyError } from '../../runtime/path-safety.js';
-import type { WarmupRequest } from '../../runtime/protocol.js';
+import { readRegularFileBeneath, walkBeneath, type BeneathEntry } from '../toolkit/beneath.js';
+import { normalizeUserPath, PathSafetyError } from '../toolkit/path-safety.js';
+import type { WarmupRequest } from '../../api/runtime-protocol.js';
 import type { JobExecution } from '../cache-engine.js';
 import { formatBytes } from '../../api/format.js';
 import { controlRequest, errnoName, fillCacheMessage, MIN_INTERNAL_INODE } from './control-file.js';

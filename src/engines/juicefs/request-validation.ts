@@ -10,8 +10,8 @@
  *    runtime's tiers (as mounted, or as the host path in cache.levels), and there is a tier.
  */
 import type { SampleJobType } from '../../api/samplejob.js';
-import { isInside, normalizeUserPath } from '../../runtime/path-safety.js';
-import type { ClearRequest, RuntimeJobOptions, SyncRequest } from '../../runtime/protocol.js';
+import { isInside, normalizeUserPath } from '../toolkit/path-safety.js';
+import type { ClearRequest, RuntimeJobOptions, SyncRequest } from '../../api/runtime-protocol.js';
 import type { RuntimeEnvironment } from '../cache-engine.js';
 import { parseSourceUri } from './source-uri.js';
 import { validateSyncFlags } from './sync-flags.js';

@@ -16,8 +16,8 @@
 import type { V1Container, V1PodSpec, V1StatefulSet, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SAMPLESET_LABEL } from '../../api/constants.js';
 import type { SampleSet } from '../../api/sampleset.js';
-import { formatRuntimeArgs } from '../../runtime/cli.js';
-import { RUNTIME_TOKEN_ENV } from '../../runtime/protocol.js';
+import { formatRuntimeArgs } from '../../api/runtime-cli.js';
+import { RUNTIME_TOKEN_ENV } from '../../api/runtime-protocol.js';
 import { COMPONENT_LABEL, JUICEFS_ENGINE, META_URL_ENV, SUBDIR_ENV, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT, TOKEN_KEY } from './constants.js';
 import { buildMountConfig, type JuiceFsMountConfig } from './mount-options.js';
 import { namespaceOf, persistentVolumeClaimName, runtimeName, tokenSecretName } from './names.js';

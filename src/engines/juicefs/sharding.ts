@@ -6,7 +6,7 @@
  *  - `random`: a file belongs to shard FNV-1a-32(relative path) mod P — stable across runs and
  *    pods, independent of which other files exist.
  */
-import { MAX_WARMUP_SHARDS } from '../../runtime/protocol.js';
+import { MAX_WARMUP_SHARDS } from '../../api/runtime-protocol.js';
 
 export type ShardStrategy = 'sequence' | 'random';
 

@@ -6,7 +6,7 @@
  * Secret's `access-key` (HADOOP_USER_NAME).
  */
 import { SpecError } from '../cache-engine.js';
-import { normalizeUserPath } from '../../runtime/path-safety.js';
+import { normalizeUserPath } from '../toolkit/path-safety.js';
 
 /** The schemes the original operator supports, `file` included. `http(s)` and `jfs` are not sources. */
 export const SOURCE_SCHEMES = [

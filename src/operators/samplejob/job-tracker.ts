@@ -14,11 +14,11 @@
  * `busy` and retried after the runtime's Retry-After (or a capped exponential backoff), without
  * counting towards `submitFailures`.
  */
-import { isTerminalJobStatus, type RuntimeJobRequest, type RuntimeJobState } from '../../runtime/protocol.js';
-import { isRuntimeBusy } from '../../runtime/runtime-client.js';
+import { isTerminalJobStatus, type RuntimeJobRequest, type RuntimeJobState } from '../../api/runtime-protocol.js';
+import { isRuntimeBusy } from '../shared/runtime-client.js';
 import { systemClock, type Clock } from '../../kube/clock.js';
 
-/** The RuntimeClient calls the SampleJob operator uses (src/runtime/runtime-client.ts implements them). */
+/** The RuntimeClient calls the SampleJob operator uses (src/operators/shared/runtime-client.ts implements them). */
 export interface RuntimeJobsClient {
   submit(baseUrl: string, token: string, req: RuntimeJobRequest): Promise<unknown>;
   /** undefined = the runtime does not know the job (e.g. the pod restarted). */

@@ -7,7 +7,7 @@
  * It never shows 100% before every pod has succeeded.
  */
 import type { JobProgress } from '../../api/samplejob.js';
-import type { JobProgressReport } from '../../runtime/protocol.js';
+import type { JobProgressReport } from '../../api/runtime-protocol.js';
 
 export type NodePhase = 'Waiting' | 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 

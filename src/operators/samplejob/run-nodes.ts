@@ -4,7 +4,7 @@
  * entries, and when to look at the run again without an event.
  */
 import type { SampleJobNodeStatus } from '../../api/samplejob.js';
-import type { JobProgressReport } from '../../runtime/protocol.js';
+import type { JobProgressReport } from '../../api/runtime-protocol.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
 import type { NodeProgress } from './progress.js';
 import { decideNode, nodeFailureMessage, RUNTIME_BUSY, TERMINAL_NODE_PHASES, type NodeStep, type PodView, type TrackView } from './run-state.js';

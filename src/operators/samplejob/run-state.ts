@@ -6,7 +6,7 @@
  * The operator applies the decisions (status writes, HTTP calls); nothing here does I/O.
  */
 import type { SampleJobNodeStatus, SampleJobPhase } from '../../api/samplejob.js';
-import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
+import type { JobProgressReport, RuntimeJobState } from '../../api/runtime-protocol.js';
 import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import type { NodePhase } from './progress.js';
 
@@ -22,7 +22,7 @@ export function cancelledByShutdown(st: RuntimeJobState | undefined): boolean {
   return st?.status === 'cancelled' && RUNTIME_SHUTDOWN_MESSAGE.test(st.message ?? '');
 }
 
-/** Runtime messages of its path-safety checks (src/runtime/path-safety.ts): the user's path is the problem. */
+/** Runtime messages of its path-safety checks (src/engines/toolkit/path-safety.ts): the user's path is the problem. */
 // `refused: …` is how a runtime reports a path it will not touch (a symlink on the way, a special file, …).
 const UNSAFE_PATH_MESSAGE = /^refused: |resolves outside its root|contains a '\.\.' segment|is a dangling symlink|contains a NUL character/;
 

@@ -1,5 +1,5 @@
 /** The calls the SampleSet operator makes on runtime pods (implemented by RuntimeClient). */
-import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../runtime/protocol.js';
+import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../api/runtime-protocol.js';
 
 export interface SampleSetRuntimeClient {
   submit(baseUrl: string, token: string, req: RuntimeJobRequest): Promise<RuntimeJobState | unknown>;

@@ -5,7 +5,7 @@
  * re-queued to write it into status.
  */
 import { systemClock, type Clock } from '../../kube/clock.js';
-import type { NodeCacheStats } from '../../runtime/protocol.js';
+import type { NodeCacheStats } from '../../api/runtime-protocol.js';
 import { aggregateCacheStats, type AggregatedStats, type PodStatsResult } from './stats.js';
 
 export interface StatsSource {

@@ -1,6 +1,6 @@
 /** Aggregation of per-node cache statistics into SampleSet `status.cacheStatus` (pure). */
 import type { CacheStatus } from '../../api/sampleset.js';
-import type { NodeCacheStats } from '../../runtime/protocol.js';
+import type { NodeCacheStats } from '../../api/runtime-protocol.js';
 import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 
 /** What one runtime pod answered (or why it did not), in partition order. */

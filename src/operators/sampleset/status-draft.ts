@@ -1,7 +1,7 @@
 /** A SampleSet's status being computed in one reconcile pass, and its condition types. */
 import { setCondition, type Condition } from '../../api/conditions.js';
 import type { SampleSet, SampleSetStatus } from '../../api/sampleset.js';
-import { maskUriUserinfo } from '../../runtime/scrub.js';
+import { maskUriUserinfo } from '../../observability/scrub.js';
 import { systemClock, type Clock } from '../../kube/clock.js';
 import { jsonEqual, mergePatch } from '../../kube/merge-patch.js';
 

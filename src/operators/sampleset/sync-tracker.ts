@@ -5,7 +5,7 @@
  * only read the latest state from here; they never wait on the runtime.
  */
 import { systemClock, type Clock } from '../../kube/clock.js';
-import { isTerminalJobStatus, type RuntimeJobState } from '../../runtime/protocol.js';
+import { isTerminalJobStatus, type RuntimeJobState } from '../../api/runtime-protocol.js';
 import { jsonEqual } from '../../kube/merge-patch.js';
 
 export interface JobPoller {

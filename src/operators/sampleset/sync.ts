@@ -1,8 +1,8 @@
 /** The initial sync of a SampleSet: its identity and how runtime states show in status (pure). */
 import { createHash } from 'node:crypto';
 import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
-import type { JobProgressReport, RuntimeJobState } from '../../runtime/protocol.js';
-import { maskUriUserinfo } from '../../runtime/scrub.js';
+import type { JobProgressReport, RuntimeJobState } from '../../api/runtime-protocol.js';
+import { maskUriUserinfo } from '../../observability/scrub.js';
 import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 

@@ -1,4 +1,4 @@
-import type { RuntimeJobState } from '../../runtime/protocol.js';
+import type { RuntimeJobState } from '../../api/runtime-protocol.js';
 
 /** The phase a Kubernetes status shows for a runtime job. A cancelled job counts as failed (nothing retries it by itself). */
 export type RuntimeJobPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';

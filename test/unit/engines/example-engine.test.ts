@@ -7,17 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { engineNameOf } from '../../../src/api/sampleset.js';
 import { SpecError } from '../../../src/engines/cache-engine.js';
-import { EXAMPLE_ENGINE, registerExample } from '../../../src/engines/example/example-engine.js';
-import { registerJuiceFs } from '../../../src/engines/juicefs/index.js';
-import { EngineRegistry } from '../../../src/engines/registry.js';
-import { RuntimeClient } from '../../../src/runtime/runtime-client.js';
+import { EXAMPLE_ENGINE, EXAMPLE_PACKAGE } from '../../../src/engines/example/example-engine.js';
+import { INSTALLED_ENGINES, installedEngines } from '../../../src/engines/installed.js';
+import { RuntimeClient } from '../../../src/operators/shared/runtime-client.js';
 import { RuntimeServer } from '../../../src/runtime/server.js';
 import { sampleJob, sampleSet } from './fixtures.js';
 
 describe('engine registry with the example engine', () => {
-  const registry = new EngineRegistry();
-  registerJuiceFs(registry);
-  registerExample(registry);
+  const registry = installedEngines({}, [...INSTALLED_ENGINES, EXAMPLE_PACKAGE]);
 
   it('picks the engine named by spec.csi.driver, JuiceFS by default', () => {
     expect(registry.names()).to.deep.equal(['example', 'juicefs']);

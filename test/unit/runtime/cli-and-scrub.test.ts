@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { CliError, formatRuntimeArgs, parseRuntimeArgs } from '../../../src/runtime/cli.js';
-import { maskUriUserinfo, maskUriUserinfoDeep, secretScrubber } from '../../../src/runtime/scrub.js';
+import { CliError, formatRuntimeArgs, parseRuntimeArgs } from '../../../src/api/runtime-cli.js';
+import { maskUriUserinfo, maskUriUserinfoDeep, secretScrubber } from '../../../src/observability/scrub.js';
 
 describe('paddle-runtime command line', () => {
   it('round-trips through format and parse', () => {

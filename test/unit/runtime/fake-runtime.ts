@@ -1,7 +1,7 @@
 // A scriptable CacheRuntime for the server and queue tests (pure logic, no engine binary).
 import type { SampleJobType } from '../../../src/api/samplejob.js';
 import type { CacheRuntime, JobExecution } from '../../../src/engines/cache-engine.js';
-import type { NodeCacheStats, RuntimeJobOptions } from '../../../src/runtime/protocol.js';
+import type { NodeCacheStats, RuntimeJobOptions } from '../../../src/api/runtime-protocol.js';
 
 export interface FakeCall {
   type: SampleJobType;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { JobExecution } from '../../../src/engines/cache-engine.js';
 import { canonicalJson, JobConflictError, JobQueue, QueueClosedError } from '../../../src/runtime/job-queue.js';
-import type { RuntimeJobRequest } from '../../../src/runtime/protocol.js';
+import type { RuntimeJobRequest } from '../../../src/api/runtime-protocol.js';
 import { Deferred } from './fake-runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,10 +5,10 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
-import { parseRuntimeArgs, formatRuntimeArgs } from '../../../src/runtime/cli.js';
+import { parseRuntimeArgs, formatRuntimeArgs } from '../../../src/api/runtime-cli.js';
 import { installProcessGuards } from '../../../src/runtime/main.js';
-import type { RuntimeJobRequest } from '../../../src/runtime/protocol.js';
-import { isRuntimeBusy, parseRetryAfter, RuntimeBusyError, RuntimeClient } from '../../../src/runtime/runtime-client.js';
+import type { RuntimeJobRequest } from '../../../src/api/runtime-protocol.js';
+import { isRuntimeBusy, parseRetryAfter, RuntimeBusyError, RuntimeClient } from '../../../src/operators/shared/runtime-client.js';
 import { RuntimeServer } from '../../../src/runtime/server.js';
 import { blockUntilReleased, Deferred, FakeRuntime } from './fake-runtime.js';
 

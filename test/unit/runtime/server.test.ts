@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import http from 'node:http';
-import { RuntimeClient, RuntimeClientError } from '../../../src/runtime/runtime-client.js';
+import { RuntimeClient, RuntimeClientError } from '../../../src/operators/shared/runtime-client.js';
 import { RuntimeServer } from '../../../src/runtime/server.js';
-import type { RuntimeJobRequest } from '../../../src/runtime/protocol.js';
+import type { RuntimeJobRequest } from '../../../src/api/runtime-protocol.js';
 import { blockUntilReleased, Deferred, FakeRuntime } from './fake-runtime.js';
 
 const TOKEN = 'unit-test-token-0123456789abcdef';

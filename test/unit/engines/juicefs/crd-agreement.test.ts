@@ -14,7 +14,7 @@ import { DURATION_PATTERN, formatMountOption, MOUNT_OPTIONS, MOUNT_SCALAR_MAX_LE
 import { buildMountConfig } from '../../../../src/engines/juicefs/mount-options.js';
 import { MAX_SHARDS } from '../../../../src/engines/juicefs/sharding.js';
 import { IGNORED_SYNC_FLAGS, NO_CONTROL_CHARS, SYNC_FLAGS, SYNC_STRING_MAX_LENGTH, syncIntRange, validateSyncFlags } from '../../../../src/engines/juicefs/sync-flags.js';
-import { MAX_WARMUP_SHARDS } from '../../../../src/runtime/protocol.js';
+import { MAX_WARMUP_SHARDS } from '../../../../src/api/runtime-protocol.js';
 import { sampleJob, sampleSet } from '../fixtures.js';
 import { at, celRegex, crdSchema, schemaAccepts, type Json } from './crd-schema.js';
 

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
-import { MAX_JOB_REQUEST_BYTES } from '../../../../src/runtime/protocol.js';
+import { MAX_JOB_REQUEST_BYTES } from '../../../../src/api/runtime-protocol.js';
 import { validateJobRequest } from '../../../../src/runtime/validation.js';
 import { sampleJob, sampleSet, secret } from '../fixtures.js';
 import { seededRandom } from '../../support/seeded-random.js';

@@ -10,7 +10,7 @@ import { JuiceFsRuntime } from '../../../../src/engines/juicefs/juicefs-runtime.
 import { rmrTargets } from '../../../../src/engines/juicefs/juicefs-rmr.js';
 import { WARMUP_LIST_MAX_BYTES, warmupTargets } from '../../../../src/engines/juicefs/juicefs-warmup.js';
 import { canonicalOrder } from '../../../../src/engines/juicefs/sharding.js';
-import type { JobProgressReport } from '../../../../src/runtime/protocol.js';
+import type { JobProgressReport } from '../../../../src/api/runtime-protocol.js';
 
 const UUID = '11111111-2222-3333-4444-555555555555';
 const OTHER = '99999999-8888-7777-6666-555555555555';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
-import { buildMountConfig, checkCacheDir, checkCacheRoots, defaultCacheDir, mountOptionsString, parseMountOptions, placeCacheDir } from '../../../../src/engines/juicefs/mount-options.js';
+import { checkCacheRoots } from '../../../../src/engines/toolkit/cache-roots.js';
+import { buildMountConfig, checkCacheDir, defaultCacheDir, mountOptionsString, parseMountOptions, placeCacheDir } from '../../../../src/engines/juicefs/mount-options.js';
 import { sampleSet } from '../fixtures.js';
 
 function specError(fn: () => unknown, reason: string, text?: RegExp): void {

@@ -3,7 +3,7 @@ import { CREATED_BY_LABEL, RUNTIME_PORT, SAMPLESET_LABEL } from '../../../../src
 import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
 import { parseMountOptions } from '../../../../src/engines/juicefs/mount-options.js';
-import { parseRuntimeArgs } from '../../../../src/runtime/cli.js';
+import { parseRuntimeArgs } from '../../../../src/api/runtime-cli.js';
 import { sampleSet, secret } from '../fixtures.js';
 
 const engine = new JuiceFsEngine({ cacheRoots: ['/dev/shm/paddle', '/mnt/ssd0', '/mnt/ssd1'] });

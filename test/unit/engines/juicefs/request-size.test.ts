@@ -9,7 +9,7 @@ import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { CREDENTIAL_KEYS, initialSyncRequest, jobRequest } from '../../../../src/engines/juicefs/job-requests.js';
 import { MAX_SHARDS } from '../../../../src/engines/juicefs/sharding.js';
 import { IGNORED_SYNC_FLAGS, validateSyncFlags } from '../../../../src/engines/juicefs/sync-flags.js';
-import { MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type RuntimeJobRequest } from '../../../../src/runtime/protocol.js';
+import { MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type RuntimeJobRequest } from '../../../../src/api/runtime-protocol.js';
 import { validateJobRequest } from '../../../../src/runtime/validation.js';
 import { sampleJob, sampleSet, secret } from '../fixtures.js';
 import { at, celUpperBound, crdSchema, schemaAccepts, type Json } from './crd-schema.js';

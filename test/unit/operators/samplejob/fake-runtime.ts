@@ -2,9 +2,9 @@
  * An in-memory paddle-runtime for the SampleJob unit tests: jobs per base URL, long-polls that
  * answer when the job changes (or after the wait, scaled down), and failure injection.
  */
-import type { RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from '../../../../src/runtime/protocol.js';
+import type { RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from '../../../../src/api/runtime-protocol.js';
 import type { RuntimeJobsClient } from '../../../../src/operators/samplejob/job-tracker.js';
-import { RuntimeBusyError } from '../../../../src/runtime/runtime-client.js';
+import { RuntimeBusyError } from '../../../../src/operators/shared/runtime-client.js';
 
 interface Server {
   jobs: Map<string, { state: RuntimeJobState; req: RuntimeJobRequest }>;

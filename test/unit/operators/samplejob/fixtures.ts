@@ -4,7 +4,7 @@ import type { SampleJob, SampleJobSpec } from '../../../../src/api/samplejob.js'
 import type { SampleSet, SampleSetPhase } from '../../../../src/api/sampleset.js';
 import { SpecError, type CacheEngine } from '../../../../src/engines/cache-engine.js';
 import { EngineRegistry } from '../../../../src/engines/registry.js';
-import type { RuntimeJobRequest } from '../../../../src/runtime/protocol.js';
+import type { RuntimeJobRequest } from '../../../../src/api/runtime-protocol.js';
 import type { FakeCluster } from '../../support/fake-cluster.js';
 
 export const NS = 'ns';

@@ -7,7 +7,7 @@ import { JobTracker, type TrackTarget } from '../../../../src/operators/samplejo
 import { decideNode, jobPhaseOf, runtimeBusyMessage, type NodeContext } from '../../../../src/operators/samplejob/run-state.js';
 import { SampleJobOperator } from '../../../../src/operators/samplejob/samplejob-operator.js';
 import { ManualClock } from '../../../../src/kube/clock.js';
-import { RuntimeBusyError } from '../../../../src/runtime/runtime-client.js';
+import { RuntimeBusyError } from '../../../../src/operators/shared/runtime-client.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
 import { FakeRuntime } from './fake-runtime.js';
 import { baseUrl, getJob, registry, runtimePod, sampleJob, sampleSet, until } from './fixtures.js';

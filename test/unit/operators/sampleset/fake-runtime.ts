@@ -2,7 +2,7 @@
  * The in-memory paddle-runtime of the SampleJob tests, with what the SampleSet operator asks too:
  * cache statistics and health. Every pod answers healthz unless it is down.
  */
-import type { NodeCacheStats } from '../../../../src/runtime/protocol.js';
+import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 import type { SampleSetRuntimeClient } from '../../../../src/operators/sampleset/runtime-calls.js';
 import { FakeRuntime } from '../samplejob/fake-runtime.js';
 

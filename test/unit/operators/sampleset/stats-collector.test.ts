@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { StatsCollector, type StatsSource } from '../../../../src/operators/sampleset/stats-collector.js';
-import type { NodeCacheStats } from '../../../../src/runtime/protocol.js';
+import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 
 const stats = (cached: number): NodeCacheStats => ({ totalBytes: 100, totalFiles: 3, cachedBytes: cached, tiers: [{ path: '/c', sizeBytes: 1000, usedBytes: 10, availBytes: 990 }] });
 

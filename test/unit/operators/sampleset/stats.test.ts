@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { aggregateCacheStats, isFullyCached } from '../../../../src/operators/sampleset/stats.js';
-import type { NodeCacheStats } from '../../../../src/runtime/protocol.js';
+import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 
 const GiB = 1024 ** 3;
 const node = (cached: number, tiers: Array<[number, number, number]> = [[10 * GiB, 4 * GiB, 6 * GiB]], extra: Partial<NodeCacheStats> = {}): NodeCacheStats => ({

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { SyncTracker, type JobPoller } from '../../../../src/operators/sampleset/sync-tracker.js';
-import type { RuntimeJobState } from '../../../../src/runtime/protocol.js';
+import type { RuntimeJobState } from '../../../../src/api/runtime-protocol.js';
 
 /** A poller that answers from a script of states (or errors), one per call. */
 class ScriptedPoller implements JobPoller {

@@ -11,7 +11,7 @@
  * The bearer token comes from the environment (PADDLE_RUNTIME_TOKEN), never from the arguments.
  */
 import { parseArgs } from 'node:util';
-import { RUNTIME_PORT } from '../api/constants.js';
+import { RUNTIME_PORT } from './constants.js';
 
 export type RuntimeCommand = 'serve' | 'clean-cache';
 

@@ -9,7 +9,7 @@
  *   container.bind(RuntimeClient).toDynamicValue(() => new RuntimeClient({ onRequest: ... }))
  */
 import http from 'node:http';
-import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from './protocol.js';
+import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../api/runtime-protocol.js';
 
 export interface RuntimeClientOptions {
   /** Timeout of one ordinary request (default 10 s). */

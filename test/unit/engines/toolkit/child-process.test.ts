@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fs from 'node:fs';
-import { liveChildGroups, runChild } from '../../../src/runtime/child-process.js';
+import { liveChildGroups, runChild } from '../../../../src/engines/toolkit/child-process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

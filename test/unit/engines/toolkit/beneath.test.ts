@@ -5,8 +5,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lstatIn, openDirBeneath, readRegularFileBeneath, removeIn, walkBeneath, writeFileBeneath } from '../../../src/runtime/beneath.js';
-import { PathSafetyError } from '../../../src/runtime/path-safety.js';
+import { lstatIn, openDirBeneath, readRegularFileBeneath, removeIn, walkBeneath, writeFileBeneath } from '../../../../src/engines/toolkit/beneath.js';
+import { PathSafetyError } from '../../../../src/engines/toolkit/path-safety.js';
 
 function write(p: string, content = 'x'): void {
   fs.mkdirSync(path.dirname(p), { recursive: true });

@@ -11,7 +11,7 @@
  *   GET    /cache                   -> NodeCacheStats
  *   GET    /healthz                 -> {ok, engine} (no auth; 503 {ok: false} while shutting down)
  */
-import type { SampleJobType } from '../api/samplejob.js';
+import type { SampleJobType } from './samplejob.js';
 
 export const RUNTIME_TOKEN_ENV = 'PADDLE_RUNTIME_TOKEN';
 
@@ -114,4 +114,7 @@ export const MAX_JOB_REQUEST_BYTES = 1024 * 1024;
 export const MAX_WARMUP_SHARDS = 5000;
 
 /** Longest credential value (one key of the source Secret) a request may carry, in characters. */
+/** Job ids: what the operator generates (UIDs, names with suffixes), nothing that needs escaping. */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/;
+
 export const MAX_CREDENTIAL_LENGTH = 4096;
