@@ -1,0 +1,97 @@
+/**
+ * Node statistics of the JuiceFS runtime: dataset bytes and files from `juicefs info -r` (a bounded
+ * tree walk as a fallback), cached bytes by walking `<tier>/<uuid>/raw` (the mount's own accounting
+ * when the UUID is unknown), and statfs of each tier (tiers sharing a file system reported once).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { CacheTierStats, NodeCacheStats } from '../../api/runtime-protocol.js';
+import { walkBeneath } from '../toolkit/beneath.js';
+import { runChild } from '../toolkit/child-process.js';
+import { walkFiles } from '../toolkit/fs-walk.js';
+import { childEnv, infoCommand, parseInfoOutput, parsePrometheusText } from './commands.js';
+import type { CacheTier } from './juicefs-clear.js';
+import { isControlPath } from './juicefs-warmup.js';
+
+export interface StatsContext {
+  bin: string;
+  dataDir: string;
+  baseEnv: NodeJS.ProcessEnv;
+  tiers: CacheTier[];
+  /** Bound of `juicefs info -r` and of the fallback walk. */
+  infoTimeoutMs: number;
+  volumeUuid(): Promise<string>;
+}
+
+async function datasetTotals(ctx: StatsContext, errors: string[]): Promise<{ bytes: number; files: number }> {
+  try {
+    const r = await runChild({ bin: ctx.bin, args: infoCommand(ctx.dataDir), env: childEnv(ctx.baseEnv), timeoutMs: ctx.infoTimeoutMs, tailLines: 40 });
+    const parsed = r.code === 0 ? parseInfoOutput(r.tail.join('\n')) : undefined;
+    if (parsed) return { bytes: parsed.bytes, files: parsed.files };
+    errors.push(`juicefs info failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}); counted by walking the dataset`);
+  } catch (err) {
+    errors.push(`juicefs info: ${(err as Error).message}; counted by walking the dataset`);
+  }
+  // Bounded: a huge dataset is not walked through FUSE for minutes on every statistics call.
+  try {
+    const w = await walkBeneath(ctx.dataDir, '', { skip: (rel) => isControlPath(rel), onFile: () => {}, signal: AbortSignal.timeout(ctx.infoTimeoutMs) });
+    return { bytes: w.bytes, files: w.files };
+  } catch (err) {
+    errors.push(`counting the dataset: ${(err as Error).message}`);
+    return { bytes: 0, files: 0 };
+  }
+}
+
+async function cachedBytes(ctx: StatsContext, errors: string[]): Promise<number> {
+  let uuid: string | undefined;
+  try {
+    uuid = await ctx.volumeUuid();
+  } catch (err) {
+    errors.push((err as Error).message);
+  }
+  if (uuid) {
+    let total = 0;
+    for (const t of ctx.tiers) {
+      try {
+        const w = await walkFiles(path.join(t.dir, uuid, 'raw'), '', { collect: false, onFile: () => {} });
+        total += w.bytes;
+      } catch (err) {
+        errors.push(`cache tier ${t.host ?? t.dir}: ${(err as Error).message}`);
+      }
+    }
+    return total;
+  }
+  // Without the UUID, the mount's own accounting.
+  try {
+    const m = parsePrometheusText(await fs.readFile(path.join(ctx.dataDir, '.stats'), 'utf8'));
+    return m.get('juicefs_blockcache_bytes') ?? 0;
+  } catch (err) {
+    errors.push(`cannot read .stats: ${(err as Error).message}`);
+    return 0;
+  }
+}
+
+async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTierStats[]> {
+  const out: CacheTierStats[] = [];
+  const seen = new Set<number>();
+  for (const t of ctx.tiers) {
+    try {
+      const st = await fs.stat(t.dir);
+      // Tiers on the same file system are reported once (their space is shared).
+      if (seen.has(st.dev)) continue;
+      seen.add(st.dev);
+      const s = await fs.statfs(t.dir);
+      out.push({ path: t.host ?? t.dir, sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availBytes: s.bavail * s.bsize });
+    } catch (err) {
+      errors.push(`cache tier ${t.host ?? t.dir}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/** The node's statistics; partial failures go into `errors`, never a throw. */
+export async function collectStats(ctx: StatsContext): Promise<NodeCacheStats> {
+  const errors: string[] = [];
+  const [totals, cached, tiers] = await Promise.all([datasetTotals(ctx, errors), cachedBytes(ctx, errors), tierStats(ctx, errors)]);
+  return { totalBytes: totals.bytes, totalFiles: totals.files, cachedBytes: cached, tiers, ...(errors.length ? { errors } : {}) };
+}
