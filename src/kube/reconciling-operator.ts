@@ -43,13 +43,12 @@ export function parseKey(s: string): ObjectKey {
 }
 
 /**
- * Our base class for every operator. It keeps `@dot-i/k8s-operator`'s Operator as the parent (its
- * `start()` calls our `init()`), and replaces its event source and queue: informers (list + watch
- * with resourceVersion, 410 relist, reconnect with backoff) feed a keyed work queue (coalescing,
- * one reconcile per object at a time, N objects in parallel, backoff on errors, requeue-after).
- * The parent's watchResource, stop() and status/finalizer helpers are never used: they exit the
- * process on errors. A subclass declares what it manages with @controller/@owns/@watches and
- * implements `reconcile`.
+ * Our base class for every operator. It keeps `@dot-i/k8s-operator`'s Operator as the parent and
+ * replaces its event source and queue: informers (list + watch with resourceVersion, 410 relist,
+ * reconnect with backoff) feed a keyed work queue (coalescing, one reconcile per object at a time,
+ * N objects in parallel, backoff on errors, requeue-after). Which parent parts are used and which
+ * are replaced, and why, is written once in src/kube/README.md. A subclass declares what it
+ * manages with @controller/@owns/@watches and implements `reconcile`.
  */
 export abstract class ReconcilingOperator<T extends KubernetesObject> extends DotIOperator {
   protected readonly spec: ControllerSpec;
