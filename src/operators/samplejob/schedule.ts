@@ -233,17 +233,13 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     if (due === undefined) return result({ nextRunAt });
     const missed = countBetween(cron, handled, due);
 
-    if (deadlineMs !== undefined && due + deadlineMs < now) {
+    // A run that will not be created: recorded as handled, and said why.
+    const skip = (reason: NonNullable<ScheduleDecision['skipped']>['reason'], why: string): ScheduleDecision => {
       lastSchedule = due;
-      return result({
-        nextRunAt,
-        missed,
-        skipped: {
-          scheduledTime: new Date(due),
-          reason: 'StartingDeadlineExceeded',
-          message: `run scheduled at ${new Date(due).toISOString()} missed its starting deadline of ${spec.startingDeadlineSeconds}s`,
-        },
-      });
+      return result({ nextRunAt, missed, skipped: { scheduledTime: new Date(due), reason, message: `run scheduled at ${new Date(due).toISOString()} ${why}` } });
+    };
+    if (deadlineMs !== undefined && due + deadlineMs < now) {
+      return skip('StartingDeadlineExceeded', `missed its starting deadline of ${spec.startingDeadlineSeconds}s`);
     }
 
     const name = childName(parent.metadata!.name!, due);
@@ -254,16 +250,7 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     }
     const policy = spec.concurrencyPolicy ?? 'Allow';
     if (policy === 'Forbid' && active.length > 0) {
-      lastSchedule = due;
-      return result({
-        nextRunAt,
-        missed,
-        skipped: {
-          scheduledTime: new Date(due),
-          reason: 'ConcurrencyForbid',
-          message: `run scheduled at ${new Date(due).toISOString()} skipped: ${active.map((c) => c.name).join(', ')} still active (concurrencyPolicy Forbid)`,
-        },
-      });
+      return skip('ConcurrencyForbid', `skipped: ${active.map((c) => c.name).join(', ')} still active (concurrencyPolicy Forbid)`);
     }
     if (policy === 'Replace' && active.length > 0) {
       for (const c of active) toDelete.push({ name: c.name, uid: c.uid, reason: 'Replace' });
