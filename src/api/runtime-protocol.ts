@@ -97,8 +97,22 @@ export interface NodeCacheStats {
   /** Bytes of this volume held in this node's cache. */
   cachedBytes: number;
   tiers: CacheTierStats[];
+  /** Reads this node's mount served, when the engine counts them. */
+  reads?: CacheReadStats;
   /** Problems met while measuring (partial data is still reported). */
   errors?: string[];
+}
+
+/**
+ * Reads served by a node's mount since it started (cumulative; a restarted mount starts again from
+ * zero): block reads found in the node's cache (hits) or fetched from the object store (misses),
+ * counted in blocks and in bytes. Training pods on the node read through the same mount.
+ */
+export interface CacheReadStats {
+  hits: number;
+  misses: number;
+  hitBytes: number;
+  missBytes: number;
 }
 
 /**

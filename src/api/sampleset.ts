@@ -71,9 +71,19 @@ export interface CacheStatus {
   diskUsedBytes?: number;
   diskAvailBytes?: number;
   fileCount?: number;
+  /** Block reads served from the cache nodes' caches, as a percentage of all block reads (since the mounts started). */
+  cacheHitRatio?: string;
+  cacheHits?: number;
+  cacheMisses?: number;
+  /** Bytes the mounts read from their node's cache, and from the object store (since the mounts started). */
+  bytesFromCache?: number;
+  bytesFromStore?: number;
   /** Kept with the original's spelling for compatibility. */
   errorMassage?: string;
 }
+
+/** The read figures of one cache node (or summed over a SampleSet's nodes). */
+export type CacheReadFigures = Pick<CacheStatus, 'cacheHitRatio' | 'cacheHits' | 'cacheMisses' | 'bytesFromCache' | 'bytesFromStore'>;
 
 export interface RuntimeStatus {
   specReplicas?: number;
@@ -81,7 +91,7 @@ export interface RuntimeStatus {
   runtimeReady?: string;
 }
 
-export interface CacheNodeStatus {
+export interface CacheNodeStatus extends CacheReadFigures {
   partition: number;
   pod: string;
   node?: string;

@@ -81,6 +81,24 @@ export class Metrics {
     labelNames: ['namespace', 'name'] as const,
     registers: [this.registry],
   });
+  readonly sampleSetCacheHitRatio = new Gauge({
+    name: 'paddle_operator_sampleset_cache_hit_ratio',
+    help: 'Fraction (0..1) of block reads a SampleSet\'s mounts served from their node caches since they started (from its status).',
+    labelNames: ['namespace', 'name'] as const,
+    registers: [this.registry],
+  });
+  readonly partitionCacheHitRatio = new Gauge({
+    name: 'paddle_operator_sampleset_partition_cache_hit_ratio',
+    help: 'Fraction (0..1) of block reads one cache partition\'s mount served from its node cache since it started (from status.nodes).',
+    labelNames: ['namespace', 'name', 'partition'] as const,
+    registers: [this.registry],
+  });
+  readonly partitionReadBytes = new Gauge({
+    name: 'paddle_operator_sampleset_partition_read_bytes',
+    help: 'Bytes one cache partition\'s mount read since it started, by source: cache (its node cache) or store (the object store).',
+    labelNames: ['namespace', 'name', 'partition', 'source'] as const,
+    registers: [this.registry],
+  });
   readonly sampleJobProgress = new Gauge({
     name: 'paddle_operator_samplejob_progress_ratio',
     help: 'Progress (0..1) of a SampleJob (from its status; 1 once Succeeded).',
@@ -105,10 +123,22 @@ export class Metrics {
     this.sampleSetCachedBytes.reset();
     this.sampleSetTotalBytes.reset();
     this.sampleSetCachedRatio.reset();
+    this.sampleSetCacheHitRatio.reset();
+    this.partitionCacheHitRatio.reset();
+    this.partitionReadBytes.reset();
     this.sampleJobProgress.reset();
     for (const s of this.resources.sampleSets()) {
       const labels = { namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '' };
       const cs = s.status?.cacheStatus;
+      const hitRatio = ratio(cs?.cacheHits, cs?.cacheMisses);
+      if (hitRatio !== undefined) this.sampleSetCacheHitRatio.set(labels, hitRatio);
+      for (const n of s.status?.nodes ?? []) {
+        const p = { ...labels, partition: String(n.partition) };
+        const r = ratio(n.cacheHits, n.cacheMisses);
+        if (r !== undefined) this.partitionCacheHitRatio.set(p, r);
+        if (n.bytesFromCache !== undefined) this.partitionReadBytes.set({ ...p, source: 'cache' }, n.bytesFromCache);
+        if (n.bytesFromStore !== undefined) this.partitionReadBytes.set({ ...p, source: 'store' }, n.bytesFromStore);
+      }
       if (cs?.cachedBytes === undefined || cs.totalBytes === undefined) continue;
       this.sampleSetCachedBytes.set(labels, cs.cachedBytes);
       this.sampleSetTotalBytes.set(labels, cs.totalBytes);
@@ -127,4 +157,10 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'paddle_operator_' });
   }
+}
+
+/** hits / (hits + misses), or undefined before anything was read. */
+function ratio(hits: number | undefined, misses: number | undefined): number | undefined {
+  const total = (hits ?? 0) + (misses ?? 0);
+  return total > 0 ? (hits ?? 0) / total : undefined;
 }

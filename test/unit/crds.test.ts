@@ -46,6 +46,10 @@ function at(schema: Json, dotted: string): Json {
   return node;
 }
 
+/** The read figures a SampleSet shows in total and per partition (counters are int64). */
+const READ_COUNTERS = ['cacheHits', 'cacheMisses', 'bytesFromCache', 'bytesFromStore'];
+const READ_FIGURES = ['cacheHitRatio', ...READ_COUNTERS];
+
 function keysAt(schema: Json, dotted: string): string[] {
   return Object.keys(at(schema, dotted).properties ?? {}).sort();
 }
@@ -266,13 +270,17 @@ describe('CRDs (crds/)', () => {
         [
           'totalSize', 'totalFiles', 'cachedSize', 'diskSize', 'diskUsed', 'diskAvail', 'diskUsageRate', 'cachedPercentage',
           'totalBytes', 'cachedBytes', 'diskSizeBytes', 'diskUsedBytes', 'diskAvailBytes', 'fileCount', 'errorMassage',
+          ...READ_FIGURES,
         ].sort(),
       );
-      for (const f of ['totalBytes', 'cachedBytes', 'diskSizeBytes', 'diskUsedBytes', 'diskAvailBytes', 'fileCount']) {
+      for (const f of ['totalBytes', 'cachedBytes', 'diskSizeBytes', 'diskUsedBytes', 'diskAvailBytes', 'fileCount', ...READ_COUNTERS]) {
         expect(at(s, `status.cacheStatus.${f}`), f).to.include({ type: 'integer', format: 'int64' });
       }
+      for (const f of READ_COUNTERS) expect(at(s, `status.nodes.[].${f}`), f).to.include({ type: 'integer', format: 'int64' });
+      const wide = (crds.SampleSet.spec.versions[0].additionalPrinterColumns as Json[]).find((c) => c.name === 'HIT RATIO');
+      expect(wide).to.include({ jsonPath: '.status.cacheStatus.cacheHitRatio', priority: 1 });
       expect(at(s, 'status.cacheStatus.cachedPercentage').type).to.equal('string');
-      expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(['message', 'node', 'partition', 'pod', 'ready']);
+      expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(['message', 'node', 'partition', 'pod', 'ready', ...READ_FIGURES].sort());
       expect(keysAt(s, 'status.syncJob')).to.deep.equal(['completionTime', 'id', 'message', 'phase', 'startTime']);
     });
   });

@@ -1,17 +1,19 @@
 /**
  * Node statistics of the JuiceFS runtime: dataset bytes and files from `juicefs info -r` (a bounded
  * tree walk as a fallback), cached bytes by walking `<tier>/<uuid>/raw` (the mount's own accounting
- * when the UUID is unknown), and statfs of each tier (tiers sharing a file system reported once).
+ * when the UUID is unknown), statfs of each tier (tiers sharing a file system reported once), and
+ * the block reads the mount served from cache and from the object store (its `.stats`).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { CacheTierStats, NodeCacheStats } from '../../api/runtime-protocol.js';
+import type { CacheReadStats, CacheTierStats, NodeCacheStats } from '../../api/runtime-protocol.js';
 import { walkBeneath } from '../toolkit/beneath.js';
 import { runChild } from '../toolkit/child-process.js';
 import { walkFiles } from '../toolkit/fs-walk.js';
 import { childEnv, infoCommand, parseInfoOutput, parsePrometheusText } from './commands.js';
 import type { CacheTier } from './juicefs-clear.js';
 import { isControlPath } from './juicefs-warmup.js';
+import { readToEnd } from './volume-uuid.js';
 
 export interface StatsContext {
   bin: string;
@@ -42,7 +44,7 @@ async function datasetTotals(ctx: StatsContext, errors: string[]): Promise<{ byt
   }
 }
 
-async function cachedBytes(ctx: StatsContext, errors: string[]): Promise<number> {
+async function cachedBytes(ctx: StatsContext, mountMetrics: Promise<Map<string, number> | Error>, errors: string[]): Promise<number> {
   let uuid: string | undefined;
   try {
     uuid = await ctx.volumeUuid();
@@ -62,13 +64,29 @@ async function cachedBytes(ctx: StatsContext, errors: string[]): Promise<number>
     return total;
   }
   // Without the UUID, the mount's own accounting.
-  try {
-    const m = parsePrometheusText(await fs.readFile(path.join(ctx.dataDir, '.stats'), 'utf8'));
-    return m.get('juicefs_blockcache_bytes') ?? 0;
-  } catch (err) {
-    errors.push(`cannot read .stats: ${(err as Error).message}`);
+  const m = await mountMetrics;
+  if (m instanceof Error) {
+    errors.push(`cannot read .stats: ${m.message}`);
     return 0;
   }
+  return m.get('juicefs_blockcache_bytes') ?? 0;
+}
+
+/** The mount's own metrics (its `.stats` control file), or why they could not be read. */
+async function readMountMetrics(ctx: StatsContext): Promise<Map<string, number> | Error> {
+  try {
+    return parsePrometheusText(await readToEnd(path.join(ctx.dataDir, '.stats')));
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+/** Block reads the mount served from the node's cache and from the object store since it started. */
+export function readStatsOf(metrics: Map<string, number>): CacheReadStats | undefined {
+  const hits = metrics.get('juicefs_blockcache_hits');
+  const misses = metrics.get('juicefs_blockcache_miss');
+  if (hits === undefined || misses === undefined) return undefined;
+  return { hits, misses, hitBytes: metrics.get('juicefs_blockcache_hit_bytes') ?? 0, missBytes: metrics.get('juicefs_blockcache_miss_bytes') ?? 0 };
 }
 
 async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTierStats[]> {
@@ -92,6 +110,8 @@ async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTier
 /** The node's statistics; partial failures go into `errors`, never a throw. */
 export async function collectStats(ctx: StatsContext): Promise<NodeCacheStats> {
   const errors: string[] = [];
-  const [totals, cached, tiers] = await Promise.all([datasetTotals(ctx, errors), cachedBytes(ctx, errors), tierStats(ctx, errors)]);
-  return { totalBytes: totals.bytes, totalFiles: totals.files, cachedBytes: cached, tiers, ...(errors.length ? { errors } : {}) };
+  const mountMetrics = readMountMetrics(ctx);
+  const [totals, cached, tiers, metrics] = await Promise.all([datasetTotals(ctx, errors), cachedBytes(ctx, mountMetrics, errors), tierStats(ctx, errors), mountMetrics]);
+  const reads = metrics instanceof Error ? undefined : readStatsOf(metrics);
+  return { totalBytes: totals.bytes, totalFiles: totals.files, cachedBytes: cached, tiers, ...(reads ? { reads } : {}), ...(errors.length ? { errors } : {}) };
 }

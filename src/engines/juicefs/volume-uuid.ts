@@ -39,7 +39,7 @@ export async function readVolumeUuid(dataDir: string): Promise<string> {
 }
 
 /** Reads a file until EOF, whatever size it reports (FUSE virtual files may report a stale one). */
-async function readToEnd(file: string): Promise<string> {
+export async function readToEnd(file: string): Promise<string> {
   const fh = await fs.open(file, 'r');
   try {
     const chunks: Buffer[] = [];

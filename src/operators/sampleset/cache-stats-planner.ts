@@ -6,7 +6,8 @@
 import type { SampleSet } from '../../api/sampleset.js';
 import { kubeTime } from '../../api/time.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
-import { isFullyCached } from './stats.js';
+import type { CacheReadFigures } from '../../api/sampleset.js';
+import { isFullyCached, withoutReads } from './stats.js';
 import type { Collection, StatsCollector } from './stats-collector.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
 import { systemClock, type Clock } from '../../kube/clock.js';
@@ -61,6 +62,11 @@ export class CacheStatsPlanner {
     if (m) m.invalidatedAt = this.clock.now();
   }
 
+  /** Each runtime pod's read figures from the collection status shows (undefined: none yet). */
+  podReads(k: string): Record<string, CacheReadFigures> | undefined {
+    return this.memory.get(k)?.applied?.agg.podReads;
+  }
+
   forget(k: string): void {
     this.memory.delete(k);
     this.collector.forget(k);
@@ -69,8 +75,8 @@ export class CacheStatsPlanner {
   /**
    * Writes the latest collected statistics into status and starts a background collection when one
    * is due: never yet, pods changed, spec changed, invalidated (a SampleJob ended), or the refresh
-   * interval passed — 30 s while not fully cached, backing off while nothing changes, never once
-   * everything is cached. Returns the time until the next refresh is due (Infinity: none planned;
+   * interval passed — 30 s while not fully cached, backing off while nothing changes, the longest
+   * interval once everything is cached (the read figures still move). Returns the time until the next refresh is due (Infinity: none planned;
    * a running collection re-queues the SampleSet when it ends).
    */
   step({ key: k, sampleSet: ss, status, ready, token }: StatsStepInput): number {
@@ -86,15 +92,17 @@ export class CacheStatsPlanner {
     // a finished collection we have not looked at yet: plan the next one
     const latest = this.collector.latest(k);
     if (latest && latest.finishedAt > mem.appliedAt) {
-      const prev = mem.applied?.agg.cacheStatus ?? ss.status?.cacheStatus;
-      const changed = !jsonEqual(prev, latest.agg.cacheStatus ?? prev);
+      // read counters move whenever anything reads the dataset: only the cache figures count as a change
+      const prev = withoutReads(mem.applied?.agg.cacheStatus ?? ss.status?.cacheStatus);
+      const changed = !jsonEqual(prev, withoutReads(latest.agg.cacheStatus) ?? prev);
       let interval: number;
       if (latest.agg.unanswered.length > 0) {
         mem.misses++;
         interval = Math.min(this.opts.statsIntervalMs, this.opts.statsRetryMs * 2 ** (mem.misses - 1));
       } else {
         mem.misses = 0;
-        if (isFullyCached(latest.agg.cacheStatus)) interval = Infinity;
+        // fully cached: the cache figures stay, the read figures are refreshed at the longest interval
+        if (isFullyCached(latest.agg.cacheStatus)) interval = this.opts.maxStatsIntervalMs;
         else if (changed || !mem.applied || mem.applied.signature !== latest.signature) interval = this.opts.statsIntervalMs;
         else interval = Math.min(this.opts.maxStatsIntervalMs, Math.max(this.opts.statsIntervalMs, mem.interval * 2));
       }

@@ -5,7 +5,7 @@
  */
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Condition } from '../../api/conditions.js';
-import type { CacheNodeStatus, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
+import type { CacheNodeStatus, CacheReadFigures, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
 import { nextPhase, readyCondition, type ConditionVerdict, type PhaseInputs } from './phase.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
@@ -49,22 +49,32 @@ export interface DescribeInput {
   pvc: V1PersistentVolumeClaim;
   observed: RuntimeObservation;
   inputs: PhaseInputs;
+  /** Each runtime pod's latest read figures (undefined: none collected yet in this process). */
+  podReads?: Record<string, CacheReadFigures>;
+}
+
+function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
+  if (!n) return {};
+  const { cacheHitRatio, cacheHits, cacheMisses, bytesFromCache, bytesFromStore } = n;
+  return JSON.parse(JSON.stringify({ cacheHitRatio, cacheHits, cacheMisses, bytesFromCache, bytesFromStore })) as CacheReadFigures;
 }
 
 /** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
-export function describeRuntime(status: StatusDraft, { partitions, statefulSetName, pv, pvc, observed, inputs }: DescribeInput): { phase: SampleSetPhase; verdict: ConditionVerdict } {
+export function describeRuntime(status: StatusDraft, { partitions, statefulSetName, pv, pvc, observed, inputs, podReads }: DescribeInput): { phase: SampleSetPhase; verdict: ConditionVerdict } {
   const ns = pvc.metadata?.namespace;
   const pvName = pv.metadata!.name!;
   const { ready, distinctNodes } = observed;
   const podNames = Array.from({ length: partitions }, (_, i) => `${statefulSetName}-${i}`);
   const byOrdinal = new Map(observed.partitionPods.map((p) => [p.ordinal, p]));
   const problems = podNames.map((n, i) => (byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i)))).filter((x): x is string => !!x);
+  // Read figures: the latest collection's, else what status showed (a restarted operator keeps them).
+  const shown = new Map((status.get<CacheNodeStatus[]>('nodes') ?? []).map((n) => [n.pod, n]));
   const nodes: CacheNodeStatus[] = podNames.map((pod, i) => {
     const p = byOrdinal.get(i);
     const entry: CacheNodeStatus = { partition: i, pod, ready: !!p?.ready };
     if (p?.nodeName) entry.node = p.nodeName;
     if (!p?.ready) entry.message = podProblem(pod, p).slice(pod.length + 2);
-    return entry;
+    return { ...entry, ...(podReads ? podReads[pod] : readFiguresOf(shown.get(pod))) };
   });
   const phase = nextPhase(inputs);
   status.set('phase', phase);

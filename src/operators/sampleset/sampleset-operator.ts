@@ -272,7 +272,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     // 8. phase, conditions, runtime and node status
     const inputs: PhaseInputs = { volumeBound, partitions, readyPartitions: ready.length, distinctNodes: observed.distinctNodes, replicasMatch, sync: sync.phase };
     const prevPhase = ss.status?.phase ?? '';
-    const { phase, verdict } = describeRuntime(status, { partitions, statefulSetName: stsName, pv, pvc, observed, inputs });
+    const { phase, verdict } = describeRuntime(status, { partitions, statefulSetName: stsName, pv, pvc, observed, inputs, podReads: this.stats.podReads(k) });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);
 

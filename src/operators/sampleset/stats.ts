@@ -1,6 +1,6 @@
 /** Aggregation of per-node cache statistics into SampleSet `status.cacheStatus` (pure). */
-import type { CacheStatus } from '../../api/sampleset.js';
-import type { NodeCacheStats } from '../../api/runtime-protocol.js';
+import type { CacheReadFigures, CacheStatus } from '../../api/sampleset.js';
+import type { CacheReadStats, NodeCacheStats } from '../../api/runtime-protocol.js';
 import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 
 /** What one runtime pod answered (or why it did not), in partition order. */
@@ -16,6 +16,21 @@ export interface AggregatedStats {
   answered: string[];
   /** Pods that were asked and did not answer, with the reason. */
   unanswered: Array<{ pod: string; error: string }>;
+  /** The read figures of each pod that reported them. */
+  podReads: Record<string, CacheReadFigures>;
+}
+
+/** Read figures as they show in status: counts, bytes, and the hit ratio once anything was read. */
+export function readFigures(r: CacheReadStats): CacheReadFigures {
+  const hits = nonNegative(r.hits);
+  const misses = nonNegative(r.misses);
+  return {
+    ...(hits + misses > 0 ? { cacheHitRatio: formatPercent(hits, hits + misses) } : {}),
+    cacheHits: hits,
+    cacheMisses: misses,
+    bytesFromCache: nonNegative(r.hitBytes),
+    bytesFromStore: nonNegative(r.missBytes),
+  };
 }
 
 const nonNegative = (n: unknown): number => (typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.floor(n) : 0);
@@ -26,12 +41,14 @@ const nonNegative = (n: unknown): number => (typeof n === 'number' && Number.isF
  * - cached bytes summed over pods, capped at the dataset size;
  * - disk size/used/avail summed over every tier of every pod;
  * - human strings (`4.2 GiB`, `128,660`, `37.5%`) next to the exact numbers;
+ * - block reads from cache and from the object store summed over the pods that count them, with
+ *   the hit ratio of the sum (and each pod's own figures for its partition);
  * - errors reported by pods and pods that did not answer joined into `errorMassage`.
  */
 export function aggregateCacheStats(results: readonly PodStatsResult[]): AggregatedStats {
   const answered = results.filter((r) => r.stats);
   const unanswered = results.filter((r) => !r.stats).map((r) => ({ pod: r.pod, error: r.error || 'no answer' }));
-  if (answered.length === 0) return { answered: [], unanswered };
+  if (answered.length === 0) return { answered: [], unanswered, podReads: {} };
   const first = answered[0].stats!;
   const totalBytes = nonNegative(first.totalBytes);
   const fileCount = nonNegative(first.totalFiles);
@@ -40,8 +57,20 @@ export function aggregateCacheStats(results: readonly PodStatsResult[]): Aggrega
   let used = 0;
   let avail = 0;
   const errors: string[] = [];
+  const podReads: Record<string, CacheReadFigures> = {};
+  let reads: CacheReadStats | undefined;
   for (const r of answered) {
     const s = r.stats!;
+    if (s.reads) {
+      podReads[r.pod] = readFigures(s.reads);
+      const f = podReads[r.pod];
+      reads = {
+        hits: (reads?.hits ?? 0) + f.cacheHits!,
+        misses: (reads?.misses ?? 0) + f.cacheMisses!,
+        hitBytes: (reads?.hitBytes ?? 0) + f.bytesFromCache!,
+        missBytes: (reads?.missBytes ?? 0) + f.bytesFromStore!,
+      };
+    }
     cached += nonNegative(s.cachedBytes);
     for (const t of s.tiers ?? []) {
       size += nonNegative(t.sizeBytes);
@@ -67,9 +96,20 @@ export function aggregateCacheStats(results: readonly PodStatsResult[]): Aggrega
     diskUsedBytes: used,
     diskAvailBytes: avail,
     fileCount,
+    ...(reads ? readFigures(reads) : {}),
   };
   if (errors.length > 0) cacheStatus.errorMassage = errors.join('; ');
-  return { cacheStatus, answered: answered.map((r) => r.pod), unanswered };
+  return { cacheStatus, answered: answered.map((r) => r.pod), unanswered, podReads };
+}
+
+const READ_FIELDS: readonly (keyof CacheReadFigures)[] = ['cacheHitRatio', 'cacheHits', 'cacheMisses', 'bytesFromCache', 'bytesFromStore'];
+
+/** The cache figures without the read counters (which move whenever anything reads the dataset). */
+export function withoutReads(cs: CacheStatus | undefined): CacheStatus | undefined {
+  if (!cs) return cs;
+  const out: CacheStatus = { ...cs };
+  for (const f of READ_FIELDS) delete out[f];
+  return out;
 }
 
 /** True when nothing more can be cached: every byte of the dataset is in the caches (or it is empty). */

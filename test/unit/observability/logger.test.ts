@@ -47,7 +47,12 @@ describe('metrics', () => {
     const { Metrics } = await import('../../../src/observability/metrics.js');
     const m = new Metrics();
     m.observeResources({
-      sampleSets: () => [{ apiVersion: 'v', kind: 'SampleSet', metadata: { namespace: 'a', name: 'img' }, spec: { partitions: 1, secretRef: { name: 's' } }, status: { cacheStatus: { cachedBytes: 25, totalBytes: 100 } } }],
+      sampleSets: () => [{ apiVersion: 'v', kind: 'SampleSet', metadata: { namespace: 'a', name: 'img' }, spec: { partitions: 1, secretRef: { name: 's' } }, status: {
+            cacheStatus: { cachedBytes: 25, totalBytes: 100, cacheHits: 3, cacheMisses: 1 },
+            nodes: [{ partition: 0, pod: 'img-runtime-0', cacheHits: 3, cacheMisses: 1, bytesFromCache: 300, bytesFromStore: 100 }],
+          },
+        },
+      ],
       sampleJobs: () => [
         { apiVersion: 'v', kind: 'SampleJob', metadata: { namespace: 'a', name: 'w' }, spec: { type: 'warmup', sampleSetRef: { name: 'img' } }, status: { phase: 'Running', progress: { bytesDone: 30, bytesTotal: 60 } } },
         { apiVersion: 'v', kind: 'SampleJob', metadata: { namespace: 'a', name: 'cron' }, spec: { type: 'warmup', sampleSetRef: { name: 'img' }, schedule: '@daily' } },
@@ -56,6 +61,10 @@ describe('metrics', () => {
     const text = await m.registry.metrics();
     expect(text).to.match(/^paddle_operator_sampleset_cached_bytes\{namespace="a",name="img"\} 25$/m);
     expect(text).to.match(/^paddle_operator_sampleset_cached_ratio\{namespace="a",name="img"\} 0.25$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_cache_hit_ratio\{namespace="a",name="img"\} 0.75$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_partition_cache_hit_ratio\{namespace="a",name="img",partition="0"\} 0.75$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_partition_read_bytes\{namespace="a",name="img",partition="0",source="cache"\} 300$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_partition_read_bytes\{namespace="a",name="img",partition="0",source="store"\} 100$/m);
     expect(text).to.match(/^paddle_operator_samplejob_progress_ratio\{namespace="a",name="w",type="warmup"\} 0.5$/m);
     expect(text).to.not.match(/name="cron"/);
   });

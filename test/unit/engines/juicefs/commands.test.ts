@@ -17,6 +17,7 @@ import {
   syncSummaryText,
   tidyJuiceFsLine,
 } from '../../../../src/engines/juicefs/commands.js';
+import { readStatsOf } from '../../../../src/engines/juicefs/juicefs-stats.js';
 import { parseSourceUri } from '../../../../src/engines/juicefs/source-uri.js';
 
 const creds = { 'access-key': 'AKIAEXAMPLE', 'secret-key': 'se/cr+et:1@x' };
@@ -111,6 +112,11 @@ describe('juicefs commands', () => {
     expect(prom.get('juicefs_sync_handled')).to.equal(5);
     expect(prom.get('juicefs_sync_copied_bytes')).to.equal(1500000);
     expect(prom.get('juicefs_blockcache_bytes')).to.equal(42);
+    const mount = parsePrometheusText(
+      'juicefs_blockcache_hits{vol_name="v",mp="/data"} 90\njuicefs_blockcache_miss{vol_name="v",mp="/data"} 10\njuicefs_blockcache_hit_bytes{vol_name="v"} 368640\njuicefs_blockcache_miss_bytes{vol_name="v"} 40960\n',
+    );
+    expect(readStatsOf(mount)).to.deep.equal({ hits: 90, misses: 10, hitBytes: 368640, missBytes: 40960 });
+    expect(readStatsOf(prom)).to.equal(undefined);
     expect(parseMetricsAddress('... <INFO>: Prometheus metrics listening on 127.0.0.1:33929 [exposeMetrics@mount.go:134]')).to.equal('127.0.0.1:33929');
   });
 

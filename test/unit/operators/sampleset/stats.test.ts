@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { aggregateCacheStats, isFullyCached } from '../../../../src/operators/sampleset/stats.js';
+import { aggregateCacheStats, isFullyCached, withoutReads } from '../../../../src/operators/sampleset/stats.js';
 import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 
 const GiB = 1024 ** 3;
@@ -34,6 +34,31 @@ describe('sampleset/stats', () => {
     expect(cs.errorMassage).to.equal(undefined);
     expect(agg.answered).to.deep.equal(['x-runtime-0', 'x-runtime-1']);
     expect(agg.unanswered).to.deep.equal([]);
+  });
+
+  it('sums block reads from cache and from the store, with the hit ratio of the sum and each partition\'s own', () => {
+    const agg = aggregateCacheStats([
+      { pod: 'x-runtime-0', stats: node(1 * GiB, undefined, { reads: { hits: 90, misses: 10, hitBytes: 90 * 4096, missBytes: 10 * 4096 } }) },
+      { pod: 'x-runtime-1', stats: node(1 * GiB, undefined, { reads: { hits: 0, misses: 100, hitBytes: 0, missBytes: 100 * 4096 } }) },
+      { pod: 'x-runtime-2', stats: node(1 * GiB) },
+    ]);
+    const cs = agg.cacheStatus!;
+    expect(cs).to.include({ cacheHitRatio: '45.0%', cacheHits: 90, cacheMisses: 110, bytesFromCache: 90 * 4096, bytesFromStore: 110 * 4096 });
+    expect(agg.podReads).to.deep.equal({
+      'x-runtime-0': { cacheHitRatio: '90.0%', cacheHits: 90, cacheMisses: 10, bytesFromCache: 90 * 4096, bytesFromStore: 10 * 4096 },
+      'x-runtime-1': { cacheHitRatio: '0.0%', cacheHits: 0, cacheMisses: 100, bytesFromCache: 0, bytesFromStore: 100 * 4096 },
+    });
+    expect(withoutReads(cs)).to.not.have.any.keys('cacheHitRatio', 'cacheHits', 'cacheMisses', 'bytesFromCache', 'bytesFromStore');
+    expect(withoutReads(cs)).to.include({ cachedBytes: 3 * GiB });
+  });
+
+  it('shows no hit ratio before anything was read, and no read figures from engines that do not count reads', () => {
+    const none = aggregateCacheStats([{ pod: 'x-runtime-0', stats: node(0, undefined, { reads: { hits: 0, misses: 0, hitBytes: 0, missBytes: 0 } }) }]);
+    expect(none.cacheStatus).to.include({ cacheHits: 0, cacheMisses: 0 });
+    expect(none.cacheStatus).to.not.have.key('cacheHitRatio');
+    const uncounted = aggregateCacheStats([{ pod: 'x-runtime-0', stats: node(0) }]);
+    expect(uncounted.cacheStatus).to.not.have.any.keys('cacheHits', 'cacheHitRatio');
+    expect(uncounted.podReads).to.deep.equal({});
   });
 
   it('caps cached bytes at the dataset size', () => {
