@@ -99,6 +99,18 @@ export class Metrics {
     labelNames: ['namespace', 'name', 'partition', 'source'] as const,
     registers: [this.registry],
   });
+  readonly sampleSetCondition = new Gauge({
+    name: 'paddle_operator_sampleset_condition',
+    help: 'A SampleSet\'s conditions: 1 for the status and reason each condition has now (from its status).',
+    labelNames: ['namespace', 'name', 'condition', 'status', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly sampleJobPhase = new Gauge({
+    name: 'paddle_operator_samplejob_phase',
+    help: 'A SampleJob\'s phase: 1 for the phase it is in now (from its status).',
+    labelNames: ['namespace', 'name', 'type', 'phase'] as const,
+    registers: [this.registry],
+  });
   readonly sampleJobProgress = new Gauge({
     name: 'paddle_operator_samplejob_progress_ratio',
     help: 'Progress (0..1) of a SampleJob (from its status; 1 once Succeeded).',
@@ -126,9 +138,14 @@ export class Metrics {
     this.sampleSetCacheHitRatio.reset();
     this.partitionCacheHitRatio.reset();
     this.partitionReadBytes.reset();
+    this.sampleSetCondition.reset();
+    this.sampleJobPhase.reset();
     this.sampleJobProgress.reset();
     for (const s of this.resources.sampleSets()) {
       const labels = { namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '' };
+      for (const c of s.status?.conditions ?? []) {
+        this.sampleSetCondition.set({ ...labels, condition: c.type, status: c.status, reason: c.reason ?? '' }, 1);
+      }
       const cs = s.status?.cacheStatus;
       const hitRatio = ratio(cs?.cacheHits, cs?.cacheMisses);
       if (hitRatio !== undefined) this.sampleSetCacheHitRatio.set(labels, hitRatio);
@@ -147,6 +164,7 @@ export class Metrics {
     for (const j of this.resources.sampleJobs()) {
       if (j.spec?.schedule) continue; // parents do no work themselves
       const labels = { namespace: j.metadata?.namespace ?? '', name: j.metadata?.name ?? '', type: j.spec?.type ?? '' };
+      if (j.status?.phase) this.sampleJobPhase.set({ ...labels, phase: j.status.phase }, 1);
       const p = j.status?.progress;
       if (j.status?.phase === 'Succeeded') this.sampleJobProgress.set(labels, 1);
       else if (p?.bytesTotal) this.sampleJobProgress.set(labels, Math.min(1, (p.bytesDone ?? 0) / p.bytesTotal));

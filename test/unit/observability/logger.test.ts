@@ -49,6 +49,7 @@ describe('metrics', () => {
     m.observeResources({
       sampleSets: () => [{ apiVersion: 'v', kind: 'SampleSet', metadata: { namespace: 'a', name: 'img' }, spec: { partitions: 1, secretRef: { name: 's' } }, status: {
             cacheStatus: { cachedBytes: 25, totalBytes: 100, cacheHits: 3, cacheMisses: 1 },
+            conditions: [{ type: 'Ready', status: 'False', reason: 'RuntimeNotReady', message: '', lastTransitionTime: '2026-12-03T00:00:00Z' }],
             nodes: [{ partition: 0, pod: 'img-runtime-0', cacheHits: 3, cacheMisses: 1, bytesFromCache: 300, bytesFromStore: 100 }],
           },
         },
@@ -65,6 +66,8 @@ describe('metrics', () => {
     expect(text).to.match(/^paddle_operator_sampleset_partition_cache_hit_ratio\{namespace="a",name="img",partition="0"\} 0.75$/m);
     expect(text).to.match(/^paddle_operator_sampleset_partition_read_bytes\{namespace="a",name="img",partition="0",source="cache"\} 300$/m);
     expect(text).to.match(/^paddle_operator_sampleset_partition_read_bytes\{namespace="a",name="img",partition="0",source="store"\} 100$/m);
+    expect(text).to.match(/^paddle_operator_sampleset_condition\{namespace="a",name="img",condition="Ready",status="False",reason="RuntimeNotReady"\} 1$/m);
+    expect(text).to.match(/^paddle_operator_samplejob_phase\{namespace="a",name="w",type="warmup",phase="Running"\} 1$/m);
     expect(text).to.match(/^paddle_operator_samplejob_progress_ratio\{namespace="a",name="w",type="warmup"\} 0.5$/m);
     expect(text).to.not.match(/name="cron"/);
   });
