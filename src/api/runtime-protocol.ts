@@ -13,7 +13,13 @@
  */
 import type { SampleJobType } from './samplejob.js';
 
+/** Env var of every runtime container holding its bearer token (from the token Secret's RUNTIME_TOKEN_KEY). */
 export const RUNTIME_TOKEN_ENV = 'PADDLE_RUNTIME_TOKEN';
+/**
+ * Key of the bearer token in a SampleSet's runtime token Secret: engines write it there (and point
+ * RUNTIME_TOKEN_ENV at it); the operators read it to call the runtime pods.
+ */
+export const RUNTIME_TOKEN_KEY = 'token';
 
 export type RuntimeJobStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 

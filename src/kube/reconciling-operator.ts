@@ -173,7 +173,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
    * that has changed since: it is thrown, so the work queue runs the reconcile again (after a
    * short backoff) on the fresh object instead of writing a stale view over a newer one. Returns
    * the new object, or undefined when the object is gone. No string in it ever carries a URI's
-   * userinfo (statuses quote runtime messages, which quote juicefs's errors, which quote URIs).
+   * userinfo (statuses quote runtime messages, which may quote an engine's errors, which quote URIs).
    */
   protected async patchStatus(obj: T, status: Record<string, unknown>): Promise<T | undefined> {
     status = maskUriUserinfoDeep(status);

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { PADDLEJOB, POD } from '../../src/api/constants.js';
 import type { PaddleJob } from '../../src/api/paddlejob.js';
+import { installedEngines } from '../../src/engines/installed.js';
 import { EventRecorder } from '../../src/kube/event-recorder.js';
 import { Informer } from '../../src/kube/informer.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
@@ -52,7 +53,7 @@ async function operatorChild(kubeconfig: string, concurrency: number): Promise<v
   const logger = createLogger({ level: 'error' });
   const metrics = new Metrics();
   const informers = new InformerFactory(api, logger, metrics, '');
-  const op = new PaddleJobOperator({ api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency }, {});
+  const op = new PaddleJobOperator({ api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency }, { engines: installedEngines() });
   await op.start();
   const mem = { idleRss: process.memoryUsage().rss, peakRss: 0, peakHeapUsed: 0 };
   const sample = () => {

@@ -8,6 +8,7 @@ import type { KubeConfig, V1ConfigMap, V1PersistentVolume, V1PersistentVolumeCla
 import { CONFIGMAP, PADDLE_JOB_NAME, PADDLEJOB, POD, PODGROUP, PV, PVC, SAMPLESET, SERVICE } from '../../src/api/constants.js';
 import type { PaddleJob, PaddleJobSpec, ResourceSpec } from '../../src/api/paddlejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
+import { installedEngines } from '../../src/engines/installed.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { PaddleJobOperator } from '../../src/operators/paddlejob/index.js';
@@ -79,7 +80,7 @@ describe('PaddleJob operator (real control plane)', function () {
     // the operator runs with the ServiceAccount's credentials (RBAC from kustomize/default)
     const operator = await operatorContext();
     informers = operator.informers;
-    op = new PaddleJobOperator(operator.ctx, { apiCheckTtlMs: 1000, hostPortRange: { min: 36000, max: 36999 } });
+    op = new PaddleJobOperator(operator.ctx, { engines: installedEngines(), apiCheckTtlMs: 1000, hostPortRange: { min: 36000, max: 36999 } });
     await op.start();
   });
 

@@ -5,8 +5,8 @@
 //  - volumes: the PVC → its bound PV → the CSI attributes and the nodePublishSecretRef Secret
 //    (`name`, `metaurl`, `storage`, `bucket`, keys): `juicefs format` when needed (trash off), then
 //    `juicefs mount -d` with the PV's mount options, each cache-dir mapped to a per-node directory
-//    `<runDir>/nodes/<node>/<host path>` (simulated nodes never share a cache); hostPath volumes map
-//    to the same per-node tree; emptyDirs to a per-pod directory;
+//    `<runDir>/nodes/<node>/<host path>` (simulated nodes never share a cache); hostPath volumes and
+//    hostPath PVs map to the same per-node tree; emptyDirs to a per-pod directory;
 //  - the container: its command and args as the pod spec says (`paddle-runtime …` becomes
 //    `node dist/src/bin/paddle-runtime.js …`), in-pod paths translated to the host directories
 //    above, `--listen` bound to the pod IP (127.x addresses work on lo), env resolved (Secret keys,
@@ -33,7 +33,10 @@ import { defaultLog, errorMessage, freePorts, httpRequest, repoRoot, sleep, wait
 export interface CacheNodeSimulatorOptions {
   /** Progress messages (default: stderr with a `[harness]` prefix). */
   log?: LogFn;
-  /** The paddle-runtime entry point (default `<repo>/dist/src/bin/paddle-runtime.js`). */
+  /**
+   * The paddle-runtime entry point (default `<repo>/dist/src/bin/paddle-runtime.js`, the installed
+   * engines; EXAMPLE_RUNTIME_ENTRY adds the example engine).
+   */
   runtimeEntry?: string;
   /** The juicefs binary (default `<cluster.binDir>/juicefs`). */
   juicefsBin?: string;
@@ -46,6 +49,9 @@ export interface CacheNodeSimulatorOptions {
   /** Root of the per-node directories (default `<cluster.runDir>/nodes`). */
   nodesDir?: string;
 }
+
+/** paddle-runtime with the example engine installed too (test/harness/paddle-runtime-example.ts, built). */
+export const EXAMPLE_RUNTIME_ENTRY = path.join(repoRoot(), 'dist', 'test', 'harness', 'paddle-runtime-example.js');
 
 /** One runtime pod being served by a local process. */
 export interface SimulatedPod {
@@ -183,14 +189,20 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
     (!opts.namespaces || opts.namespaces.includes(pod.metadata?.namespace ?? '')) &&
     (!opts.podFilter || opts.podFilter(pod));
 
-  /** CSI NodePublish: format (if needed) and mount the PV of `claimName` for pod `sim`. */
-  async function mountClaim(ns: string, claimName: string, node: string, mountPoint: string, logFile: string): Promise<string[]> {
+  /** The PV the claim `claimName` is bound to (Retry until it is). */
+  async function boundVolume(ns: string, claimName: string): Promise<V1PersistentVolume> {
     const pvc = await api.get<V1PersistentVolumeClaim>(PVC, claimName, ns);
     if (!pvc) throw new Retry(`PVC ${ns}/${claimName} does not exist yet`);
     if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) throw new Retry(`PVC ${ns}/${claimName} is not bound yet`);
     const pv = await api.get<V1PersistentVolume>(PV, pvc.spec.volumeName);
-    const csi = pv?.spec?.csi;
-    if (!csi) throw new Error(`PV ${pvc.spec.volumeName} has no CSI source`);
+    if (!pv) throw new Retry(`PV ${pvc.spec.volumeName} of PVC ${ns}/${claimName} does not exist`);
+    return pv;
+  }
+
+  /** CSI NodePublish: format (if needed) and mount the JuiceFS PV `pv` for a pod; the cache dirs of the mount. */
+  async function mountClaim(pv: V1PersistentVolume, ns: string, node: string, mountPoint: string, logFile: string): Promise<string[]> {
+    const csi = pv.spec?.csi;
+    if (!csi) throw new Error(`PV ${pv.metadata?.name} has neither a CSI nor a hostPath source`);
     const ref = csi.nodePublishSecretRef;
     if (!ref?.name) throw new Error(`PV ${pv.metadata?.name} has no nodePublishSecretRef`);
     const secret = await api.get<V1Secret>(SECRET, ref.name, ref.namespace || ns);
@@ -331,8 +343,16 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
     sims.set(podKey(ns, name), sim);
     for (const v of pod.spec!.volumes ?? []) {
       if (v.persistentVolumeClaim) {
+        const pv = await boundVolume(ns, v.persistentVolumeClaim.claimName);
+        if (pv.spec?.hostPath) {
+          // a hostPath PV (e.g. the example engine's): the node's directory, as the kubelet does
+          const d = hostPath(node, pv.spec.hostPath.path);
+          fs.mkdirSync(d, { recursive: true });
+          volumeHost.set(v.name, d);
+          continue;
+        }
         const mp = path.join(podDir, v.name);
-        const dirs = await mountClaim(ns, v.persistentVolumeClaim.claimName, node, mp, path.join(podDir, `juicefs-${v.name}.log`));
+        const dirs = await mountClaim(pv, ns, node, mp, path.join(podDir, `juicefs-${v.name}.log`));
         mounts[v.name] = mp;
         cacheDirs.push(...dirs);
         volumeHost.set(v.name, mp);

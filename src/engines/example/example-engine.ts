@@ -6,6 +6,7 @@
  * its shard of files once, clear does nothing. It is deliberately small — enough to show both
  * halves, the registration and that no operator changes — and is not meant for production.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
@@ -16,7 +17,7 @@ import { formatRuntimeArgs } from '../../api/runtime-cli.js';
 import { walkFiles } from '../toolkit/fs-walk.js';
 import { normalizeUserPath } from '../toolkit/path-safety.js';
 import { openDirBeneath, readRegularFileBeneath, removeIn, splitParent, walkBeneath, writeFileBeneath } from '../toolkit/beneath.js';
-import { RUNTIME_TOKEN_ENV, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
+import { RUNTIME_TOKEN_ENV, RUNTIME_TOKEN_KEY, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
 import { SpecError, type CacheEngine, type CacheRuntime, type CacheRuntimeFactory, type EnginePackage, type JobExecution, type RuntimeEnvironment, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
 
 export const EXAMPLE_ENGINE = 'example';
@@ -43,11 +44,17 @@ export class ExampleEngine implements CacheEngine {
   persistentVolumeClaimName(s: SampleSet): string {
     return s.metadata.name!;
   }
+  /**
+   * `<name>-runtime`; past 52 characters (the StatefulSet controller labels pods with the name plus a
+   * hash, a label value of at most 63) a shortened name with a hash of the SampleSet's name.
+   */
   statefulSetName(s: SampleSet): string {
-    return `${s.metadata.name}-runtime`;
+    const full = `${s.metadata.name}-runtime`;
+    if (full.length <= 52) return full;
+    return `${s.metadata.name!.slice(0, 40).replace(/-+$/, '')}-${createHash('sha256').update(s.metadata.name!).digest('hex').slice(0, 8)}-rt`;
   }
   serviceName(s: SampleSet): string {
-    return `${s.metadata.name}-runtime`;
+    return this.statefulSetName(s);
   }
   tokenSecretName(s: SampleSet): string {
     return `${s.metadata.name}-runtime-token`;
@@ -84,7 +91,7 @@ export class ExampleEngine implements CacheEngine {
         apiVersion: 'v1',
         kind: 'Secret',
         metadata: { name: this.tokenSecretName(s), namespace: ns, labels: labels(s) },
-        data: { token: Buffer.from(ctx.runtimeToken).toString('base64') },
+        data: { [RUNTIME_TOKEN_KEY]: Buffer.from(ctx.runtimeToken).toString('base64') },
       },
       service: {
         apiVersion: 'v1',
@@ -104,14 +111,18 @@ export class ExampleEngine implements CacheEngine {
           template: {
             metadata: { labels: { ...selector, ...labels(s) } },
             spec: {
-              affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }] } },
+              affinity: {
+                podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }] },
+                ...(s.spec.nodeAffinity ? { nodeAffinity: structuredClone(s.spec.nodeAffinity) } : {}),
+              },
+              ...(s.spec.tolerations?.length ? { tolerations: structuredClone(s.spec.tolerations) } : {}),
               containers: [
                 {
                   name: 'runtime',
                   image: ctx.runtimeImage,
                   command: ['paddle-runtime'],
                   args: formatRuntimeArgs({ engine: EXAMPLE_ENGINE, dataDir: '/data' }),
-                  env: [{ name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: this.tokenSecretName(s), key: 'token' } } }],
+                  env: [{ name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: this.tokenSecretName(s), key: RUNTIME_TOKEN_KEY } } }],
                   ports: [{ name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT }],
                   readinessProbe: { httpGet: { path: '/healthz', port: RUNTIME_PORT_NAME } },
                   volumeMounts: [{ name: 'data', mountPath: '/data' }],

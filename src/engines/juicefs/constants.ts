@@ -22,8 +22,6 @@ export const NAME_LABEL = 'app.kubernetes.io/name';
 export const RUNTIME_APP_NAME = 'paddle-runtime';
 /** On the (cluster-scoped) PV: the SampleSet's namespace, so a PVC selects only its own PV. */
 export const SAMPLESET_NAMESPACE_LABEL = 'paddlepaddle.org/sampleset-namespace';
-/** Key of the runtime token in the token Secret. */
-export const TOKEN_KEY = 'token';
 /** The runtime binary inside the image. */
 export const RUNTIME_COMMAND = 'paddle-runtime';
 

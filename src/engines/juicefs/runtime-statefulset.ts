@@ -17,8 +17,8 @@ import type { V1Container, V1PodSpec, V1StatefulSet, V1Volume, V1VolumeMount } f
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SAMPLESET_LABEL } from '../../api/constants.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { formatRuntimeArgs } from '../../api/runtime-cli.js';
-import { RUNTIME_TOKEN_ENV } from '../../api/runtime-protocol.js';
-import { COMPONENT_LABEL, JUICEFS_ENGINE, META_URL_ENV, SUBDIR_ENV, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT, TOKEN_KEY } from './constants.js';
+import { RUNTIME_TOKEN_ENV, RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
+import { COMPONENT_LABEL, JUICEFS_ENGINE, META_URL_ENV, SUBDIR_ENV, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT } from './constants.js';
 import { buildMountConfig, type JuiceFsMountConfig } from './mount-options.js';
 import { namespaceOf, persistentVolumeClaimName, runtimeName, tokenSecretName } from './names.js';
 
@@ -73,7 +73,7 @@ function runtimeContainer(s: SampleSet, image: string, mount: JuiceFsMountConfig
     command: [RUNTIME_COMMAND],
     args: runtimeArgs(mount, 'serve'),
     env: [
-      { name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: tokenSecretName(s), key: TOKEN_KEY } } },
+      { name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: tokenSecretName(s), key: RUNTIME_TOKEN_KEY } } },
       { name: 'TMPDIR', value: POD_TMP_DIR },
       // Syncs write through JuiceFS itself (jfs://), never through the FUSE path: see META_URL_ENV.
       { name: META_URL_ENV, valueFrom: { secretKeyRef: { name: s.spec.secretRef.name, key: 'metaurl' } } },

@@ -2,7 +2,8 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { CREATED_BY_LABEL, CREATED_BY_VALUE, SAMPLESET_LABEL } from '../../api/constants.js';
 import type { SampleSet } from '../../api/sampleset.js';
-import { COMPONENT_LABEL, RUNTIME_COMPONENT, TOKEN_KEY } from './constants.js';
+import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
+import { COMPONENT_LABEL, RUNTIME_COMPONENT } from './constants.js';
 import { namespaceOf, tokenSecretName } from './names.js';
 
 export function buildTokenSecret(s: SampleSet, token: string): V1Secret {
@@ -16,6 +17,6 @@ export function buildTokenSecret(s: SampleSet, token: string): V1Secret {
       namespace: namespaceOf(s),
       labels: { [SAMPLESET_LABEL]: s.metadata.name!, [COMPONENT_LABEL]: RUNTIME_COMPONENT, [CREATED_BY_LABEL]: CREATED_BY_VALUE },
     },
-    data: { [TOKEN_KEY]: Buffer.from(token, 'utf8').toString('base64') },
+    data: { [RUNTIME_TOKEN_KEY]: Buffer.from(token, 'utf8').toString('base64') },
   };
 }

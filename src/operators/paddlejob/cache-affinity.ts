@@ -3,58 +3,10 @@
  * each role pinned to the node that holds cache partition *i*. Pure functions on pod specs.
  */
 import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1PodSpec } from '@kubernetes/client-node';
-import { cacheNodeLabelKey } from '../../api/constants.js';
-import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
-import type { EngineRegistry } from '../../engines/registry.js';
+import type { SampleSet } from '../../api/sampleset.js';
+import type { CacheEngine } from '../../engines/cache-engine.js';
+import { runtimePodName } from '../shared/runtime-pods.js';
 import { SAMPLESET_VOLUME_NAME } from './constants.js';
-
-/** The names that tie a SampleSet to its volume claim and its cache nodes. */
-export interface SampleSetNaming {
-  /** Name of the SampleSet's PersistentVolumeClaim (in the SampleSet's namespace). */
-  claimName(sampleSet: SampleSet): string;
-  /** Node label key marking the SampleSet's cache nodes; its value is the runtime pod on the node. */
-  nodeLabelKey(sampleSet: SampleSet): string;
-  /** Name of the runtime pod that holds cache partition `partition`. */
-  runtimePodName(sampleSet: SampleSet, partition: number): string;
-}
-
-/** The claim of a SampleSet is named like the SampleSet (as in the original: PV = PVC = name). */
-export function sampleSetClaimName(sampleSet: SampleSet): string {
-  return sampleSet.metadata.name!;
-}
-
-/** Runtime pods are the StatefulSet `<name>-runtime`'s pods: `<name>-runtime-<i>`. */
-export function runtimePodName(sampleSet: SampleSet, partition: number): string {
-  return `${sampleSet.metadata.name}-runtime-${partition}`;
-}
-
-export const defaultSampleSetNaming: SampleSetNaming = {
-  claimName: sampleSetClaimName,
-  nodeLabelKey: (s) => cacheNodeLabelKey(engineNameOf(s), s.metadata.name!),
-  runtimePodName,
-};
-
-/**
- * Naming taken from the SampleSet's cache engine when it is registered (so the engine stays the
- * single source of truth), else the defaults above.
- */
-export function engineSampleSetNaming(engines: EngineRegistry): SampleSetNaming {
-  const engineOf = (s: SampleSet) => {
-    try {
-      return engines.get(engineNameOf(s));
-    } catch {
-      return undefined;
-    }
-  };
-  return {
-    claimName: (s) => engineOf(s)?.persistentVolumeClaimName(s) ?? defaultSampleSetNaming.claimName(s),
-    nodeLabelKey: (s) => engineOf(s)?.nodeLabelKey(s) ?? defaultSampleSetNaming.nodeLabelKey(s),
-    runtimePodName: (s, i) => {
-      const e = engineOf(s);
-      return e ? `${e.statefulSetName(s)}-${i}` : defaultSampleSetNaming.runtimePodName(s, i);
-    },
-  };
-}
 
 /** Everything a pod builder needs to know about the job's SampleSet. */
 export interface SampleSetBinding {
@@ -67,18 +19,21 @@ export interface SampleSetBinding {
 }
 
 /**
- * The runtime pod of each partition comes from the SampleSet's status (`nodes[].pod`, written by the
- * SampleSet operator) when it is there, else from the naming rule.
+ * The SampleSet as its cache engine names it: the claim, the cache-node label, and the runtime pod
+ * of each partition — from the SampleSet's status (`nodes[].pod`, written by the SampleSet operator)
+ * when it is there, else the engine's StatefulSet pod `<statefulSetName>-<partition>`. The engine is
+ * the only source of these names; the caller looks it up in the registry.
  */
-export function sampleSetBinding(sampleSet: SampleSet, mountPath: string, naming: SampleSetNaming = defaultSampleSetNaming): SampleSetBinding {
+export function sampleSetBinding(sampleSet: SampleSet, mountPath: string, engine: CacheEngine): SampleSetBinding {
   const partitions = Math.max(0, sampleSet.spec.partitions ?? 0);
   const reported = new Map((sampleSet.status?.nodes ?? []).filter((n) => n.pod).map((n) => [n.partition, n.pod]));
+  const statefulSetName = engine.statefulSetName(sampleSet);
   return {
     name: sampleSet.metadata.name!,
-    claimName: naming.claimName(sampleSet),
+    claimName: engine.persistentVolumeClaimName(sampleSet),
     mountPath,
-    nodeLabelKey: naming.nodeLabelKey(sampleSet),
-    runtimePods: Array.from({ length: partitions }, (_, i) => reported.get(i) ?? naming.runtimePodName(sampleSet, i)),
+    nodeLabelKey: engine.nodeLabelKey(sampleSet),
+    runtimePods: Array.from({ length: partitions }, (_, i) => reported.get(i) ?? runtimePodName(statefulSetName, i)),
   };
 }
 

@@ -35,7 +35,7 @@ export const VOLCANO_QUEUE_ANNOTATION = 'volcano.sh/queue-name';
 
 /** Condition types on a PaddleJob. */
 export const CONDITION = {
-  /** The referenced SampleSet exists, is usable from the job's namespace and is Ready. */
+  /** The referenced SampleSet exists, is usable from the job's namespace, its cache engine is installed, and it is Ready. */
   SampleSetReady: 'SampleSetReady',
   /** Gang scheduling requested by spec.schedulingPolicy is in effect (a PodGroup exists). */
   GangScheduling: 'GangScheduling',
@@ -54,6 +54,8 @@ export const REASON = {
   SampleSetNotFound: 'SampleSetNotFound',
   SampleSetNotReady: 'SampleSetNotReady',
   SampleSetNamespaceMismatch: 'SampleSetNamespaceMismatch',
+  /** The SampleSet's spec.csi.driver names a cache engine this operator does not have installed. */
+  CacheEngineNotInstalled: 'CacheEngineNotInstalled',
   PodGroupCreated: 'PodGroupCreated',
   GangSchedulingUnavailable: 'GangSchedulingUnavailable',
   CustomScheduler: 'CustomScheduler',

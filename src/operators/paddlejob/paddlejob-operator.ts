@@ -18,7 +18,6 @@ import type { EngineRegistry } from '../../engines/registry.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
-import { defaultSampleSetNaming, engineSampleSetNaming, type SampleSetNaming } from './cache-affinity.js';
 import { shouldCleanPods } from './clean-policy.js';
 import { applyConditionChange, type ConditionChange } from './condition-change.js';
 import { ConfigMapPhase } from './configmap-phase.js';
@@ -52,8 +51,12 @@ export interface PaddleJobOperatorOptions {
   apiCheckTtlMs?: number;
   /** Elastic jobs: etcd endpoints for PADDLE_ELASTIC_SERVER (comma-separated). */
   elasticServer?: string;
-  /** Cache engines, to take claim and node-label names from the SampleSet's engine. */
-  engines?: EngineRegistry;
+  /**
+   * The installed cache engines: a SampleSet's claim, cache-node label and runtime pod names come
+   * only from its engine. A job whose SampleSet names an engine missing here waits with
+   * SampleSetReady=False (CacheEngineNotInstalled).
+   */
+  engines: EngineRegistry;
   /** How long a created/deleted pod is awaited in the cache before it is looked at again. Default 30 s. */
   expectationTtlMs?: number;
 }
@@ -83,7 +86,7 @@ export function nameProblem(job: PaddleJob): { reason: string; message: string }
 @owns(CONFIGMAP, { labelSelector: PADDLE_JOB_NAME })
 @watches<PaddleJobOperator>(SAMPLESET, (obj, op) => op.jobsUsingSampleSet(obj as SampleSet))
 export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
-  private readonly naming: SampleSetNaming;
+  private readonly engines: EngineRegistry;
   private readonly hostPorts: HostPortAllocator;
   private readonly creations: Expectations;
   private readonly deletions: Expectations;
@@ -99,13 +102,13 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
   private readonly endedJobs = new Map<string, { uid: string; status: PaddleJobStatus }>();
   private readonly elasticServer?: string;
 
-  constructor(ctx: OperatorContext, options: PaddleJobOperatorOptions = {}) {
+  constructor(ctx: OperatorContext, options: PaddleJobOperatorOptions) {
     super(ctx);
     const range = options.hostPortRange ?? DEFAULT_HOST_PORT_RANGE;
     const concurrency = Math.max(1, options.podCreationConcurrency ?? 16);
     const expectationTtlMs = options.expectationTtlMs ?? 30_000;
     this.elasticServer = options.elasticServer;
-    this.naming = options.engines ? engineSampleSetNaming(options.engines) : defaultSampleSetNaming;
+    this.engines = options.engines;
     this.hostPorts = new HostPortAllocator(range);
     this.creations = new Expectations(expectationTtlMs);
     this.deletions = new Expectations(expectationTtlMs);
@@ -225,7 +228,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     await this.children.scaleDown(job, jobKey);
 
     const build: PodBuildOptions = { elasticServer: this.elasticServer };
-    const gate = checkSampleSet(job, (n, ns) => this.cacheOf<SampleSet>(SAMPLESET).get(n, ns), this.naming);
+    const gate = checkSampleSet(job, (n, ns) => this.cacheOf<SampleSet>(SAMPLESET).get(n, ns), this.engines);
     apply(gate ? { set: sampleSetCondition(gate, job.metadata.generation) } : { remove: CONDITION.SampleSetReady });
     if (gate?.open) build.sampleSet = gate.binding;
 

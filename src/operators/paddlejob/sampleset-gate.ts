@@ -1,12 +1,15 @@
 /**
  * Whether a job's SampleSet lets its pods be created: it must live in the job's namespace (a claim
- * is namespaced; a pod can only mount one from its own namespace), exist, and be Ready. Pure: the
- * SampleSet comes from the operator's cache. The SampleSet is only ever read.
+ * is namespaced; a pod can only mount one from its own namespace), exist, use a cache engine this
+ * operator has installed (its names — claim, node label, runtime pods — come only from that engine),
+ * and be Ready. Pure: the SampleSet comes from the operator's cache. The SampleSet is only ever read.
  */
 import type { Condition } from '../../api/conditions.js';
 import type { PaddleJob } from '../../api/paddlejob.js';
-import type { SampleSet } from '../../api/sampleset.js';
-import { sampleSetBinding, type SampleSetBinding, type SampleSetNaming } from './cache-affinity.js';
+import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
+import type { CacheEngine } from '../../engines/cache-engine.js';
+import type { EngineRegistry } from '../../engines/registry.js';
+import { sampleSetBinding, type SampleSetBinding } from './cache-affinity.js';
 import { CONDITION, REASON } from './constants.js';
 
 export type SampleSetGate =
@@ -21,7 +24,7 @@ export function sampleSetNamespaceOf(job: PaddleJob): string | undefined {
 export function checkSampleSet(
   job: PaddleJob,
   lookup: (name: string, namespace: string) => SampleSet | undefined,
-  naming?: SampleSetNaming,
+  engines: EngineRegistry,
 ): SampleSetGate | undefined {
   const ref = job.spec.sampleSetRef;
   if (!ref) return undefined;
@@ -40,6 +43,19 @@ export function checkSampleSet(
   if (!sampleSet) {
     return { open: false, reason: REASON.SampleSetNotFound, message: `SampleSet ${ns}/${ref.name} does not exist; the job waits for it` };
   }
+  const engineName = engineNameOf(sampleSet);
+  let engine: CacheEngine;
+  try {
+    engine = engines.get(engineName);
+  } catch {
+    return {
+      open: false,
+      reason: REASON.CacheEngineNotInstalled,
+      message:
+        `SampleSet ${ns}/${ref.name} uses cache engine "${engineName}", which this operator does not have installed ` +
+        `(installed: ${engines.names().join(', ') || 'none'}); the job waits until it runs with that engine`,
+    };
+  }
   const phase = sampleSet.status?.phase ?? '';
   if (phase !== 'Ready') {
     return { open: false, reason: REASON.SampleSetNotReady, message: `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}; the job waits until it is Ready` };
@@ -47,7 +63,7 @@ export function checkSampleSet(
   return {
     open: true,
     sampleSet,
-    binding: sampleSetBinding(sampleSet, ref.mountPath, naming),
+    binding: sampleSetBinding(sampleSet, ref.mountPath, engine),
     reason: REASON.SampleSetReady,
     message: `SampleSet ${ns}/${ref.name} is Ready with ${sampleSet.spec.partitions} partition(s)`,
   };

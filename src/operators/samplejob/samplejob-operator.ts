@@ -63,7 +63,7 @@ export interface SampleJobOperatorOptions {
   resyncMs?: number;
   /**
    * After a job ends the SampleSet's statistics are invalidated at once and again after this long
-   * (default 2 s): JuiceFS publishes directory usage of fresh writes with a short delay, so a
+   * (default 2 s): an engine may publish the usage of fresh writes with a short delay, so a
    * collection right at the end can miss the last files.
    */
   statsSettleMs?: number;

@@ -1,6 +1,6 @@
 /**
  * Marks a SampleSet's cache statistics stale when a SampleJob ends: at once, and once more after
- * `settleMs`. JuiceFS publishes directory usage of fresh writes with a short delay, so a collection
+ * `settleMs`. An engine may publish the usage of fresh writes with a short delay, so a collection
  * right at the end can miss the last files.
  */
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';

@@ -17,7 +17,8 @@ import { createOrFindOwned } from '../../kube/create-if-absent.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import type { KubeApi } from '../../kube/kube-api.js';
 import { isControlledBy, ownerReference } from '../../kube/owner-reference.js';
-import { readRuntimeToken, RUNTIME_TOKEN_KEY } from '../shared/runtime-pods.js';
+import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
+import { readRuntimeToken } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 
 /** Annotation on the (cluster-scoped, owner-less) PV naming its SampleSet as `<namespace>/<name>`. */

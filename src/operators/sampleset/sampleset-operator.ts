@@ -293,9 +293,9 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
   /**
    * Removes the node labels, then the runtime StatefulSet, Service, token Secret, PVC and PV (the
-   * volume's data stays in the JuiceFS backend: the PV's reclaim policy is Retain), then the
-   * finalizer. Talks to no runtime pod, so an unreachable runtime cannot block it; missing children
-   * are fine.
+   * volume's data stays where the engine keeps it: engines build their PV with reclaim policy
+   * Retain), then the finalizer. Talks to no runtime pod, so an unreachable runtime cannot block it;
+   * missing children are fine.
    */
   private async finalize(k: string, ss: SampleSet): Promise<ReconcileResult> {
     this.forget(k);

@@ -36,7 +36,7 @@ export function checkSpec(ss: SampleSet, engines: EngineRegistry, secretOf: (key
   const engine = engines.get(engineNameOf(ss));
   engine.validateSpec(ss);
   const volRef = secretKeyOf(ss, ss.spec.secretRef);
-  if (!volRef) throw new SpecError('SecretRefMissing', 'spec.secretRef must name the JuiceFS volume Secret');
+  if (!volRef) throw new SpecError('SecretRefMissing', 'spec.secretRef must name the volume Secret of the SampleSet\'s cache engine');
   const volumeSecret = secretOf(volRef);
   if (!volumeSecret) throw new SpecError('SecretNotFound', `Secret ${volRef.namespace}/${volRef.name} (spec.secretRef) does not exist; create it and the SampleSet proceeds`);
   engine.validateVolumeSecret(volumeSecret, ss);

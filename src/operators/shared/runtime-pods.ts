@@ -4,6 +4,7 @@
  */
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { RUNTIME_PORT, SAMPLESET_LABEL } from '../../api/constants.js';
+import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
 
 /** A runtime pod with its partition (= StatefulSet ordinal). */
 export interface RuntimePod {
@@ -15,6 +16,11 @@ export interface RuntimePod {
   nodeName?: string;
   podIP?: string;
   uid?: string;
+}
+
+/** The pod of StatefulSet `statefulSetName` with ordinal `ordinal` (a SampleSet's partition): `<statefulSetName>-<ordinal>`. */
+export function runtimePodName(statefulSetName: string, ordinal: number): string {
+  return `${statefulSetName}-${ordinal}`;
 }
 
 /** The StatefulSet ordinal of `podName` made by StatefulSet `statefulSetName`, or -1. */
@@ -65,11 +71,8 @@ export function runtimeBaseUrl(pod: Pick<RuntimePod, 'podIP'> | V1Pod): string |
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${RUNTIME_PORT}`;
 }
 
-/** Key of the runtime bearer token in the per-SampleSet token Secret. */
-export const RUNTIME_TOKEN_KEY = 'token';
-
 /**
- * The bearer token stored in a runtime token Secret (`data.token`, base64; `stringData` is accepted
+ * The bearer token stored in a runtime token Secret (`data[RUNTIME_TOKEN_KEY]`, base64; `stringData` is accepted
  * for a Secret that has not been read back from the API). Undefined when absent or empty.
  */
 export function readRuntimeToken(secret: V1Secret | undefined): string | undefined {

@@ -1,23 +1,16 @@
 import { expect } from 'chai';
 import type { V1Affinity } from '@kubernetes/client-node';
-import {
-  andRequiredNodeAffinity,
-  engineSampleSetNaming,
-  mountSampleSet,
-  sampleSetBinding,
-  sampleSetClaimName,
-} from '../../../../src/operators/paddlejob/cache-affinity.js';
-import { EngineRegistry } from '../../../../src/engines/registry.js';
+import { andRequiredNodeAffinity, mountSampleSet, sampleSetBinding } from '../../../../src/operators/paddlejob/cache-affinity.js';
 import type { CacheEngine } from '../../../../src/engines/cache-engine.js';
+import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
 import { makeSampleSet } from './fixtures.js';
 
 const req = { key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: ['imagenet-runtime-0'] };
+const juicefs = new JuiceFsEngine();
 
 describe('paddlejob cache affinity', () => {
-  it('names the claim like the SampleSet and the cache node label after the engine', () => {
-    const ss = makeSampleSet('imagenet', 3);
-    expect(sampleSetClaimName(ss)).to.equal('imagenet');
-    const b = sampleSetBinding(ss, '/data');
+  it('takes the claim, the cache-node label and the runtime pods from the SampleSet\'s engine (JuiceFS)', () => {
+    const b = sampleSetBinding(makeSampleSet('imagenet', 3), '/data', juicefs);
     expect(b).to.deep.equal({
       name: 'imagenet',
       claimName: 'imagenet',
@@ -25,23 +18,19 @@ describe('paddlejob cache affinity', () => {
       nodeLabelKey: 'paddlepaddle.org/juicefs-imagenet',
       runtimePods: ['imagenet-runtime-0', 'imagenet-runtime-1', 'imagenet-runtime-2'],
     });
-    expect(sampleSetBinding(makeSampleSet('x', 1, 'Ready', 'ns', 'alluxio'), '/d').nodeLabelKey).to.equal('paddlepaddle.org/alluxio-x');
   });
 
-  it('takes names from the registered engine when there is one', () => {
+  it('takes names from any engine: nothing of JuiceFS is assumed', () => {
     const engine = {
-      name: 'juicefs',
+      name: 'other',
       persistentVolumeClaimName: (s: { metadata: { name?: string } }) => `${s.metadata.name}-pvc`,
       nodeLabelKey: () => 'example.org/cache',
       statefulSetName: (s: { metadata: { name?: string } }) => `${s.metadata.name}-rt`,
     } as unknown as CacheEngine;
-    const naming = engineSampleSetNaming(new EngineRegistry([engine]));
-    const b = sampleSetBinding(makeSampleSet('imagenet', 2), '/d', naming);
+    const b = sampleSetBinding(makeSampleSet('imagenet', 2, 'Ready', 'ns', 'other'), '/d', engine);
     expect(b.claimName).to.equal('imagenet-pvc');
     expect(b.nodeLabelKey).to.equal('example.org/cache');
     expect(b.runtimePods).to.deep.equal(['imagenet-rt-0', 'imagenet-rt-1']);
-    // an unknown engine falls back to the defaults
-    expect(sampleSetBinding(makeSampleSet('y', 1, 'Ready', 'ns', 'other'), '/d', naming).claimName).to.equal('y');
   });
 
   it('prefers the runtime pod names the SampleSet reports in status.nodes', () => {
@@ -50,7 +39,7 @@ describe('paddlejob cache affinity', () => {
       { partition: 1, pod: 'a-very-long-sample-1234abcd-rt-1', node: 'n2' },
       { partition: 0, pod: 'a-very-long-sample-1234abcd-rt-0', node: 'n1' },
     ];
-    expect(sampleSetBinding(ss, '/d').runtimePods).to.deep.equal(['a-very-long-sample-1234abcd-rt-0', 'a-very-long-sample-1234abcd-rt-1', 'a-very-long-sampleset-name-runtime-2']);
+    expect(sampleSetBinding(ss, '/d', juicefs).runtimePods).to.deep.equal(['a-very-long-sample-1234abcd-rt-0', 'a-very-long-sample-1234abcd-rt-1', 'a-very-long-sampleset-name-runtime-2']);
   });
 
   it('creates one term when the user has none', () => {
@@ -88,7 +77,7 @@ describe('paddlejob cache affinity', () => {
   });
 
   it('mounts the claim once, keeps user volumes, and leaves a user mount at the same path alone', () => {
-    const b = sampleSetBinding(makeSampleSet(), '/data');
+    const b = sampleSetBinding(makeSampleSet(), '/data', juicefs);
     const spec = mountSampleSet(
       {
         volumes: [{ name: 'scratch', emptyDir: {} }],

@@ -3,6 +3,7 @@ import type { KubernetesObject, V1ConfigMap, V1Pod } from '@kubernetes/client-no
 import { CONFIGMAP, PADDLEJOB, POD, SAMPLESET, SERVICE } from '../../../../src/api/constants.js';
 import type { PaddleJob } from '../../../../src/api/paddlejob.js';
 import type { SampleSet } from '../../../../src/api/sampleset.js';
+import { installedEngines } from '../../../../src/engines/installed.js';
 import { PaddleJobOperator, type PaddleJobOperatorOptions } from '../../../../src/operators/paddlejob/paddlejob-operator.js';
 import { parseHostPorts } from '../../../../src/operators/paddlejob/host-ports.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
@@ -10,11 +11,11 @@ import { collectiveJob, makeSampleSet, psJob } from './fixtures.js';
 
 type Harness = ReturnType<typeof setup>;
 
-function setup(options: PaddleJobOperatorOptions = {}, shared?: FakeCluster) {
+function setup(options: Partial<PaddleJobOperatorOptions> = {}, shared?: FakeCluster) {
   const f = shared ?? new FakeCluster();
   // the legacy-finalizer test looks at the job after its last finalizer is gone: keep it
   f.api.reapDeleted = false;
-  const op = new PaddleJobOperator(f.context(1), options);
+  const op = new PaddleJobOperator(f.context(1), { engines: installedEngines(), ...options });
   const jobs = f.informer<PaddleJob>(PADDLEJOB);
   const pods = f.informer<V1Pod>(POD);
   const configMaps = f.informer<V1ConfigMap>(CONFIGMAP);
@@ -271,6 +272,18 @@ describe('PaddleJobOperator reconcile', () => {
     expect(h.pods.get('job-worker-2', 'ns')!.spec!.affinity).to.equal(undefined);
     expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({ status: 'True' });
     expect(h.api.writes().some((c) => c.plural === 'samplesets'), 'the SampleSet is never written').to.equal(false);
+  });
+
+  it('sampleSetRef: a SampleSet whose cache engine is not installed holds the job with a condition naming it, no guessed names', async () => {
+    const h = setup();
+    h.add(collectiveJob(2, { sampleSetRef: { name: 'imagenet', mountPath: '/mnt/imagenet' } }));
+    h.sampleSets.put(makeSampleSet('imagenet', 2, 'Ready', 'ns', 'alluxio'));
+    await h.reconcile();
+    await h.reconcile();
+    expect(h.pods.list(), 'no pod is created with names the engine did not give').to.have.length(0);
+    const cond = h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')!;
+    expect(cond).to.include({ status: 'False', reason: 'CacheEngineNotInstalled' });
+    expect(cond.message).to.contain('"alluxio"').and.to.contain('installed: juicefs');
   });
 
   it('gang scheduling without the PodGroup API: a condition, and pods with the default scheduler', async () => {

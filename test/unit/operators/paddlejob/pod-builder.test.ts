@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { V1EnvVar, V1Pod } from '@kubernetes/client-node';
 import { PADDLE_JOB_NAME, PADDLE_RES_INDEX, PADDLE_RES_NAME, PADDLE_RES_TYPE } from '../../../../src/api/constants.js';
 import { sampleSetBinding } from '../../../../src/operators/paddlejob/cache-affinity.js';
+import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
 import { buildPod, defaultRestartPolicy } from '../../../../src/operators/paddlejob/pod-builder.js';
 import { makeJob, makeSampleSet, psJob, template } from './fixtures.js';
 
@@ -51,7 +52,7 @@ describe('paddlejob pod builder', () => {
   it('does not modify the job', () => {
     const job = psJob();
     const before = JSON.stringify(job);
-    buildPod(job, 'worker', 0, { sampleSet: sampleSetBinding(makeSampleSet(), '/data') });
+    buildPod(job, 'worker', 0, { sampleSet: sampleSetBinding(makeSampleSet(), '/data', new JuiceFsEngine()) });
     expect(JSON.stringify(job)).to.equal(before);
   });
 
@@ -110,7 +111,7 @@ describe('paddlejob pod builder', () => {
       job.spec[role]!.template!.spec!.containers.push({ name: 'second', image: 'y' });
       job.spec[role]!.template!.spec!.initContainers = [{ name: 'init', image: 'z' }];
     }
-    const binding = sampleSetBinding(makeSampleSet('imagenet', 2), '/mnt/imagenet');
+    const binding = sampleSetBinding(makeSampleSet('imagenet', 2), '/mnt/imagenet', new JuiceFsEngine());
     for (const role of ['ps', 'worker'] as const) {
       for (let i = 0; i < 3; i++) {
         const pod = buildPod(job, role, i, { sampleSet: binding });
