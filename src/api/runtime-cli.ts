@@ -88,12 +88,12 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
   }
   const dataDir = values['data-dir'];
   if (!dataDir) throw new CliError('--data-dir is required');
-  const cacheDirs = values['cache-dir'] as string[];
-  const hostCacheDirs = values['host-cache-dir'] as string[];
+  const cacheDirs = values['cache-dir'];
+  const hostCacheDirs = values['host-cache-dir'];
   if (hostCacheDirs.length > 0 && hostCacheDirs.length !== cacheDirs.length) throw new CliError('--host-cache-dir must be given once per --cache-dir (same order)');
   const logFormat = values['log-format'];
   if (logFormat !== 'json' && logFormat !== 'text') throw new CliError('--log-format must be json or text');
-  const { host, port } = parseListen(values.listen as string);
+  const { host, port } = parseListen(values.listen);
   let maxPendingJobs: number | undefined;
   const mp = values['max-pending-jobs'];
   if (mp !== undefined) {
@@ -102,16 +102,16 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
   }
   return {
     command,
-    engine: values.engine as string,
+    engine: values.engine,
     dataDir,
     cacheDirs,
     hostCacheDirs,
     host,
     port,
     binary: values.binary,
-    fileSourceRoots: values['file-source-root'] as string[],
+    fileSourceRoots: values['file-source-root'],
     ...(maxPendingJobs !== undefined ? { maxPendingJobs } : {}),
-    logLevel: values['log-level'] as string,
+    logLevel: values['log-level'],
     logFormat,
   };
 }

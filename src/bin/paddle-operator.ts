@@ -48,8 +48,8 @@ async function main(): Promise<number> {
 
 main().then(
   (code) => process.exit(code),
-  (e) => {
-    process.stderr.write(`paddle-operator: ${(e as Error)?.stack ?? e}\n`);
+  (e: unknown) => {
+    process.stderr.write(`paddle-operator: ${(e as Error)?.stack ?? String(e)}\n`);
     process.exit(1);
   },
 );

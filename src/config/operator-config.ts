@@ -101,7 +101,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       'help': { type: 'boolean' },
     },
   });
-  const logFormat = (values['log-format'] ?? env.LOG_FORMAT ?? 'json') as string;
+  const logFormat = values['log-format'] ?? env.LOG_FORMAT ?? 'json';
   if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`--log-format must be json or text, got "${logFormat}"`);
   const logLevel = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level must be error, warn, info or debug, got "${logLevel}"`);

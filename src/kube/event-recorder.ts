@@ -45,7 +45,7 @@ export class EventRecorder {
       regarding: { apiVersion: obj.apiVersion, kind: obj.kind, name: md.name, namespace: md.namespace, uid: md.uid, resourceVersion: md.resourceVersion },
     };
     try {
-      await this.api.create(EVENT, event as KubernetesObject, namespace);
+      await this.api.create(EVENT, event, namespace);
     } catch (e) {
       this.logger.warn('could not record event', { reason, error: (e as Error).message });
     }

@@ -117,8 +117,9 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   protected abstract reconcile(key: ObjectKey, obj: T | undefined): Promise<ReconcileResult>;
 
   /** dot-i's hook, called by its start(): we register nothing with the parent. */
-  protected async init(): Promise<void> {
+  protected init(): Promise<void> {
     this.informerFactory.startAll();
+    return Promise.resolve();
   }
 
   /** Starts the informers (shared) and the workers; resolves once the caches are synced. */
@@ -132,13 +133,14 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   }
 
   /** Stops taking work and waits for in-flight reconciles; never exits the process. */
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- dot-i declares stop(): void but never calls it; our callers await the drain
   override async stop(timeoutMs = 25_000): Promise<void> {
     await this.queue.stop(timeoutMs);
     this.log.info('operator stopped');
   }
 
   enqueue(o: KubernetesObject | ObjectKey): void {
-    const k = 'metadata' in o ? { namespace: (o as KubernetesObject).metadata?.namespace, name: (o as KubernetesObject).metadata!.name! } : (o as ObjectKey);
+    const k = 'metadata' in o ? { namespace: o.metadata?.namespace, name: o.metadata!.name! } : (o as ObjectKey);
     this.queue.add(keyString(k));
   }
 

@@ -31,7 +31,7 @@ export class HttpEndpoints {
             res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
             res.end(text);
           })
-          .catch((e: Error) => reply(res, 500, `metrics failed: ${e.message}\n`));
+          .catch((e: unknown) => reply(res, 500, `metrics failed: ${(e as Error).message}\n`));
         return;
       }
       reply(res, 404, 'not found\n');

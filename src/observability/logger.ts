@@ -57,7 +57,7 @@ export function createLogger(opts: { level?: string; format?: LogFormat; silent?
         .filter(([k]) => typeof k === 'string')
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ');
-      return `${timestamp} ${String(level).toUpperCase().padEnd(5)} ${message}${fields ? ' ' + fields : ''}`;
+      return `${String(timestamp)} ${String(level).toUpperCase().padEnd(5)} ${String(message)}${fields ? ' ' + fields : ''}`;
     }),
   );
   return winston.createLogger({

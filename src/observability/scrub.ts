@@ -29,7 +29,7 @@ export function maskUriUserinfo(text: string): string {
 export function maskUriUserinfoDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return maskUriUserinfo(value) as T;
   if (depth > 16 || value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) return value.map((v) => maskUriUserinfoDeep(v, depth + 1)) as T;
+  if (Array.isArray(value)) return (value as unknown[]).map((v) => maskUriUserinfoDeep(v, depth + 1)) as T;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = maskUriUserinfoDeep(v, depth + 1);
   return out as T;

@@ -77,7 +77,7 @@ interface JobRecord {
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
   if (v && typeof v === 'object') {
-    return `{${Object.keys(v as object)
+    return `{${Object.keys(v)
       .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
       .sort()
       .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
@@ -316,6 +316,7 @@ export class JobQueue {
     try {
       result = Promise.resolve(this.opts.run({ id, type: rec.state.type, options: rec.options, credentials }, exec));
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on whatever the runner threw, as an async runner would
       result = Promise.reject(err);
     }
     const settledLate = (outcome: string): void => {

@@ -234,7 +234,7 @@ export class RuntimeServer {
     if (!this.authorized(req)) throw new HttpError(401, 'missing or invalid bearer token', { 'www-authenticate': 'Bearer' });
     if (pathname === '/jobs') {
       if (method !== 'POST') throw new HttpError(405, 'method not allowed', { allow: 'POST' });
-      await this.submit(req, res, await readJson(req, this.maxBodyBytes));
+      this.submit(req, res, await readJson(req, this.maxBodyBytes));
       return;
     }
     const m = /^\/jobs\/([^/]+)$/.exec(pathname);
@@ -276,7 +276,7 @@ export class RuntimeServer {
    * later is refused now with a 400), then the queue: 202 queued, 200 known id (even when the
    * queue is full), 409 same id with other options, 429 queue full, 503 shutting down.
    */
-  private async submit(req: http.IncomingMessage, res: http.ServerResponse, body: unknown): Promise<void> {
+  private submit(req: http.IncomingMessage, res: http.ServerResponse, body: unknown): void {
     let jobReq: RuntimeJobRequest;
     try {
       jobReq = validateJobRequest(body);

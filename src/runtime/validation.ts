@@ -97,7 +97,7 @@ function validateWarmup(o: Record<string, unknown>): WarmupRequest {
   const file = o.file === undefined ? undefined : userPath(o.file, 'options.file');
   const threads = int(o.threads, 'options.threads', 1, 1024, true);
   if (o.strategy !== undefined && o.strategy !== 'sequence' && o.strategy !== 'random') throw new ValidationError('options.strategy must be "sequence" or "random"');
-  const strategy = o.strategy as WarmupRequest['strategy'];
+  const strategy = o.strategy;
   return {
     shard,
     shards,

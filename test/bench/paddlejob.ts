@@ -121,7 +121,7 @@ async function main(): Promise<void> {
       (name) => api.create(POD, barePod(name)),
     );
     const failures = created.filter((r) => r.status === 'rejected');
-    if (failures.length) throw (failures[0] as PromiseRejectedResult).reason;
+    if (failures.length) throw failures[0].reason;
     await runningPods(podInformer, pods, (p) => p.metadata?.labels?.bench === 'baseline');
     const baselineMs = performance.now() - t0;
     say(`baseline: ${pods} bare pods created and Running in ${(baselineMs / 1000).toFixed(2)} s`);
@@ -156,7 +156,7 @@ async function main(): Promise<void> {
       },
     );
     const jobFailures = results.filter((r) => r.status === 'rejected');
-    if (jobFailures.length) throw (jobFailures[0] as PromiseRejectedResult).reason;
+    if (jobFailures.length) throw jobFailures[0].reason;
     const createMs = performance.now() - t0;
     await waitFor(`${pods} pods created`, () => podInformer.list(NS).length >= pods, { timeoutMs: 600_000, intervalMs: 50 });
     const podsCreatedMs = performance.now() - t0;

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       kind: 'SampleSet',
       metadata: { name: SS, namespace: NS },
       spec: { partitions: 1, noSync: true, secretRef: { name: 'vol' }, cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/bench', cacheSize: 256 }] } },
-    } as SampleSet);
+    });
     await waitFor('SampleSet Ready', async () => (await api.get<SampleSet>(SAMPLESET, SS, NS))?.status?.phase === 'Ready', { timeoutMs: 180_000, intervalMs: 250 });
     const pod = await sim.waitForRuntime(NS, `${SS}-runtime-0`, 60_000);
     const root = Object.values(pod.mounts)[0];
@@ -115,10 +115,10 @@ async function main(): Promise<void> {
     const waiters = new Map<string, () => void>();
     watcher.addHandler((_t, o) => {
       if (o.status?.phase === 'Succeeded' || o.status?.phase === 'Failed') {
-        const w = waiters.get(o.metadata!.name!);
+        const w = waiters.get(o.metadata.name!);
         if (w) {
-          waiters.delete(o.metadata!.name!);
-          if (o.status.phase === 'Failed') process.stderr.write(`job ${o.metadata!.name} failed: ${JSON.stringify(o.status.conditions)}\n`);
+          waiters.delete(o.metadata.name!);
+          if (o.status.phase === 'Failed') process.stderr.write(`job ${o.metadata.name} failed: ${JSON.stringify(o.status.conditions)}\n`);
           w();
         }
       }

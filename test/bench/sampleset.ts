@@ -156,14 +156,14 @@ async function main(): Promise<void> {
       const holder = sim.pods().find((p) => p.namespace === ns && p.name === 'bench-runtime-0')!;
       const job = await runtime.get(`http://${holder.podIP}:7716`, token, ss.status!.syncJob!.id!);
       const sync = job?.startTime && job.completionTime ? Date.parse(job.completionTime) - Date.parse(job.startTime) : NaN;
-      const total = tl.ready! - tl.apply;
+      const total = tl.ready - tl.apply;
       rows.push({ total, sync, overhead: total - sync, tl });
       // the simulated container start (mount + process start) is not the operator's doing
       startup.push((tl.serving ?? tl.podsReady ?? tl.apply) - (tl.podsReady ?? tl.apply));
       say(
         `run ${i + 1}: apply → Ready ${secs(total)} = sync ${secs(sync)} + overhead ${secs(total - sync)} ` +
           `(apply → volume bound ${secs((tl.bound ?? NaN) - tl.apply)}, → ${PARTITIONS} pods ready ${secs((tl.podsReady ?? NaN) - tl.apply)}, ` +
-          `→ runtimes serving ${secs((tl.serving ?? NaN) - tl.apply)}, → sync submitted ${secs((tl.syncing ?? NaN) - tl.apply)}, sync done seen → Ready ${secs(tl.ready! - (tl.synced ?? NaN))})`,
+          `→ runtimes serving ${secs((tl.serving ?? NaN) - tl.apply)}, → sync submitted ${secs((tl.syncing ?? NaN) - tl.apply)}, sync done seen → Ready ${secs(tl.ready - (tl.synced ?? NaN))})`,
       );
       await api.delete(SAMPLESET, 'bench', ns);
     }

@@ -33,5 +33,5 @@ export async function deleteTestNamespaces(cp: ControlPlane, namespaces: string[
       return left.every((r) => r.code !== 0) ? true : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 500 },
-  ).catch((e: Error) => process.stderr.write(`      [${label}] ${e.message}\n`));
+  ).catch((e: unknown) => process.stderr.write(`      [${label}] ${(e as Error).message}\n`));
 }

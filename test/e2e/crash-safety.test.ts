@@ -95,9 +95,9 @@ describe('crash safety: the operator killed at random points during a SampleSet 
         return s?.status?.phase === 'Ready' && cs?.fileCount === source.files && cs?.totalBytes === source.bytes ? s : undefined;
       },
       { timeoutMs: 240_000, intervalMs: 500 },
-    ).catch(async (e: Error) => {
+    ).catch(async (e: unknown) => {
       const s = await api.get<SampleSet>(SAMPLESET, 'crashy', ns);
-      throw new Error(`${e.message}; phases at the kills: ${phasesAtKill.join(', ')}; last status: ${JSON.stringify(s?.status)}`);
+      throw new Error(`${(e as Error).message}; phases at the kills: ${phasesAtKill.join(', ')}; last status: ${JSON.stringify(s?.status)}`);
     });
     expect(ss.status!.syncJob?.phase).to.equal('Succeeded');
     expect(ss.status!.runtimeStatus).to.deep.equal({ specReplicas: 2, readyReplicas: 2, runtimeReady: '2/2' });

@@ -5,13 +5,21 @@ import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import type { PaddleJob } from '../../src/api/paddlejob.js';
+import type { SampleJob } from '../../src/api/samplejob.js';
+import type { SampleSet } from '../../src/api/sampleset.js';
 import { testCluster } from './cluster.js';
 
 const root = process.cwd();
 const fixtures = path.join(root, 'test', 'e2e', 'fixtures');
 const NS = 'default';
 
-type Json = Record<string, any>;
+/** A manifest as the tests read it. */
+interface Manifest {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  status?: unknown;
+}
 
 function kubectl(args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
   return testCluster().kubectl(args, opts);
@@ -72,23 +80,23 @@ describe('CRD validation (real kube-apiserver)', function () {
   });
 
   it('applies the defaults', async () => {
-    const created = async (manifest: string): Promise<Json> => {
+    const created = async <T>(manifest: string): Promise<T> => {
       const r = await kubectl(['create', '--dry-run=server', '-n', NS, '-o', 'json', '-f', '-'], { input: manifest });
-      return JSON.parse(r.stdout) as Json;
+      return JSON.parse(r.stdout) as T;
     };
-    const set = await created('{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleSet","metadata":{"name":"defaults"},"spec":{"partitions":1,"noSync":true,"secretRef":{"name":"s"}}}');
+    const set = await created<SampleSet>('{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleSet","metadata":{"name":"defaults"},"spec":{"partitions":1,"noSync":true,"secretRef":{"name":"s"}}}');
     expect(set.spec.csi).to.deep.equal({ driver: 'juicefs' });
-    const job = await created(
+    const job = await created<SampleJob>(
       '{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleJob","metadata":{"name":"defaults"},"spec":{"type":"warmup","sampleSetRef":{"name":"x"},"warmupOptions":{"paths":["/"]}}}',
     );
     expect(job.spec).to.deep.include({ concurrencyPolicy: 'Allow', successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1 });
-    expect(job.spec.warmupOptions.strategyName).to.equal('sequence');
-    const pdj = await created(
+    expect(job.spec.warmupOptions!.strategyName).to.equal('sequence');
+    const pdj = await created<PaddleJob>(
       '{"apiVersion":"batch.paddlepaddle.org/v1","kind":"PaddleJob","metadata":{"name":"defaults"},"spec":{"worker":{"replicas":1,"template":{"spec":{"containers":[{"name":"c","image":"busybox"}]}}}}}',
     );
     expect(pdj.spec).to.deep.include({ intranet: 'PodIP', cleanPodPolicy: 'OnCompletion' });
     // the pod template is kept as written (unknown fields preserved)
-    expect(pdj.spec.worker.template.spec.containers[0]).to.deep.equal({ name: 'c', image: 'busybox' });
+    expect(pdj.spec.worker!.template!.spec!.containers[0]).to.deep.equal({ name: 'c', image: 'busybox' });
   });
 
   describe('a SampleSet that exists', () => {
@@ -144,7 +152,7 @@ describe('CRD validation (real kube-apiserver)', function () {
         },
       };
       await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
-      const got = JSON.parse((await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '-o', 'json'])).stdout) as Json;
+      const got = JSON.parse((await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '-o', 'json'])).stdout) as Manifest;
       expect(got.status).to.deep.equal(status.status); // nothing pruned
       const table = (await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS])).stdout;
       expect(table.split('\n')[0]).to.match(/^NAME\s+TOTAL SIZE\s+CACHED SIZE\s+CACHED %\s+AVAIL SPACE\s+RUNTIME\s+PHASE\s+AGE$/);
@@ -154,7 +162,7 @@ describe('CRD validation (real kube-apiserver)', function () {
 
   it('renders kustomize/default, which the apiserver accepts', async () => {
     const rendered = (await kubectl(['kustomize', path.join(root, 'kustomize', 'default')])).stdout;
-    const docs = rendered.split(/^---$/m).map((d) => parse(d) as Json).filter(Boolean);
+    const docs = rendered.split(/^---$/m).map((d) => parse(d) as Manifest | null).filter((d): d is Manifest => Boolean(d));
     const kinds = docs.map((d) => d.kind).sort();
     expect(kinds).to.deep.equal(
       ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),

@@ -60,9 +60,9 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
         return list.length === replicas && list.every((p) => p.status?.phase === 'Running') ? list : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 500 },
-    ).catch(async (e: Error) => {
+    ).catch(async (e: unknown) => {
       const events = await cp.kubectl(['-n', NS, 'get', 'events', '--sort-by=.lastTimestamp'], { allowFail: true });
-      throw new Error(`${e.message}\n${events.stdout}`);
+      throw new Error(`${(e as Error).message}\n${events.stdout}`);
     });
     for (const p of pods) {
       const c = p.spec!.containers[0];

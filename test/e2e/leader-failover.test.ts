@@ -92,8 +92,8 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
       last = await api.get<SampleSet>(SAMPLESET, name, ns);
       const cs = last?.status?.cacheStatus;
       return last?.status?.phase === 'Ready' && cs?.fileCount === src.files && cs?.totalBytes === src.bytes ? last : undefined;
-    }, { timeoutMs, intervalMs: 250 }).catch((e: Error) => {
-      throw new Error(`${e.message}; last status: ${JSON.stringify(last?.status)}`);
+    }, { timeoutMs, intervalMs: 250 }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}`);
     });
   }
   async function succeededJob(name: string, timeoutMs: number): Promise<SampleJob> {
@@ -101,8 +101,8 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
     const j = await waitFor(`SampleJob ${name} to finish`, async () => {
       last = await api.get<SampleJob>(SAMPLEJOB, name, ns);
       return last?.status?.phase === 'Succeeded' || last?.status?.phase === 'Failed' ? last : undefined;
-    }, { timeoutMs, intervalMs: 250 }).catch((e: Error) => {
-      throw new Error(`${e.message}; last status: ${JSON.stringify(last?.status)}`);
+    }, { timeoutMs, intervalMs: 250 }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}`);
     });
     expect(j.status?.phase, `${name}: ${JSON.stringify(j.status)}`).to.equal('Succeeded');
     return j;

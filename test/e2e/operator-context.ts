@@ -96,7 +96,7 @@ export interface TestOperatorContext {
   logger: Logger;
   metrics: Metrics;
   /** Stops the shared informers (call after stopping the operators). */
-  stop(): Promise<void>;
+  stop: () => Promise<void>;
 }
 
 /** An OperatorContext on the operator's ServiceAccount credentials (its requests land in the audit log). */

@@ -46,8 +46,8 @@ export function spawnOperator(name: string, kubeconfig: string, args: string[], 
     lines.push(...String(d).split('\n').filter(Boolean));
     opts.log?.write(d);
   };
-  proc.stdout!.on('data', collect);
-  proc.stderr!.on('data', collect);
+  proc.stdout.on('data', collect);
+  proc.stderr.on('data', collect);
   const exit = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
   const alive = (): boolean => proc.exitCode === null && proc.signalCode === null;
   const op: OperatorProcess = {

@@ -36,7 +36,7 @@ describe('PaddleJob operator (real control plane)', function () {
   const labelledNodes: { node: string; key: string }[] = [];
 
   async function createJob(name: string, spec: Partial<PaddleJobSpec>): Promise<PaddleJob> {
-    return api.create<PaddleJob>(PADDLEJOB, { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', metadata: { name, namespace: ns }, spec: spec as PaddleJobSpec });
+    return api.create<PaddleJob>(PADDLEJOB, { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', metadata: { name, namespace: ns }, spec: spec });
   }
   const getJob = (name: string) => api.get<PaddleJob>(PADDLEJOB, name, ns);
   const podsOf = async (job: string) =>

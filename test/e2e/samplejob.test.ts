@@ -185,7 +185,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
         // the SampleSet's own <namespace>_<name> directory is added below it
         cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/e2e', cacheSize: 1024 }] },
       },
-    } as SampleSet);
+    });
     await sampleSetWhere('Ready with the dataset counted', (s) => s.status?.phase === 'Ready' && (s.status.cacheStatus?.totalBytes ?? 0) >= trainBytes * 0.95, 240_000);
   });
 
@@ -195,7 +195,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     // delete the SampleSet while its operator still runs, so its finalizer (runtime, PVC, PV) completes
     if (api) {
       for (const j of (await api.list<SampleJob>(SAMPLEJOB, ns).catch(() => ({ items: [] as SampleJob[] }))).items) {
-        await api.patch(SAMPLEJOB, j.metadata!.name!, ns, { metadata: { finalizers: null } }).catch(() => undefined);
+        await api.patch(SAMPLEJOB, j.metadata.name!, ns, { metadata: { finalizers: null } }).catch(() => undefined);
       }
       await api.delete(SAMPLESET, SS, ns).catch(() => undefined);
       await waitFor('SampleSet deleted', async () => !(await api.get(SAMPLESET, SS, ns)), { timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
@@ -231,7 +231,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     const cleared = await expectSucceeded('clear-all');
     expect(cleared.status?.nodes?.map((n) => n.pod).sort()).to.deep.equal([`${SS}-runtime-0`, `${SS}-runtime-1`]);
     const afterClear = await cachedPerNode();
-    expect(afterClear.reduce((a, b) => a + b, 0), `after clear: ${afterClear}`).to.be.lessThan(trainBytes * 0.05);
+    expect(afterClear.reduce((a, b) => a + b, 0), `after clear: ${afterClear.join(',')}`).to.be.lessThan(trainBytes * 0.05);
     await sampleSetWhere('cached ~0 after clear', (s) => (s.status?.cacheStatus?.cachedBytes ?? Infinity) < trainBytes * 0.05, 30_000);
 
     await createJob('warm-all', { type: 'warmup', warmupOptions: { paths: ['/'] } });
@@ -249,8 +249,8 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(j.status?.progress?.filesTotal).to.be.at.least(TRAIN_FILES);
     const perNode = await cachedPerNode();
     const total = perNode.reduce((a, b) => a + b, 0);
-    expect(total, `per node: ${perNode}`).to.be.at.least(trainBytes * 0.9);
-    for (const n of perNode) expect(n, `per node: ${perNode}`).to.be.within(trainBytes * 0.3, trainBytes * 0.8);
+    expect(total, `per node: ${perNode.join(',')}`).to.be.at.least(trainBytes * 0.9);
+    for (const n of perNode) expect(n, `per node: ${perNode.join(',')}`).to.be.within(trainBytes * 0.3, trainBytes * 0.8);
     await sampleSetWhere('cached ≈ dataset', (s) => (s.status?.cacheStatus?.cachedBytes ?? 0) >= trainBytes * 0.9, 30_000);
   });
 
@@ -360,7 +360,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
           name: n,
           namespace: ns,
           annotations: { 'paddlepaddle.org/scheduled-at': t.toISOString().replace('.000Z', 'Z') },
-          ownerReferences: [{ apiVersion: forbid.apiVersion!, kind: 'SampleJob', name: 'every-minute', uid: forbid.metadata!.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [{ apiVersion: forbid.apiVersion, kind: 'SampleJob', name: 'every-minute', uid: forbid.metadata.uid!, controller: true, blockOwnerDeletion: true }],
         },
         spec: { type: 'warmup', sampleSetRef: { name: 'no-such-sampleset' } },
       });
@@ -382,32 +382,32 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     const childrenOf = async (parentUid: string): Promise<SampleJob[]> =>
       (await api.list<SampleJob>(SAMPLEJOB, ns)).items.filter((c) => c.metadata?.ownerReferences?.some((r) => r.uid === parentUid && r.controller));
     const first = await waitFor('first scheduled child', async () => {
-      const live = (await childrenOf(forbid.metadata!.uid!)).filter((c) => !oldOk.includes(c.metadata!.name!) && !oldBad.includes(c.metadata!.name!));
+      const live = (await childrenOf(forbid.metadata.uid!)).filter((c) => !oldOk.includes(c.metadata.name!) && !oldBad.includes(c.metadata.name!));
       return live[0];
     }, { timeoutMs: 75_000, intervalMs: 250 });
-    const firstMinute = Number(first.metadata!.name!.split('-').pop());
-    expect(first.metadata!.name).to.equal(childName('every-minute', firstMinute * 60_000));
+    const firstMinute = Number(first.metadata.name!.split('-').pop());
+    expect(first.metadata.name).to.equal(childName('every-minute', firstMinute * 60_000));
     expect(first.spec.schedule).to.equal(undefined);
     const parent = await waitFor('parent status', async () => {
       const p = await getJob('every-minute');
-      return p?.status?.active?.some((a) => a.name === first.metadata!.name) ? p : undefined;
+      return p?.status?.active?.some((a) => a.name === first.metadata.name) ? p : undefined;
     }, WAIT);
     expect(parent.status?.lastScheduleTime).to.equal(new Date(firstMinute * 60_000).toISOString().replace('.000Z', 'Z'));
     // the other parent ran once too; now suspend it
-    await waitFor('suspend-me ran', async () => (await childrenOf(susp.metadata!.uid!)).length === 1, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor('suspend-me ran', async () => (await childrenOf(susp.metadata.uid!)).length === 1, { timeoutMs: 30_000, intervalMs: 250 });
     await api.patch(SAMPLEJOB, 'suspend-me', ns, { spec: { suspend: true } });
 
     // next minute: Forbid skips (the first child is still active); suspend-me creates nothing
     await waitFor('the next minute skipped', async () => (await events('every-minute')).some((e) => e.reason === 'RunSkipped'), { timeoutMs: 75_000, intervalMs: 250 });
     await sleep(3000);
-    expect((await childrenOf(forbid.metadata!.uid!)).map((c) => c.metadata!.name).sort()).to.deep.equal([first.metadata!.name, oldOk[1], oldBad[1]].sort());
-    expect(await childrenOf(susp.metadata!.uid!)).to.have.length(1);
+    expect((await childrenOf(forbid.metadata.uid!)).map((c) => c.metadata.name).sort()).to.deep.equal([first.metadata.name, oldOk[1], oldBad[1]].sort());
+    expect(await childrenOf(susp.metadata.uid!)).to.have.length(1);
     const suspended = (await getJob('suspend-me'))!;
     expect(suspended.status?.conditions?.find((c) => c.type === 'Scheduled')?.reason).to.equal('Suspended');
 
     // release pod 0: the first run finishes, and history keeps only it among the succeeded
     await deleteJob('sync-hold');
-    await expectSucceeded(first.metadata!.name!, 60_000);
+    await expectSucceeded(first.metadata.name!, 60_000);
     await waitFor('older succeeded run pruned', async () => !(await getJob(oldOk[1])), WAIT);
     const after = await waitFor('lastSuccessfulTime', async () => {
       const p = await getJob('every-minute');

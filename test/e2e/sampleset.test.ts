@@ -115,7 +115,7 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name, namespace: ns },
-      spec: { partitions: 2, secretRef: { name: 'jfs' }, ...spec } as SampleSetSpec,
+      spec: { partitions: 2, secretRef: { name: 'jfs' }, ...spec },
     });
   }
 
@@ -247,12 +247,12 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
         return left.length === 0 ? true : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 300 },
-    ).catch(async (e: Error) => {
+    ).catch(async (e: unknown) => {
       const left = [
         (await api.get<V1PersistentVolume>(PV, `${ns}.${name}`))?.status?.phase,
         (await api.get<V1PersistentVolumeClaim>(PVC, name, ns))?.metadata?.finalizers,
       ];
-      throw new Error(`${e.message}; PV phase / PVC finalizers: ${JSON.stringify(left)}`);
+      throw new Error(`${(e as Error).message}; PV phase / PVC finalizers: ${JSON.stringify(left)}`);
     });
   }
 
@@ -632,13 +632,13 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
 
     // a SampleJob operator would say "job ended": statistics follow at once
     const t0 = Date.now();
-    operator!.notifier.invalidate(ns, 'fresh');
+    operator.notifier.invalidate(ns, 'fresh');
     const after = await ssWhere(ns, 'fresh', 'cached bytes after the invalidation', (s) => (s.status?.cacheStatus?.cachedBytes ?? 0) >= filled.bytes, 15_000);
     expect(Date.now() - t0).to.be.below(10_000);
     expect(after.status!.cacheStatus!.cachedPercentage).to.equal('100.0%');
     expect(after.status!.lastCacheUpdateTime).to.be.a('string');
 
-    await operator!.stop();
+    await operator.stop();
     operator = await startOperator();
   });
 });

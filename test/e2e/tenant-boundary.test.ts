@@ -71,7 +71,7 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name, namespace: ns },
-      spec: { partitions: 1, secretRef: { name: 'jfs' }, ...spec } as SampleSetSpec,
+      spec: { partitions: 1, secretRef: { name: 'jfs' }, ...spec },
     };
   }
 
@@ -80,7 +80,7 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleJob',
       metadata: { name, namespace: ns },
-      spec: { type: 'sync', sampleSetRef: { name: 'ds' }, ...spec } as SampleJobSpec,
+      spec: { type: 'sync', sampleSetRef: { name: 'ds' }, ...spec },
     };
   }
 

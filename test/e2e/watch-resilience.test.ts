@@ -25,13 +25,14 @@ const LABEL = 'e2e.paddlepaddle.org/watch-test';
 class RecordingOperator extends ReconcilingOperator<V1ConfigMap> {
   readonly seen = new Map<string, string>();
   readonly gone = new Set<string>();
-  protected async reconcile(key: ObjectKey, obj: V1ConfigMap | undefined): Promise<ReconcileResult> {
+  protected reconcile(key: ObjectKey, obj: V1ConfigMap | undefined): Promise<ReconcileResult> {
     const k = `${key.namespace}/${key.name}`;
     if (obj) this.seen.set(k, obj.data?.value ?? '');
     else {
       this.seen.delete(k);
       this.gone.add(k);
     }
+    return Promise.resolve();
   }
 }
 

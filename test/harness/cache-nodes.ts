@@ -258,7 +258,7 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
         if (/not a mount point|not mounted|no such file/i.test(errorMessage(e))) return;
       }
     }
-    await run('umount', ['-l', mountPoint], { timeoutMs: 10_000 }).catch((e) => noteError(`could not unmount ${mountPoint}: ${errorMessage(e)}`));
+    await run('umount', ['-l', mountPoint], { timeoutMs: 10_000 }).catch((e: unknown) => noteError(`could not unmount ${mountPoint}: ${errorMessage(e)}`));
   }
 
   /** Env of the container: plain values, Secret keys, a few field refs; paths translated. */

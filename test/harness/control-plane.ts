@@ -722,16 +722,16 @@ export async function killStaleProcesses(runDir: string, log: LogFn = defaultLog
   for (const [name, pid] of victims) {
     log(`killing ${name} (pid ${pid}) left over from an earlier run in ${runDir}`);
     try {
-      process.kill(pid as number, 'SIGTERM');
+      process.kill(pid, 'SIGTERM');
     } catch {
       // gone
     }
   }
   const deadline = Date.now() + 5000;
-  while (victims.some(([, pid]) => pidAlive(pid as number)) && Date.now() < deadline) await sleep(100);
+  while (victims.some(([, pid]) => pidAlive(pid)) && Date.now() < deadline) await sleep(100);
   for (const [, pid] of victims) {
     try {
-      process.kill(pid as number, 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // gone
     }

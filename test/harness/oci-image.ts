@@ -291,5 +291,5 @@ function pickManifest(manifests: Descriptor[]): Descriptor {
   const amd64 = manifests.filter((m) => !m.platform || (m.platform.os === 'linux' && m.platform.architecture === 'amd64'));
   // attestation manifests (BuildKit) carry an `unknown/unknown` platform and are filtered out above
   if (amd64.length !== 1) throw new Error(`expected one linux/amd64 image in the base index, found ${amd64.length}`);
-  return amd64[0]!;
+  return amd64[0];
 }

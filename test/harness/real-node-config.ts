@@ -305,5 +305,5 @@ export function fuseMountPoints(mountinfo: string): string[] {
     .split('\n')
     .map((l) => l.split(' - '))
     .filter(([, rest]) => /^fuse(blk)?(\.\S+)? /.test(rest ?? ''))
-    .map(([left]) => left!.split(' ')[4]!.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
+    .map(([left]) => left.split(' ')[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))));
 }

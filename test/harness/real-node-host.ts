@@ -114,8 +114,8 @@ export interface NodeBridge {
   remove(): Promise<void>;
 }
 
-export async function linkExists(name: string): Promise<boolean> {
-  return fs.existsSync(`/sys/class/net/${name}`);
+export function linkExists(name: string): Promise<boolean> {
+  return Promise.resolve(fs.existsSync(`/sys/class/net/${name}`));
 }
 
 /**
@@ -171,7 +171,7 @@ export function cgroupMounts(): string[] {
     .split('\n')
     .map((l) => l.split(' - '))
     .filter(([, rest]) => rest?.startsWith('cgroup ') || rest?.startsWith('cgroup2 '))
-    .map(([left]) => left!.split(' ')[4]!);
+    .map(([left]) => left.split(' ')[4]);
 }
 
 /** Creates `cgroup` (e.g. /pdlrn0n1) in every hierarchy, as kubelet requires its cgroupRoot to exist. */

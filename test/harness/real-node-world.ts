@@ -122,11 +122,11 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
  * documentation has it, keeps one mount per node from the start.
  */
 async function formatVolume(juicefs: string, s: Record<string, string>): Promise<void> {
-  await promisify(execFile)(juicefs, ['format', '--storage', s.storage!, '--bucket', s.bucket!, s.metaurl!, s.name!], {
+  await promisify(execFile)(juicefs, ['format', '--storage', s.storage, '--bucket', s.bucket, s.metaurl, s.name], {
     // credentials through the environment: never on a command line that an error message repeats
     env: { ...process.env, ACCESS_KEY: s['access-key'], SECRET_KEY: s['secret-key'] },
     timeout: 60_000,
-  }).catch((err: { stderr?: string }) => {
-    throw new Error(`juicefs format of volume ${s.name} failed: ${(err.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+  }).catch((err: unknown) => {
+    throw new Error(`juicefs format of volume ${s.name} failed: ${((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
   });
 }

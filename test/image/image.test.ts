@@ -87,11 +87,11 @@ describe('container image built from the Dockerfile', function () {
 
     const index = readJson<{ manifests: Descriptor[] }>(path.join(layerDir, 'index.json'));
     expect(index.manifests, 'index.json manifests').to.have.length(1);
-    let desc = index.manifests[0]!;
+    let desc = index.manifests[0];
     expect(desc.annotations?.['io.containerd.image.name'], 'image name annotation').to.equal(ref);
     if (desc.mediaType.endsWith('image.index.v1+json')) {
       const nested = readJson<{ manifests: Descriptor[] }>(blobPath(layerDir, desc.digest));
-      desc = nested.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ?? nested.manifests[0]!;
+      desc = nested.manifests.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64') ?? nested.manifests[0];
     }
     const manifest = readJson<{ config: Descriptor; layers: Descriptor[] }>(blobPath(layerDir, desc.digest));
     config = readJson<ImageConfig>(blobPath(layerDir, manifest.config.digest));

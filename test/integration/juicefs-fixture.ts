@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { RuntimeJobState } from '../../src/api/runtime-protocol.js';
 import { freePorts, pidAlive, repoRoot, sleep, waitFor } from '../harness/util.js';
 
 let binPromise: Promise<string> | undefined;
@@ -73,7 +74,7 @@ export class Volume {
 
   /** Copies a local directory into the volume without a mount (`jfs://` with the META-URL in an env var). */
   load(localDir: string, volPath: string): void {
-    jfs(this.bin, ['sync', '--dirs', `${localDir.replace(/\/?$/, '/')}`, `jfs://PADDLE_TEST_META/${volPath.replace(/^\/+/, '').replace(/\/?$/, '/')}`], { PADDLE_TEST_META: this.metaUrl });
+    jfs(this.bin, ['sync', '--dirs', localDir.replace(/\/?$/, '/'), `jfs://PADDLE_TEST_META/${volPath.replace(/^\/+/, '').replace(/\/?$/, '/')}`], { PADDLE_TEST_META: this.metaUrl });
   }
 
   uuid(): string {
@@ -184,9 +185,10 @@ export interface RuntimeProc {
   token: string;
   /** Every JSON response body received by `call` (scanned for secrets). */
   responses: string[];
-  call(method: string, route: string, body?: unknown, token?: string | null): Promise<{ status: number; body: any }>;
+  /** `T`: the body's shape as the caller expects it (parsed JSON, or the text when it is not JSON). */
+  call<T = unknown>(method: string, route: string, body?: unknown, token?: string | null): Promise<{ status: number; body: T }>;
   /** Polls a job until it is finished. */
-  waitJob(id: string, timeoutMs?: number): Promise<any>;
+  waitJob(id: string, timeoutMs?: number): Promise<RuntimeJobState>;
   stop(): Promise<number | null>;
 }
 
@@ -217,7 +219,7 @@ export async function startRuntime(opts: { dataDir: string; cacheDirs: string[];
     { timeoutMs: 20_000, intervalMs: 100 },
   );
   const responses: string[] = [];
-  const call = async (method: string, route: string, body?: unknown, token: string | null = opts.token) => {
+  const call = async <T = unknown>(method: string, route: string, body?: unknown, token: string | null = opts.token): Promise<{ status: number; body: T }> => {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -240,12 +242,12 @@ export async function startRuntime(opts: { dataDir: string; cacheDirs: string[];
     } catch {
       // keep text
     }
-    return { status: r.status, body: parsed as any };
+    return { status: r.status, body: parsed as T };
   };
   const waitJob = async (id: string, timeoutMs = 120_000) => {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const r = await call('GET', `/jobs/${encodeURIComponent(id)}?waitSeconds=10`);
+      const r = await call<RuntimeJobState>('GET', `/jobs/${encodeURIComponent(id)}?waitSeconds=10`);
       if (r.status !== 200) throw new Error(`GET /jobs/${id} → ${r.status} ${JSON.stringify(r.body)}`);
       if (['succeeded', 'failed', 'cancelled'].includes(r.body.status)) return r.body;
       if (Date.now() > end) throw new Error(`job ${id} still ${r.body.status} after ${timeoutMs} ms`);

@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { NodeCacheStats, RuntimeJobState } from '../../src/api/runtime-protocol.js';
 import { canonicalOrder, selectShard } from '../../src/engines/juicefs/sharding.js';
 import { repoRoot } from '../harness/util.js';
 import { duBytes, jfs, juicefsBin, juicefsChildren, makeDataset, pidAlive, sleep, startGateway, startRuntime, tempDir, umountAll, Volume, type Gateway, type Mount, type RuntimeProc } from './juicefs-fixture.js';
@@ -86,7 +87,7 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  async function run(rt: RuntimeProc, req: unknown): Promise<any> {
+  async function run(rt: RuntimeProc, req: unknown): Promise<RuntimeJobState> {
     const r = await rt.call('POST', '/jobs', req);
     expect(r.status, JSON.stringify(r.body)).to.be.oneOf([200, 202]);
     return rt.waitJob((req as { id: string }).id);
@@ -152,8 +153,8 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       const r = await run(rt, { id, type: 'clear', options: {} });
       expect(r.status, r.message).to.equal('succeeded');
     }
-    const before0 = (await rt0.call('GET', '/cache')).body;
-    const before1 = (await rt1.call('GET', '/cache')).body;
+    const before0 = (await rt0.call<NodeCacheStats>('GET', '/cache')).body;
+    const before1 = (await rt1.call<NodeCacheStats>('GET', '/cache')).body;
     expect(before0.cachedBytes).to.equal(0);
     expect(before1.cachedBytes).to.equal(0);
 
@@ -169,8 +170,8 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     expect(w0.progress).to.include({ filesDone: 13, filesTotal: 13, bytesDone: shardBytes[0] });
     expect(w1.progress).to.include({ filesDone: 12, filesTotal: 12, bytesDone: shardBytes[1] });
 
-    const s0 = (await rt0.call('GET', '/cache')).body;
-    const s1 = (await rt1.call('GET', '/cache')).body;
+    const s0 = (await rt0.call<NodeCacheStats>('GET', '/cache')).body;
+    const s1 = (await rt1.call<NodeCacheStats>('GET', '/cache')).body;
     expect(s0.cachedBytes).to.be.greaterThan(0);
     expect(s1.cachedBytes).to.be.greaterThan(0);
     // cached block files hold the data (plus small checksums): each node ≈ its shard
@@ -219,9 +220,9 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       expect(job.status, job.message).to.equal('succeeded');
       expect(duBytes(ownRaw)).to.equal(0);
       expect(duBytes(otherRaw)).to.equal(otherBefore);
-      expect((await rt0.call('GET', '/cache')).body.cachedBytes).to.equal(0);
+      expect((await rt0.call<NodeCacheStats>('GET', '/cache')).body.cachedBytes).to.equal(0);
       // node1's cache is untouched by node0's clear
-      expect((await rt1.call('GET', '/cache')).body.cachedBytes).to.be.greaterThan(0);
+      expect((await rt1.call<NodeCacheStats>('GET', '/cache')).body.cachedBytes).to.be.greaterThan(0);
       // the data is still readable (now from object storage)
       expect(tree(path.join(node0.mountpoint, 'local'))).to.deep.equal(tree(localSrc));
     } finally {
@@ -294,21 +295,21 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     }
     expect(child).to.not.equal(undefined);
     await sleep(500);
-    expect((await rt0.call('GET', '/jobs/sync-slow')).body.status).to.equal('running');
+    expect((await rt0.call<RuntimeJobState>('GET', '/jobs/sync-slow')).body.status).to.equal('running');
     const t0 = Date.now();
-    const term = await rt0.call('POST', '/terminate', {});
+    const term = await rt0.call<{ cancelled: string[] }>('POST', '/terminate', {});
     expect(term.body.cancelled).to.deep.equal(['sync-slow', 'queued-after']);
-    const state = (await rt0.call('GET', '/jobs/sync-slow')).body;
+    const state = (await rt0.call<RuntimeJobState>('GET', '/jobs/sync-slow')).body;
     expect(Date.now() - t0).to.be.below(1000);
     expect(state.status).to.equal('cancelled');
     expect(pidAlive(child!.pid)).to.equal(false);
     expect(juicefsChildren(rt0.proc.pid)).to.deep.equal([]);
-    expect((await rt0.call('GET', '/jobs/queued-after')).body.status).to.equal('cancelled');
+    expect((await rt0.call<RuntimeJobState>('GET', '/jobs/queued-after')).body.status).to.equal('cancelled');
     // the queue goes on
     expect((await run(rt0, { id: 'after-terminate', type: 'rmr', options: { paths: ['big-slow'] } })).status).to.equal('succeeded');
   });
 
-  it('keeps secrets out of logs, responses and child command lines', async () => {
+  it('keeps secrets out of logs, responses and child command lines', () => {
     const secrets = [GW_PASS, encodeURIComponent(GW_PASS), GW_USER, TOKEN];
     const corpus = [rt0.proc.text(), rt1.proc.text(), ...rt0.responses, ...rt1.responses, ...childCmdlines].join('\n');
     expect(rt0.proc.text()).to.include('sync-minio'); // the logs were captured

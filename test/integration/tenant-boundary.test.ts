@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RuntimeJobState } from '../../src/api/runtime-protocol.js';
 import { juicefsBin, makeDataset, sleep, startRuntime, tempDir, umountAll, Volume, type Mount, type RuntimeProc } from './juicefs-fixture.js';
 
 const TOKEN = crypto.randomBytes(24).toString('hex');
@@ -76,7 +77,7 @@ describe('tenant boundary on a real JuiceFS mount (integration)', function () {
     return path.relative(linkDir, outside);
   }
 
-  async function run(req: { type: string; options: unknown }): Promise<any> {
+  async function run(req: { type: string; options: unknown }): Promise<RuntimeJobState> {
     const id = `t-${++seq}`;
     const r = await rt.call('POST', '/jobs', { id, ...req });
     expect(r.status, JSON.stringify(r.body)).to.be.oneOf([200, 202]);

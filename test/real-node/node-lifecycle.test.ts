@@ -174,12 +174,12 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     // a mount pod of the driver (kube-system, on this node) holds it under the node's JUICEFS_MOUNT_PATH
     const jfs = node!.mountinfo().split('\n').filter((l) => / - fuse\.juicefs JuiceFS:rnvol /.test(l));
     expect(jfs.length, node!.mountinfo()).to.be.greaterThan(0);
-    const shared = jfs.map((l) => l.split(' ')[4]!).find((m) => m.startsWith(`${JUICEFS_MOUNT_PATH}/`));
+    const shared = jfs.map((l) => l.split(' ')[4]).find((m) => m.startsWith(`${JUICEFS_MOUNT_PATH}/`));
     expect(shared, jfs.join('\n')).to.not.equal(undefined);
     expect(new Set(jfs.map((l) => l.split(' ')[2])).size, 'one FUSE mount, bound where it is used').to.equal(1);
     const mountPods = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, labelSelector: MOUNT_POD_SELECTOR, fieldSelector: 'spec.nodeName=real-0' })).items;
     expect(mountPods.map((p) => [p.status?.phase, p.spec?.containers[0]?.securityContext?.privileged])).to.deep.equal([['Running', true]]);
-    expect(Object.values(mountPods[0]!.metadata!.annotations ?? {}), 'the probe pod is its reference').to.include(`/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/rn-pv/mount`);
+    expect(Object.values(mountPods[0].metadata!.annotations ?? {}), 'the probe pod is its reference').to.include(`/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/rn-pv/mount`);
 
     // host → pod IP (routed via the node IP); the pod wrote through the volume
     const hello = await waitFor('probe answers', async () => (await httpRequest(`http://${ip}:8080/read/hello.txt`, { timeoutMs: 3000 })), { timeoutMs: 30_000, intervalMs: 300 });

@@ -5,13 +5,76 @@
 import { expect } from 'chai';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import type { V1Deployment, V1PolicyRule } from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 
 const root = process.cwd();
 const crdDir = path.join(root, 'crds');
 const fixtureDir = path.join(root, 'test', 'e2e', 'fixtures');
 
-type Json = Record<string, any>;
+/** A parsed YAML document: only the fields every manifest has are typed. */
+interface Json {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string };
+  [key: string]: unknown;
+}
+
+/** A CEL rule in `x-kubernetes-validations`. */
+interface CelRule {
+  rule: string;
+  message?: string;
+  fieldPath?: string;
+  reason?: string;
+}
+
+/** An OpenAPI v3 schema node of a CRD (the fields these tests read; anything else is `unknown`). */
+interface Schema {
+  type?: string;
+  format?: string;
+  description?: string;
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  additionalProperties?: Schema | boolean;
+  required?: string[];
+  enum?: unknown[];
+  default?: unknown;
+  anyOf?: Schema[];
+  minimum?: number;
+  maxLength?: number;
+  maxItems?: number;
+  minItems?: number;
+  'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+  'x-kubernetes-validations'?: CelRule[];
+  [key: string]: unknown;
+}
+
+interface PrinterColumn {
+  name: string;
+  jsonPath: string;
+  type: string;
+  description?: string;
+  priority?: number;
+}
+
+/** A CustomResourceDefinition as written in crds/. */
+interface Crd extends Json {
+  metadata: { name: string };
+  spec: {
+    group: string;
+    scope: string;
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    versions: {
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources?: unknown;
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: Schema };
+    }[];
+  };
+}
 
 interface Column {
   name: string;
@@ -25,22 +88,22 @@ function readDocs(file: string): Json[] {
     .filter((d): d is Json => d !== null);
 }
 
-function loadCrd(file: string): Json {
+function loadCrd(file: string): Crd {
   const docs = readDocs(path.join(crdDir, file));
   expect(docs, file).to.have.length(1);
-  return docs[0];
+  return docs[0] as Crd;
 }
 
-function schemaOf(crd: Json): Json {
+function schemaOf(crd: Crd): Schema {
   return crd.spec.versions[0].schema.openAPIV3Schema;
 }
 
 /** Follows a dotted path of property names (`[]` steps into array items) through a schema. */
-function at(schema: Json, dotted: string): Json {
+function at(schema: Schema, dotted: string): Schema {
   let node = schema;
   for (const step of dotted.split('.')) {
-    if (step === '[]') node = node.items;
-    else node = node.properties?.[step];
+    if (step === '[]') node = node.items!;
+    else node = node.properties?.[step] as Schema;
     expect(node, `schema path ${dotted} (at ${step})`).to.be.an('object');
   }
   return node;
@@ -50,20 +113,20 @@ function at(schema: Json, dotted: string): Json {
 const READ_COUNTERS = ['cacheHits', 'cacheMisses', 'bytesFromCache', 'bytesFromStore'];
 const READ_FIGURES = ['cacheHitRatio', ...READ_COUNTERS];
 
-function keysAt(schema: Json, dotted: string): string[] {
+function keysAt(schema: Schema, dotted: string): string[] {
   return Object.keys(at(schema, dotted).properties ?? {}).sort();
 }
 
 interface SchemaNode {
   where: string;
-  node: Json;
+  node: Schema;
   /** true when the node is the value of a `properties` entry (a named field). */
   isField: boolean;
 }
 
-function walk(node: Json, where: string, isField: boolean, out: SchemaNode[]): SchemaNode[] {
+function walk(node: Schema, where: string, isField: boolean, out: SchemaNode[]): SchemaNode[] {
   out.push({ where, node, isField });
-  for (const [name, child] of Object.entries<Json>(node.properties ?? {})) walk(child, `${where}.${name}`, true, out);
+  for (const [name, child] of Object.entries(node.properties ?? {})) walk(child, `${where}.${name}`, true, out);
   if (node.items) walk(node.items, `${where}[]`, false, out);
   if (node.additionalProperties && typeof node.additionalProperties === 'object') walk(node.additionalProperties, `${where}{}`, false, out);
   return out;
@@ -129,13 +192,13 @@ const EXPECTED: Record<Kind, { plural: string; singular: string; version: string
   },
 };
 
-const crds = Object.fromEntries(KINDS.map((k) => [k, loadCrd(FILES[k])])) as Record<Kind, Json>;
+const crds = Object.fromEntries(KINDS.map((k) => [k, loadCrd(FILES[k])])) as Record<Kind, Crd>;
 
 describe('CRDs (crds/)', () => {
   it('has one file per kind, and crds/Kustomization lists exactly those files', () => {
     const yamlFiles = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).sort();
     expect(yamlFiles).to.deep.equal(Object.values(FILES).sort());
-    const kustomization = parse(readFileSync(path.join(crdDir, 'Kustomization'), 'utf8')) as Json;
+    const kustomization = parse(readFileSync(path.join(crdDir, 'Kustomization'), 'utf8')) as { resources: string[] };
     expect([...kustomization.resources].sort()).to.deep.equal(yamlFiles);
   });
 
@@ -168,11 +231,11 @@ describe('CRDs (crds/)', () => {
       });
 
       it('has the printer columns in order', () => {
-        const cols = (crd.spec.versions[0].additionalPrinterColumns as Json[]).filter((c) => !c.priority);
+        const cols = crd.spec.versions[0].additionalPrinterColumns.filter((c) => !c.priority);
         expect(cols.map((c) => ({ name: c.name, jsonPath: c.jsonPath, type: c.type }))).to.deep.equal(
           want.columns.map((c) => ({ name: c.name, jsonPath: c.jsonPath, type: c.type ?? 'string' })),
         );
-        for (const c of crd.spec.versions[0].additionalPrinterColumns as Json[]) expect(c.description, c.name).to.be.a('string').with.length.greaterThan(0);
+        for (const c of crd.spec.versions[0].additionalPrinterColumns) expect(c.description, c.name).to.be.a('string').with.length.greaterThan(0);
       });
 
       it('has a structural schema: every node typed, no unions except int-or-string, required fields exist', () => {
@@ -189,7 +252,7 @@ describe('CRDs (crds/)', () => {
           }
           for (const r of node.required ?? []) expect(node.properties, `${where} requires ${r}`).to.have.property(r);
           if (node.type === 'array') expect(node.items, `${where} items`).to.be.an('object');
-          if (node.enum) for (const e of node.enum) expect(typeof e, `${where} enum ${e}`).to.equal(node.type);
+          if (node.enum) for (const e of node.enum) expect(typeof e, `${where} enum ${String(e)}`).to.equal(node.type);
           if (node.default !== undefined && node.enum) expect(node.enum, `${where} default`).to.include(node.default);
         }
       });
@@ -202,7 +265,7 @@ describe('CRDs (crds/)', () => {
 
       it('gives every CEL rule a message and bounds what CEL walks (estimated cost)', () => {
         for (const { where, node } of nodes) {
-          for (const v of (node['x-kubernetes-validations'] ?? []) as Json[]) {
+          for (const v of node['x-kubernetes-validations'] ?? []) {
             expect(v.rule, `${where} rule`).to.be.a('string').with.length.greaterThan(0);
             expect(v.message, `${where} message of ${v.rule}`).to.be.a('string').with.length.greaterThan(0);
             if (v.fieldPath !== undefined) expect(v.fieldPath, where).to.match(/^\./);
@@ -253,12 +316,12 @@ describe('CRDs (crds/)', () => {
       expect(at(s, 'spec.cache.levels.[].mediumType').enum).to.deep.equal(['MEM', 'SSD', 'HDD']);
       expect(at(s, 'spec.cache.levels.[].cacheSize').minimum).to.equal(0);
       expect(at(s, 'spec.cache.levels.[]').required).to.have.members(['mediumType', 'path']);
-      expect(at(s, 'spec')['x-kubernetes-validations'].map((v: Json) => v.rule)).to.include('has(self.source) || (has(self.noSync) && self.noSync)');
+      expect(at(s, 'spec')['x-kubernetes-validations']!.map((v) => v.rule)).to.include('has(self.source) || (has(self.noSync) && self.noSync)');
     });
 
     it('limits the name to 55 characters and makes secretRef immutable', () => {
-      expect(s['x-kubernetes-validations'].map((v: Json) => v.rule)).to.include('self.metadata.name.size() <= 55');
-      expect(at(s, 'spec.secretRef')['x-kubernetes-validations'].map((v: Json) => v.rule)).to.include('self == oldSelf');
+      expect(s['x-kubernetes-validations']!.map((v) => v.rule)).to.include('self.metadata.name.size() <= 55');
+      expect(at(s, 'spec.secretRef')['x-kubernetes-validations']!.map((v) => v.rule)).to.include('self == oldSelf');
     });
 
     it('has the status shape the operator writes', () => {
@@ -277,7 +340,7 @@ describe('CRDs (crds/)', () => {
         expect(at(s, `status.cacheStatus.${f}`), f).to.include({ type: 'integer', format: 'int64' });
       }
       for (const f of READ_COUNTERS) expect(at(s, `status.nodes.[].${f}`), f).to.include({ type: 'integer', format: 'int64' });
-      const wide = (crds.SampleSet.spec.versions[0].additionalPrinterColumns as Json[]).find((c) => c.name === 'HIT RATIO');
+      const wide = crds.SampleSet.spec.versions[0].additionalPrinterColumns?.find((c) => c.name === 'HIT RATIO');
       expect(wide).to.include({ jsonPath: '.status.cacheStatus.cacheHitRatio', priority: 1 });
       expect(at(s, 'status.cacheStatus.cachedPercentage').type).to.equal('string');
       expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(['message', 'node', 'partition', 'pod', 'ready', ...READ_FIGURES].sort());
@@ -343,7 +406,7 @@ describe('CRDs (crds/)', () => {
         expect(at(s, `spec.${role}.template.spec`)['x-kubernetes-preserve-unknown-fields']).to.equal(true);
       }
       expect(keysAt(s, 'spec.schedulingPolicy')).to.deep.equal(['minAvailable', 'minResources', 'priorityClass', 'queue']);
-      expect(at(s, 'spec.schedulingPolicy.minResources').additionalProperties['x-kubernetes-int-or-string']).to.equal(true);
+      expect((at(s, 'spec.schedulingPolicy.minResources').additionalProperties as Schema)['x-kubernetes-int-or-string']).to.equal(true);
       expect(keysAt(s, 'spec.sampleSetRef')).to.deep.equal(['mountPath', 'name', 'namespace']);
       expect(at(s, 'spec.sampleSetRef').required).to.have.members(['name', 'mountPath']);
     });
@@ -351,7 +414,7 @@ describe('CRDs (crds/)', () => {
     it('enumerates and defaults the policies', () => {
       expect(at(s, 'spec.cleanPodPolicy')).to.deep.include({ enum: ['Always', 'Never', 'OnFailure', 'OnCompletion'], default: 'OnCompletion' });
       expect(at(s, 'spec.intranet')).to.deep.include({ enum: ['PodIP', 'Service', 'Host'], default: 'PodIP' });
-      expect(at(s, 'spec')['x-kubernetes-validations'].map((v: Json) => v.rule)).to.include('has(self.ps) || has(self.worker)');
+      expect(at(s, 'spec')['x-kubernetes-validations']!.map((v) => v.rule)).to.include('has(self.ps) || has(self.worker)');
     });
 
     it('has the status shape the operator writes', () => {
@@ -367,20 +430,20 @@ describe('CRDs (crds/)', () => {
 
   describe('CEL regular expressions', () => {
     it('accepts free-space-ratio in [0, 1) only', () => {
-      const rules = at(schemaOf(crds.SampleSet), 'spec.csi.juiceFSMountOptions.free-space-ratio')['x-kubernetes-validations'] as Json[];
-      const ratio = new RegExp(celRegex(rules[0].rule as string));
+      const rules = at(schemaOf(crds.SampleSet), 'spec.csi.juiceFSMountOptions.free-space-ratio')['x-kubernetes-validations']!;
+      const ratio = new RegExp(celRegex(rules[0].rule));
       for (const r of ['0', '0.1', '0.25', '.5', '0.999']) expect(ratio.test(r), r).to.equal(true);
       for (const r of ['1', '1.0', '-0.1', '0.', '', '10', 'abc', '0.1 ']) expect(ratio.test(r), r).to.equal(false);
     });
 
     it('accepts only absolute, colon-separated host cache paths', () => {
-      const rules = (at(schemaOf(crds.SampleSet), 'spec.cache.levels.[].path')['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string);
+      const rules = at(schemaOf(crds.SampleSet), 'spec.cache.levels.[].path')['x-kubernetes-validations']!.map((v) => v.rule);
       const host = new RegExp(celRegex(rules.find((r) => r.includes(':]')) ?? ''));
       for (const p of ['/dev/shm/a', '/dev/shm/a:/dev/shm/b', '/data/']) expect(host.test(p), p).to.equal(true);
       for (const p of ['dev/shm', '/a:b', '/a::/b', ':/a', '/a:']) expect(host.test(p), p).to.equal(false);
     });
 
-    const pathRule = (at(schemaOf(crds.SampleJob), 'spec.rmrOptions.paths.[]')['x-kubernetes-validations'] as Json[])[0].rule as string;
+    const pathRule = at(schemaOf(crds.SampleJob), 'spec.rmrOptions.paths.[]')['x-kubernetes-validations']![0].rule;
     const dotdot = new RegExp(celRegex(pathRule));
     const safe = (p: string) => !p.includes('\u0000') && !dotdot.test(p);
 
@@ -395,7 +458,7 @@ describe('CRDs (crds/)', () => {
         at(ss, 'spec.cache.levels.[].path'),
         at(ss, 'spec.csi.juiceFSMountOptions.sub-dir'),
         at(ss, 'spec.csi.juiceFSMountOptions.cache-dir'),
-      ].map((n) => (n['x-kubernetes-validations'] as Json[]).map((v) => v.rule));
+      ].map((n) => n['x-kubernetes-validations']!.map((v) => v.rule));
       for (const r of rules) expect(r).to.include(pathRule);
       expect(pathRule).to.contain("!self.contains('\\u0000')");
     });
@@ -406,7 +469,7 @@ describe('CRDs (crds/)', () => {
     });
 
     it('accepts 5-field cron expressions and the macros, rejects the rest', () => {
-      const schedule = at(schemaOf(crds.SampleJob), 'spec.schedule')['x-kubernetes-validations'][0].rule as string;
+      const schedule = at(schemaOf(crds.SampleJob), 'spec.schedule')['x-kubernetes-validations']![0].rule;
       const macro = toJsRegExp(celRegex(schedule, 0));
       const cron = toJsRegExp(celRegex(schedule, 1));
       const ok = (s: string) => macro.test(s) || cron.test(s);
@@ -420,12 +483,12 @@ describe('CRDs (crds/)', () => {
 
     // Class 6 of issue 12: any '@' (also percent-encoded) and any percent-encoded authority.
     it('rejects credentials in source URIs, also with / : @ in the secret and percent-encoded', () => {
-      const crs: Array<[Json, string]> = [
+      const crs: Array<[Schema, string]> = [
         [schemaOf(crds.SampleSet), 'spec.source.uri'],
         [schemaOf(crds.SampleJob), 'spec.syncOptions.source'],
       ];
       for (const [schema, field] of crs) {
-        const uriRules = (at(schema, field)['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string);
+        const uriRules = at(schema, field)['x-kubernetes-validations']!.map((v) => v.rule);
         const rule = uriRules.find((r) => r.includes('@')) ?? '';
         expect(rule, field).to.include("!self.contains('@')");
         const regexes = [new RegExp(celRegex(rule, 0)), new RegExp(celRegex(rule, 1))];
@@ -449,7 +512,7 @@ describe('CRDs (crds/)', () => {
           expect(refused(u), `${field} ${u}`).to.equal(false);
         }
       }
-      const form = new RegExp(celRegex((at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations'] as Json[]).map((v) => v.rule as string).find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
+      const form = new RegExp(celRegex(at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations']!.map((v) => v.rule).find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
       for (const u of ['s3://bucket/x', 'file:///data', 'hdfs://nn:8020/d']) expect(form.test(u), u).to.equal(true);
       for (const u of ['bucket/x', '/data', 's3://', 's3://a b']) expect(form.test(u), u).to.equal(false);
     });
@@ -458,7 +521,7 @@ describe('CRDs (crds/)', () => {
       const ss = schemaOf(crds.SampleSet);
       expect(at(ss, 'spec.source.allowCredentialsInArguments').type).to.equal('boolean');
       expect(String(at(ss, 'spec.source.allowCredentialsInArguments').description)).to.include('/proc/<pid>/cmdline');
-      for (const [schema, field] of [[ss, 'spec.secretRef.namespace'], [ss, 'spec.source.secretRef.namespace'], [schemaOf(crds.SampleJob), 'spec.secretRef.namespace']] as Array<[Json, string]>) {
+      for (const [schema, field] of [[ss, 'spec.secretRef.namespace'], [ss, 'spec.source.secretRef.namespace'], [schemaOf(crds.SampleJob), 'spec.secretRef.namespace']] as Array<[Schema, string]>) {
         expect(String(at(schema, field).description), field).to.include('CrossNamespaceSecret');
       }
     });
@@ -495,23 +558,23 @@ describe('deployment manifests (kustomize/)', () => {
     const roles = docsIn('rbac').filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role');
     expect(roles.map((r) => r.kind).sort()).to.deep.equal(['ClusterRole', 'Role']);
     for (const r of roles) {
-      for (const rule of r.rules as Json[]) {
-        for (const field of ['apiGroups', 'resources', 'verbs']) expect(rule[field], `${r.metadata.name} ${field}`).to.not.include('*');
+      for (const rule of r.rules as V1PolicyRule[]) {
+        for (const field of ['apiGroups', 'resources', 'verbs'] as const) expect(rule[field], `${r.metadata!.name} ${field}`).to.not.include('*');
       }
     }
   });
 
   it('runs the manager non-root, read-only, without privilege escalation, with probes and limits', () => {
-    const [deployment] = docsIn('manager').filter((d) => d.kind === 'Deployment');
-    const pod = deployment.spec.template.spec;
+    const [deployment] = docsIn('manager').filter((d) => d.kind === 'Deployment') as V1Deployment[];
+    const pod = deployment.spec!.template.spec!;
     expect(pod.securityContext).to.deep.include({ runAsNonRoot: true, runAsUser: 65532 });
-    const [c] = pod.containers as Json[];
+    const [c] = pod.containers;
     expect(c.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true });
-    expect(c.securityContext.capabilities.drop).to.deep.equal(['ALL']);
-    expect(c.securityContext.seccompProfile.type).to.equal('RuntimeDefault');
-    expect(c.livenessProbe.httpGet.path).to.equal('/healthz');
-    expect(c.readinessProbe.httpGet.path).to.equal('/readyz');
-    expect(c.resources.limits).to.have.keys('cpu', 'memory');
+    expect(c.securityContext!.capabilities!.drop).to.deep.equal(['ALL']);
+    expect(c.securityContext!.seccompProfile!.type).to.equal('RuntimeDefault');
+    expect(c.livenessProbe!.httpGet!.path).to.equal('/healthz');
+    expect(c.readinessProbe!.httpGet!.path).to.equal('/readyz');
+    expect(c.resources!.limits).to.have.keys('cpu', 'memory');
     expect(c.args).to.include('--leader-elect=true');
   });
 });

@@ -31,14 +31,14 @@ describe('OperatorManager with leader election', () => {
     await manager?.stop(1000);
   });
 
-  function container(store: LeaseStore, operator: RunnableOperator, stopAll: () => Promise<void> = async () => undefined): Container {
+  function container(store: LeaseStore, operator: RunnableOperator, stopAll: () => Promise<void> = () => Promise.resolve()): Container {
     const c = new Container();
     const config = { metricsAddress: '0', probeAddress: '0', leaderElect: true, leaderElectionNamespace: 'paddle-system', leaderElectionId: 'paddle-operator', shutdownTimeoutSeconds: 1, ...lease };
     c.bind(TYPES.Config).toConstantValue(config as unknown as OperatorConfig);
     c.bind(TYPES.Logger).toConstantValue(log);
     c.bind(TYPES.Metrics).toConstantValue(new Metrics());
     c.bind(TYPES.KubeApi).toConstantValue(store.api());
-    c.bind(TYPES.EventRecorder).toConstantValue({ record: async () => undefined } as never);
+    c.bind(TYPES.EventRecorder).toConstantValue({ record: () => Promise.resolve() } as never);
     c.bind(TYPES.InformerFactory).toConstantValue({ get: () => ({ list: () => [] }), allSynced: true, stopAll } as never);
     c.bind(TYPES.Operator).toConstantValue(operator);
     return c;

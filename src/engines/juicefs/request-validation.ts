@@ -27,7 +27,7 @@ export class RequestValidationError extends Error {
 
 function validateSync(o: SyncRequest, env: RequestValidationEnv): void {
   const src = parseSourceUri(o.source);
-  validateSyncFlags((o.flags ?? {}) as Record<string, unknown>);
+  validateSyncFlags(o.flags ?? {});
   if (src.scheme === 'file') {
     if (!env.fileSourceRoots?.length) throw new RequestValidationError('file:// sources are disabled on this runtime (start paddle-runtime with --file-source-root)');
     let decoded: string;

@@ -21,7 +21,7 @@ import { intranetOf } from './pod-builder.js';
 
 export interface ConfigMapPhaseDeps {
   api: Pick<KubeApi, 'create' | 'patch'>;
-  pod(name: string, namespace: string | undefined): V1Pod | undefined;
+  pod: (name: string, namespace: string | undefined) => V1Pod | undefined;
   configMap(name: string, namespace: string | undefined): V1ConfigMap | undefined;
   event(job: PaddleJob, type: EventType, reason: string, message: string): void;
   log: Logger;

@@ -14,7 +14,7 @@ export class Expectations {
 
   expect(key: string, names: Iterable<string>): void {
     let m = this.byKey.get(key);
-    if (!m) this.byKey.set(key, (m = new Map()));
+    if (!m) this.byKey.set(key, (m = new Map<string, number>()));
     const until = this.now() + this.ttlMs;
     for (const n of names) m.set(n, until);
   }

@@ -5,7 +5,7 @@
  * does not show yet.
  */
 import type { KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
-import { POD, SERVICE } from '../../api/constants.js';
+import { POD, SERVICE, type ResourceType } from '../../api/constants.js';
 import type { PaddleJob, RoleName } from '../../api/paddlejob.js';
 import { isNotFound } from '../../kube/api-error.js';
 import { createIfAbsent } from '../../kube/create-if-absent.js';
@@ -65,7 +65,7 @@ export class MemberChildren {
   }
 
   private isSurplus(job: PaddleJob, o: KubernetesObject): boolean {
-    const id = podIdentity(o as V1Pod);
+    const id = podIdentity(o);
     return !id || !job.spec[id.role] || id.index >= replicasOf(job.spec, id.role);
   }
 
@@ -85,7 +85,7 @@ export class MemberChildren {
 
   private async deleteChildren(job: PaddleJob, jobKey: string, pods: V1Pod[], services: V1Service[], why: string): Promise<void> {
     const { deletions } = this.deps;
-    const todo: { type: typeof POD | typeof SERVICE; obj: KubernetesObject }[] = [
+    const todo: { type: ResourceType; obj: KubernetesObject }[] = [
       ...pods.filter((p) => !deletions.pending(jobKey, p.metadata!.uid!)).map((obj) => ({ type: POD, obj })),
       ...services.filter((s) => !deletions.pending(jobKey, s.metadata!.uid!)).map((obj) => ({ type: SERVICE, obj })),
     ];
@@ -102,6 +102,7 @@ export class MemberChildren {
     const err = firstError(results);
     if (err && !isNotFound(err)) {
       this.deps.event(job, 'Warning', EVENT_REASON.FailedDelete, `Could not delete some children: ${(err as Error).message}`);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first rejection reason unchanged
       throw err;
     }
   }
@@ -145,6 +146,7 @@ export class MemberChildren {
     const err = firstError(results);
     if (err) {
       this.deps.event(job, 'Warning', EVENT_REASON.FailedCreate, `Could not create ${what}: ${(err as Error).message}`);
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrows the first rejection reason unchanged
       throw err;
     }
     return created.length;

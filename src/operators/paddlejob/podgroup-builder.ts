@@ -1,5 +1,5 @@
 /** Volcano gang scheduling: the PodGroup `<job>` that holds the job's pods together. */
-import type { KubernetesObject, V1Container } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { PADDLE_JOB_NAME, PODGROUP, apiVersionOf } from '../../api/constants.js';
 import type { PaddleJob } from '../../api/paddlejob.js';
 import { ownerReference } from '../../kube/owner-reference.js';
@@ -27,7 +27,7 @@ export function summedRequests(job: PaddleJob): Record<string, string> {
   const sums = new Map<string, bigint>();
   for (const role of rolesOf(job.spec)) {
     const n = replicasOf(job.spec, role);
-    for (const c of (job.spec[role]?.template?.spec?.containers ?? []) as V1Container[]) {
+    for (const c of (job.spec[role]?.template?.spec?.containers ?? [])) {
       const requests = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) } as Record<string, string | number>;
       addResources(sums, requests, n);
     }

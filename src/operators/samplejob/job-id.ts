@@ -46,5 +46,5 @@ export function jobId(name: string, uid: string, hash: string, generation: numbe
 
 /** The id a run of `job` (as it is now) gets. */
 export function jobIdOf(job: SampleJob, hash = specHash(job.spec)): string {
-  return jobId(job.metadata!.name!, job.metadata!.uid!, hash, job.metadata?.generation);
+  return jobId(job.metadata.name!, job.metadata.uid!, hash, job.metadata?.generation);
 }

@@ -12,7 +12,8 @@ import type { JobProgressReport } from '../../api/runtime-protocol.js';
 export type NodePhase = 'Waiting' | 'Pending' | 'Running' | 'Succeeded' | 'Failed';
 
 export interface NodeProgress {
-  phase: NodePhase | string | undefined;
+  /** A NodePhase as a rule, but read back from the status, so any string. */
+  phase: string | undefined;
   progress?: JobProgressReport;
 }
 

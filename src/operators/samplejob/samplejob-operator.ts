@@ -140,7 +140,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (!name) return [];
     return this.primary
       .list(namespace, (j) => j.spec?.sampleSetRef?.name === name && !isScheduled(j) && (!isTerminalPhase(j.status?.phase) || !!j.metadata?.deletionTimestamp))
-      .map((j) => ({ namespace: j.metadata?.namespace, name: j.metadata!.name! }));
+      .map((j) => ({ namespace: j.metadata?.namespace, name: j.metadata.name! }));
   }
 
   override async stop(timeoutMs?: number): Promise<void> {
@@ -178,7 +178,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private async reconcileRun(job: SampleJob): Promise<ReconcileResult> {
     const status = job.status ?? {};
     const phase = status.phase ?? '';
-    const key = keyString({ namespace: job.metadata?.namespace, name: job.metadata!.name! });
+    const key = keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! });
 
     if (isTerminalPhase(phase)) {
       if (phase === 'Failed' && status.specHash && specHash(job.spec) !== status.specHash) return this.rerun(job);
@@ -318,7 +318,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (sampleSet) this.statsInvalidation.invalidate(ns, sampleSet.metadata.name!);
     else if (job.spec?.sampleSetRef?.name) this.statsInvalidation.invalidate(ns, job.spec.sampleSetRef.name);
     if (jobId) this.forgetRun(jobId);
-    this.lastProgressWrite.delete(keyString({ namespace: ns, name: job.metadata!.name! }));
+    this.lastProgressWrite.delete(keyString({ namespace: ns, name: job.metadata.name! }));
     this.log.info('job finished', { namespace: ns, name: job.metadata?.name, phase: status.phase, job: jobId });
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
   }
@@ -361,7 +361,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
   private async finalize(job: SampleJob): Promise<ReconcileResult> {
     if (!(job.metadata?.finalizers ?? []).includes(SAMPLEJOB_FINALIZER)) {
-      this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata!.name! }));
+      this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! }));
       return;
     }
     const status = job.status ?? {};
@@ -385,7 +385,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     }
     if (retry) throw new Error('could not cancel the job on every runtime pod; retrying');
     if (jobId) this.forgetRun(jobId);
-    this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata!.name! }));
+    this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! }));
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
     if (job.spec?.sampleSetRef?.name && jobId && !isTerminalPhase(status.phase)) this.statsInvalidation.invalidate(job.metadata?.namespace ?? 'default', job.spec.sampleSetRef.name);
     return;

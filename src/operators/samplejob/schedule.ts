@@ -111,7 +111,7 @@ export function scheduledTimeOf(child: SampleJob): number {
   if (a !== undefined) return a;
   const m = /-(\d{7,10})$/.exec(child.metadata?.name ?? '');
   if (m) return Number(m[1]) * 60_000;
-  return ms(child.metadata?.creationTimestamp as unknown as string) ?? 0;
+  return ms(child.metadata?.creationTimestamp) ?? 0;
 }
 
 export function childState(child: SampleJob): ChildState {
@@ -124,7 +124,7 @@ export function childState(child: SampleJob): ChildState {
 
 export function childInfo(child: SampleJob): ChildInfo {
   return {
-    name: child.metadata!.name!,
+    name: child.metadata.name!,
     uid: child.metadata?.uid,
     state: childState(child),
     scheduledTime: scheduledTimeOf(child),
@@ -225,7 +225,7 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     if (spec.suspend) return result({ nextRunAt: undefined });
 
     // runs before the parent existed are never due (children it adopted may be older)
-    const created = ms(parent.metadata?.creationTimestamp as unknown as string) ?? now;
+    const created = ms(parent.metadata?.creationTimestamp) ?? now;
     const handled = Math.max(created, lastSchedule ?? created);
     const deadlineMs = spec.startingDeadlineSeconds !== undefined && spec.startingDeadlineSeconds !== null ? spec.startingDeadlineSeconds * 1000 : undefined;
 
@@ -242,7 +242,7 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
       return skip('StartingDeadlineExceeded', `missed its starting deadline of ${spec.startingDeadlineSeconds}s`);
     }
 
-    const name = childName(parent.metadata!.name!, due);
+    const name = childName(parent.metadata.name!, due);
     if (infos.some((c) => c.name === name)) {
       // created before (e.g. the status write was lost): nothing to do but record it
       lastSchedule = Math.max(lastSchedule ?? due, due);
@@ -266,9 +266,9 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
 
 /** The child SampleJob for one scheduled run: the parent's spec minus the schedule fields, owned by the parent. */
 export function buildChild(parent: SampleJob, name: string, scheduledTime: Date): SampleJob {
-  const spec: Record<string, unknown> = JSON.parse(JSON.stringify(parent.spec));
+  const spec = JSON.parse(JSON.stringify(parent.spec)) as Record<string, unknown>;
   for (const f of SCHEDULE_FIELDS) delete spec[f];
-  const parentName = parent.metadata!.name!;
+  const parentName = parent.metadata.name!;
   const labels: Record<string, string> = {};
   if (parentName.length <= 63) labels[SCHEDULED_BY_LABEL] = parentName;
   return {
@@ -284,7 +284,7 @@ export function buildChild(parent: SampleJob, name: string, scheduledTime: Date)
           apiVersion: parent.apiVersion,
           kind: parent.kind,
           name: parentName,
-          uid: parent.metadata!.uid!,
+          uid: parent.metadata.uid!,
           controller: true,
           blockOwnerDeletion: true,
         },

@@ -128,7 +128,7 @@ export class RuntimeObjectsPhase {
     const now = this.deps.clock.now();
     const last = Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') || Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) || 0;
     if (now - last >= BIND_NUDGE_MS) {
-      await this.deps.api.patch(PVC, pvc.metadata!.name!, ns, { metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } } });
+      await this.deps.api.patch(PVC, pvc.metadata.name!, ns, { metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } } });
     }
     return BIND_NUDGE_MS;
   }

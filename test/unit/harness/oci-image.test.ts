@@ -39,8 +39,8 @@ describe('oci-image: tar writer', () => {
       ['d/f', 'file', 0o640],
       ['d/l', 'symlink', 0o777],
     ]);
-    expect(back[1]!.data!.toString()).to.equal('hello\n');
-    expect(back[2]!.linkname).to.equal('f');
+    expect(back[1].data!.toString()).to.equal('hello\n');
+    expect(back[2].linkname).to.equal('f');
   });
 
   it('has a valid header checksum (as tar(1) computes it)', () => {
@@ -53,7 +53,7 @@ describe('oci-image: tar writer', () => {
 
   it('splits long paths into the ustar prefix field', () => {
     const long = `${'a'.repeat(80)}/${'b'.repeat(80)}/file`;
-    expect(readTar(tarArchive([{ name: long, type: 'file', mode: 0o644, data: Buffer.alloc(0) }]))[0]!.name).to.equal(long);
+    expect(readTar(tarArchive([{ name: long, type: 'file', mode: 0o644, data: Buffer.alloc(0) }]))[0].name).to.equal(long);
   });
 
   it('adds parent directories, sorts entries and refuses paths that escape', () => {
@@ -75,13 +75,13 @@ describe('oci-image: image layout', () => {
     const { files, index, blob } = parseImage(ociImageTarball({ name: 'registry.k8s.io/pause:3.10', files: [{ path: 'pause', data: pause, mode: 0o755 }], entrypoint: ['/pause'] }));
     expect(files.get('oci-layout')!.toString()).to.equal('{"imageLayoutVersion":"1.0.0"}');
     expect(index.manifests).to.have.length(1);
-    expect(index.manifests[0]!.annotations).to.deep.equal({ 'io.containerd.image.name': 'registry.k8s.io/pause:3.10', 'org.opencontainers.image.ref.name': '3.10' });
-    const manifest = JSON.parse(blob(index.manifests[0]!).toString()) as { config: Descriptor; layers: Descriptor[] };
+    expect(index.manifests[0].annotations).to.deep.equal({ 'io.containerd.image.name': 'registry.k8s.io/pause:3.10', 'org.opencontainers.image.ref.name': '3.10' });
+    const manifest = JSON.parse(blob(index.manifests[0]).toString()) as { config: Descriptor; layers: Descriptor[] };
     const config = JSON.parse(blob(manifest.config).toString()) as { config: { Entrypoint: string[] }; rootfs: { diff_ids: string[] }; os: string };
     expect(config.os).to.equal('linux');
     expect(config.config.Entrypoint).to.deep.equal(['/pause']);
-    expect(manifest.layers[0]!.mediaType).to.equal(OCI_LAYER);
-    const layer = blob(manifest.layers[0]!);
+    expect(manifest.layers[0].mediaType).to.equal(OCI_LAYER);
+    const layer = blob(manifest.layers[0]);
     expect(config.rootfs.diff_ids).to.deep.equal([sha(layer)]);
     const entry = readTar(layer).find((e) => e.name === 'pause')!;
     expect(entry.mode).to.equal(0o755);
@@ -90,10 +90,10 @@ describe('oci-image: image layout', () => {
 
   it('gzips the layer on request, with diff_id over the uncompressed tar', () => {
     const { index, blob } = parseImage(ociImageTarball({ name: 'x/y:z', files: [{ path: 'a', data: pause }], gzip: true, user: '65532', cmd: ['a'] }));
-    const manifest = JSON.parse(blob(index.manifests[0]!).toString()) as { config: Descriptor; layers: Descriptor[] };
+    const manifest = JSON.parse(blob(index.manifests[0]).toString()) as { config: Descriptor; layers: Descriptor[] };
     const config = JSON.parse(blob(manifest.config).toString()) as { config: { User: string; Cmd: string[] }; rootfs: { diff_ids: string[] } };
-    expect(manifest.layers[0]!.mediaType).to.equal(OCI_LAYER_GZIP);
-    const raw = zlib.gunzipSync(blob(manifest.layers[0]!));
+    expect(manifest.layers[0].mediaType).to.equal(OCI_LAYER_GZIP);
+    const raw = zlib.gunzipSync(blob(manifest.layers[0]));
     expect(config.rootfs.diff_ids).to.deep.equal([sha(raw)]);
     expect(config.config).to.include({ User: '65532' });
     expect(config.config.Cmd).to.deep.equal(['a']);
@@ -113,14 +113,14 @@ describe('oci-image: appendLayer', () => {
     const b = parseImage(base);
     const d = parseImage(derived);
     expect(d.index.manifests).to.have.length(1);
-    expect(d.index.manifests[0]!.annotations).to.deep.equal({ 'io.containerd.image.name': 'docker.io/library/derived:2', 'org.opencontainers.image.ref.name': '2' });
+    expect(d.index.manifests[0].annotations).to.deep.equal({ 'io.containerd.image.name': 'docker.io/library/derived:2', 'org.opencontainers.image.ref.name': '2' });
     type M = { config: Descriptor; layers: Descriptor[] };
     type C = { config: { User?: string; Env: string[]; Entrypoint: string[] }; rootfs: { diff_ids: string[] }; history: unknown[] };
-    const bm = JSON.parse(b.blob(b.index.manifests[0]!).toString()) as M;
-    const dm = JSON.parse(d.blob(d.index.manifests[0]!).toString()) as M;
+    const bm = JSON.parse(b.blob(b.index.manifests[0]).toString()) as M;
+    const dm = JSON.parse(d.blob(d.index.manifests[0]).toString()) as M;
     expect(dm.layers.slice(0, -1)).to.deep.equal(bm.layers);
     expect(dm.layers).to.have.length(2);
-    const layer = d.blob(dm.layers[1]!);
+    const layer = d.blob(dm.layers[1]);
     expect(readTar(layer).map((e) => [e.name, e.type, e.linkname])).to.deep.equal([
       ['bin/', 'dir', undefined],
       ['bin/mount.juicefs', 'symlink', '/usr/local/bin/juicefs'],

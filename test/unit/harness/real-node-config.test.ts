@@ -100,7 +100,7 @@ describe('real-node-config: files', () => {
       users: Array<{ name: string; user: Record<string, string> }>;
       'current-context': string;
     };
-    expect(cfg.clusters[0]!.cluster).to.deep.equal({ server: 'https://10.201.0.1:6443', 'certificate-authority': '/ca' });
+    expect(cfg.clusters[0].cluster).to.deep.equal({ server: 'https://10.201.0.1:6443', 'certificate-authority': '/ca' });
     expect(cfg.users[0]).to.deep.equal({ name: 'system:node:n', user: { 'client-certificate': '/c', 'client-key': '/k' } });
     expect(cfg['current-context']).to.equal('default');
   });
@@ -120,8 +120,8 @@ describe('real-node-config: nodeConfigFiles', () => {
       'cni/net.d/10-paddle-bridge.conflist', 'containerd/config.toml', 'kube-proxy.kubeconfig', 'kube-proxy.yaml', 'kubelet.kubeconfig', 'kubelet.yaml', 'resolv.conf',
     ]);
     expect(files['containerd/config.toml']).to.include('conf_dir = "/run/x/real-nodes/n0/cni/net.d"');
-    expect(YAML.parse(files['kubelet.yaml']!)).to.include({ resolvConf: '/run/x/real-nodes/n0/resolv.conf', cgroupRoot: '/pdlrn0n0', address: '10.201.0.2' });
-    expect(YAML.parse(files['kube-proxy.yaml']!)).to.deep.include({ clientConnection: { kubeconfig: '/run/x/real-nodes/n0/kube-proxy.kubeconfig' } });
+    expect(YAML.parse(files['kubelet.yaml'])).to.include({ resolvConf: '/run/x/real-nodes/n0/resolv.conf', cgroupRoot: '/pdlrn0n0', address: '10.201.0.2' });
+    expect(YAML.parse(files['kube-proxy.yaml'])).to.deep.include({ clientConnection: { kubeconfig: '/run/x/real-nodes/n0/kube-proxy.kubeconfig' } });
     expect(files['kubelet.kubeconfig']).to.include('system:node:n0');
     expect(files['kube-proxy.kubeconfig']).to.include('system:kube-proxy');
   });

@@ -21,12 +21,12 @@ describe('real-node-csi: the JuiceFS CSI node plugin in mount-pod mode', () => {
 
   it('binds the service account to a ClusterRole that lets the driver manage mount pods and their secrets', () => {
     const [sa, role, binding] = csiNodeRbacObjects() as Array<{ kind: string; metadata: { name: string; namespace?: string }; rules?: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>; roleRef?: { name: string }; subjects?: unknown[] }>;
-    expect(sa!.kind).to.equal('ServiceAccount');
-    expect(sa!.metadata).to.deep.equal({ name: CSI_SERVICE_ACCOUNT, namespace: CSI_NAMESPACE });
-    const can = (resource: string, verb: string): boolean => role!.rules!.some((r) => r.apiGroups.includes('') && r.resources.includes(resource) && (r.verbs.includes(verb) || r.verbs.includes('*')));
-    for (const [res, verb] of [['pods', 'create'], ['pods', 'delete'], ['pods', 'watch'], ['pods', 'patch'], ['secrets', 'create'], ['persistentvolumes', 'get'], ['nodes', 'get']]) expect(can(res!, verb!), `${verb} ${res}`).to.equal(true);
-    expect(binding!.roleRef!.name).to.equal(role!.metadata.name);
-    expect(binding!.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: CSI_SERVICE_ACCOUNT, namespace: CSI_NAMESPACE }]);
+    expect(sa.kind).to.equal('ServiceAccount');
+    expect(sa.metadata).to.deep.equal({ name: CSI_SERVICE_ACCOUNT, namespace: CSI_NAMESPACE });
+    const can = (resource: string, verb: string): boolean => role.rules!.some((r) => r.apiGroups.includes('') && r.resources.includes(resource) && (r.verbs.includes(verb) || r.verbs.includes('*')));
+    for (const [res, verb] of [['pods', 'create'], ['pods', 'delete'], ['pods', 'watch'], ['pods', 'patch'], ['secrets', 'create'], ['persistentvolumes', 'get'], ['nodes', 'get']]) expect(can(res, verb), `${verb} ${res}`).to.equal(true);
+    expect(binding.roleRef!.name).to.equal(role.metadata.name);
+    expect(binding.subjects).to.deep.equal([{ kind: 'ServiceAccount', name: CSI_SERVICE_ACCOUNT, namespace: CSI_NAMESPACE }]);
   });
 
   it('gives the driver the DaemonSet environment, in-cluster apiserver and mount image, and no kubelet polling', () => {

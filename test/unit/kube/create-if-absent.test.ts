@@ -20,7 +20,7 @@ describe('create if absent, adopt only what we own', () => {
     const kube = new FakeCluster();
     kube.api.failNext = { match: (c) => c.verb === 'create', count: 1, error: () => new ApiError(403, 'Forbidden', 'no') };
     let err: unknown;
-    await createIfAbsent(kube.api as never, CONFIGMAP, cm('us'), 'ns').catch((e) => (err = e));
+    await createIfAbsent(kube.api as never, CONFIGMAP, cm('us'), 'ns').catch((e: unknown) => (err = e));
     expect((err as ApiError).code).to.equal(403);
   });
 

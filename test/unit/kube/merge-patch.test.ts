@@ -20,7 +20,7 @@ describe('sampleset/status-diff', () => {
       nodes: [{ pod: 'a' }, { pod: 'b' }],
     });
     expect(mergePatch({ syncJob: { id: 'x' } }, {})).to.deep.equal({ syncJob: null });
-    expect(mergePatch(to, JSON.parse(JSON.stringify(to)))).to.deep.equal({});
+    expect(mergePatch(to, JSON.parse(JSON.stringify(to)) as Record<string, unknown>)).to.deep.equal({});
     expect(mergePatch(undefined, { phase: '' })).to.deep.equal({ phase: '' });
   });
 });

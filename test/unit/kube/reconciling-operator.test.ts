@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { KubeConfig, type KubernetesObject, type V1ConfigMap } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { CONFIGMAP, POD, SAMPLESET, STATEFULSET } from '../../../src/api/constants.js';
 import { controller, owns, watches, type ObjectKey } from '../../../src/kube/decorators.js';
 import { EventRecorder } from '../../../src/kube/event-recorder.js';
@@ -39,9 +39,10 @@ function feed(informers: InformerFactory, type: typeof CONFIGMAP, obj: Kubernete
 @watches(CONFIGMAP, (o) => [{ namespace: o.metadata?.namespace, name: o.metadata?.labels?.target ?? '' }])
 class TestOperator extends ReconcilingOperator<KubernetesObject> {
   readonly seen: string[] = [];
-  protected async reconcile(key: ObjectKey): Promise<ReconcileResult> {
+  protected reconcile(key: ObjectKey): Promise<ReconcileResult> {
     this.seen.push(`${key.namespace}/${key.name}`);
     this.log.info('reconciled');
+    return Promise.resolve();
   }
   async drain(): Promise<void> {
     await this.queue.idle();
@@ -64,7 +65,7 @@ describe('ReconcilingOperator', () => {
       kind: 'StatefulSet',
       metadata: { name: 'foreign', namespace: 'ns', resourceVersion: '2', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'u2', controller: true }] },
     }, 'x');
-    feed(ctx.informers, CONFIGMAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'ns2', resourceVersion: '3', labels: { target: 'b' } } } as V1ConfigMap);
+    feed(ctx.informers, CONFIGMAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'ns2', resourceVersion: '3', labels: { target: 'b' } } });
     await op.drain();
     expect(op.seen.sort()).to.deep.equal(['ns/a', 'ns2/b']);
     expect(() => (op as unknown as { cacheOf(t: unknown): unknown }).cacheOf(POD)).to.throw(/does not watch Pod/);
@@ -79,7 +80,7 @@ describe('ReconcilingOperator', () => {
     await op.drain();
     op.enqueue({ namespace: 'ns', name: 'a' });
     await op.drain();
-    const entries = lines.map((l) => JSON.parse(l)).filter((o) => o.msg === 'reconciled');
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.msg === 'reconciled');
     expect(entries).to.have.length(2);
     for (const e of entries) expect(e).to.include({ level: 'info', operator: 'test', namespace: 'ns', name: 'a' });
     expect(entries[0].reconcileID).to.match(/^[0-9a-f]{8}$/);

@@ -36,7 +36,7 @@ const tick = () => new Promise((r) => setImmediate(r));
 describe('WorkQueue', () => {
   it('coalesces repeated adds of a waiting key into one run', async () => {
     const runs: string[] = [];
-    const q = new WorkQueue(async (k) => void runs.push(k), { concurrency: 1 });
+    const q = new WorkQueue((k) => Promise.resolve(void runs.push(k)), { concurrency: 1 });
     q.add('a');
     q.add('a');
     q.add('b');
@@ -103,9 +103,7 @@ describe('WorkQueue', () => {
     let fail = 3;
     const outcomes: string[] = [];
     const q = new WorkQueue(
-      async () => {
-        if (fail-- > 0) throw new Error('boom');
-      },
+      () => (fail-- > 0 ? Promise.reject(new Error('boom')) : Promise.resolve()),
       { baseDelayMs: 100, maxDelayMs: 250, setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now, onProcessed: (_k, o) => outcomes.push(o) },
     );
     q.start();
@@ -129,9 +127,9 @@ describe('WorkQueue', () => {
     const t = new FakeTime();
     let runs = 0;
     const q = new WorkQueue(
-      async () => {
+      () => {
         runs++;
-        return { requeueAfterMs: 5000 };
+        return Promise.resolve({ requeueAfterMs: 5000 });
       },
       { setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now },
     );
@@ -151,7 +149,7 @@ describe('WorkQueue', () => {
 
   it('keeps the earliest of two delayed adds', () => {
     const t = new FakeTime();
-    const q = new WorkQueue(async () => undefined, { setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now });
+    const q = new WorkQueue(() => Promise.resolve(), { setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now });
     q.addAfter('k', 1000);
     q.addAfter('k', 5000);
     expect(t.pending()).to.deep.equal([1000]);

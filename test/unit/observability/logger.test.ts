@@ -35,7 +35,7 @@ describe('logger', () => {
     log.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) }));
     log.child({ operator: 'sampleset' }).info('reconciled', { namespace: 'ns', name: 'n', credentials: { 'access-key': 'AK' }, token: 'T0KEN' });
     expect(lines).to.have.length(1);
-    const o = JSON.parse(lines[0]);
+    const o = JSON.parse(lines[0]) as Record<string, unknown>;
     expect(o).to.include({ level: 'info', msg: 'reconciled', operator: 'sampleset', namespace: 'ns', name: 'n', token: '[redacted]' });
     expect(lines[0]).to.not.include('T0KEN');
     expect(lines[0]).to.not.include('AK');

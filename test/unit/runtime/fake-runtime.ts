@@ -52,8 +52,8 @@ export class FakeRuntime implements CacheRuntime {
     this.validateImpl?.(type, options);
   }
 
-  async stats(): Promise<NodeCacheStats> {
+  stats(): Promise<NodeCacheStats> {
     this.statsCalls++;
-    return this.statsValue;
+    return Promise.resolve(this.statsValue);
   }
 }

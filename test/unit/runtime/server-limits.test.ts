@@ -16,14 +16,14 @@ const TOKEN = 'limits-token-0123456789abcdef';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rmr = (id: string): RuntimeJobRequest => ({ id, type: 'rmr', options: { paths: [`/${id}`] } });
 
-function rawPost(base: string, path: string, body: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: any }> {
+function rawPost(base: string, path: string, body: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(new URL(path, base), { method: 'POST', agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
       let t = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (t += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(t) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(t) as unknown }));
     });
     req.on('error', reject);
     req.end(text);
@@ -60,7 +60,7 @@ describe('runtime server limits', () => {
     expect(full.status).to.equal(429);
     expect(full.headers['retry-after']).to.equal('7');
     expect(full.body).to.deep.include({ pending: 2, limit: 2 });
-    expect(full.body.error).to.match(/queue is full \(2 pending jobs\)/);
+    expect((full.body as { error?: string }).error).to.match(/queue is full \(2 pending jobs\)/);
     // idempotent resubmission of a queued or running job is not refused
     expect((await rawPost(base, '/jobs', rmr('c'))).status).to.equal(200);
     expect((await rawPost(base, '/jobs', rmr('a'))).status).to.equal(200);
@@ -106,7 +106,7 @@ describe('runtime server limits', () => {
     await start();
     const r = await rawPost(base, '/jobs', { id: 's1', type: 'sync', options: { source: 's3://bucket/x' }, credentials: { 'secret-key': 'sup3r-s3cret' } });
     expect(r.status).to.equal(400);
-    expect(r.body.error).to.match(/unsupported sync option for s3:\/\/bucket\/x/);
+    expect((r.body as { error?: string }).error).to.match(/unsupported sync option for s3:\/\/bucket\/x/);
     expect(JSON.stringify(r.body)).to.not.include('sup3r-s3cret');
     expect(server.queue.get('s1')).to.equal(undefined);
     expect((await rawPost(base, '/jobs', rmr('ok'))).status).to.equal(202);

@@ -10,7 +10,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Raw {
   status: number;
-  body: any;
+  /** Parsed JSON, or the text when it is not JSON. */
+  body: unknown;
   headers: http.IncomingHttpHeaders;
 }
 
@@ -111,7 +112,7 @@ describe('runtime server', () => {
     for (const [body, re] of cases) {
       const r = await raw(base, 'POST', '/jobs', { body });
       expect(r.status, body).to.equal(400);
-      expect(r.body.error, body).to.match(re);
+      expect((r.body as { error?: string }).error, body).to.match(re);
     }
     const big = await raw(base, 'POST', '/jobs', { body: JSON.stringify({ id: 'a', type: 'rmr', options: { paths: ['x'.repeat(2 * 1024 * 1024)] } }) }).catch(() => ({ status: 413 }));
     expect(big.status).to.equal(413);
@@ -223,9 +224,9 @@ describe('runtime server', () => {
 
   it('never returns or logs credentials', async () => {
     const creds = { 'access-key': 'AKIAUNIT', 'secret-key': 'unit-secret-value' };
-    fake.impl = async (call) => {
+    fake.impl = (call) => {
       call.exec.log(`using ${call.credentials!['secret-key']}`);
-      throw new Error(`failed with ${call.credentials!['secret-key']}`);
+      return Promise.reject(new Error(`failed with ${call.credentials!['secret-key']}`));
     };
     const submitted = await raw(base, 'POST', '/jobs', { body: JSON.stringify({ id: 's', type: 'sync', options: { source: 's3://b/x' }, credentials: creds }) });
     let s = await client.get(base, TOKEN, 's', 2);

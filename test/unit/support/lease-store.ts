@@ -1,4 +1,4 @@
-import type { KubernetesObject, V1Lease } from '@kubernetes/client-node';
+import type { V1Lease } from '@kubernetes/client-node';
 import { ApiError } from '../../../src/kube/api-error.js';
 import type { KubeApi, WatchEvent } from '../../../src/kube/kube-api.js';
 
@@ -31,24 +31,27 @@ export class LeaseStore {
   api(): KubeApi {
     const unreachable = () => new ApiError(0, 'Unreachable', 'connection refused');
     return {
+      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
       get: async () => {
         if (this.down) throw unreachable();
         return this.copy();
       },
+      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
       create: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
         if (this.lease) throw new ApiError(409, 'AlreadyExists', 'exists');
         return this.commit(obj, 'ADDED');
       },
+      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
       replace: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
         if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiError(409, 'Conflict', 'stale resourceVersion');
         return this.commit(obj, 'MODIFIED');
       },
-      watch: (_path: string, _q: unknown, onEvent: (e: WatchEvent<KubernetesObject>) => void, signal: AbortSignal) => {
+      watch: (_path: string, _q: unknown, onEvent: (e: WatchEvent) => void, signal: AbortSignal) => {
         this.watchStarts++;
         if (this.down) return Promise.reject(unreachable());
-        const w = onEvent as (e: WatchEvent<V1Lease>) => void;
+        const w = onEvent;
         this.watchers.add(w);
         if (this.lease) w({ type: 'ADDED', object: this.copy()! });
         return new Promise<void>((resolve) =>

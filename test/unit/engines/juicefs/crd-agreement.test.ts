@@ -50,10 +50,10 @@ function flagKeysOf(schema: Json): string[] {
 
 /** The pattern a string field is checked with: `pattern`, else the first `matches` of its CEL rules. */
 function schemaPattern(node: Json): string | undefined {
-  if (node.pattern) return node.pattern as string;
-  for (const v of (node['x-kubernetes-validations'] ?? []) as Json[]) {
-    const re = celRegex(v.rule as string);
-    if (re && !(v.rule as string).trimStart().startsWith('!')) return re;
+  if (node.pattern) return node.pattern;
+  for (const v of node['x-kubernetes-validations'] ?? []) {
+    const re = celRegex(v.rule);
+    if (re && !v.rule.trimStart().startsWith('!')) return re;
   }
   return undefined;
 }
@@ -62,7 +62,7 @@ function schemaPattern(node: Json): string | undefined {
 function probes(node: Json): unknown[] {
   const out: unknown[] = [true, false, 'x', '', '1,allow_other', 'a b', '\u0001'];
   if (node.type === 'integer' || node['x-kubernetes-int-or-string']) {
-    out.push(node.minimum, node.minimum - 1, node.maximum, node.maximum + 1, 1, 1.5);
+    out.push(node.minimum, (node.minimum ?? NaN) - 1, node.maximum, (node.maximum ?? NaN) + 1, 1, 1.5);
   }
   if (node.type === 'string' || node['x-kubernetes-int-or-string']) {
     out.push('0', '1', '07', '0600', '022', '0.2', '.5', '1', '1.0', '90s', '1h30m', '2d', '500ms', '1.5', 'soon', '512M', '2G', '1Gi', '128K', '100MiB', '1.5GiB', '72h');
@@ -187,7 +187,7 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
 
   describe('the e2e fixtures the apiserver accepts at every limit (fixtures/valid)', () => {
     const docs = (file: string) =>
-      parseAllDocuments(readFileSync(path.join(process.cwd(), 'test', 'e2e', 'fixtures', 'valid', file), 'utf8')).map((d) => d.toJS() as Json);
+      parseAllDocuments(readFileSync(path.join(process.cwd(), 'test', 'e2e', 'fixtures', 'valid', file), 'utf8')).map((d) => d.toJS() as SampleSet | SampleJob);
     const named = (file: string, name: string) => docs(file).find((d) => d.metadata.name === name)!;
 
     it('edge-mount-options: the engine takes every option', () => {

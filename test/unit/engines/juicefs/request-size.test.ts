@@ -51,7 +51,7 @@ function accepted(fn: () => unknown): boolean {
 /** The most paths of the costliest characters the list's item length, item count and combined-length rule allow. */
 function worstPaths(list: Json): string[] {
   const maxItems = list.maxItems as number;
-  const itemLength = list.items.maxLength as number;
+  const itemLength = list.items!.maxLength as number;
   const total = celUpperBound(list, 'sum()');
   expect(maxItems * itemLength, 'the combined rule is what limits the list').to.be.greaterThan(total);
   const each = Math.floor(total / maxItems);
@@ -85,7 +85,7 @@ function expectFits(req: RuntimeJobRequest): number {
 function worstSyncOptions(): Record<string, unknown> {
   const schema = at(sampleJobs, 'spec.syncOptions');
   const options: Record<string, unknown> = {};
-  for (const [name, node] of Object.entries<Json>(schema.properties)) {
+  for (const [name, node] of Object.entries(schema.properties!)) {
     if (IGNORED_SYNC_FLAGS.includes(name)) continue;
     if (node.type === 'boolean') options[name] = true;
     else if (node.type === 'integer') options[name] = node.maximum;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { NODE, POD, PV, PVC, SAMPLESET, SAMPLESET_FINALIZER, SECRET, SERVICE, STATEFULSET } from '../../../../src/api/constants.js';
 import type { Condition } from '../../../../src/api/conditions.js';
 import type { SampleSet, SampleSetSpec } from '../../../../src/api/sampleset.js';
@@ -40,11 +40,11 @@ describe('SampleSetOperator', () => {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name: 'ds', namespace: NS },
-      spec: { partitions: 2, secretRef: { name: 'vol' }, csi: { driver: 'example' }, noSync: true, ...spec } as SampleSetSpec,
-    } as SampleSet);
+      spec: { partitions: 2, secretRef: { name: 'vol' }, csi: { driver: 'example' }, noSync: true, ...spec },
+    });
   }
 
-  const volumeSecret = (): void => void kube.put(SECRET, { metadata: { name: 'vol', namespace: NS }, data: {} } as V1Secret);
+  const volumeSecret = (): void => void kube.put(SECRET, { metadata: { name: 'vol', namespace: NS }, data: {} });
 
   /** What kube-controller-manager's binder does: the claim becomes Bound. */
   function bindClaim(): void {
@@ -70,7 +70,7 @@ describe('SampleSetOperator', () => {
     kube = new FakeCluster();
     rt = new FakeSampleSetRuntime();
     notifier = new CacheStatsNotifier();
-    for (let i = 0; i < 3; i++) kube.put(NODE, { metadata: { name: `node-${i}`, labels: {} } } as V1Node);
+    for (let i = 0; i < 3; i++) kube.put(NODE, { metadata: { name: `node-${i}`, labels: {} } });
   });
   afterEach(async () => {
     await op?.stop(1000);
@@ -120,7 +120,7 @@ describe('SampleSetOperator', () => {
 
     it('an object of that name it does not own blocks the pass (Ready=False ObjectConflict) and is never adopted', async () => {
       volumeSecret();
-      kube.put(SERVICE, { metadata: { name: 'ds-runtime', namespace: NS }, spec: {} } as V1Service);
+      kube.put(SERVICE, { metadata: { name: 'ds-runtime', namespace: NS }, spec: {} });
       sampleSet();
       await start();
       await until(() => cond('Ready')?.reason === 'ObjectConflict', 2000, 'ObjectConflict');
@@ -220,7 +220,7 @@ describe('SampleSetOperator', () => {
       await until(() => phase() === 'Ready', 2000, 'Ready');
       // the Service is replaced by someone else's of the same name
       kube.remove(SERVICE, 'ds-runtime', NS);
-      kube.put(SERVICE, { metadata: { name: 'ds-runtime', namespace: NS }, spec: {} } as V1Service);
+      kube.put(SERVICE, { metadata: { name: 'ds-runtime', namespace: NS }, spec: {} });
       await until(() => cond('Ready')?.reason === 'ObjectConflict', 2000, 'ObjectConflict');
       expect(phase()).to.not.be.oneOf(['Ready', 'PartialReady']);
     });

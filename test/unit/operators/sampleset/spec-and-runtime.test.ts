@@ -38,7 +38,7 @@ describe('SampleSet spec check and runtime observation', () => {
   });
 
   it('observes only partition pods; two ready pods on one node are not on distinct nodes', () => {
-    const p = (i: number, node: string, ready = true): RuntimePod => ({ pod: { status: { phase: 'Running' } } as V1Pod, name: `ds-runtime-${i}`, ordinal: i, ready, nodeName: node });
+    const p = (i: number, node: string, ready = true): RuntimePod => ({ pod: { status: { phase: 'Running' } }, name: `ds-runtime-${i}`, ordinal: i, ready, nodeName: node });
     const o = observeRuntime([p(0, 'a'), p(1, 'a'), p(2, 'b')], 2);
     expect(o.partitionPods.map((x) => x.ordinal)).to.deep.equal([0, 1]);
     expect(o.ready.length).to.equal(2);

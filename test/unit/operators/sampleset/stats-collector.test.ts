@@ -30,7 +30,7 @@ const waitDone = (keys: string[], n = 1): Promise<void> =>
 
 describe('sampleset/stats-collector', () => {
   it('collects in the background, in parallel, and re-queues the SampleSet when done', async () => {
-    const src = new FakeSource({ a: async () => stats(40), b: async () => stats(30) });
+    const src = new FakeSource({ a: () => Promise.resolve(stats(40)), b: () => Promise.resolve(stats(30)) });
     const done: string[] = [];
     const c = new StatsCollector(src, (k) => done.push(k), 1000);
     expect(c.collect('ns/x', 'sig', 1, [{ pod: 'x-0', baseUrl: 'a' }, { pod: 'x-1', baseUrl: 'b' }], 't')).to.equal(true);
@@ -46,7 +46,7 @@ describe('sampleset/stats-collector', () => {
   });
 
   it('reports a pod that fails or times out, and still counts the others', async () => {
-    const src = new FakeSource({ a: async () => stats(40), slow: () => new Promise(() => undefined) });
+    const src = new FakeSource({ a: () => Promise.resolve(stats(40)), slow: () => new Promise(() => undefined) });
     const done: string[] = [];
     const c = new StatsCollector(src, (k) => done.push(k), 50);
     c.collect('ns/x', 'sig', 1, [{ pod: 'x-0', baseUrl: 'a' }, { pod: 'x-1', baseUrl: 'down' }, { pod: 'x-2', baseUrl: 'slow' }], 't');
