@@ -160,7 +160,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
   }
 
   private trackHostPorts(deleted: boolean, job: PaddleJob): void {
-    const key = keyString({ namespace: job.metadata?.namespace, name: job.metadata!.name! });
+    const key = keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! });
     if (deleted || isTerminal(job.status?.phase) || intranetOf(job) !== 'Host') {
       this.hostPorts.release(key);
       return;
@@ -255,7 +255,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
   private async writeStatus(job: PaddleJob, next: PaddleJobStatus): Promise<void> {
     const prev = job.status;
     if (!statusChanged(prev, next)) return;
-    const written = await this.patchStatus(job, statusPatch(prev, next) as Record<string, unknown>);
+    const written = await this.patchStatus(job, statusPatch(prev, next));
     // the first phase (Pending) of a new job is no news; later transitions are
     if (!written || !next.phase || prev?.phase === next.phase || (!prev?.phase && next.phase === 'Pending')) return;
     if (next.phase === 'Failed') {

@@ -17,7 +17,7 @@ describe('paddlejob helpers', () => {
     });
     expect(peak).to.equal(3);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).to.deep.equal([2, 4, 6, 'four', 10, 12, 14]);
-    expect(await mapSettled([], 3, async () => 1)).to.deep.equal([]);
+    expect(await mapSettled([], 3, () => Promise.resolve(1))).to.deep.equal([]);
   });
 
   it('Expectations expire and can be observed', () => {
@@ -35,10 +35,9 @@ describe('paddlejob helpers', () => {
     let now = 0;
     let calls = 0;
     let answer: boolean | Error = true;
-    const a = new ApiAvailability(async () => {
+    const a = new ApiAvailability(() => {
       calls++;
-      if (answer instanceof Error) throw answer;
-      return answer;
+      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
     }, 60_000, () => now);
     expect(await Promise.all([a.available(), a.available()])).to.deep.equal([true, true]);
     expect(calls).to.equal(1);

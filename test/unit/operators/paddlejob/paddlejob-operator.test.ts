@@ -118,7 +118,9 @@ describe('PaddleJobOperator reconcile', () => {
     h.api.failNext = { match: (c) => c.verb === 'create' && c.plural === 'pods', count: Infinity, error: () => new ApiError(403, 'Forbidden', 'exceeded quota') };
     h.add(collectiveJob(2));
     let err: unknown;
-    await h.reconcile().catch((e) => (err = e));
+    await h.reconcile().catch((e: unknown) => {
+      err = e;
+    });
     expect((err as Error).message).to.equal('exceeded quota');
     expect(h.events.find((e) => e.reason === 'FailedCreate')!.message).to.match(/exceeded quota/);
   });

@@ -121,7 +121,7 @@ describe('paddlejob status', () => {
   it('detects change and builds a merge patch that removes vanished keys', () => {
     const job = psJob(1, 1);
     const s = nextStatus(job, all(job), undefined, NOW);
-    expect(statusChanged(s, JSON.parse(JSON.stringify(s)))).to.equal(false);
+    expect(statusChanged(s, JSON.parse(JSON.stringify(s)) as typeof s)).to.equal(false);
     expect(statusChanged(s, { ...s, phase: 'Starting' })).to.equal(true);
     expect(statusChanged(undefined, s)).to.equal(true);
     const { ps: _ps, ...withoutPs } = s;
