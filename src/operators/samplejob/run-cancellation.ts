@@ -5,9 +5,9 @@
  */
 import type { SampleJob } from '../../api/samplejob.js';
 import type { Logger } from '../../observability/logger.js';
+import type { RuntimeJobCalls } from '../shared/runtime-calls.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { withTimeout } from '../shared/with-timeout.js';
-import type { RuntimeJobsClient } from './job-tracker.js';
 import { TERMINAL_NODE_PHASES } from './run-state.js';
 
 /** Failed cancels of one pod before deletion goes on without it. */
@@ -26,7 +26,7 @@ export class RunCancellation {
   private readonly cancelFailures = new Map<string, number>();
 
   constructor(
-    private readonly runtime: RuntimeJobsClient,
+    private readonly runtime: Pick<RuntimeJobCalls, 'cancel' | 'terminate'>,
     private readonly callTimeoutMs: number,
     private readonly log: Logger,
   ) {}
@@ -42,7 +42,7 @@ export class RunCancellation {
     await Promise.all(
       ready.map(async (p) => {
         const ids = await withTimeout(this.runtime.terminate(runtimeBaseUrl(p)!, token), this.callTimeoutMs, `terminate on ${p.name}`);
-        if (Array.isArray(ids)) cancelled.push(...(ids as string[]));
+        cancelled.push(...ids);
       }),
     );
     this.terminatedRuns.add(jobId);

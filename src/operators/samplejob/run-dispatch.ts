@@ -1,14 +1,15 @@
 /**
  * Sending a run to its runtime pods, after the status that records it is written: submissions in
- * the background (the JobTracker re-queues the SampleJob when one fails and follows the run when it
- * succeeds), and following every submitted node at its pod's current address.
+ * the background (the RuntimeJobWatcher re-queues the SampleJob when one is accepted or refused,
+ * and follows the run once accepted), and following every submitted node at its pod's current
+ * address.
  */
 import type { SampleJob, SampleJobNodeStatus } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { Logger } from '../../observability/logger.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
-import type { JobTracker, TrackTarget } from './job-tracker.js';
+import type { RuntimeJobWatcher, WatchTarget } from '../shared/runtime-job-watcher.js';
 import type { NodeStep } from './run-state.js';
 import { credentialsSecret, type ValidationLookups } from './run-validation.js';
 
@@ -27,7 +28,7 @@ export interface DispatchInput {
 
 export class RunDispatch {
   constructor(
-    private readonly tracker: JobTracker,
+    private readonly watcher: RuntimeJobWatcher,
     private readonly lookups: Pick<ValidationLookups, 'secret'>,
     private readonly log: Logger,
   ) {}
@@ -44,18 +45,18 @@ export class RunDispatch {
       });
     }
     // follow every submitted node at its pod's current address (idempotent: a new address or a
-    // new pod makes the tracker ask there at once)
+    // new pod makes the watcher ask there at once)
     for (let i = 0; i < d.nodes.length; i++) {
       const a = d.steps[i].action;
       if (a === 'submit' || a === 'retry-submit' || a === 'done' || a === 'fail' || (d.nodes[i].attempts ?? 0) === 0) continue;
       const pod = d.podsByName.get(d.nodes[i].pod);
-      if (pod?.podIP && pod.ready) this.tracker.track(target(d, pod));
+      if (pod?.podIP && pod.ready) this.watcher.track(target(d, pod));
     }
   }
 
   private submit(d: DispatchInput, pod: RuntimePod, shard: number, shards: number): void {
     const { job, sampleSet, engine, jobId } = d;
-    this.tracker.submit(
+    this.watcher.submit(
       target(d, pod),
       async () => {
         const secret = job.spec.type === 'sync' ? await credentialsSecret(job, sampleSet, this.lookups) : undefined;
@@ -66,6 +67,6 @@ export class RunDispatch {
   }
 }
 
-function target(d: Pick<DispatchInput, 'key' | 'jobId' | 'token'>, pod: RuntimePod): TrackTarget {
+function target(d: Pick<DispatchInput, 'key' | 'jobId' | 'token'>, pod: RuntimePod): WatchTarget {
   return { key: d.key, jobId: d.jobId, pod: pod.name, podUid: pod.uid, baseUrl: runtimeBaseUrl(pod)!, token: d.token };
 }

@@ -24,7 +24,7 @@ export interface AppliedSteps {
   events: Announcement[];
 }
 
-/** Applies a pass's decisions to the node entries (in place). `trackedProgress`: what the tracker last heard of a pod's run. */
+/** Applies a pass's decisions to the node entries (in place). `trackedProgress`: what the runtime job watcher last heard of a pod's run. */
 export function applySteps(
   nodes: SampleJobNodeStatus[],
   steps: NodeStep[],

@@ -1,26 +1,19 @@
 /**
  * The state machine of one SampleJob run, as pure decisions:
  *  - `decideNode`: what to do for one runtime pod of the run (submit, resubmit, follow, wait, fail),
- *    from its status entry, the pod as cached, and what the tracker knows;
+ *    from its status entry, the pod as cached, and what the runtime job watcher knows;
  *  - `jobPhaseOf`: the job's phase and reason from its nodes.
  * The operator applies the decisions (status writes, HTTP calls); nothing here does I/O.
  */
 import type { SampleJobNodeStatus, SampleJobPhase } from '../../api/samplejob.js';
 import type { JobProgressReport, RuntimeJobState } from '../../api/runtime-protocol.js';
-import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
+import { cancelledByShutdown, phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import type { NodePhase } from './progress.js';
 
 export const TERMINAL_NODE_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
 
 /** Why a node (and so the job) failed, when it is not the runtime's own failure. */
 export type NodeFailureReason = 'RuntimeLost' | 'RuntimeUnavailable' | 'RuntimeUnreachable' | 'Cancelled' | 'UnsafePath' | 'JobFailed';
-
-/** A job the runtime cancelled because it was shutting down (pod deleted/restarting): lost, not the user's cancel. */
-export const RUNTIME_SHUTDOWN_MESSAGE = /runtime (is )?shutting down/i;
-
-export function cancelledByShutdown(st: RuntimeJobState | undefined): boolean {
-  return st?.status === 'cancelled' && RUNTIME_SHUTDOWN_MESSAGE.test(st.message ?? '');
-}
 
 /** Runtime messages of its path-safety checks (src/engines/toolkit/path-safety.ts): the user's path is the problem. */
 // `refused: …` is how a runtime reports a path it will not touch (a symlink on the way, a special file, …).
@@ -35,7 +28,7 @@ export interface PodView {
   nodeName?: string;
 }
 
-/** What the tracker knows about (run, pod) in this process; undefined = nothing yet. */
+/** What the runtime job watcher knows about (run, pod) in this process; undefined = nothing yet. */
 export interface TrackView {
   podUid?: string;
   state?: RuntimeJobState;

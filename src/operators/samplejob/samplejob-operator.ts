@@ -9,8 +9,8 @@
  *     written to status BEFORE any POST, so a lost write can never start a different job;
  *  3. sync/rmr go to one runtime pod (ordinal 0 when ready), warmup/clear to every pod (shard =
  *     ordinal); `terminate: true` cancels what the pods run before the first submission;
- *  4. completion and progress are followed by the JobTracker's long-polls outside the reconcile;
- *     a reconcile only reads the tracker and writes status (progress at most every
+ *  4. submissions, completion and progress are the RuntimeJobWatcher's, outside the reconcile;
+ *     a reconcile only reads the watcher and writes status (progress at most every
  *     `progressIntervalMs`);
  *  5. a pod that loses the run (restart → unknown job, or replaced) gets it again, up to
  *     `maxAttempts` per pod, then the job fails with `RuntimeLost`; a pod whose queue is full
@@ -34,9 +34,10 @@ import { controller, owns, watches, type ObjectKey } from '../../kube/decorators
 import { jsonEqual } from '../../kube/merge-patch.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
+import type { RuntimeJobCalls } from '../shared/runtime-calls.js';
+import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
 import { runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { jobIdOf, specHash } from './job-id.js';
-import { JobTracker, type RuntimeJobsClient } from './job-tracker.js';
 import { applySteps, decideNodes, initialNodes, nextLookMs } from './run-nodes.js';
 import { RunCancellation } from './run-cancellation.js';
 import { RunDispatch } from './run-dispatch.js';
@@ -51,7 +52,7 @@ import { SettledInvalidation } from './settled-invalidation.js';
 export interface SampleJobOperatorOptions {
   /** Submissions per runtime pod before a run lost by its pod fails with RuntimeLost (default 3). */
   maxAttempts?: number;
-  /** Long-poll duration of the tracker (default 20 s). */
+  /** Long-poll duration of the runtime job watcher (default 20 s). */
   longPollSeconds?: number;
   /** Minimum spacing of status writes that only move progress (default 1 s). */
   progressIntervalMs?: number;
@@ -85,8 +86,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private readonly progressIntervalMs: number;
   private readonly podWaitTimeoutMs: number;
   private readonly resyncMs: number;
-  /** Follows runs on the runtime pods (long-polls outside the reconcile). */
-  readonly tracker: JobTracker;
+  /** Submits runs to the runtime pods and follows them (outside the reconcile). */
+  readonly watcher: RuntimeJobWatcher;
   /** When a node of a run started waiting for its pod, keyed `<jobId>/<pod>`. */
   private readonly waitingSince = new Map<string, number>();
   /** When the status of a SampleJob was last written with a progress-only change. */
@@ -102,7 +103,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   constructor(
     ctx: OperatorContext,
     private readonly engines: EngineRegistry,
-    runtime: RuntimeJobsClient,
+    runtime: RuntimeJobCalls,
     notifier: CacheStatsNotifier,
     options: SampleJobOperatorOptions = {},
   ) {
@@ -114,7 +115,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     this.tokens = new RuntimeTokenCache(this.api, this.clock, options.tokenCacheMs ?? 30_000);
     this.cancellation = new RunCancellation(runtime, options.runtimeCallTimeoutMs ?? 5000, this.log);
     this.statsInvalidation = new SettledInvalidation(notifier, options.statsSettleMs ?? 2000);
-    this.tracker = new JobTracker(runtime, (key) => this.queue.add(key), {
+    this.watcher = new RuntimeJobWatcher(runtime, (key) => this.queue.add(key), {
       waitSeconds: options.longPollSeconds ?? 20,
       clock: this.clock,
       onError: (e, t) => this.log.debug('runtime poll failed', { job: t.jobId, pod: t.pod, error: (e as Error).message }),
@@ -124,7 +125,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       sampleSet: (name, namespace) => this.cacheOf<SampleSet>(SAMPLESET).get(name, namespace),
       secret: (name, namespace) => this.api.get<V1Secret>(SECRET, name, namespace),
     };
-    this.dispatch = new RunDispatch(this.tracker, this.lookups, this.log);
+    this.dispatch = new RunDispatch(this.watcher, this.lookups, this.log);
     this.scheduled = new ScheduledParents({
       api: this.api,
       clock: this.clock,
@@ -145,7 +146,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
   override async stop(timeoutMs?: number): Promise<void> {
     await super.stop(timeoutMs);
-    this.tracker.stop();
+    this.watcher.stop();
     this.statsInvalidation.stop();
   }
 
@@ -161,13 +162,13 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   }
 
   private forget(key: string): void {
-    for (const id of this.tracker.jobIdsOf(key)) this.forgetRun(id);
-    this.tracker.untrackKey(key);
+    for (const id of this.watcher.jobIdsOf(key)) this.forgetRun(id);
+    this.watcher.untrackKey(key);
     this.lastProgressWrite.delete(key);
   }
 
   private forgetRun(jobId: string): void {
-    this.tracker.untrack(jobId);
+    this.watcher.untrack(jobId);
     for (const k of [...this.waitingSince.keys()]) if (k.startsWith(`${jobId}/`)) this.waitingSince.delete(k);
     this.cancellation.forget(jobId);
   }
@@ -227,7 +228,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       now,
       maxAttempts: this.maxAttempts,
       podWaitTimeoutMs: this.podWaitTimeoutMs,
-      tracked: (pod) => this.tracker.get(jobId, pod),
+      tracked: (pod) => this.watcher.get(jobId, pod),
       waitingSince: this.waitingSince,
     });
 
@@ -241,7 +242,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     }
 
     // apply the decisions to the node entries
-    const applied = applySteps(nodes, steps, byName, (pod) => this.tracker.get(jobId, pod)?.state?.progress);
+    const applied = applySteps(nodes, steps, byName, (pod) => this.watcher.get(jobId, pod)?.state?.progress);
     for (const e of applied.events) void this.event(job, e.type, e.reason, e.message);
 
     // the status this pass wants, written before anything is submitted
@@ -266,7 +267,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
         podWaitTimeoutMs: this.podWaitTimeoutMs,
         noToken: !token,
         waitingSince: (pod) => this.waitingSince.get(`${jobId}/${pod}`),
-        tracked: (pod) => this.tracker.get(jobId, pod),
+        tracked: (pod) => this.watcher.get(jobId, pod),
       }),
     };
   }
@@ -298,12 +299,12 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (TERMINAL_NODE_PHASES.has(entry.phase ?? '')) return;
     const cur = pods.find((p) => p.name === entry.pod);
     if (cur?.ready && cur.podIP) return;
-    const tracked = this.tracker.get(jobId, entry.pod);
+    const tracked = this.watcher.get(jobId, entry.pod);
     const lost = (entry.attempts ?? 0) === 0 || !cur || !!tracked?.unknown;
     if (!lost) return;
     const alt = pods.find((p) => p.ready && p.podIP && p.ordinal === 0) ?? pods.find((p) => p.ready && p.podIP);
     if (!alt || alt.name === entry.pod) return;
-    this.tracker.untrack(jobId);
+    this.watcher.untrack(jobId);
     this.waitingSince.delete(`${jobId}/${entry.pod}`);
     entry.pod = alt.name;
     entry.node = alt.nodeName;

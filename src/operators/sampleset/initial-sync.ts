@@ -1,8 +1,11 @@
 /**
  * The initial sync of a SampleSet, one reconcile step at a time: whether one is wanted, cancelling
- * one whose spec changed, finding it again on a runtime pod after an operator restart, submitting
- * it (a full runtime queue waits for its Retry-After), and how its state shows in status and
- * Events. The long-poll following a submitted sync is the SyncTracker's.
+ * one whose spec changed, finding it again on the runtime pods after an operator restart, submitting
+ * it (a full runtime queue waits for its Retry-After), and how its state shows in status and Events.
+ *
+ * A step never waits on a runtime: it reads what the RuntimeJobWatcher knows, starts what is
+ * missing there (the submission, asking the pods, following the sync — all in the background) and
+ * returns; the watcher re-queues the SampleSet on every change. Cancels are sent fire-and-forget.
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
@@ -10,38 +13,29 @@ import { kubeTime } from '../../api/time.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { Clock } from '../../kube/clock.js';
 import type { EventType } from '../../kube/event-recorder.js';
-import type { RuntimeJobState } from '../../api/runtime-protocol.js';
-import { RuntimeBusyError } from '../shared/runtime-client.js';
+import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
+import type { RuntimeJobWatcher, WatchedJob } from '../shared/runtime-job-watcher.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import { withTimeout } from '../shared/with-timeout.js';
-import type { SampleSetRuntimeClient } from './runtime-calls.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
 import { formatProgress, isTerminalSyncPhase, submitRetry, syncIdFor, syncJobStatusFrom, type SyncPhase } from './sync.js';
-import type { SyncTracker, TrackedSync } from './sync-tracker.js';
 
-/** Timeout of the short runtime calls a reconcile makes itself (locate a job, cancel one). */
-const QUICK_CALL_MS = 5_000;
-/** Timeout of submitting the sync from a reconcile. */
-const SUBMIT_MS = 15_000;
-
-function errMsg(e: unknown): string {
-  return (e as Error)?.message ?? String(e);
-}
-
-function isJobState(v: unknown): v is RuntimeJobState {
-  return !!v && typeof v === 'object' && typeof (v as RuntimeJobState).id === 'string' && typeof (v as RuntimeJobState).status === 'string';
-}
+/** Timeout of a cancel sent to a runtime pod (best effort, in the background). */
+const CANCEL_MS = 5_000;
+/** Safety re-check while the watcher works for the sync (it re-queues on every change). */
+const SAFETY_NET_MS = 60_000;
 
 /** What the operator lends the initial sync. */
 export interface InitialSyncDeps {
-  runtime: SampleSetRuntimeClient;
-  tracker: SyncTracker;
-  /** First retry of a submission the runtime did not accept. */
-  submitRetryMs: number;
+  runtime: Pick<SampleSetRuntimeCalls, 'cancel' | 'healthz'>;
+  /** Submits, finds and follows the sync; keyed by the SampleSet's queue key. */
+  watcher: RuntimeJobWatcher;
   event(ss: SampleSet, type: EventType, reason: string, message: string): Promise<void>;
   /** Told when a sync succeeded (the cache statistics are stale). */
   onSucceeded(key: string): void;
   clock: Clock;
+  /** First retry of a submission the runtime did not accept (what the watcher's submit backoff starts from). */
+  submitRetryMs: number;
 }
 
 /** One pass's view of a SampleSet's initial sync. */
@@ -64,39 +58,40 @@ export interface SyncStepResult {
   requeueAfterMs?: number;
 }
 
+/** The sync of one step: its id, and what status showed of it (when it is the same sync). */
+interface Sync {
+  id: string;
+  inStatus?: SyncJobStatus;
+  /** The phase while nothing newer is known. */
+  current: SyncPhase;
+}
+
 export class InitialSync {
-  /** Consecutive failed submissions per SampleSet (a busy runtime does not count). */
-  private readonly submitFailures = new Map<string, number>();
-  private readonly runtime: SampleSetRuntimeClient;
-  private readonly tracker: SyncTracker;
-  private readonly event: InitialSyncDeps['event'];
+  private readonly watcher: RuntimeJobWatcher;
 
   constructor(private readonly deps: InitialSyncDeps) {
-    this.runtime = deps.runtime;
-    this.tracker = deps.tracker;
-    this.event = deps.event;
+    this.watcher = deps.watcher;
   }
 
   /** Drops what is known of SampleSet `k` (it is gone). */
   forget(k: string): void {
-    this.tracker.stop(k);
-    this.submitFailures.delete(k);
+    this.watcher.untrackKey(k);
   }
 
   /**
-   * One step of the initial sync of SampleSet `k`: cancel, report, locate or submit, and say what
-   * the status shows (the background tracker re-queues the SampleSet on every change).
+   * One step of the initial sync of SampleSet `k`: cancel, report, look for or submit it, and say
+   * what the status shows.
    */
   async step(input: SyncStepInput): Promise<SyncStepResult> {
-    const { key: k, sampleSet: ss, engine, status, ready, token, sourceSecret, wantsSync } = input;
+    const { key: k, sampleSet: ss, status, ready, token, wantsSync } = input;
     const prev = ss.status?.syncJob;
     const inFlight = prev && !isTerminalSyncPhase(prev.phase) && prev.id;
 
     if (!wantsSync) {
       // noSync (or nothing to sync): cancel a running sync; forget a failed one so that turning
       // noSync off later starts afresh
-      if (inFlight) await this.cancelSync(k, prev.id!, ready, token);
-      this.tracker.stop(k);
+      if (inFlight) this.cancelSync(k, prev.id!, ready, token);
+      this.watcher.untrackKey(k);
       if (prev && prev.phase !== 'Succeeded') status.set('syncJob', undefined);
       status.condition(
         CONDITION.synced,
@@ -110,11 +105,11 @@ export class InitialSync {
     const id = syncIdFor(ss);
     if (inFlight && prev.id !== id) {
       // the sync-relevant spec changed under a running sync: cancel it, start the new one
-      await this.cancelSync(k, prev.id!, ready, token);
-      this.tracker.stop(k);
+      this.cancelSync(k, prev.id!, ready, token);
+      this.watcher.untrackKey(k);
     }
     if (prev?.id === id && isTerminalSyncPhase(prev.phase)) {
-      this.tracker.stop(k);
+      this.watcher.untrackKey(k);
       if (prev.phase === 'Succeeded') {
         status.condition(CONDITION.synced, 'True', 'SyncSucceeded', prev.message ? `initial sync done: ${prev.message}` : 'initial sync done');
         return { phase: 'Succeeded' };
@@ -123,104 +118,130 @@ export class InitialSync {
       return { phase: 'Failed' };
     }
 
-    const sameInStatus = prev?.id === id ? prev : undefined;
-    const current: SyncPhase = sameInStatus ? (sameInStatus.phase === 'Running' ? 'Running' : 'Pending') : 'NotStarted';
+    const inStatus = prev?.id === id ? prev : undefined;
+    const sync: Sync = { id, inStatus, current: inStatus ? (inStatus.phase === 'Running' ? 'Running' : 'Pending') : 'NotStarted' };
     if (ready.length === 0) {
-      status.condition(CONDITION.synced, 'False', current === 'NotStarted' ? 'SyncPending' : 'SyncWaitingForRuntime', 'waiting for a runtime pod to be ready');
-      return { phase: current };
+      status.condition(CONDITION.synced, 'False', sync.current === 'NotStarted' ? 'SyncPending' : 'SyncWaitingForRuntime', 'waiting for a runtime pod to be ready');
+      return { phase: sync.current };
     }
 
-    // what the background tracker knows
-    let tracked: TrackedSync | undefined = this.tracker.get(k);
-    const holder = tracked && tracked.id === id ? ready.find((p) => p.name === tracked!.pod && p.uid === tracked!.podUid) : undefined;
-    if (!holder || tracked?.unknown) tracked = undefined;
+    // what the watcher knows of this sync on the ready pods; anything else of this SampleSet goes
+    // (an earlier sync, a pod that is no longer ready or was replaced)
+    const known: Readonly<WatchedJob>[] = [];
+    for (const e of this.watcher.entriesOf(k)) {
+      if (e.jobId === id && ready.some((p) => p.name === e.pod && (e.podUid === undefined || p.uid === e.podUid))) known.push(e);
+      else this.watcher.release(e.jobId, e.pod);
+    }
 
-    if (!tracked) {
-      // look for a pod that already has the job (operator restarted), else submit (again)
-      let found: { pod: RuntimePod; state: RuntimeJobState } | undefined;
-      if (sameInStatus) found = await this.locateJob(id, ready, token);
-      if (found) {
-        this.tracker.track(k, { id, pod: found.pod.name, podUid: found.pod.uid, baseUrl: runtimeBaseUrl(found.pod)!, token }, found.state);
-        tracked = this.tracker.get(k);
-      } else {
-        const target = ready[0];
-        const req = engine.initialSyncRequest(ss, id, sourceSecret);
-        const base = runtimeBaseUrl(target)!;
-        let answer: unknown;
-        try {
-          // a pod is Ready before its server listens (KWOK, or a slow start): ask cheaply first
-          if (!(await this.runtime.healthz(base))) throw new Error('the runtime server does not answer /healthz yet');
-          answer = await withTimeout(Promise.resolve(this.runtime.submit(base, token, req)), SUBMIT_MS, `submit to ${target.name}`);
-        } catch (e) {
-          const busy = e instanceof RuntimeBusyError;
-          const r = submitRetry({ busy, retryAfterMs: busy ? e.retryAfterMs : undefined, queueLimit: busy ? e.queueLimit : undefined, message: errMsg(e) }, this.submitFailures.get(k) ?? 0, target.name, this.deps.submitRetryMs);
-          if (r.countsAsFailure) this.submitFailures.set(k, (this.submitFailures.get(k) ?? 0) + 1);
-          status.condition(CONDITION.synced, 'False', r.reason, r.message);
-          return { phase: current, requeueAfterMs: r.retryMs };
-        }
-        this.submitFailures.delete(k);
-        const st = isJobState(answer) && answer.id === id ? answer : undefined;
-        this.tracker.track(k, { id, pod: target.name, podUid: target.uid, baseUrl: base, token }, st);
-        tracked = this.tracker.get(k);
-        await this.event(
+    const followed = known.find((e) => e.state !== undefined && !e.unknown && !e.submitPending);
+    if (followed) {
+      // found (or accepted) on one pod: the others need not be asked any longer
+      for (const e of known) if (e !== followed) this.watcher.release(e.jobId, e.pod);
+      return this.report(input, sync, followed);
+    }
+
+    const now = this.deps.clock.now();
+    const pending = known.find((e) => e.submitPending);
+    if (pending && (pending.submitting || (pending.nextSubmitAt ?? 0) > now)) return this.submission(status, sync, pending, now);
+
+    if (known.some((e) => !e.submitPending && !e.unknown && e.error === undefined)) {
+      status.condition(CONDITION.synced, 'False', 'SyncPending', `looking for sync ${id} on the runtime pods`);
+      return { phase: sync.current, requeueAfterMs: SAFETY_NET_MS };
+    }
+    // a sync status names: ask every ready pod not asked yet whether it has it (the operator
+    // restarted, or the pod that had it lost it), so that it is not started twice
+    const unasked = pending ? [] : ready.filter((p) => !known.some((e) => e.pod === p.name));
+    if (inStatus && unasked.length > 0) {
+      for (const p of unasked) this.watcher.track({ key: k, jobId: id, pod: p.name, podUid: p.uid, baseUrl: runtimeBaseUrl(p)!, token });
+      status.condition(CONDITION.synced, 'False', 'SyncPending', `looking for sync ${id} on the runtime pods`);
+      return { phase: sync.current, requeueAfterMs: SAFETY_NET_MS };
+    }
+    return this.submit(input, sync, known);
+  }
+
+  /** Submits the sync to the first ready pod, in the background; the watcher re-queues when it is accepted or refused. */
+  private submit(input: SyncStepInput, sync: Sync, known: Readonly<WatchedJob>[]): SyncStepResult {
+    const { key: k, sampleSet: ss, engine, status, ready, token, sourceSecret } = input;
+    const { id, inStatus } = sync;
+    const pod = ready[0];
+    const base = runtimeBaseUrl(pod)!;
+    // the sync goes to one pod: stop asking the others
+    for (const e of known) if (e.pod !== pod.name) this.watcher.release(e.jobId, e.pod);
+    const req = engine.initialSyncRequest(ss, id, sourceSecret);
+    this.watcher.submit(
+      { key: k, jobId: id, pod: pod.name, podUid: pod.uid, baseUrl: base, token },
+      async () => {
+        // a pod is Ready before its server listens (KWOK, or a slow start): ask cheaply first
+        if (!(await this.deps.runtime.healthz(base))) throw new Error('the runtime server does not answer /healthz yet');
+        return req;
+      },
+      () =>
+        void this.deps.event(
           ss,
           'Normal',
-          sameInStatus ? 'SyncResubmitted' : 'SyncStarted',
-          sameInStatus ? `runtime pod ${target.name} did not know sync ${id}; submitted it again` : `submitted the initial sync ${id} from ${ss.spec.source?.uri} to runtime pod ${target.name}`,
-        );
-      }
-    }
+          inStatus ? 'SyncResubmitted' : 'SyncStarted',
+          inStatus ? `runtime pod ${pod.name} did not know sync ${id}; submitted it again` : `submitted the initial sync ${id} from ${ss.spec.source?.uri} to runtime pod ${pod.name}`,
+        ),
+    );
+    status.condition(CONDITION.synced, 'False', 'SyncPending', `submitting the initial sync to runtime pod ${pod.name}`);
+    return { phase: sync.current, requeueAfterMs: SAFETY_NET_MS };
+  }
 
-    const state = tracked?.state;
-    const now = kubeTime(this.deps.clock.now());
-    const job: SyncJobStatus = state ? syncJobStatusFrom(sameInStatus, id, state, now) : { id, phase: 'Pending', startTime: sameInStatus?.startTime || now, message: 'submitted to the runtime' };
+  /** A submission in flight, or refused and waiting for its next try. */
+  private submission(status: StatusDraft, sync: Sync, e: Readonly<WatchedJob>, now: number): SyncStepResult {
+    if (e.submitting) {
+      status.condition(CONDITION.synced, 'False', 'SyncPending', `submitting the initial sync to runtime pod ${e.pod}`);
+      return { phase: sync.current, requeueAfterMs: SAFETY_NET_MS };
+    }
+    const busy = e.busy !== undefined;
+    const r = submitRetry(
+      { busy, retryAfterMs: e.busy?.retryAfterMs, queueLimit: e.busy?.queueLimit, message: e.submitError ?? 'no answer' },
+      busy ? 0 : e.submitFailures - 1,
+      e.pod,
+      this.deps.submitRetryMs,
+    );
+    status.condition(CONDITION.synced, 'False', r.reason, r.message);
+    return { phase: sync.current, requeueAfterMs: Math.max(0, (e.nextSubmitAt ?? now) - now) };
+  }
+
+  /** What the runtime says of the sync, in status, conditions and Events. */
+  private async report(input: SyncStepInput, sync: Sync, e: Readonly<WatchedJob>): Promise<SyncStepResult> {
+    const { key: k, sampleSet: ss, status } = input;
+    const { id, inStatus } = sync;
+    const state = e.state!;
+    const job: SyncJobStatus = syncJobStatusFrom(inStatus, id, state, kubeTime(this.deps.clock.now()));
     status.set('syncJob', job);
     if (job.phase === 'Succeeded') {
-      this.tracker.stop(k);
+      this.watcher.untrackKey(k);
       this.deps.onSucceeded(k);
       status.condition(CONDITION.synced, 'True', 'SyncSucceeded', job.message ? `initial sync done: ${job.message}` : 'initial sync done');
-      await this.event(ss, 'Normal', 'SyncSucceeded', `initial sync ${id} succeeded${job.message ? `: ${job.message}` : ''}`);
+      await this.deps.event(ss, 'Normal', 'SyncSucceeded', `initial sync ${id} succeeded${job.message ? `: ${job.message}` : ''}`);
       return { phase: 'Succeeded' };
     }
     if (job.phase === 'Failed') {
-      this.tracker.stop(k);
+      this.watcher.untrackKey(k);
       status.condition(CONDITION.synced, 'False', 'SyncFailed', job.message || 'the initial sync failed');
-      await this.event(ss, 'Warning', 'SyncFailed', `initial sync ${id} failed: ${job.message ?? 'no message'}; edit spec.source (or its Secret reference) to retry`);
+      await this.deps.event(ss, 'Warning', 'SyncFailed', `initial sync ${id} failed: ${job.message ?? 'no message'}; edit spec.source (or its Secret reference) to retry`);
       return { phase: 'Failed' };
     }
-    const progress = state ? formatProgress(state.progress) : '';
-    const err = tracked?.error ? ` (runtime pod ${tracked.pod} not answering: ${tracked.error})` : '';
+    const progress = formatProgress(state.progress);
+    const err = e.error ? ` (runtime pod ${e.pod} not answering: ${e.error})` : '';
     status.condition(
       CONDITION.synced,
       'False',
       job.phase === 'Running' ? 'SyncRunning' : 'SyncPending',
-      `${job.phase === 'Running' ? 'syncing' : 'sync queued'} on ${tracked?.pod ?? ready[0].name}${progress ? `: ${progress}` : ''}${err}`,
+      `${job.phase === 'Running' ? 'syncing' : 'sync queued'} on ${e.pod}${progress ? `: ${progress}` : ''}${err}`,
     );
-    // the tracker re-queues on every change; this is only a safety net
-    return { phase: job.phase === 'Running' ? 'Running' : 'Pending', requeueAfterMs: 60_000 };
+    return { phase: job.phase === 'Running' ? 'Running' : 'Pending', requeueAfterMs: SAFETY_NET_MS };
   }
 
-  /** Asks every ready pod (in parallel, briefly) whether it knows job `id`; the first that does. */
-  private async locateJob(id: string, ready: RuntimePod[], token: string): Promise<{ pod: RuntimePod; state: RuntimeJobState } | undefined> {
-    const answers = await Promise.all(
-      ready.map(async (pod) => {
-        try {
-          const st = await withTimeout(this.runtime.get(runtimeBaseUrl(pod)!, token, id, 0), QUICK_CALL_MS, `get job from ${pod.name}`);
-          return st ? { pod, state: st } : undefined;
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    return answers.find((a) => a !== undefined);
-  }
-
-  /** Best effort: a pod that is gone or does not answer has nothing to cancel anyway. */
-  private async cancelSync(k: string, id: string, ready: RuntimePod[], token: string): Promise<void> {
-    const tracked = this.tracker.get(k);
-    const pods = tracked?.id === id ? ready.filter((p) => p.name === tracked.pod) : ready;
-    await Promise.all(
-      pods.map((p) => withTimeout(Promise.resolve(this.runtime.cancel(runtimeBaseUrl(p)!, token, id)), QUICK_CALL_MS, 'cancel').catch(() => undefined)),
-    );
+  /** Best effort, in the background: a pod that is gone or does not answer has nothing to cancel anyway. */
+  private cancelSync(k: string, id: string, ready: RuntimePod[], token: string): void {
+    const holders = this.watcher
+      .entriesOf(k)
+      .filter((e) => e.jobId === id && !e.unknown)
+      .map((e) => e.pod);
+    const pods = holders.length > 0 ? ready.filter((p) => holders.includes(p.name)) : ready;
+    for (const p of pods) void withTimeout(this.deps.runtime.cancel(runtimeBaseUrl(p)!, token, id), CANCEL_MS, `cancel on ${p.name}`).catch(() => undefined);
   }
 }

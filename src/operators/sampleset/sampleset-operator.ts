@@ -9,7 +9,8 @@
  *                         scaled to `partitions` and restarted with a new token;
  *  4. runtime-status.ts   what the runtime pods show;
  *  5. node-label-sync.ts  the cache-node labels;
- *  6. initial-sync.ts     the initial sync (followed in the background by the SyncTracker);
+ *  6. initial-sync.ts     the initial sync (submitted and followed in the background by the
+ *                         RuntimeJobWatcher);
  *  7. cache-stats-planner.ts  cache statistics, once the data is in place;
  *  8. runtime-status.ts   phase, conditions, runtime and node status (phase.ts decides the phase).
  * Deletion (`finalize`) stands apart. Every pass reads the caches, moves the world one step toward
@@ -26,21 +27,21 @@ import { controller, owns, watches, type ObjectKey } from '../../kube/decorators
 import { isControlledBy, controllerOf } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
+import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
+import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
 import { runtimePodsOf } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
 import { InitialSync } from './initial-sync.js';
 import { NodeLabelSync } from './node-label-sync.js';
 import { phaseWhenStopped, syncDone, type PhaseInputs } from './phase.js';
-import type { SampleSetRuntimeClient } from './runtime-calls.js';
 import { PV_OWNER_ANNOTATION, RuntimeObjectsPhase } from './runtime-objects.js';
 import { describeRuntime, observeRuntime } from './runtime-status.js';
 import { checkSpec, secretKeyOf } from './spec-check.js';
 import { CONDITION, StatusDraft } from './status-draft.js';
 import { StatsCollector } from './stats-collector.js';
-import { SyncTracker } from './sync-tracker.js';
+import { syncSubmitBackoff } from './sync.js';
 
-export type { SampleSetRuntimeClient } from './runtime-calls.js';
 export { BIND_NUDGE_ANNOTATION, PV_OWNER_ANNOTATION, TOKEN_HASH_ANNOTATION, tokenHash } from './runtime-objects.js';
 export { CONDITION } from './status-draft.js';
 
@@ -55,7 +56,7 @@ export interface SampleSetOperatorOptions {
   statsTimeoutMs?: number;
   /** First retry of a pod that did not answer statistics (default 5 s, doubling up to statsIntervalMs). */
   statsRetryMs?: number;
-  /** Long-poll wait of the sync tracker (default 10 s). */
+  /** Long-poll wait while following the initial sync (default 10 s). */
   syncWaitSeconds?: number;
   /** Spacing of progress updates written to status while syncing (default 2 s). */
   syncProgressIntervalMs?: number;
@@ -75,7 +76,8 @@ export interface SampleSetOperatorOptions {
 @watches(PV, (o, op: SampleSetOperator) => op.sampleSetsOfPv(o), { labelSelector: SAMPLESET_LABEL })
 export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly opts: Required<SampleSetOperatorOptions>;
-  private readonly tracker: SyncTracker;
+  /** Submits and follows the initial syncs (outside the reconcile). */
+  private readonly watcher: RuntimeJobWatcher;
   private readonly stats: CacheStatsPlanner;
   private readonly initialSync: InitialSync;
   private readonly objects: RuntimeObjectsPhase;
@@ -85,7 +87,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   constructor(
     ctx: OperatorContext,
     private readonly engines: EngineRegistry,
-    runtime: SampleSetRuntimeClient,
+    runtime: SampleSetRuntimeCalls,
     options: SampleSetOperatorOptions,
     notifier: CacheStatsNotifier,
   ) {
@@ -103,9 +105,20 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     };
     const requeue = (key: string): void => this.queue.add(key);
     const event = (ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => this.event(ss, type, reason, message);
-    this.tracker = new SyncTracker(runtime, requeue, { waitSeconds: this.opts.syncWaitSeconds, progressIntervalMs: this.opts.syncProgressIntervalMs, clock: this.clock });
+    this.watcher = new RuntimeJobWatcher(runtime, requeue, {
+      waitSeconds: this.opts.syncWaitSeconds,
+      progressIntervalMs: this.opts.syncProgressIntervalMs,
+      minPollIntervalMs: 250,
+      minRetryMs: 500,
+      maxRetryMs: 10_000,
+      // one notification when the pod has stopped answering (the reconcile shows it, and may pick another pod)
+      errorsBeforeNotify: 3,
+      submitTimeoutMs: 15_000,
+      submitBackoff: syncSubmitBackoff(this.opts.submitRetryMs),
+      clock: this.clock,
+    });
     this.stats = new CacheStatsPlanner(new StatsCollector(runtime, requeue, this.opts.statsTimeoutMs, this.clock), this.opts, this.clock);
-    this.initialSync = new InitialSync({ runtime, tracker: this.tracker, submitRetryMs: this.opts.submitRetryMs, event, onSucceeded: (k) => this.stats.invalidate(k), clock: this.clock });
+    this.initialSync = new InitialSync({ runtime, watcher: this.watcher, submitRetryMs: this.opts.submitRetryMs, event, onSucceeded: (k) => this.stats.invalidate(k), clock: this.clock });
     this.objects = new RuntimeObjectsPhase({
       api: this.api,
       cached: <T extends KubernetesObject>(type: ResourceType, name: string, namespace?: string) => this.cacheOf<T>(type).get(name, namespace),
@@ -132,7 +145,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   override async stop(timeoutMs?: number): Promise<void> {
     this.unsubscribe();
     await super.stop(timeoutMs);
-    this.tracker.stopAll();
+    this.watcher.stop();
   }
 
   // ---- watch mappings -------------------------------------------------------------------------

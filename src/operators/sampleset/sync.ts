@@ -4,6 +4,7 @@ import type { SampleSet, SyncJobStatus } from '../../api/sampleset.js';
 import type { JobProgressReport, RuntimeJobState } from '../../api/runtime-protocol.js';
 import { maskUriUserinfo } from '../../observability/scrub.js';
 import { phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
+import type { SubmitBackoff } from '../shared/watched-job.js';
 import { formatBytes, formatCount, formatPercent } from '../../api/format.js';
 
 /** Phase of the initial sync as the SampleSet sees it. */
@@ -111,4 +112,9 @@ export function submitRetry(
   const n = failuresSoFar + 1;
   const retryMs = n <= 20 ? baseRetryMs : Math.min(30_000, baseRetryMs * 2 ** Math.min(n - 20, 10));
   return { reason: 'SyncSubmitFailed', message: `runtime pod ${pod} did not accept the sync (retrying in ${Math.round(retryMs / 1000)} s): ${failure.message}`, retryMs, countsAsFailure: true };
+}
+
+/** `submitRetry`'s waits as the runtime job watcher's backoff of the initial sync's submissions. */
+export function syncSubmitBackoff(baseRetryMs: number): SubmitBackoff {
+  return (f) => submitRetry({ busy: f.busy, retryAfterMs: f.retryAfterMs, queueLimit: f.queueLimit, message: f.message }, f.busy ? 0 : f.failures - 1, '', baseRetryMs).retryMs;
 }

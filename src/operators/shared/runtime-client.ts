@@ -10,6 +10,7 @@
  */
 import http from 'node:http';
 import type { NodeCacheStats, RuntimeJobRequest, RuntimeJobState } from '../../api/runtime-protocol.js';
+import type { RuntimeCalls } from './runtime-calls.js';
 
 export interface RuntimeClientOptions {
   /** Timeout of one ordinary request (default 10 s). */
@@ -88,7 +89,7 @@ interface CallOptions {
 
 const defaultAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-export class RuntimeClient {
+export class RuntimeClient implements RuntimeCalls {
   private readonly timeoutMs: number;
   private readonly statsTimeoutMs: number;
   private readonly longPollMarginMs: number;

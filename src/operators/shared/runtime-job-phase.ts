@@ -15,3 +15,10 @@ export function phaseOfRuntimeJob(status: RuntimeJobState['status']): RuntimeJob
       return 'Failed';
   }
 }
+
+/** A job the runtime cancelled because it was shutting down (pod deleted/restarting): lost, not the user's cancel. */
+export const RUNTIME_SHUTDOWN_MESSAGE = /runtime (is )?shutting down/i;
+
+export function cancelledByShutdown(st: RuntimeJobState | undefined): boolean {
+  return st?.status === 'cancelled' && RUNTIME_SHUTDOWN_MESSAGE.test(st.message ?? '');
+}

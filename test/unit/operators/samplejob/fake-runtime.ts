@@ -3,7 +3,7 @@
  * answer when the job changes (or after the wait, scaled down), and failure injection.
  */
 import type { RuntimeJobRequest, RuntimeJobState, RuntimeJobStatus } from '../../../../src/api/runtime-protocol.js';
-import type { RuntimeJobsClient } from '../../../../src/operators/samplejob/job-tracker.js';
+import type { RuntimeJobCalls } from '../../../../src/operators/shared/runtime-calls.js';
 import { RuntimeBusyError } from '../../../../src/operators/shared/runtime-client.js';
 
 interface Server {
@@ -12,7 +12,7 @@ interface Server {
   down: boolean;
 }
 
-export class FakeRuntime implements RuntimeJobsClient {
+export class FakeRuntime implements RuntimeJobCalls {
   readonly servers = new Map<string, Server>();
   readonly calls: { op: string; baseUrl: string; id?: string; req?: RuntimeJobRequest; waitSeconds?: number }[] = [];
   /** Real milliseconds per "waitSeconds" second of a long-poll. */

@@ -3,7 +3,7 @@
 // with backoff; that is neither a failed attempt nor a reason to give up on the pod.
 import { expect } from 'chai';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
-import { JobTracker, type TrackTarget } from '../../../../src/operators/samplejob/job-tracker.js';
+import { RuntimeJobWatcher, type WatchTarget } from '../../../../src/operators/shared/runtime-job-watcher.js';
 import { decideNode, jobPhaseOf, runtimeBusyMessage, type NodeContext } from '../../../../src/operators/samplejob/run-state.js';
 import { SampleJobOperator } from '../../../../src/operators/samplejob/samplejob-operator.js';
 import { ManualClock } from '../../../../src/kube/clock.js';
@@ -45,31 +45,31 @@ describe('SampleJob and a busy runtime (429)', () => {
     });
   });
 
-  describe('JobTracker', () => {
+  describe('RuntimeJobWatcher', () => {
     it('records a 429 as busy (not a failed submission) and waits at least Retry-After', async () => {
       const clock = new ManualClock();
       const rt = new FakeRuntime();
-      const tracker = new JobTracker(rt, () => {}, { minRetryMs: 10, maxRetryMs: 100, maxBusyRetryMs: 30_000, clock });
-      const target: TrackTarget = { key: 'ns/j', jobId: 'j1', pod: 'p-0', baseUrl: 'http://a', token: 't' };
-      tracker.beginSubmit(target);
-      tracker.submitFailed('j1', 'p-0', new RuntimeBusyError('full', 7000, 100));
-      let t = tracker.get('j1', 'p-0')!;
+      const watcher = new RuntimeJobWatcher(rt, () => {}, { minRetryMs: 10, maxRetryMs: 100, maxBusyRetryMs: 30_000, clock });
+      const target: WatchTarget = { key: 'ns/j', jobId: 'j1', pod: 'p-0', baseUrl: 'http://a', token: 't' };
+      watcher.beginSubmit(target);
+      watcher.submitFailed('j1', 'p-0', new RuntimeBusyError('full', 7000, 100));
+      let t = watcher.get('j1', 'p-0')!;
       expect(t.submitFailures).to.equal(0);
       expect(t.busy).to.include({ queueLimit: 100, refusals: 1 });
       expect(t.nextSubmitAt! - clock.now()).to.equal(7000);
-      tracker.submitFailed('j1', 'p-0', new RuntimeBusyError('full', undefined, 100));
-      t = tracker.get('j1', 'p-0')!;
+      watcher.submitFailed('j1', 'p-0', new RuntimeBusyError('full', undefined, 100));
+      t = watcher.get('j1', 'p-0')!;
       expect(t.busy?.refusals).to.equal(2);
       expect(t.nextSubmitAt! - clock.now()).to.equal(20); // exponential without Retry-After
       // another kind of failure is a failed submission again
-      tracker.submitFailed('j1', 'p-0', new Error('ECONNREFUSED'));
-      t = tracker.get('j1', 'p-0')!;
+      watcher.submitFailed('j1', 'p-0', new Error('ECONNREFUSED'));
+      t = watcher.get('j1', 'p-0')!;
       expect(t.busy).to.equal(undefined);
       expect(t.submitFailures).to.equal(1);
-      tracker.submitFailed('j1', 'p-0', new RuntimeBusyError('full', 1000, 100));
-      tracker.submitted('j1', 'p-0', { id: 'j1', type: 'rmr', status: 'pending' });
-      expect(tracker.get('j1', 'p-0')!.busy).to.equal(undefined);
-      tracker.stop();
+      watcher.submitFailed('j1', 'p-0', new RuntimeBusyError('full', 1000, 100));
+      watcher.submitted('j1', 'p-0', { id: 'j1', type: 'rmr', status: 'pending' });
+      expect(watcher.get('j1', 'p-0')!.busy).to.equal(undefined);
+      watcher.stop();
     });
   });
 

@@ -64,7 +64,7 @@ describe('SampleJobOperator', () => {
       expect(done.status?.conditions?.find((c) => c.type === 'Succeeded')).to.include({ status: 'True', reason: 'Succeeded' });
       expect(kube.events.map((e) => e.reason)).to.include.members(['Pending', 'Running', 'Succeeded']);
       expect(invalidated).to.deep.equal(['ns/ds']);
-      expect(op.tracker.size).to.equal(0);
+      expect(op.watcher.size).to.equal(0);
     });
 
     it('writes the run id to status before submitting: a failed status write submits nothing, the retry uses the same id', async () => {
@@ -349,7 +349,7 @@ describe('SampleJobOperator', () => {
         [baseUrl(0), id],
         [baseUrl(1), id],
       ]);
-      expect(op.tracker.size).to.equal(0);
+      expect(op.watcher.size).to.equal(0);
     });
 
     it('deleting a job whose runtime pods are gone does not block', async () => {

@@ -3,10 +3,10 @@
  * cache statistics and health. Every pod answers healthz unless it is down.
  */
 import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
-import type { SampleSetRuntimeClient } from '../../../../src/operators/sampleset/runtime-calls.js';
+import type { RuntimeCalls } from '../../../../src/operators/shared/runtime-calls.js';
 import { FakeRuntime } from '../samplejob/fake-runtime.js';
 
-export class FakeSampleSetRuntime extends FakeRuntime implements SampleSetRuntimeClient {
+export class FakeSampleSetRuntime extends FakeRuntime implements RuntimeCalls {
   /** What every pod reports as its cache statistics. */
   stats: NodeCacheStats = { totalBytes: 4096, totalFiles: 4, cachedBytes: 1024, tiers: [{ path: '/cache', sizeBytes: 8192, usedBytes: 1024, availBytes: 7168 }] };
 

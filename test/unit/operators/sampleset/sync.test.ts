@@ -5,6 +5,7 @@ import {
   formatProgress,
   hashOfSyncId,
   submitRetry,
+  syncSubmitBackoff,
   syncIdFor,
   syncJobStatusFrom,
   syncSpecHash,
@@ -101,5 +102,14 @@ describe('initial sync submission retries', () => {
     expect(first.message).to.match(/connection refused$/);
     expect(submitRetry({ busy: false, message: 'x' }, 21, 'p', 500).retryMs).to.equal(2000);
     expect(submitRetry({ busy: false, message: 'x' }, 100, 'p', 500).retryMs).to.equal(30_000);
+  });
+
+  it('are the runtime job watcher\'s backoff for the sync (the same waits)', () => {
+    const backoff = syncSubmitBackoff(500);
+    expect(backoff({ busy: true, retryAfterMs: 7000, refusals: 3, failures: 25, message: 'x' })).to.equal(7000);
+    expect(backoff({ busy: true, refusals: 1, failures: 0, message: 'x' })).to.equal(5000);
+    // `failures` counts this one: the 22nd failure waits as submitRetry's after 21
+    expect(backoff({ busy: false, refusals: 0, failures: 1, message: 'x' })).to.equal(500);
+    expect(backoff({ busy: false, refusals: 0, failures: 22, message: 'x' })).to.equal(submitRetry({ busy: false, message: 'x' }, 21, 'p', 500).retryMs);
   });
 });
