@@ -11,7 +11,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { V1Secret } from '@kubernetes/client-node';
 import { SAMPLESET, SECRET } from '../../src/api/constants.js';
-import type { SampleSet, SampleSetSpec } from '../../src/api/sampleset.js';
+import type { SampleSet } from '../../src/api/sampleset.js';
 import { installedEngines } from '../../src/engines/installed.js';
 import { Informer } from '../../src/kube/informer.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
@@ -107,7 +107,7 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name: 'hits', namespace: ns },
-      spec: { partitions: 1, secretRef: { name: 'jfs' }, source: { uri: gw.uri('hits'), secretRef: { name: 'source' } } } as SampleSetSpec,
+      spec: { partitions: 1, secretRef: { name: 'jfs' }, source: { uri: gw.uri('hits'), secretRef: { name: 'source' } } },
     });
     let last: SampleSet | undefined;
     const where = (what: string, ok: (s: SampleSet) => boolean, timeoutMs = 180_000): Promise<SampleSet> =>
@@ -118,8 +118,8 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
           return last && ok(last) ? last : undefined;
         },
         { timeoutMs, intervalMs: 500 },
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}; last cacheStatus ${JSON.stringify(last?.status?.cacheStatus)}, nodes ${JSON.stringify(last?.status?.nodes)}`);
+      ).catch((e: unknown) => {
+        throw new Error(`${(e as Error).message}; last cacheStatus ${JSON.stringify(last?.status?.cacheStatus)}, nodes ${JSON.stringify(last?.status?.nodes)}`);
       });
     const ready = await where('Ready', (s) => s.status?.phase === 'Ready' && s.status.cacheStatus?.totalBytes === sourceBytes);
     // nothing read through the mount yet: no hit ratio, no bytes from cache
@@ -182,7 +182,7 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
       const fromCache = new RegExp(`^paddle_operator_sampleset_partition_read_bytes\\{${labels},partition="0",source="cache"\\} (\\d+)$`, 'm').exec(text);
       expect(Number(fromCache?.[1])).to.be.at.least(mostly);
     } finally {
-      informer.stop();
+      await informer.stop();
     }
   });
 });

@@ -103,7 +103,7 @@ describe('example cache engine through the SampleSet operator (real control plan
 
     // the example engine needs no volume Secret keys, but the operator requires the Secret to exist
     await api.create<V1Secret>(SECRET, { metadata: { name: 'example-volume', namespace: ns }, stringData: {} });
-    const spec: SampleSetSpec = { partitions: 2, csi: { driver: EXAMPLE_ENGINE }, secretRef: { name: 'example-volume' }, source: { uri: `file://${source}/` } } as SampleSetSpec;
+    const spec: SampleSetSpec = { partitions: 2, csi: { driver: EXAMPLE_ENGINE }, secretRef: { name: 'example-volume' }, source: { uri: `file://${source}/` } };
     await api.create<SampleSet>(SAMPLESET, { apiVersion: 'batch.paddlepaddle.org/v1alpha1', kind: 'SampleSet', metadata: { name, namespace: ns }, spec });
 
     let last: SampleSet | undefined;
@@ -114,8 +114,8 @@ describe('example cache engine through the SampleSet operator (real control plan
         return last?.status?.phase === 'Ready' ? last : undefined;
       },
       WAIT,
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`);
+    ).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`);
     });
     expect(ready.status!.syncJob).to.include({ phase: 'Succeeded' });
     expect(ready.status!.conditions!.find((c) => c.type === 'Ready')).to.include({ status: 'True' });

@@ -4,7 +4,7 @@
 // engine builds, and the name limits of the API server. A new engine in src/engines/installed.ts is
 // checked here without a line of this file changing.
 import { expect } from 'chai';
-import type { V1Container, V1PodTemplateSpec, V1Toleration, V1NodeAffinity } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Container, V1PodTemplateSpec, V1Toleration, V1NodeAffinity } from '@kubernetes/client-node';
 import { LABEL_DOMAIN, RUNTIME_PORT, RUNTIME_PORT_NAME, SAMPLESET_LABEL } from '../../../src/api/constants.js';
 import { parseRuntimeArgs } from '../../../src/api/runtime-cli.js';
 import { MAX_WARMUP_SHARDS, RUNTIME_TOKEN_ENV, RUNTIME_TOKEN_KEY } from '../../../src/api/runtime-protocol.js';
@@ -174,8 +174,8 @@ for (const pkg of PACKAGES) {
         expect(n.length, n).to.be.at.most(253);
         expect(n).to.match(DNS_SUBDOMAIN);
       }
-      for (const obj of Object.values(lo)) {
-        for (const [k, v] of Object.entries(obj.metadata?.labels ?? {})) expect((v as string).length, `${obj.kind} label ${k}`).to.be.at.most(63);
+      for (const obj of Object.values(lo) as KubernetesObject[]) {
+        for (const [k, v] of Object.entries(obj.metadata?.labels ?? {})) expect(v.length, `${obj.kind} label ${k}`).to.be.at.most(63);
       }
     });
 

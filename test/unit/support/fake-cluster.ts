@@ -164,21 +164,21 @@ export class FakeApi {
     }
   }
 
-    // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+     
   async get<T extends KubernetesObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
     this.record({ verb: 'get', plural: t.plural, name, namespace });
     const o = this.objects.get(FakeApi.key(t, name, namespace));
     return o ? (clone(o) as T) : undefined;
   }
 
-    // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+     
   async list<T extends KubernetesObject>(t: ResourceType, namespace?: string): Promise<{ items: T[]; resourceVersion: string }> {
     this.record({ verb: 'list', plural: t.plural, namespace });
     const items = [...this.objects].filter(([k, o]) => k.startsWith(`${t.plural}/`) && (!namespace || o.metadata?.namespace === namespace)).map(([, o]) => clone(o) as T);
     return { items, resourceVersion: String(this.rv) };
   }
 
-    // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+     
   async create<T extends KubernetesObject>(t: ResourceType, obj: T, namespace?: string): Promise<T> {
     const ns = namespace ?? obj.metadata?.namespace;
     this.record({ verb: 'create', plural: t.plural, name: obj.metadata?.name, namespace: ns, body: obj });
@@ -191,7 +191,7 @@ export class FakeApi {
     return clone(this.save(t, o, this.reflect));
   }
 
-    // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+     
   async patch<T extends KubernetesObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown, _type = 'merge', opts: { subresource?: string } = {}): Promise<T> {
     this.record({ verb: 'patch', plural: t.plural, name, namespace, body: patch, subresource: opts.subresource });
     const cur = this.objects.get(FakeApi.key(t, name, namespace)) as Obj | undefined;
@@ -216,7 +216,7 @@ export class FakeApi {
     return clone(this.save(t, next, this.reflect)) as unknown as T;
   }
 
-    // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+     
   async delete(t: ResourceType, name: string, namespace?: string, opts: { uid?: string } = {}): Promise<boolean> {
     this.record({ verb: 'delete', plural: t.plural, name, namespace });
     const cur = this.objects.get(FakeApi.key(t, name, namespace));

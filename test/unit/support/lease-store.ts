@@ -31,18 +31,18 @@ export class LeaseStore {
   api(): KubeApi {
     const unreachable = () => new ApiError(0, 'Unreachable', 'connection refused');
     return {
-      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+       
       get: async () => {
         if (this.down) throw unreachable();
         return this.copy();
       },
-      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+       
       create: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
         if (this.lease) throw new ApiError(409, 'AlreadyExists', 'exists');
         return this.commit(obj, 'ADDED');
       },
-      // eslint-disable-next-line @typescript-eslint/require-await -- fake of an async API: a throw must reach the caller as a rejection
+       
       replace: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
         if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiError(409, 'Conflict', 'stale resourceVersion');

@@ -1,4 +1,4 @@
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { POD, SAMPLEJOB, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../../../src/api/constants.js';
 import type { SampleJob, SampleJobSpec } from '../../../../src/api/samplejob.js';
 import type { SampleSet, SampleSetPhase } from '../../../../src/api/sampleset.js';
@@ -40,19 +40,19 @@ export function registry(): EngineRegistry {
 }
 
 export function sampleSet(kube: FakeCluster, name = 'ds', partitions = 2, phase: SampleSetPhase = 'Ready'): SampleSet {
-  kube.put(SECRET, { metadata: { name: `${name}-runtime-token`, namespace: NS }, data: { token: Buffer.from('tok').toString('base64') } } as V1Secret);
+  kube.put(SECRET, { metadata: { name: `${name}-runtime-token`, namespace: NS }, data: { token: Buffer.from('tok').toString('base64') } });
   return kube.put(SAMPLESET, {
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
     kind: 'SampleSet',
     metadata: { name, namespace: NS },
     spec: { partitions, secretRef: { name: 'jfs' }, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src' } } },
     status: { phase },
-  } as SampleSet);
+  });
 }
 
 export function setSampleSetPhase(kube: FakeCluster, name: string, phase: SampleSetPhase): void {
   const s = kube.get<SampleSet>(SAMPLESET, name, NS)!;
-  kube.put(SAMPLESET, { ...s, status: { ...s.status, phase } } as SampleSet);
+  kube.put(SAMPLESET, { ...s, status: { ...s.status, phase } });
 }
 
 /** Runtime pod `<ss>-runtime-<i>` at 10.0.0.<i+1>, ready. */
@@ -74,7 +74,7 @@ export function runtimePod(kube: FakeCluster, ss: string, i: number, opts: { rea
       podIP: opts.ip ?? `10.0.0.${i + 1}`,
       conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }],
     },
-  } as V1Pod);
+  });
 }
 
 export const baseUrl = (i: number): string => `http://10.0.0.${i + 1}:7716`;
@@ -84,8 +84,8 @@ export function sampleJob(kube: FakeCluster, name: string, spec: Partial<SampleJ
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
     kind: 'SampleJob',
     metadata: { name, namespace: NS },
-    spec: { type: 'rmr', sampleSetRef: { name: 'ds' }, ...spec } as SampleJobSpec,
-  } as SampleJob);
+    spec: { type: 'rmr', sampleSetRef: { name: 'ds' }, ...spec },
+  });
 }
 
 export function getJob(kube: FakeCluster, name: string): SampleJob | undefined {

@@ -1,7 +1,5 @@
 import { expect } from 'chai';
-import type { V1Secret } from '@kubernetes/client-node';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SECRET } from '../../../../src/api/constants.js';
-import type { SampleSet } from '../../../../src/api/sampleset.js';
 import type { SampleJob } from '../../../../src/api/samplejob.js';
 import { ApiError } from '../../../../src/kube/api-error.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
@@ -81,7 +79,7 @@ describe('SampleJobOperator', () => {
       };
       sampleJob(kube, 'rm', { type: 'rmr', rmrOptions: { paths: ['/a'] } });
       await until(() => submits().length === 1, 3000, 'submission after retry');
-      expect(kube.api.failNext!.count).to.equal(0);
+      expect(kube.api.failNext.count).to.equal(0);
       // the first write (with the id) failed; the submission came only after a second one succeeded, with the same id
       expect(writesBeforeSubmit).to.equal(2);
       expect(statusWrites()[0].status.jobName).to.equal(submits()[0].id);
@@ -166,7 +164,7 @@ describe('SampleJobOperator', () => {
     it('passes the sync Secret (spec.secretRef, else the SampleSet source Secret) to the engine', async () => {
       sampleSet(kube, 'ds', 1);
       runtimePod(kube, 'ds', 0);
-      kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('AK').toString('base64') } } as V1Secret);
+      kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('AK').toString('base64') } });
       await startOperator();
       sampleJob(kube, 'sync', { type: 'sync', syncOptions: { destination: '/more' } });
       await until(() => submits().length === 1);
@@ -177,10 +175,10 @@ describe('SampleJobOperator', () => {
     it('refuses a Secret of another namespace (its own secretRef or the SampleSet\'s) without reading it: CrossNamespaceSecret', async () => {
       const ss = sampleSet(kube, 'ds', 1);
       runtimePod(kube, 'ds', 0);
-      kube.put(SECRET, { metadata: { name: 'src', namespace: 'victim' }, data: { 'access-key': Buffer.from('VICTIM').toString('base64') } } as V1Secret);
-      kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('OWN').toString('base64') } } as V1Secret);
+      kube.put(SECRET, { metadata: { name: 'src', namespace: 'victim' }, data: { 'access-key': Buffer.from('VICTIM').toString('base64') } });
+      kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('OWN').toString('base64') } });
       const other = sampleSet(kube, 'other', 1);
-      kube.put(SAMPLESET, { ...other, spec: { ...other.spec, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src', namespace: 'victim' } } } } as SampleSet);
+      kube.put(SAMPLESET, { ...other, spec: { ...other.spec, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src', namespace: 'victim' } } } });
       runtimePod(kube, 'other', 0);
       await startOperator();
       sampleJob(kube, 'steal', { type: 'sync', secretRef: { name: 'src', namespace: 'victim' } });
@@ -372,14 +370,14 @@ describe('SampleJobOperator', () => {
       runtimePod(kube, 'ds', 0);
       await startOperator({}, clock);
       const parent = sampleJob(kube, 'nightly', { type: 'warmup', schedule: '* * * * *', successfulJobsHistoryLimit: 1, concurrencyPolicy: 'Forbid' });
-      const created = Date.parse(parent.metadata!.creationTimestamp as unknown as string);
+      const created = Date.parse(parent.metadata.creationTimestamp as unknown as string);
       const minute = (n: number): number => (Math.floor(created / 60_000) + n) * 60_000;
       const children = (): SampleJob[] => kube.informer<SampleJob>(SAMPLEJOB).list(NS, (j) => j.metadata?.ownerReferences?.[0]?.name === 'nightly');
       clock.set(minute(1) + 10);
       op.enqueue(parent);
       await until(() => children().length === 1, 2000, 'first child');
       const c1 = children()[0];
-      expect(c1.metadata!.name).to.equal(childName('nightly', minute(1)));
+      expect(c1.metadata.name).to.equal(childName('nightly', minute(1)));
       expect(c1.spec.schedule).to.equal(undefined);
       await until(() => getJob(kube, 'nightly')!.status?.active?.length === 1);
       expect(getJob(kube, 'nightly')!.status?.lastScheduleTime).to.equal(new Date(minute(1)).toISOString().replace('.000Z', 'Z'));
@@ -391,17 +389,17 @@ describe('SampleJobOperator', () => {
       await until(() => kube.events.some((e) => e.reason === 'RunSkipped'), 2000, 'RunSkipped');
       expect(children()).to.have.length(1);
       // the child finishes; the next minute runs; history keeps one succeeded child
-      rt.update(baseUrl(0), getJob(kube, c1.metadata!.name!)!.status!.jobName!, 'succeeded');
-      await until(() => phase(c1.metadata!.name!) === 'Succeeded');
+      rt.update(baseUrl(0), getJob(kube, c1.metadata.name!)!.status!.jobName!, 'succeeded');
+      await until(() => phase(c1.metadata.name!) === 'Succeeded');
       clock.set(minute(3) + 10);
       op.enqueue(parent);
-      await until(() => children().some((c) => c.metadata!.name === childName('nightly', minute(3))), 2000, 'third-minute child');
+      await until(() => children().some((c) => c.metadata.name === childName('nightly', minute(3))), 2000, 'third-minute child');
       const c3 = childName('nightly', minute(3));
       await until(() => submits().length === 2);
       rt.update(baseUrl(0), getJob(kube, c3)!.status!.jobName!, 'succeeded');
       await until(() => phase(c3) === 'Succeeded');
       await until(() => children().length === 1, 2000, 'pruned to 1');
-      expect(children()[0].metadata!.name).to.equal(c3);
+      expect(children()[0].metadata.name).to.equal(c3);
       expect(getJob(kube, 'nightly')!.status?.lastSuccessfulTime).to.be.a('string');
       expect(getJob(kube, 'nightly')!.status?.active ?? []).to.deep.equal([]);
       // an operator restart (a fresh reconcile of the same minute) creates nothing new

@@ -24,9 +24,9 @@ function parent(spec: Partial<SampleJobSpec> = {}, status: SampleJobStatus = {},
 }
 
 function child(p: SampleJob, scheduled: string, phase?: SampleJobStatus['phase'], completion?: string, deleting = false): SampleJob {
-  const c = buildChild(p, childName(p.metadata!.name!, T(scheduled)), new Date(scheduled));
-  c.metadata!.uid = `uid-${scheduled}`;
-  if (deleting) c.metadata!.deletionTimestamp = new Date(scheduled);
+  const c = buildChild(p, childName(p.metadata.name!, T(scheduled)), new Date(scheduled));
+  c.metadata.uid = `uid-${scheduled}`;
+  if (deleting) c.metadata.deletionTimestamp = new Date(scheduled);
   c.status = { phase, completionTime: completion };
   return c;
 }
@@ -50,18 +50,18 @@ describe('samplejob schedule', () => {
       const c = buildChild(p, 'nightly-1', new Date('2024-01-01T00:05:00Z'));
       expect(c.spec).to.deep.equal({ type: 'warmup', sampleSetRef: { name: 'imagenet' }, warmupOptions: { paths: ['/train'] } });
       expect(isScheduled(c)).to.equal(false);
-      expect(c.metadata!.ownerReferences).to.deep.equal([
+      expect(c.metadata.ownerReferences).to.deep.equal([
         { apiVersion: p.apiVersion, kind: 'SampleJob', name: 'nightly', uid: 'parent-uid', controller: true, blockOwnerDeletion: true },
       ]);
-      expect(c.metadata!.annotations![SCHEDULED_AT_ANNOTATION]).to.equal('2024-01-01T00:05:00Z');
-      expect(c.metadata!.labels![SCHEDULED_BY_LABEL]).to.equal('nightly');
+      expect(c.metadata.annotations![SCHEDULED_AT_ANNOTATION]).to.equal('2024-01-01T00:05:00Z');
+      expect(c.metadata.labels![SCHEDULED_BY_LABEL]).to.equal('nightly');
       expect(scheduledTimeOf(c)).to.equal(T('2024-01-01T00:05:00Z'));
       // the parent's spec is not modified
       expect(p.spec.schedule).to.equal('* * * * *');
     });
     it('reads the scheduled time from the name when the annotation is missing', () => {
       const c = child(parent(), '2024-01-01T00:07:00Z');
-      delete c.metadata!.annotations;
+      delete c.metadata.annotations;
       expect(scheduledTimeOf(c)).to.equal(T('2024-01-01T00:07:00Z'));
     });
   });
@@ -115,7 +115,7 @@ describe('samplejob schedule', () => {
       const d = decideSchedule(p, [existing], T('2024-01-01T01:00:30Z'));
       expect(d.toCreate).to.equal(undefined);
       expect(d.lastScheduleTime?.toISOString()).to.equal('2024-01-01T01:00:00.000Z');
-      expect(d.active.map((a) => a.name)).to.deep.equal([existing.metadata!.name]);
+      expect(d.active.map((a) => a.name)).to.deep.equal([existing.metadata.name]);
     });
     it('does not re-create a run whose time was already handled (lastScheduleTime), even if its child was pruned', () => {
       const p = parent({ schedule: '0 * * * *' }, { lastScheduleTime: '2024-01-01T01:00:00Z' }, '2024-01-01T00:10:00Z');
@@ -169,7 +169,7 @@ describe('samplejob schedule', () => {
       const d = decideSchedule(p, [running], T('2024-01-01T00:05:00Z'));
       expect(d.toCreate?.scheduledTime.toISOString()).to.equal('2024-01-01T00:05:00.000Z');
       expect(d.toDelete).to.deep.equal([]);
-      expect(d.active.map((a) => a.name)).to.deep.equal([running.metadata!.name, d.toCreate!.name]);
+      expect(d.active.map((a) => a.name)).to.deep.equal([running.metadata.name, d.toCreate!.name]);
     });
     it('Forbid: skips the run while a child is active, and does not start it late when that one finishes', () => {
       const p = parent({ concurrencyPolicy: 'Forbid' }, { lastScheduleTime: '2024-01-01T00:04:00Z' });
@@ -193,7 +193,7 @@ describe('samplejob schedule', () => {
       const p = parent({ concurrencyPolicy: 'Replace' }, { lastScheduleTime: '2024-01-01T00:04:00Z' });
       const running = child(p, '2024-01-01T00:04:00Z', 'Running');
       const d = decideSchedule(p, [running], T('2024-01-01T00:05:00Z'));
-      expect(d.toDelete).to.deep.equal([{ name: running.metadata!.name, uid: running.metadata!.uid, reason: 'Replace' }]);
+      expect(d.toDelete).to.deep.equal([{ name: running.metadata.name, uid: running.metadata.uid, reason: 'Replace' }]);
       expect(d.toCreate?.scheduledTime.toISOString()).to.equal('2024-01-01T00:05:00.000Z');
       expect(d.active.map((a) => a.name)).to.deep.equal([d.toCreate!.name]);
     });
@@ -207,7 +207,7 @@ describe('samplejob schedule', () => {
     it('keeps 3 succeeded and 1 failed by default, deleting the oldest', () => {
       const d = decideSchedule(p, [ok(1), ok(2), ok(3), ok(4), ok(5), bad(6), bad(7), bad(8)], T('2024-01-01T00:10:30Z'));
       const deleted = d.toDelete.filter((x) => x.reason === 'HistoryLimit').map((x) => x.name).sort();
-      expect(deleted).to.deep.equal([ok(1), ok(2), bad(6), bad(7)].map((c) => c.metadata!.name!).sort());
+      expect(deleted).to.deep.equal([ok(1), ok(2), bad(6), bad(7)].map((c) => c.metadata.name!).sort());
       expect(d.lastSuccessfulTime?.toISOString()).to.equal('2024-01-01T00:05:30.000Z');
     });
     it('honours explicit limits, including 0; never prunes active children', () => {
@@ -215,8 +215,8 @@ describe('samplejob schedule', () => {
       const running = child(q, '2024-01-01T00:09:00Z', 'Running');
       const d = decideSchedule(q, [ok(1), bad(2), bad(3), bad(4), running], T('2024-01-01T00:10:30Z'));
       const deleted = d.toDelete.map((x) => x.name).sort();
-      expect(deleted).to.deep.equal([ok(1), bad(2)].map((c) => c.metadata!.name!).sort());
-      expect(d.active.map((a) => a.name)).to.deep.equal([running.metadata!.name]);
+      expect(deleted).to.deep.equal([ok(1), bad(2)].map((c) => c.metadata.name!).sort());
+      expect(d.active.map((a) => a.name)).to.deep.equal([running.metadata.name]);
     });
     it('keeps lastSuccessfulTime when the succeeded children are gone', () => {
       const q = parent({}, { lastScheduleTime: '2024-01-01T00:10:00Z', lastSuccessfulTime: '2024-01-01T00:09:30Z' });

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import type { V1Pod } from '@kubernetes/client-node';
 import type { Condition } from '../../../../src/api/conditions.js';
 import type { RuntimeJobRequest, RuntimeJobState } from '../../../../src/api/runtime-protocol.js';
 import type { SampleSet, SyncJobStatus } from '../../../../src/api/sampleset.js';
@@ -39,7 +38,7 @@ const KEY = 'ns/ds';
 const SUBMIT_RETRY_MS = 500;
 
 function pods(n: number): RuntimePod[] {
-  return Array.from({ length: n }, (_, i) => ({ pod: {} as V1Pod, name: `ds-runtime-${i}`, ordinal: i, ready: true, podIP: `10.0.0.${i + 1}`, uid: `u${i}`, nodeName: `node-${i}` }));
+  return Array.from({ length: n }, (_, i) => ({ pod: {}, name: `ds-runtime-${i}`, ordinal: i, ready: true, podIP: `10.0.0.${i + 1}`, uid: `u${i}`, nodeName: `node-${i}` }));
 }
 
 function sampleSet(syncJob?: SyncJobStatus): SampleSet {
@@ -49,7 +48,7 @@ function sampleSet(syncJob?: SyncJobStatus): SampleSet {
     metadata: { name: 'ds', namespace: 'ns', uid: 'abcdef12-0000', generation: 1 },
     spec: { partitions: 2, secretRef: { name: 'vol' }, source: { uri: 'file:///data/in' } },
     status: syncJob ? { syncJob } : {},
-  } as SampleSet;
+  };
 }
 
 describe('sampleset/initial-sync (submitted and followed by the runtime job watcher)', () => {
