@@ -69,7 +69,9 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   c.bind(TYPES.KubeConfig).toResolvedValue(() => overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig));
   c.bind(TYPES.KubeApi).toResolvedValue(
     (kc: KubeConfig, m: Metrics) =>
-      new KubeApi(kc, { onRequest: (verb, group, resource, code) => m.kubeRequests.inc({ verb, resource: group ? `${resource}.${group}` : resource, code }) }),
+      new KubeApi(kc, {
+        onRequest: (verb, group, resource, code) => m.kubeRequests.inc({ verb, resource: group ? `${resource}.${group}` : resource, code }),
+      }),
     [TYPES.KubeConfig, TYPES.Metrics],
   );
   c.bind(TYPES.InformerFactory).toResolvedValue(
@@ -92,7 +94,10 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   // Cache engines: the installed list (src/engines/installed.ts); no operator knows any engine.
   c.bind(TYPES.EngineRegistry).toConstantValue(installedEngines({ cacheRoots: config.cacheRoots }));
   c.bind(TYPES.RuntimeClient).toResolvedValue(
-    (m: Metrics) => new RuntimeClient({ onRequest: (method, route, code, seconds) => m.runtimeRequestDuration.observe({ method, route, code: String(code) }, seconds) }),
+    (m: Metrics) =>
+      new RuntimeClient({
+        onRequest: (method, route, code, seconds) => m.runtimeRequestDuration.observe({ method, route, code: String(code) }, seconds),
+      }),
     [TYPES.Metrics],
   );
   c.bind(TYPES.CacheStatsNotifier).toResolvedValue(() => new CacheStatsNotifier());
@@ -107,13 +112,15 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   }
   if (config.operators.includes('samplejob')) {
     c.bind(TYPES.Operator).toResolvedValue(
-      (ctx: OperatorContext, engines: EngineRegistry, runtime: RuntimeClient, notifier: CacheStatsNotifier) => new SampleJobOperator(ctx, engines, runtime, notifier),
+      (ctx: OperatorContext, engines: EngineRegistry, runtime: RuntimeClient, notifier: CacheStatsNotifier) =>
+        new SampleJobOperator(ctx, engines, runtime, notifier),
       [TYPES.OperatorContext, TYPES.EngineRegistry, TYPES.RuntimeClient, TYPES.CacheStatsNotifier],
     );
   }
   if (config.operators.includes('paddlejob')) {
     c.bind(TYPES.Operator).toResolvedValue(
-      (ctx: OperatorContext, engines: EngineRegistry) => new PaddleJobOperator(ctx, { hostPortRange: { min: config.hostPortRange[0], max: config.hostPortRange[1] }, engines }),
+      (ctx: OperatorContext, engines: EngineRegistry) =>
+        new PaddleJobOperator(ctx, { hostPortRange: { min: config.hostPortRange[0], max: config.hostPortRange[1] }, engines }),
       [TYPES.OperatorContext, TYPES.EngineRegistry],
     );
   }

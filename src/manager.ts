@@ -78,7 +78,8 @@ export class OperatorManager {
       void elector.acquire().then(async (won) => {
         if (!won) return;
         c.get(TYPES.Metrics).leader.set(1);
-        if (elector.lease) void events.record(elector.lease, 'Normal', 'LeaderElected', `${identity} became the leader and runs the operators`);
+        if (elector.lease)
+          void events.record(elector.lease, 'Normal', 'LeaderElected', `${identity} became the leader and runs the operators`);
         // renew from the moment the lease is held, as controller-runtime does: starting the
         // operators waits for their informers' first list, which may outlast the lease
         const held = elector.holdUntilLost();
@@ -86,7 +87,13 @@ export class OperatorManager {
         await held;
         if (this.stopping) return;
         c.get(TYPES.Metrics).leader.set(0);
-        if (elector.lease) void events.record(elector.lease, 'Warning', 'LeadershipLost', `${identity} could not renew the lease within the renew deadline and stops reconciling; another replica takes over`);
+        if (elector.lease)
+          void events.record(
+            elector.lease,
+            'Warning',
+            'LeadershipLost',
+            `${identity} could not renew the lease within the renew deadline and stops reconciling; another replica takes over`,
+          );
         await this.shutdown(config.shutdownTimeoutSeconds * 1000, 'lost-leadership');
       });
     } else {
@@ -111,7 +118,9 @@ export class OperatorManager {
       // every step is bounded: a watch or list that never answers, or a client that keeps a
       // connection open, must not keep the process from exiting (its pod from terminating)
       const bounded = async (step: Promise<unknown>, what: string): Promise<void> => {
-        await withTimeout(step, SHUTDOWN_STEP_MS, what).catch((e: unknown) => log.warn('shutdown step did not finish; going on', { step: what, error: (e as Error).message }));
+        await withTimeout(step, SHUTDOWN_STEP_MS, what).catch((e: unknown) =>
+          log.warn('shutdown step did not finish; going on', { step: what, error: (e as Error).message }),
+        );
       };
       this.elector?.stop();
       await Promise.all(this.operators.map((o) => o.stop(timeoutMs)));

@@ -71,12 +71,12 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
       strict: true,
       allowPositionals: false,
       options: {
-        'engine': { type: 'string', default: 'juicefs' },
+        engine: { type: 'string', default: 'juicefs' },
         'data-dir': { type: 'string' },
         'cache-dir': { type: 'string', multiple: true, default: [] },
         'host-cache-dir': { type: 'string', multiple: true, default: [] },
-        'listen': { type: 'string', default: `0.0.0.0:${RUNTIME_PORT}` },
-        'binary': { type: 'string' },
+        listen: { type: 'string', default: `0.0.0.0:${RUNTIME_PORT}` },
+        binary: { type: 'string' },
         'file-source-root': { type: 'string', multiple: true, default: [] },
         'max-pending-jobs': { type: 'string' },
         'log-level': { type: 'string', default: 'info' },
@@ -90,14 +90,16 @@ export function parseRuntimeArgs(argv: string[]): RuntimeCliOptions {
   if (!dataDir) throw new CliError('--data-dir is required');
   const cacheDirs = values['cache-dir'];
   const hostCacheDirs = values['host-cache-dir'];
-  if (hostCacheDirs.length > 0 && hostCacheDirs.length !== cacheDirs.length) throw new CliError('--host-cache-dir must be given once per --cache-dir (same order)');
+  if (hostCacheDirs.length > 0 && hostCacheDirs.length !== cacheDirs.length)
+    throw new CliError('--host-cache-dir must be given once per --cache-dir (same order)');
   const logFormat = values['log-format'];
   if (logFormat !== 'json' && logFormat !== 'text') throw new CliError('--log-format must be json or text');
   const { host, port } = parseListen(values.listen);
   let maxPendingJobs: number | undefined;
   const mp = values['max-pending-jobs'];
   if (mp !== undefined) {
-    if (!/^\d{1,6}$/.test(mp) || Number(mp) < 1) throw new CliError(`--max-pending-jobs must be a positive integer, got ${JSON.stringify(mp)}`);
+    if (!/^\d{1,6}$/.test(mp) || Number(mp) < 1)
+      throw new CliError(`--max-pending-jobs must be a positive integer, got ${JSON.stringify(mp)}`);
     maxPendingJobs = Number(mp);
   }
   return {

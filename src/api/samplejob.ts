@@ -18,8 +18,12 @@ export interface WarmupJobOptions {
   partitions?: number;
 }
 
-export interface RmrJobOptions { paths: string[] }
-export interface ClearJobOptions { paths?: string[] }
+export interface RmrJobOptions {
+  paths: string[];
+}
+export interface ClearJobOptions {
+  paths?: string[];
+}
 
 export type ConcurrencyPolicy = 'Allow' | 'Forbid' | 'Replace';
 

@@ -8,7 +8,7 @@ import type { CommonStatus, CustomResource, SecretRef } from './common.js';
  * string such as `2G`. Only the original's options are spelt out here.
  */
 export interface JuiceFSMountOptions {
-  'metrics'?: string;
+  metrics?: string;
   'attr-cache'?: number | string;
   'entry-cache'?: number | string;
   'dir-entry-cache'?: number | string;
@@ -18,8 +18,8 @@ export interface JuiceFSMountOptions {
   'io-retries'?: number;
   'max-uploads'?: number;
   'buffer-size'?: number | string;
-  'prefetch'?: number;
-  'writeback'?: boolean;
+  prefetch?: number;
+  writeback?: boolean;
   'cache-dir'?: string;
   'cache-size'?: number | string;
   'free-space-ratio'?: string;

@@ -8,7 +8,7 @@ import { runtimeMain } from '../runtime/main.js';
 runtimeMain(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`paddle-runtime: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`paddle-runtime: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -79,9 +79,9 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     args: norm,
     strict: true,
     options: {
-      'kubeconfig': { type: 'string' },
-      'namespace': { type: 'string' },
-      'concurrency': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string' },
+      concurrency: { type: 'string' },
       'metrics-bind-address': { type: 'string' },
       'health-probe-bind-address': { type: 'string' },
       'leader-elect': { type: 'boolean' },
@@ -95,21 +95,27 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       'log-format': { type: 'string' },
       'runtime-image': { type: 'string' },
       'host-port-range': { type: 'string' },
-      'operators': { type: 'string' },
+      operators: { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'cache-root': { type: 'string', multiple: true },
-      'help': { type: 'boolean' },
+      help: { type: 'boolean' },
     },
   });
   const logFormat = values['log-format'] ?? env.LOG_FORMAT ?? 'json';
   if (logFormat !== 'json' && logFormat !== 'text') throw new ConfigError(`--log-format must be json or text, got "${logFormat}"`);
   const logLevel = values['log-level'] ?? env.LOG_LEVEL ?? 'info';
-  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) throw new ConfigError(`--log-level must be error, warn, info or debug, got "${logLevel}"`);
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel))
+    throw new ConfigError(`--log-level must be error, warn, info or debug, got "${logLevel}"`);
   const range = values['host-port-range'] ?? env.HOST_PORT_RANGE ?? '35000-65000';
   const m = /^(\d+)[-,](\d+)$/.exec(range);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) > 65535 || Number(m[1]) >= Number(m[2])) throw new ConfigError(`--host-port-range must look like 35000-65000, got "${range}"`);
-  const ops = (values.operators ?? env.OPERATORS ?? 'sampleset,samplejob,paddlejob').split(',').map((s) => s.trim()).filter(Boolean);
-  for (const o of ops) if (!['sampleset', 'samplejob', 'paddlejob'].includes(o)) throw new ConfigError(`unknown operator "${o}" in --operators`);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) > 65535 || Number(m[1]) >= Number(m[2]))
+    throw new ConfigError(`--host-port-range must look like 35000-65000, got "${range}"`);
+  const ops = (values.operators ?? env.OPERATORS ?? 'sampleset,samplejob,paddlejob')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const o of ops)
+    if (!['sampleset', 'samplejob', 'paddlejob'].includes(o)) throw new ConfigError(`unknown operator "${o}" in --operators`);
   const lease = int('lease-duration', values['lease-duration'], 15, 2);
   const renew = int('renew-deadline', values['renew-deadline'], 10, 1);
   const retry = int('retry-period', values['retry-period'], 2, 1);

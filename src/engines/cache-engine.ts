@@ -13,7 +13,10 @@ import type { JobProgressReport, NodeCacheStats, RuntimeJobOptions, RuntimeJobRe
 
 /** A problem in the user's spec or Secrets: becomes a condition reason and message, never a crash. */
 export class SpecError extends Error {
-  constructor(readonly reason: string, message: string) {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'SpecError';
   }
@@ -125,7 +128,14 @@ export interface CacheEngine {
    * Translates a SampleJob into the request for runtime pod `shard` of `shards`; throws SpecError.
    * `credentials` come from the job's Secret (sync only).
    */
-  jobRequest(job: SampleJob, sampleSet: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest;
+  jobRequest(
+    job: SampleJob,
+    sampleSet: SampleSet,
+    id: string,
+    shard: number,
+    shards: number,
+    credentialsSecret: V1Secret | undefined,
+  ): RuntimeJobRequest;
   /** Which runtime pods run a job of this type: one (sync, rmr) or all (warmup, clear). */
   fanOut(type: SampleJob['spec']['type']): 'one' | 'all';
 }
@@ -158,7 +168,12 @@ export interface JobExecution {
 export interface CacheRuntime {
   readonly name: string;
   /** Runs one job to completion; throws with a human-readable message on failure; honours `signal`. */
-  run(type: SampleJob['spec']['type'], options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void>;
+  run(
+    type: SampleJob['spec']['type'],
+    options: RuntimeJobOptions,
+    credentials: Record<string, string> | undefined,
+    exec: JobExecution,
+  ): Promise<void>;
   /** This node's cache statistics. */
   stats(): Promise<NodeCacheStats>;
   /**

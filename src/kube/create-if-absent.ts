@@ -12,7 +12,12 @@ import type { KubeApi } from './kube-api.js';
 type CreatingApi = Pick<KubeApi, 'create' | 'get'>;
 
 /** Creates `desired`; the created object, or undefined when an object of that name already exists (left as it is). */
-export async function createIfAbsent<T extends KubernetesObject>(api: Pick<KubeApi, 'create'>, type: ResourceType, desired: T, namespace?: string): Promise<T | undefined> {
+export async function createIfAbsent<T extends KubernetesObject>(
+  api: Pick<KubeApi, 'create'>,
+  type: ResourceType,
+  desired: T,
+  namespace?: string,
+): Promise<T | undefined> {
   try {
     return await api.create<T>(type, desired, namespace);
   } catch (e) {

@@ -42,7 +42,14 @@ export class EventRecorder {
       reason: reason.slice(0, 128),
       note: message.slice(0, 1024),
       type,
-      regarding: { apiVersion: obj.apiVersion, kind: obj.kind, name: md.name, namespace: md.namespace, uid: md.uid, resourceVersion: md.resourceVersion },
+      regarding: {
+        apiVersion: obj.apiVersion,
+        kind: obj.kind,
+        name: md.name,
+        namespace: md.namespace,
+        uid: md.uid,
+        resourceVersion: md.resourceVersion,
+      },
     };
     try {
       await this.api.create(EVENT, event, namespace);

@@ -85,7 +85,10 @@ export class KubeApi {
   private readonly server: URL;
   private readonly defaultTimeoutMs: number;
 
-  constructor(readonly kubeConfig: KubeConfig, private readonly opts: KubeApiOptions = {}) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly opts: KubeApiOptions = {},
+  ) {
     this.defaultTimeoutMs = opts.timeoutMs ?? 30_000;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -126,7 +129,10 @@ export class KubeApi {
 
   create<T extends KubernetesObject>(t: ResourceType, obj: T, namespace?: string): Promise<T> {
     const ns = namespace ?? obj.metadata?.namespace;
-    return this.request<T>('POST', KubeApi.path(t, ns), { body: { apiVersion: apiVersionOf(t), kind: t.kind, ...obj }, query: { fieldManager: FIELD_MANAGER } });
+    return this.request<T>('POST', KubeApi.path(t, ns), {
+      body: { apiVersion: apiVersionOf(t), kind: t.kind, ...obj },
+      query: { fieldManager: FIELD_MANAGER },
+    });
   }
 
   replace<T extends KubernetesObject>(t: ResourceType, obj: T, subresource?: string): Promise<T> {
@@ -156,12 +162,23 @@ export class KubeApi {
     t: ResourceType,
     name: string,
     namespace?: string,
-    opts: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string; resourceVersion?: string; gracePeriodSeconds?: number } = {},
+    opts: {
+      propagationPolicy?: 'Background' | 'Foreground' | 'Orphan';
+      uid?: string;
+      resourceVersion?: string;
+      gracePeriodSeconds?: number;
+    } = {},
   ): Promise<boolean> {
     const preconditions = opts.uid || opts.resourceVersion ? { uid: opts.uid, resourceVersion: opts.resourceVersion } : undefined;
     try {
       await this.request('DELETE', KubeApi.path(t, namespace, name), {
-        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: opts.propagationPolicy ?? 'Background', preconditions, gracePeriodSeconds: opts.gracePeriodSeconds },
+        body: {
+          kind: 'DeleteOptions',
+          apiVersion: 'v1',
+          propagationPolicy: opts.propagationPolicy ?? 'Background',
+          preconditions,
+          gracePeriodSeconds: opts.gracePeriodSeconds,
+        },
       });
       return true;
     } catch (e) {

@@ -41,7 +41,12 @@ export class LeaderElector {
   private observedDurationMs = 0;
   private current?: V1Lease;
 
-  constructor(private readonly api: KubeApi, private readonly opts: LeaderElectionOptions, private readonly log: Logger, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly api: KubeApi,
+    private readonly opts: LeaderElectionOptions,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   get identity(): string {
     return this.opts.identity;
@@ -167,7 +172,12 @@ export class LeaderElector {
     try {
       const lease = await this.api.get<V1Lease>(LEASE, this.opts.name, this.opts.namespace);
       if (lease?.spec?.holderIdentity !== this.opts.identity) return;
-      lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: microTime(new Date(this.now())) as unknown as Date };
+      lease.spec = {
+        ...lease.spec,
+        holderIdentity: undefined,
+        leaseDurationSeconds: 1,
+        renewTime: microTime(new Date(this.now())) as unknown as Date,
+      };
       await this.api.replace(LEASE, lease);
       this.log.info('released leadership');
     } catch (e) {
@@ -191,10 +201,20 @@ export class LeaderElector {
     const lease = await this.api.get<V1Lease>(LEASE, name, namespace);
     if (!lease) {
       try {
-        const created = await this.api.create<V1Lease>(LEASE, {
-          metadata: { name, namespace },
-          spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: nowIso as unknown as Date, renewTime: nowIso as unknown as Date, leaseTransitions: 0 },
-        }, namespace);
+        const created = await this.api.create<V1Lease>(
+          LEASE,
+          {
+            metadata: { name, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds,
+              acquireTime: nowIso as unknown as Date,
+              renewTime: nowIso as unknown as Date,
+              leaseTransitions: 0,
+            },
+          },
+          namespace,
+        );
         this.note(created);
         return true;
       } catch (e) {

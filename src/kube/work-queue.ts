@@ -46,11 +46,20 @@ export class WorkQueue {
   private readonly clearTimer: (t: unknown) => void;
   private readonly now: () => number;
 
-  constructor(private readonly handler: WorkHandler, private readonly opts: WorkQueueOptions = {}) {
+  constructor(
+    private readonly handler: WorkHandler,
+    private readonly opts: WorkQueueOptions = {},
+  ) {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
-    this.setTimer = opts.setTimer ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref?.(); return t; });
+    this.setTimer =
+      opts.setTimer ??
+      ((fn, ms) => {
+        const t = setTimeout(fn, ms);
+        t.unref?.();
+        return t;
+      });
     this.clearTimer = opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout));
     this.now = opts.now ?? Date.now;
   }

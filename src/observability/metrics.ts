@@ -71,7 +71,7 @@ export class Metrics {
   });
   readonly sampleSetTotalBytes = new Gauge({
     name: 'paddle_operator_sampleset_total_bytes',
-    help: 'Bytes of a SampleSet\'s dataset (from its status).',
+    help: "Bytes of a SampleSet's dataset (from its status).",
     labelNames: ['namespace', 'name'] as const,
     registers: [this.registry],
   });
@@ -83,31 +83,31 @@ export class Metrics {
   });
   readonly sampleSetCacheHitRatio = new Gauge({
     name: 'paddle_operator_sampleset_cache_hit_ratio',
-    help: 'Fraction (0..1) of block reads a SampleSet\'s mounts served from their node caches since they started (from its status).',
+    help: "Fraction (0..1) of block reads a SampleSet's mounts served from their node caches since they started (from its status).",
     labelNames: ['namespace', 'name'] as const,
     registers: [this.registry],
   });
   readonly partitionCacheHitRatio = new Gauge({
     name: 'paddle_operator_sampleset_partition_cache_hit_ratio',
-    help: 'Fraction (0..1) of block reads one cache partition\'s mount served from its node cache since it started (from status.nodes).',
+    help: "Fraction (0..1) of block reads one cache partition's mount served from its node cache since it started (from status.nodes).",
     labelNames: ['namespace', 'name', 'partition'] as const,
     registers: [this.registry],
   });
   readonly partitionReadBytes = new Gauge({
     name: 'paddle_operator_sampleset_partition_read_bytes',
-    help: 'Bytes one cache partition\'s mount read since it started, by source: cache (its node cache) or store (the object store).',
+    help: "Bytes one cache partition's mount read since it started, by source: cache (its node cache) or store (the object store).",
     labelNames: ['namespace', 'name', 'partition', 'source'] as const,
     registers: [this.registry],
   });
   readonly sampleSetCondition = new Gauge({
     name: 'paddle_operator_sampleset_condition',
-    help: 'A SampleSet\'s conditions: 1 for the status and reason each condition has now (from its status).',
+    help: "A SampleSet's conditions: 1 for the status and reason each condition has now (from its status).",
     labelNames: ['namespace', 'name', 'condition', 'status', 'reason'] as const,
     registers: [this.registry],
   });
   readonly sampleJobPhase = new Gauge({
     name: 'paddle_operator_samplejob_phase',
-    help: 'A SampleJob\'s phase: 1 for the phase it is in now (from its status).',
+    help: "A SampleJob's phase: 1 for the phase it is in now (from its status).",
     labelNames: ['namespace', 'name', 'type', 'phase'] as const,
     registers: [this.registry],
   });

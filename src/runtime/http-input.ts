@@ -118,7 +118,9 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): n
     return 0;
   }
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const body = JSON.stringify({ error: status === 408 ? 'request timed out' : status === 431 ? 'request headers too large' : 'malformed HTTP request' });
+  const body = JSON.stringify({
+    error: status === 408 ? 'request timed out' : status === 431 ? 'request headers too large' : 'malformed HTTP request',
+  });
   socket.end(
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );

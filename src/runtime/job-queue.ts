@@ -8,10 +8,20 @@
  */
 import type { SampleJobType } from '../api/samplejob.js';
 import type { JobExecution } from '../engines/cache-engine.js';
-import { isTerminalJobStatus, type JobProgressReport, type RuntimeJobOptions, type RuntimeJobRequest, type RuntimeJobState, type RuntimeJobStatus } from '../api/runtime-protocol.js';
+import {
+  isTerminalJobStatus,
+  type JobProgressReport,
+  type RuntimeJobOptions,
+  type RuntimeJobRequest,
+  type RuntimeJobState,
+  type RuntimeJobStatus,
+} from '../api/runtime-protocol.js';
 import { secretScrubber } from '../observability/scrub.js';
 
-export type JobRunner = (job: { id: string; type: SampleJobType; options: RuntimeJobOptions; credentials?: Record<string, string> }, exec: JobExecution) => Promise<void>;
+export type JobRunner = (
+  job: { id: string; type: SampleJobType; options: RuntimeJobOptions; credentials?: Record<string, string> },
+  exec: JobExecution,
+) => Promise<void>;
 
 export type JobLogFn = (level: 'info' | 'warn' | 'error' | 'debug', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -72,7 +82,6 @@ interface JobRecord {
   abandoned?: boolean;
 }
 
-
 /** Key-order-independent JSON, to compare a resubmitted job's options with the original's. */
 export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
@@ -123,7 +132,12 @@ export class JobQueue {
     }
     if (this.closed) throw new QueueClosedError();
     if (this.pending.length >= this.maxPending) {
-      this.log('warn', 'job refused: the queue is full', { job: req.id, type: req.type, pending: this.pending.length, limit: this.maxPending });
+      this.log('warn', 'job refused: the queue is full', {
+        job: req.id,
+        type: req.type,
+        pending: this.pending.length,
+        limit: this.maxPending,
+      });
       throw new QueueFullError(this.maxPending);
     }
     let settle!: () => void;
@@ -277,7 +291,11 @@ export class JobQueue {
       this.jobs.delete(old);
     }
     this.finishedTotal++;
-    this.log(status === 'failed' ? 'warn' : 'info', `job ${status}`, { job: rec.state.id, type: rec.state.type, detail: rec.state.message });
+    this.log(status === 'failed' ? 'warn' : 'info', `job ${status}`, {
+      job: rec.state.id,
+      type: rec.state.type,
+      detail: rec.state.message,
+    });
     this.changed(rec);
   }
 
@@ -320,7 +338,7 @@ export class JobQueue {
       result = Promise.reject(err);
     }
     const settledLate = (outcome: string): void => {
-      this.log('warn', 'an abandoned job\'s runner finished late; its outcome is ignored', { job: id, outcome: rec.scrub(outcome) });
+      this.log('warn', "an abandoned job's runner finished late; its outcome is ignored", { job: id, outcome: rec.scrub(outcome) });
     };
     result
       .then(

@@ -68,7 +68,11 @@ export function installProcessGuards(log: JobLogFn, proc: NodeJS.EventEmitter = 
 }
 
 /** Runs paddle-runtime; resolves with the process exit code (serve resolves after shutdown). */
-export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = process.env, registry: EngineRegistry = installedEngines()): Promise<number> {
+export async function runtimeMain(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  registry: EngineRegistry = installedEngines(),
+): Promise<number> {
   let opts: RuntimeCliOptions;
   try {
     opts = parseRuntimeArgs(argv);
@@ -96,7 +100,14 @@ export async function runtimeMain(argv: string[], env: NodeJS.ProcessEnv = proce
   }
   const log = jobLog(logger);
   const uninstallGuards = installProcessGuards(log);
-  const server = new RuntimeServer({ runtime, token: token.trim(), host: opts.host, port: opts.port, maxPendingJobs: opts.maxPendingJobs, log });
+  const server = new RuntimeServer({
+    runtime,
+    token: token.trim(),
+    host: opts.host,
+    port: opts.port,
+    maxPendingJobs: opts.maxPendingJobs,
+    log,
+  });
   try {
     await server.listen();
   } catch (err) {

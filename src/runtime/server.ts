@@ -174,7 +174,13 @@ export class RuntimeServer {
     return crypto.timingSafeEqual(digest(m ? m[1] : ''), this.tokenDigest) && m !== null;
   }
 
-  private send(req: http.IncomingMessage, res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     if (res.headersSent || res.writableEnded || res.destroyed) return;
     // (a pipelined response has no socket yet: it is buffered until its turn)
     if (res.socket && (res.socket.destroyed || !res.socket.writable)) return;
@@ -184,7 +190,13 @@ export class RuntimeServer {
     if (status >= 400 && !req.complete) extra.connection = 'close';
     // shutting down: no connection stays open for another request
     if (this.shutdown.signal.aborted) extra.connection = 'close';
-    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(Buffer.byteLength(text)), ...headers, ...extra });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'cache-control': 'no-store',
+      'content-length': String(Buffer.byteLength(text)),
+      ...headers,
+      ...extra,
+    });
     res.end(text);
   }
 
@@ -297,7 +309,12 @@ export class RuntimeServer {
       if (err instanceof JobConflictError) throw new HttpError(409, err.message);
       if (err instanceof QueueClosedError) throw new HttpError(503, err.message);
       if (err instanceof QueueFullError) {
-        throw new HttpError(429, err.message, { 'retry-after': String(this.busyRetryAfterSeconds) }, { pending: this.queue.queued().length, limit: err.limit });
+        throw new HttpError(
+          429,
+          err.message,
+          { 'retry-after': String(this.busyRetryAfterSeconds) },
+          { pending: this.queue.queued().length, limit: err.limit },
+        );
       }
       throw err;
     }
@@ -342,7 +359,8 @@ export class RuntimeServer {
   private async stats(): Promise<NodeCacheStats> {
     // Reused briefly, but never across a finished job (the operator refreshes right after one).
     const jobs = this.queue.finishedCount();
-    if (this.statsCached && this.statsCached.jobs === jobs && Date.now() - this.statsCached.at < this.statsCacheMs) return this.statsCached.stats;
+    if (this.statsCached && this.statsCached.jobs === jobs && Date.now() - this.statsCached.at < this.statsCacheMs)
+      return this.statsCached.stats;
     this.statsInFlight ??= (async () => {
       let timer: NodeJS.Timeout | undefined;
       try {

@@ -4,10 +4,15 @@
  */
 import { SAMPLEJOB_TYPES, type SampleJobType } from '../api/samplejob.js';
 import { normalizeUserPath, PathSafetyError } from '../engines/toolkit/path-safety.js';
-import type { ClearRequest, RmrRequest, RuntimeJobOptions, RuntimeJobRequest, SyncRequest, WarmupRequest } from '../api/runtime-protocol.js';
+import type {
+  ClearRequest,
+  RmrRequest,
+  RuntimeJobOptions,
+  RuntimeJobRequest,
+  SyncRequest,
+  WarmupRequest,
+} from '../api/runtime-protocol.js';
 import { JOB_ID_PATTERN, MAX_CREDENTIAL_LENGTH, MAX_WARMUP_SHARDS } from '../api/runtime-protocol.js';
-
-
 
 export class ValidationError extends Error {
   constructor(message: string) {
@@ -45,7 +50,8 @@ function str(v: unknown, where: string, opts: { optional?: boolean; nonEmpty?: b
 
 function int(v: unknown, where: string, min: number, max: number, optional = false): number | undefined {
   if (v === undefined && optional) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ValidationError(`${where} must be an integer in [${min}, ${max}]`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new ValidationError(`${where} must be an integer in [${min}, ${max}]`);
   return v;
 }
 
@@ -96,7 +102,8 @@ function validateWarmup(o: Record<string, unknown>): WarmupRequest {
   const paths = pathList(o.paths, 'options.paths', { optional: true });
   const file = o.file === undefined ? undefined : userPath(o.file, 'options.file');
   const threads = int(o.threads, 'options.threads', 1, 1024, true);
-  if (o.strategy !== undefined && o.strategy !== 'sequence' && o.strategy !== 'random') throw new ValidationError('options.strategy must be "sequence" or "random"');
+  if (o.strategy !== undefined && o.strategy !== 'sequence' && o.strategy !== 'random')
+    throw new ValidationError('options.strategy must be "sequence" or "random"');
   const strategy = o.strategy;
   return {
     shard,
@@ -155,7 +162,8 @@ export function validateJobRequest(body: unknown): RuntimeJobRequest {
     for (const [k, v] of Object.entries(body.credentials)) {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(k)) throw new ValidationError('credentials: invalid key');
       // Never echo the value in the message.
-      if (typeof v !== 'string' || v.length > MAX_CREDENTIAL_LENGTH || v.includes('\0')) throw new ValidationError(`credentials.${k} must be a string`);
+      if (typeof v !== 'string' || v.length > MAX_CREDENTIAL_LENGTH || v.includes('\0'))
+        throw new ValidationError(`credentials.${k} must be a string`);
       credentials[k] = v;
     }
   }

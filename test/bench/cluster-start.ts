@@ -26,7 +26,9 @@ async function main(): Promise<void> {
   }
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  process.stdout.write(`cluster start (cached binaries, ${os.cpus().length} CPUs): median ${(median / 1000).toFixed(2)} s over ${runs} runs\n`);
+  process.stdout.write(
+    `cluster start (cached binaries, ${os.cpus().length} CPUs): median ${(median / 1000).toFixed(2)} s over ${runs} runs\n`,
+  );
 }
 
 main().catch((err: unknown) => {

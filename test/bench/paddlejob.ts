@@ -53,7 +53,10 @@ async function operatorChild(kubeconfig: string, concurrency: number): Promise<v
   const logger = createLogger({ level: 'error' });
   const metrics = new Metrics();
   const informers = new InformerFactory(api, logger, metrics, '');
-  const op = new PaddleJobOperator({ api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency }, { engines: installedEngines() });
+  const op = new PaddleJobOperator(
+    { api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency },
+    { engines: installedEngines() },
+  );
   await op.start();
   const mem = { idleRss: process.memoryUsage().rss, peakRss: 0, peakHeapUsed: 0 };
   const sample = () => {
@@ -80,12 +83,23 @@ async function operatorChild(kubeconfig: string, concurrency: number): Promise<v
 // ---- parent: cluster, baseline, operator run --------------------------------------------------
 
 function barePod(name: string): V1Pod {
-  return { metadata: { name, namespace: NS, labels: { bench: 'baseline' } }, spec: { containers: [{ name: 'main', image: IMAGE }], terminationGracePeriodSeconds: 0, restartPolicy: 'Never' } };
+  return {
+    metadata: { name, namespace: NS, labels: { bench: 'baseline' } },
+    spec: { containers: [{ name: 'main', image: IMAGE }], terminationGracePeriodSeconds: 0, restartPolicy: 'Never' },
+  };
 }
 
 function job(name: string): PaddleJob {
-  const role = (replicas: number) => ({ replicas, template: { spec: { containers: [{ name: 'main', image: IMAGE }], terminationGracePeriodSeconds: 0 } } });
-  return { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', metadata: { name, namespace: NS }, spec: { ps: role(PS), worker: role(WORKERS) } };
+  const role = (replicas: number) => ({
+    replicas,
+    template: { spec: { containers: [{ name: 'main', image: IMAGE }], terminationGracePeriodSeconds: 0 } },
+  });
+  return {
+    apiVersion: 'batch.paddlepaddle.org/v1',
+    kind: 'PaddleJob',
+    metadata: { name, namespace: NS },
+    spec: { ps: role(PS), worker: role(WORKERS) },
+  };
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -93,7 +107,10 @@ function quantile(sorted: number[], q: number): number {
 }
 
 async function runningPods(informer: Informer<V1Pod>, want: number, selector: (p: V1Pod) => boolean): Promise<void> {
-  await waitFor(`${want} pods Running`, () => informer.list(NS, (p) => selector(p) && p.status?.phase === 'Running').length >= want, { timeoutMs: 600_000, intervalMs: 50 });
+  await waitFor(`${want} pods Running`, () => informer.list(NS, (p) => selector(p) && p.status?.phase === 'Running').length >= want, {
+    timeoutMs: 600_000,
+    intervalMs: 50,
+  });
 }
 
 async function main(): Promise<void> {
@@ -167,21 +184,33 @@ async function main(): Promise<void> {
     const latencies = [...runningAt.entries()].map(([n, t]) => t - createdAt.get(n)!).sort((a, b) => a - b);
 
     child.send('stop');
-    const mem = await waitFor('operator memory report', () => childMessages.find((m): m is MemoryReport => typeof m === 'object' && m !== null && 'maxRss' in m), {
-      timeoutMs: 60_000,
-      intervalMs: 50,
-    });
+    const mem = await waitFor(
+      'operator memory report',
+      () => childMessages.find((m): m is MemoryReport => typeof m === 'object' && m !== null && 'maxRss' in m),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+      },
+    );
     await jobInformer.stop();
     await podInformer.stop();
 
-    say(`operator: ${jobs} PaddleJobs (${PS} PS + ${WORKERS} workers, ${pods} pods), reconcile concurrency ${concurrency}, ${os.cpus().length} CPUs`);
+    say(
+      `operator: ${jobs} PaddleJobs (${PS} PS + ${WORKERS} workers, ${pods} pods), reconcile concurrency ${concurrency}, ${os.cpus().length} CPUs`,
+    );
     say(`  jobs created by the client in      ${(createMs / 1000).toFixed(2)} s`);
     say(`  all ${pods} pods created after       ${(podsCreatedMs / 1000).toFixed(2)} s`);
     say(`  all ${pods} pods Running after       ${(podsRunningMs / 1000).toFixed(2)} s`);
-    say(`  all ${jobs} jobs phase Running after  ${(allRunningMs / 1000).toFixed(2)} s  (${(allRunningMs / baselineMs).toFixed(2)}× the bare-pod baseline of ${(baselineMs / 1000).toFixed(2)} s)`);
-    say(`  per job, create → Running:         median ${(quantile(latencies, 0.5) / 1000).toFixed(2)} s, p95 ${(quantile(latencies, 0.95) / 1000).toFixed(2)} s, max ${(latencies[latencies.length - 1] / 1000).toFixed(2)} s`);
+    say(
+      `  all ${jobs} jobs phase Running after  ${(allRunningMs / 1000).toFixed(2)} s  (${(allRunningMs / baselineMs).toFixed(2)}× the bare-pod baseline of ${(baselineMs / 1000).toFixed(2)} s)`,
+    );
+    say(
+      `  per job, create → Running:         median ${(quantile(latencies, 0.5) / 1000).toFixed(2)} s, p95 ${(quantile(latencies, 0.95) / 1000).toFixed(2)} s, max ${(latencies[latencies.length - 1] / 1000).toFixed(2)} s`,
+    );
     say(`  API load from the operator:        ${mem.reconciles} reconciles, ${jobUpdates} writes to PaddleJobs (status, annotations)`);
-    say(`  operator memory: idle RSS ${mib(mem.idleRss)}, peak RSS ${mib(mem.peakRss)} (maxRSS ${mib(mem.maxRss)}), peak heap used ${mib(mem.peakHeapUsed)}`);
+    say(
+      `  operator memory: idle RSS ${mib(mem.idleRss)}, peak RSS ${mib(mem.peakRss)} (maxRSS ${mib(mem.maxRss)}), peak heap used ${mib(mem.peakHeapUsed)}`,
+    );
   } finally {
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await cp.stop();

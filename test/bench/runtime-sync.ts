@@ -25,7 +25,9 @@ function timeDirect(bin: string, args: string[]): Promise<number> {
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`juicefs ${args.join(' ')} failed: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(performance.now() - t0) : reject(new Error(`juicefs ${args.join(' ')} failed: ${err}`)),
+    );
   });
 }
 
@@ -62,12 +64,18 @@ async function main(): Promise<void> {
     const viaRuntime: number[] = [];
     for (let i = 0; i < runs; i++) {
       direct.push(await timeDirect(bin, ['sync', `${src}/`, `${mnt.mountpoint}/direct-${i}/`]));
-      viaRuntime.push(await timeJob(rt, { id: `bench-sync-${i}`, type: 'sync', options: { source: `file://${src}/`, destination: `/runtime-${i}` } }));
-      process.stdout.write(`  sync run ${i + 1}: juicefs ${mbps(direct[i]).toFixed(1)} MiB/s, paddle-runtime ${mbps(viaRuntime[i]).toFixed(1)} MiB/s\n`);
+      viaRuntime.push(
+        await timeJob(rt, { id: `bench-sync-${i}`, type: 'sync', options: { source: `file://${src}/`, destination: `/runtime-${i}` } }),
+      );
+      process.stdout.write(
+        `  sync run ${i + 1}: juicefs ${mbps(direct[i]).toFixed(1)} MiB/s, paddle-runtime ${mbps(viaRuntime[i]).toFixed(1)} MiB/s\n`,
+      );
     }
     const d = median(direct);
     const r = median(viaRuntime);
-    process.stdout.write(`sync: juicefs direct ${mbps(d).toFixed(1)} MiB/s (${(d / 1000).toFixed(2)} s), paddle-runtime ${mbps(r).toFixed(1)} MiB/s (${(r / 1000).toFixed(2)} s), ratio runtime/direct = ${(d / r).toFixed(3)}\n`);
+    process.stdout.write(
+      `sync: juicefs direct ${mbps(d).toFixed(1)} MiB/s (${(d / 1000).toFixed(2)} s), paddle-runtime ${mbps(r).toFixed(1)} MiB/s (${(r / 1000).toFixed(2)} s), ratio runtime/direct = ${(d / r).toFixed(3)}\n`,
+    );
 
     // warmup: from a cleared cache each time, all of one copy of the dataset
     const warmDirect: number[] = [];
@@ -87,12 +95,18 @@ async function main(): Promise<void> {
       await timeJob(rt, { id: `bench-clear-a${i}`, type: 'clear', options: {} });
       warmDirect.push(await timeDirect(bin, ['warmup', `--file=${listFile}`, '--threads=50']));
       await timeJob(rt, { id: `bench-clear-b${i}`, type: 'clear', options: {} });
-      warmRuntime.push(await timeJob(rt, { id: `bench-warm-${i}`, type: 'warmup', options: { paths: ['/runtime-0'], shard: 0, shards: 1, threads: 50 } }));
-      process.stdout.write(`  warmup run ${i + 1}: juicefs ${mbps(warmDirect[i]).toFixed(1)} MiB/s, paddle-runtime ${mbps(warmRuntime[i]).toFixed(1)} MiB/s\n`);
+      warmRuntime.push(
+        await timeJob(rt, { id: `bench-warm-${i}`, type: 'warmup', options: { paths: ['/runtime-0'], shard: 0, shards: 1, threads: 50 } }),
+      );
+      process.stdout.write(
+        `  warmup run ${i + 1}: juicefs ${mbps(warmDirect[i]).toFixed(1)} MiB/s, paddle-runtime ${mbps(warmRuntime[i]).toFixed(1)} MiB/s\n`,
+      );
     }
     const wd = median(warmDirect);
     const wr = median(warmRuntime);
-    process.stdout.write(`warmup: juicefs direct ${mbps(wd).toFixed(1)} MiB/s, paddle-runtime ${mbps(wr).toFixed(1)} MiB/s (${(files.length / (wr / 1000)).toFixed(0)} files/s), ratio runtime/direct = ${(wd / wr).toFixed(3)}\n`);
+    process.stdout.write(
+      `warmup: juicefs direct ${mbps(wd).toFixed(1)} MiB/s, paddle-runtime ${mbps(wr).toFixed(1)} MiB/s (${(files.length / (wr / 1000)).toFixed(0)} files/s), ratio runtime/direct = ${(wd / wr).toFixed(3)}\n`,
+    );
     await rt.stop();
   } finally {
     umountAll();

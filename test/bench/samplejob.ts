@@ -46,7 +46,9 @@ function quantile(sorted: number[], q: number): number {
 function summary(label: string, ms: number[]): { median: number; p95: number } {
   const s = [...ms].sort((a, b) => a - b);
   const r = { median: quantile(s, 0.5), p95: quantile(s, 0.95) };
-  say(`${label.padEnd(34)} n=${String(ms.length).padStart(3)}  median ${r.median.toFixed(0).padStart(5)} ms  p95 ${r.p95.toFixed(0).padStart(5)} ms  min ${s[0].toFixed(0)} ms  max ${s[s.length - 1].toFixed(0)} ms`);
+  say(
+    `${label.padEnd(34)} n=${String(ms.length).padStart(3)}  median ${r.median.toFixed(0).padStart(5)} ms  p95 ${r.p95.toFixed(0).padStart(5)} ms  min ${s[0].toFixed(0)} ms  max ${s[s.length - 1].toFixed(0)} ms`,
+  );
   return r;
 }
 
@@ -75,15 +77,28 @@ async function main(): Promise<void> {
     fs.mkdirSync(volDir, { recursive: true });
     await api.create<V1Secret>(SECRET, {
       metadata: { name: 'vol', namespace: NS },
-      stringData: { name: 'bench-vol', metaurl: `sqlite3://${path.join(volDir, 'meta.db')}`, storage: 'file', bucket: path.join(volDir, 'objects') + '/' },
+      stringData: {
+        name: 'bench-vol',
+        metaurl: `sqlite3://${path.join(volDir, 'meta.db')}`,
+        storage: 'file',
+        bucket: path.join(volDir, 'objects') + '/',
+      },
     });
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
       metadata: { name: SS, namespace: NS },
-      spec: { partitions: 1, noSync: true, secretRef: { name: 'vol' }, cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/bench', cacheSize: 256 }] } },
+      spec: {
+        partitions: 1,
+        noSync: true,
+        secretRef: { name: 'vol' },
+        cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/bench', cacheSize: 256 }] },
+      },
     });
-    await waitFor('SampleSet Ready', async () => (await api.get<SampleSet>(SAMPLESET, SS, NS))?.status?.phase === 'Ready', { timeoutMs: 180_000, intervalMs: 250 });
+    await waitFor('SampleSet Ready', async () => (await api.get<SampleSet>(SAMPLESET, SS, NS))?.status?.phase === 'Ready', {
+      timeoutMs: 180_000,
+      intervalMs: 250,
+    });
     const pod = await sim.waitForRuntime(NS, `${SS}-runtime-0`, 60_000);
     const root = Object.values(pod.mounts)[0];
     const total = JOBS + 30 + WARMUP_JOBS * 2;

@@ -84,11 +84,19 @@ async function main(): Promise<void> {
   const informers = new InformerFactory(api, logger, metrics, '');
   const engines = installedEngines();
   const runtime = new RuntimeClient();
-  const op = new SampleSetOperator({ api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency: 4 }, engines, runtime, { runtimeImage: 'paddle-operator:bench' }, new CacheStatsNotifier());
+  const op = new SampleSetOperator(
+    { api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency: 4 },
+    engines,
+    runtime,
+    { runtimeImage: 'paddle-operator:bench' },
+    new CacheStatsNotifier(),
+  );
   let watcher: Informer<SampleSet> | undefined;
   try {
     const put = gw.put(BUCKET, dataset());
-    say(`dataset: ${put.files} files, ${(put.bytes / 1024 / 1024).toFixed(0)} MiB in the S3 gateway; ${PARTITIONS} partitions; ${RUNS} run(s); ${os.cpus().length} CPUs`);
+    say(
+      `dataset: ${put.files} files, ${(put.bytes / 1024 / 1024).toFixed(0)} MiB in the S3 gateway; ${PARTITIONS} partitions; ${RUNS} run(s); ${os.cpus().length} CPUs`,
+    );
     const volumesDir = path.join(runDir, 'volumes');
     fs.mkdirSync(volumesDir, { recursive: true });
     const syncEnv = { ...process.env, MINIO_ACCESS_KEY: gw.accessKey, MINIO_SECRET_KEY: gw.secretKey };
@@ -99,8 +107,30 @@ async function main(): Promise<void> {
       const meta = `sqlite3://${path.join(volumesDir, `direct-${i}.db`)}`;
       const mp = path.join(volumesDir, `direct-${i}`);
       fs.mkdirSync(mp, { recursive: true });
-      await run(juicefs, ['format', '--trash-days', '0', '--storage', 'file', '--bucket', path.join(volumesDir, `direct-${i}-objects`) + '/', meta, `direct-${i}`]);
-      await run(juicefs, ['mount', '-d', '--no-usage-report', '--backup-meta', '0', '--cache-dir', path.join(volumesDir, `direct-${i}-cache`), '--log', `${mp}.log`, meta, mp]);
+      await run(juicefs, [
+        'format',
+        '--trash-days',
+        '0',
+        '--storage',
+        'file',
+        '--bucket',
+        path.join(volumesDir, `direct-${i}-objects`) + '/',
+        meta,
+        `direct-${i}`,
+      ]);
+      await run(juicefs, [
+        'mount',
+        '-d',
+        '--no-usage-report',
+        '--backup-meta',
+        '0',
+        '--cache-dir',
+        path.join(volumesDir, `direct-${i}-cache`),
+        '--log',
+        `${mp}.log`,
+        meta,
+        mp,
+      ]);
       const t0 = performance.now();
       await run(juicefs, ['sync', gw.uri(BUCKET), `${mp}/`], { env: syncEnv, maxBuffer: 64 * 1024 * 1024 });
       direct.push(performance.now() - t0);
@@ -132,9 +162,17 @@ async function main(): Promise<void> {
       await cp.ensureNamespace(ns);
       await api.create<V1Secret>(SECRET, {
         metadata: { name: 'jfs', namespace: ns },
-        stringData: { name: `bench-${i}`, metaurl: `sqlite3://${path.join(volumesDir, `op-${i}.db`)}`, storage: 'file', bucket: path.join(volumesDir, `op-${i}-objects`) + '/' },
+        stringData: {
+          name: `bench-${i}`,
+          metaurl: `sqlite3://${path.join(volumesDir, `op-${i}.db`)}`,
+          storage: 'file',
+          bucket: path.join(volumesDir, `op-${i}-objects`) + '/',
+        },
       });
-      await api.create<V1Secret>(SECRET, { metadata: { name: 'source', namespace: ns }, stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey } });
+      await api.create<V1Secret>(SECRET, {
+        metadata: { name: 'source', namespace: ns },
+        stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
+      });
       const manifest = {
         apiVersion: 'batch.paddlepaddle.org/v1alpha1',
         kind: 'SampleSet',
@@ -177,7 +215,9 @@ async function main(): Promise<void> {
     say(`baseline: juicefs sync run directly           ${secs(base)}`);
     say(`sync inside the runtime (job start → end)     ${secs(sync)}   ×${(sync / base).toFixed(2)} of the baseline`);
     say(`overhead (everything but the sync)            ${secs(overhead)}`);
-    say(`  of which simulated runtime start (pods Ready → all runtimes answer) ${secs(median(startup))}; the operator's own share ${secs(overhead - median(startup))}`);
+    say(
+      `  of which simulated runtime start (pods Ready → all runtimes answer) ${secs(median(startup))}; the operator's own share ${secs(overhead - median(startup))}`,
+    );
     say(`apply → Ready                                 ${secs(total)}   ×${(total / base).toFixed(2)} of the baseline`);
   } finally {
     await watcher?.stop();

@@ -100,9 +100,17 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
     fs.mkdirSync(volumes, { recursive: true });
     await api.create<V1Secret>(SECRET, {
       metadata: { name: 'jfs', namespace: ns },
-      stringData: { name: `hits-${ns}`.slice(0, 60), metaurl: `sqlite3://${path.join(volumes, `${ns}.db`)}`, storage: 'file', bucket: path.join(volumes, `${ns}-objects`) + '/' },
+      stringData: {
+        name: `hits-${ns}`.slice(0, 60),
+        metaurl: `sqlite3://${path.join(volumes, `${ns}.db`)}`,
+        storage: 'file',
+        bucket: path.join(volumes, `${ns}-objects`) + '/',
+      },
     });
-    await api.create<V1Secret>(SECRET, { metadata: { name: 'source', namespace: ns }, stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey } });
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'source', namespace: ns },
+      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
+    });
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',
@@ -119,7 +127,9 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
         },
         { timeoutMs, intervalMs: 500 },
       ).catch((e: unknown) => {
-        throw new Error(`${(e as Error).message}; last cacheStatus ${JSON.stringify(last?.status?.cacheStatus)}, nodes ${JSON.stringify(last?.status?.nodes)}`);
+        throw new Error(
+          `${(e as Error).message}; last cacheStatus ${JSON.stringify(last?.status?.cacheStatus)}, nodes ${JSON.stringify(last?.status?.nodes)}`,
+        );
       });
     const ready = await where('Ready', (s) => s.status?.phase === 'Ready' && s.status.cacheStatus?.totalBytes === sourceBytes);
     // nothing read through the mount yet: no hit ratio, no bytes from cache
@@ -146,7 +156,11 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
     await sleep(500);
     dropPageCache();
     expect(readTree(mount)).to.equal(sourceBytes);
-    const warm = await where('counting the warm reads as hits', (s) => (s.status?.cacheStatus?.bytesFromCache ?? 0) >= coldHits + mostly, 60_000);
+    const warm = await where(
+      'counting the warm reads as hits',
+      (s) => (s.status?.cacheStatus?.bytesFromCache ?? 0) >= coldHits + mostly,
+      60_000,
+    );
 
     const cs = warm.status!.cacheStatus!;
     expect(cs.cacheHits).to.be.greaterThan(0);
@@ -179,7 +193,10 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
       const hit = new RegExp(`^paddle_operator_sampleset_cache_hit_ratio\\{${labels}\\} ([0-9.e-]+)$`, 'm').exec(text);
       expect(hit, 'hit ratio series').to.not.equal(null);
       expect(Number(hit![1])).to.be.within(0.3, 0.7);
-      const fromCache = new RegExp(`^paddle_operator_sampleset_partition_read_bytes\\{${labels},partition="0",source="cache"\\} (\\d+)$`, 'm').exec(text);
+      const fromCache = new RegExp(
+        `^paddle_operator_sampleset_partition_read_bytes\\{${labels},partition="0",source="cache"\\} (\\d+)$`,
+        'm',
+      ).exec(text);
       expect(Number(fromCache?.[1])).to.be.at.least(mostly);
     } finally {
       await informer.stop();

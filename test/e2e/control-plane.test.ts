@@ -6,14 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { expect } from 'chai';
-import {
-  AppsV1Api,
-  CoreV1Api,
-  VersionApi,
-  type KubeConfig,
-  type V1Pod,
-  type V1PodSpec,
-} from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, VersionApi, type KubeConfig, type V1Pod, type V1PodSpec } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { KWOK_COMPLETE, KWOK_COMPLETE_LABEL, KWOK_EXIT_CODE_ANNOTATION, type ControlPlane } from '../harness/control-plane.js';
 import { httpRequest, waitFor } from '../harness/util.js';
@@ -111,7 +104,9 @@ describe('control plane (real components on loopback)', function () {
             spec: podSpec({
               affinity: {
                 podAntiAffinity: {
-                  requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' }],
+                  requiredDuringSchedulingIgnoredDuringExecution: [
+                    { labelSelector: { matchLabels: labels }, topologyKey: 'kubernetes.io/hostname' },
+                  ],
                 },
               },
             }),
@@ -141,7 +136,10 @@ describe('control plane (real components on loopback)', function () {
     const labels = { app: 'deploy' };
     await apps.createNamespacedDeployment({
       namespace: ns,
-      body: { metadata: { name: 'deploy' }, spec: { replicas: 3, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec() } } },
+      body: {
+        metadata: { name: 'deploy' },
+        spec: { replicas: 3, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec() } },
+      },
     });
     await waitFor(
       'Deployment deploy to have 3 available replicas',
@@ -190,7 +188,10 @@ describe('control plane (real components on loopback)', function () {
     });
 
     it('binds a PVC to the static PV its selector matches (storage class without a StorageClass object)', async function () {
-      for (const [n, dataset] of [['decoy', 'other'], ['match', 'mnist']]) {
+      for (const [n, dataset] of [
+        ['decoy', 'other'],
+        ['match', 'mnist'],
+      ]) {
         await core.createPersistentVolume({
           body: {
             metadata: { name: pvName(n), labels: { 'e2e.paddlepaddle.org/dataset': dataset, 'e2e.paddlepaddle.org/run': id } },
@@ -236,7 +237,10 @@ describe('control plane (real components on loopback)', function () {
     it(`moves a pod labelled ${KWOK_COMPLETE_LABEL}=${KWOK_COMPLETE.succeeded} to Succeeded`, async function () {
       await core.createNamespacedPod({
         namespace: ns,
-        body: { metadata: { name: 'done', labels: { [KWOK_COMPLETE_LABEL]: KWOK_COMPLETE.succeeded } }, spec: podSpec({ restartPolicy: 'Never' }) },
+        body: {
+          metadata: { name: 'done', labels: { [KWOK_COMPLETE_LABEL]: KWOK_COMPLETE.succeeded } },
+          spec: podSpec({ restartPolicy: 'Never' }),
+        },
       });
       const pod = await podWhere('done', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
       expect(pod.spec?.nodeName).to.match(/^kwok-node-/);
@@ -248,7 +252,11 @@ describe('control plane (real components on loopback)', function () {
       await core.createNamespacedPod({
         namespace: ns,
         body: {
-          metadata: { name: 'broken', labels: { [KWOK_COMPLETE_LABEL]: KWOK_COMPLETE.failed }, annotations: { [KWOK_EXIT_CODE_ANNOTATION]: '3' } },
+          metadata: {
+            name: 'broken',
+            labels: { [KWOK_COMPLETE_LABEL]: KWOK_COMPLETE.failed },
+            annotations: { [KWOK_EXIT_CODE_ANNOTATION]: '3' },
+          },
           spec: podSpec({ restartPolicy: 'Never' }),
         },
       });
@@ -258,7 +266,11 @@ describe('control plane (real components on loopback)', function () {
 
     it('completes a Running pod once the label is added later', async function () {
       await core.createNamespacedPod({ namespace: ns, body: { metadata: { name: 'later' }, spec: podSpec({ restartPolicy: 'Never' }) } });
-      const running = await podWhere('later', 'Running and Ready', (p) => p.status?.phase === 'Running' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true);
+      const running = await podWhere(
+        'later',
+        'Running and Ready',
+        (p) => p.status?.phase === 'Running' && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+      );
       expect(inPodCidr(running.status?.podIP)).to.equal(true);
       await cp.kubectl(['label', 'pod', 'later', '-n', ns, `${KWOK_COMPLETE_LABEL}=${KWOK_COMPLETE.succeeded}`]);
       await podWhere('later', 'Succeeded', (p) => p.status?.phase === 'Succeeded');
@@ -314,7 +326,10 @@ describe('control plane (real components on loopback)', function () {
       expect(compacted).to.be.greaterThan(oldRevision);
       // a read at the old revision is now refused by etcd itself
       const key = Buffer.from(`/registry/configmaps/${ns}/rev`).toString('base64');
-      const res = await httpRequest(`${cp.etcdUrl}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key, revision: String(oldRevision) }) });
+      const res = await httpRequest(`${cp.etcdUrl}/v3/kv/range`, {
+        method: 'POST',
+        body: JSON.stringify({ key, revision: String(oldRevision) }),
+      });
       expect(res.body).to.match(/required revision has been compacted/);
     });
 
@@ -336,7 +351,8 @@ describe('control plane (real components on loopback)', function () {
         timeoutMs: 15_000,
       });
       // either an HTTP 410, or a watch stream whose first event is an ERROR carrying a 410 Status
-      const code = res.status === 410 ? 410 : (JSON.parse(res.body.split('\n')[0]) as { type: string; object: { code?: number } }).object.code;
+      const code =
+        res.status === 410 ? 410 : (JSON.parse(res.body.split('\n')[0]) as { type: string; object: { code?: number } }).object.code;
       expect(code, res.body).to.equal(410);
 
       // the rest of the control plane is still at work after the restart

@@ -20,7 +20,12 @@ import { spawnOperator, type OperatorProcess } from './operator-processes.js';
 
 const KILLS = 10;
 
-const OPERATOR_ARGS = ['--operators=sampleset', '--metrics-bind-address=0', '--health-probe-bind-address=0', '--runtime-image=paddle-operator:e2e'];
+const OPERATOR_ARGS = [
+  '--operators=sampleset',
+  '--metrics-bind-address=0',
+  '--health-probe-bind-address=0',
+  '--runtime-image=paddle-operator:e2e',
+];
 
 describe('crash safety: the operator killed at random points during a SampleSet sync', function () {
   this.timeout(420_000);
@@ -49,9 +54,17 @@ describe('crash safety: the operator killed at random points during a SampleSet 
     Object.assign(source, gw.put('crash', objects));
     await api.create<V1Secret>(SECRET, {
       metadata: { name: 'jfs', namespace: ns },
-      stringData: { name: 'crashvol', metaurl: `sqlite3://${path.join(dir, 'vol.db')}`, storage: 'file', bucket: path.join(dir, 'vol-objects') + '/' },
+      stringData: {
+        name: 'crashvol',
+        metaurl: `sqlite3://${path.join(dir, 'vol.db')}`,
+        storage: 'file',
+        bucket: path.join(dir, 'vol-objects') + '/',
+      },
     });
-    await api.create<V1Secret>(SECRET, { metadata: { name: 'source', namespace: ns }, stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey } });
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'source', namespace: ns },
+      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
+    });
   });
 
   after(async function () {
@@ -60,7 +73,10 @@ describe('crash safety: the operator killed at random points during a SampleSet 
     // let a live operator finish the deletion so the finalizer does not pin the namespace
     await api.delete(SAMPLESET, 'crashy', ns).catch(() => undefined);
     proc = spawnOperator('crashy-operator', operatorKubeConfigPath(), OPERATOR_ARGS, { log });
-    await waitFor('the SampleSet to be deleted', async () => ((await api.get(SAMPLESET, 'crashy', ns)) ? undefined : true), { timeoutMs: 90_000, intervalMs: 500 }).catch(() => undefined);
+    await waitFor('the SampleSet to be deleted', async () => ((await api.get(SAMPLESET, 'crashy', ns)) ? undefined : true), {
+      timeoutMs: 90_000,
+      intervalMs: 500,
+    }).catch(() => undefined);
     await proc.kill();
     await testCluster().kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
     await sim?.stop();
@@ -97,7 +113,9 @@ describe('crash safety: the operator killed at random points during a SampleSet 
       { timeoutMs: 240_000, intervalMs: 500 },
     ).catch(async (e: unknown) => {
       const s = await api.get<SampleSet>(SAMPLESET, 'crashy', ns);
-      throw new Error(`${(e as Error).message}; phases at the kills: ${phasesAtKill.join(', ')}; last status: ${JSON.stringify(s?.status)}`);
+      throw new Error(
+        `${(e as Error).message}; phases at the kills: ${phasesAtKill.join(', ')}; last status: ${JSON.stringify(s?.status)}`,
+      );
     });
     expect(ss.status!.syncJob?.phase).to.equal('Succeeded');
     expect(ss.status!.runtimeStatus).to.deep.equal({ specReplicas: 2, readyReplicas: 2, runtimeReady: '2/2' });

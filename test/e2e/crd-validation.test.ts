@@ -58,7 +58,9 @@ describe('CRD validation (real kube-apiserver)', function () {
 
   describe('edge cases that must be accepted (fixtures/valid)', () => {
     const dir = path.join(fixtures, 'valid');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith('.yaml'))
+      .sort()) {
       it(f, async () => {
         const r = await kubectl(['create', '--dry-run=server', '-n', NS, '-f', path.join(dir, f)], { allowFail: true });
         expect(r.code, r.stderr).to.equal(0);
@@ -68,7 +70,9 @@ describe('CRD validation (real kube-apiserver)', function () {
 
   describe('invalid manifests are rejected with a message naming the field (fixtures/invalid)', () => {
     const dir = path.join(fixtures, 'invalid');
-    for (const f of readdirSync(dir).filter((x) => x.endsWith('.yaml')).sort()) {
+    for (const f of readdirSync(dir)
+      .filter((x) => x.endsWith('.yaml'))
+      .sort()) {
       it(f, async () => {
         const file = path.join(dir, f);
         const want = expectation(file);
@@ -84,7 +88,9 @@ describe('CRD validation (real kube-apiserver)', function () {
       const r = await kubectl(['create', '--dry-run=server', '-n', NS, '-o', 'json', '-f', '-'], { input: manifest });
       return JSON.parse(r.stdout) as T;
     };
-    const set = await created<SampleSet>('{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleSet","metadata":{"name":"defaults"},"spec":{"partitions":1,"noSync":true,"secretRef":{"name":"s"}}}');
+    const set = await created<SampleSet>(
+      '{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleSet","metadata":{"name":"defaults"},"spec":{"partitions":1,"noSync":true,"secretRef":{"name":"s"}}}',
+    );
     expect(set.spec.csi).to.deep.equal({ driver: 'juicefs' });
     const job = await created<SampleJob>(
       '{"apiVersion":"batch.paddlepaddle.org/v1alpha1","kind":"SampleJob","metadata":{"name":"defaults"},"spec":{"type":"warmup","sampleSetRef":{"name":"x"},"warmupOptions":{"paths":["/"]}}}',
@@ -101,35 +107,58 @@ describe('CRD validation (real kube-apiserver)', function () {
 
   describe('a SampleSet that exists', () => {
     const name = 'crd-validation-immutable';
-    const manifest = readFileSync(path.join(root, 'kustomize', 'samples', 'sampleset.yaml'), 'utf8').replace(/name: imagenet$/m, `name: ${name}`);
+    const manifest = readFileSync(path.join(root, 'kustomize', 'samples', 'sampleset.yaml'), 'utf8').replace(
+      /name: imagenet$/m,
+      `name: ${name}`,
+    );
 
     before(async () => {
       await kubectl(['delete', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--ignore-not-found', '--wait=false']);
       await kubectl(['create', '-n', NS, '-f', '-'], { input: manifest });
     });
     after(async () => {
-      await kubectl(['delete', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--ignore-not-found', '--wait=false'], { allowFail: true });
+      await kubectl(['delete', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--ignore-not-found', '--wait=false'], {
+        allowFail: true,
+      });
     });
 
     it('keeps secretRef immutable', async () => {
-      const r = await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=merge', '-p', '{"spec":{"secretRef":{"name":"another-volume"}}}'], {
-        allowFail: true,
-      });
+      const r = await kubectl(
+        [
+          'patch',
+          'samplesets.batch.paddlepaddle.org',
+          name,
+          '-n',
+          NS,
+          '--type=merge',
+          '-p',
+          '{"spec":{"secretRef":{"name":"another-volume"}}}',
+        ],
+        {
+          allowFail: true,
+        },
+      );
       expect(r.code).to.not.equal(0);
       expect(r.stderr).to.contain('spec.secretRef').and.contain('secretRef is immutable once set');
     });
 
     it('does not let secretRef be removed', async () => {
-      const r = await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/spec/secretRef"}]'], {
-        allowFail: true,
-      });
+      const r = await kubectl(
+        ['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/spec/secretRef"}]'],
+        {
+          allowFail: true,
+        },
+      );
       expect(r.code).to.not.equal(0);
       expect(r.stderr).to.contain('spec.secretRef: Required value');
     });
 
     it('lets partitions change (rescaling) and keeps validating it', async () => {
       await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=merge', '-p', '{"spec":{"partitions":3}}']);
-      const r = await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=merge', '-p', '{"spec":{"partitions":0}}'], { allowFail: true });
+      const r = await kubectl(
+        ['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--type=merge', '-p', '{"spec":{"partitions":0}}'],
+        { allowFail: true },
+      );
       expect(r.code).to.not.equal(0);
       expect(r.stderr).to.contain('spec.partitions');
     });
@@ -139,20 +168,59 @@ describe('CRD validation (real kube-apiserver)', function () {
         status: {
           phase: 'Ready',
           observedGeneration: 1,
-          conditions: [{ type: 'Ready', status: 'True', reason: 'AllPartitionsReady', message: '2/2 ready', lastTransitionTime: '2025-01-01T00:00:00Z', observedGeneration: 1 }],
+          conditions: [
+            {
+              type: 'Ready',
+              status: 'True',
+              reason: 'AllPartitionsReady',
+              message: '2/2 ready',
+              lastTransitionTime: '2025-01-01T00:00:00Z',
+              observedGeneration: 1,
+            },
+          ],
           runtimeStatus: { specReplicas: 2, readyReplicas: 2, runtimeReady: '2/2' },
           cacheStatus: {
-            totalSize: '4.2 GiB', totalFiles: '128,660', cachedSize: '1.8 GiB', cachedPercentage: '42.0%', diskSize: '20 GiB', diskUsed: '2.0 GiB',
-            diskAvail: '18 GiB', diskUsageRate: '10.0%', totalBytes: 4509715660, cachedBytes: 1932735283, diskSizeBytes: 21474836480,
-            diskUsedBytes: 2147483648, diskAvailBytes: 19327352832, fileCount: 128660, errorMassage: '',
+            totalSize: '4.2 GiB',
+            totalFiles: '128,660',
+            cachedSize: '1.8 GiB',
+            cachedPercentage: '42.0%',
+            diskSize: '20 GiB',
+            diskUsed: '2.0 GiB',
+            diskAvail: '18 GiB',
+            diskUsageRate: '10.0%',
+            totalBytes: 4509715660,
+            cachedBytes: 1932735283,
+            diskSizeBytes: 21474836480,
+            diskUsedBytes: 2147483648,
+            diskAvailBytes: 19327352832,
+            fileCount: 128660,
+            errorMassage: '',
           },
           nodes: [{ partition: 0, pod: `${name}-runtime-0`, node: 'kwok-node-0', ready: true, message: '' }],
-          syncJob: { id: 'sync-1', phase: 'Succeeded', message: 'done', startTime: '2025-01-01T00:00:00Z', completionTime: '2025-01-01T00:01:00Z' },
+          syncJob: {
+            id: 'sync-1',
+            phase: 'Succeeded',
+            message: 'done',
+            startTime: '2025-01-01T00:00:00Z',
+            completionTime: '2025-01-01T00:01:00Z',
+          },
           lastCacheUpdateTime: '2025-01-01T00:02:00Z',
         },
       };
-      await kubectl(['patch', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
-      const got = JSON.parse((await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '-o', 'json'])).stdout) as Manifest;
+      await kubectl([
+        'patch',
+        'samplesets.batch.paddlepaddle.org',
+        name,
+        '-n',
+        NS,
+        '--subresource=status',
+        '--type=merge',
+        '-p',
+        JSON.stringify(status),
+      ]);
+      const got = JSON.parse(
+        (await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS, '-o', 'json'])).stdout,
+      ) as Manifest;
       expect(got.status).to.deep.equal(status.status); // nothing pruned
       const table = (await kubectl(['get', 'samplesets.batch.paddlepaddle.org', name, '-n', NS])).stdout;
       expect(table.split('\n')[0]).to.match(/^NAME\s+TOTAL SIZE\s+CACHED SIZE\s+CACHED %\s+AVAIL SPACE\s+RUNTIME\s+PHASE\s+AGE$/);
@@ -162,10 +230,25 @@ describe('CRD validation (real kube-apiserver)', function () {
 
   it('renders kustomize/default, which the apiserver accepts', async () => {
     const rendered = (await kubectl(['kustomize', path.join(root, 'kustomize', 'default')])).stdout;
-    const docs = rendered.split(/^---$/m).map((d) => parse(d) as Manifest | null).filter((d): d is Manifest => Boolean(d));
+    const docs = rendered
+      .split(/^---$/m)
+      .map((d) => parse(d) as Manifest | null)
+      .filter((d): d is Manifest => Boolean(d));
     const kinds = docs.map((d) => d.kind).sort();
     expect(kinds).to.deep.equal(
-      ['ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'CustomResourceDefinition', 'CustomResourceDefinition', 'Deployment', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      [
+        'ClusterRole',
+        'ClusterRoleBinding',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
+        'CustomResourceDefinition',
+        'Deployment',
+        'Namespace',
+        'Role',
+        'RoleBinding',
+        'Service',
+        'ServiceAccount',
+      ].sort(),
     );
     for (const d of docs.filter((x) => !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) {
       expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('paddle-system');
@@ -179,7 +262,9 @@ describe('CRD validation (real kube-apiserver)', function () {
     expect(r.stderr, 'Pod Security warnings').to.not.match(/violate PodSecurity/i);
     // created, or unchanged/configured when another suite installed the RBAC already
     expect(r.stdout).to.match(/deployment\.apps\/paddle-operator (created|configured|unchanged) \(server dry run\)/);
-    expect(r.stdout).to.match(/clusterrole\.rbac\.authorization\.k8s\.io\/paddle-operator (created|configured|unchanged) \(server dry run\)/);
+    expect(r.stdout).to.match(
+      /clusterrole\.rbac\.authorization\.k8s\.io\/paddle-operator (created|configured|unchanged) \(server dry run\)/,
+    );
   });
 
   it('teaches the API through kubectl explain', async () => {
@@ -193,7 +278,8 @@ describe('CRD validation (real kube-apiserver)', function () {
     const explain = async (field: string) => (await kubectl(['explain', field])).stdout.replace(/\s+/g, ' ');
     expect(await explain('samplesets.spec.partitions')).to.contain('from 1 to 5000');
     const mountOptions = await explain('samplesets.spec.csi.juiceFSMountOptions');
-    for (const option of ['cache-eviction', 'verify-cache-checksum', 'no-usage-report', 'umask']) expect(mountOptions).to.contain(` ${option} `);
+    for (const option of ['cache-eviction', 'verify-cache-checksum', 'no-usage-report', 'umask'])
+      expect(mountOptions).to.contain(` ${option} `);
     expect(await explain('samplesets.spec.csi.juiceFSMountOptions.attr-cache')).to.contain('or a duration string');
     expect(await explain('samplejobs.spec.warmupOptions.paths')).to.contain('65536 characters in all');
     const syncOptions = await explain('samplejobs.spec.syncOptions');
@@ -216,7 +302,9 @@ describe('CRD validation (real kube-apiserver)', function () {
       expect(short.stdout.split('\n')[0]).to.match(/^NAME\s+STATUS\s+MODE\s+AGE$/);
       expect(short.stdout).to.contain(name);
     } finally {
-      await kubectl(['delete', 'paddlejobs.batch.paddlepaddle.org', name, '-n', NS, '--ignore-not-found', '--wait=false'], { allowFail: true });
+      await kubectl(['delete', 'paddlejobs.batch.paddlepaddle.org', name, '-n', NS, '--ignore-not-found', '--wait=false'], {
+        allowFail: true,
+      });
     }
   });
 });

@@ -25,10 +25,12 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
 
   after(async () => {
     // leave the namespace and RBAC (other suites use them); remove the fake operator replicas
-    await testCluster().kubectl(['-n', NS, 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=false'], { allowFail: true });
+    await testCluster().kubectl(['-n', NS, 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=false'], {
+      allowFail: true,
+    });
   });
 
-  it('an overlay that sets the image sets the runtime pods\' image (RUNTIME_IMAGE) too', async () => {
+  it("an overlay that sets the image sets the runtime pods' image (RUNTIME_IMAGE) too", async () => {
     const dir = writeImageOverlay('registry.example/team/paddle-operator:v9.9.9');
     try {
       const out = await testCluster().kubectl(['kustomize', dir]);
@@ -38,19 +40,25 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
       const manager = dep?.spec?.template.spec?.containers.find((c) => c.name === 'manager');
       expect(manager?.image).to.equal('registry.example/team/paddle-operator:v9.9.9');
       expect(manager?.env?.find((e) => e.name === 'RUNTIME_IMAGE')?.value).to.equal('registry.example/team/paddle-operator:v9.9.9');
-      expect(manager?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'other env entries untouched').to.equal('metadata.namespace');
+      expect(manager?.env?.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath, 'other env entries untouched').to.equal(
+        'metadata.namespace',
+      );
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('applies server-side and the restricted namespace admits the Deployment\'s pods', async () => {
+  it("applies server-side and the restricted namespace admits the Deployment's pods", async () => {
     const cp = testCluster();
     const res = await cp.kubectl(['apply', '--server-side', '--force-conflicts', '-k', 'kustomize/default']);
     expect(res.stderr, 'no Pod Security warnings').to.not.match(/violate PodSecurity/i);
     const ns = await api.get<V1Namespace>({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false }, NS);
     expect(ns?.metadata?.labels?.['pod-security.kubernetes.io/enforce']).to.equal('restricted');
-    const dep = await api.get<V1Deployment>({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true }, 'paddle-operator', NS);
+    const dep = await api.get<V1Deployment>(
+      { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
+      'paddle-operator',
+      NS,
+    );
     const replicas = dep?.spec?.replicas ?? 0;
     expect(replicas).to.be.at.least(1);
     const pods = await waitFor(

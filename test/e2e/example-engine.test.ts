@@ -58,7 +58,14 @@ describe('example cache engine through the SampleSet operator (real control plan
       ctx,
       engines,
       runtime,
-      { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 3000, statsRetryMs: 1000, syncWaitSeconds: 5, syncProgressIntervalMs: 500, conflictRetryMs: 2000 },
+      {
+        runtimeImage: 'paddle-operator:e2e',
+        statsIntervalMs: 3000,
+        statsRetryMs: 1000,
+        syncWaitSeconds: 5,
+        syncProgressIntervalMs: 500,
+        conflictRetryMs: 2000,
+      },
       new CacheStatsNotifier(),
     );
     await op.start();
@@ -73,7 +80,10 @@ describe('example cache engine through the SampleSet operator (real control plan
     cp = testCluster();
     api = new KubeApi(cp.kubeConfig());
     agent = new http.Agent({ keepAlive: true });
-    sim = await startCacheNodeSimulator(cp, { runtimeEntry: EXAMPLE_RUNTIME_ENTRY, podFilter: (p) => (p.metadata?.namespace ?? '').startsWith(NS_PREFIX) });
+    sim = await startCacheNodeSimulator(cp, {
+      runtimeEntry: EXAMPLE_RUNTIME_ENTRY,
+      podFilter: (p) => (p.metadata?.namespace ?? '').startsWith(NS_PREFIX),
+    });
     stopOperator = await startOperator();
   });
 
@@ -95,7 +105,12 @@ describe('example cache engine through the SampleSet operator (real control plan
 
     // the source: a local directory the runtime (a process on this host) reads through file://
     const source = path.join(cp.runDir, `example-source-${ns}`);
-    const files: Record<string, string> = { 'README.txt': 'example dataset\n', 'train/a.txt': 'alpha', 'train/b.txt': 'bravo', 'val/deep/c.txt': 'charlie' };
+    const files: Record<string, string> = {
+      'README.txt': 'example dataset\n',
+      'train/a.txt': 'alpha',
+      'train/b.txt': 'bravo',
+      'val/deep/c.txt': 'charlie',
+    };
     for (const [rel, content] of Object.entries(files)) {
       fs.mkdirSync(path.dirname(path.join(source, rel)), { recursive: true });
       fs.writeFileSync(path.join(source, rel), content);
@@ -103,8 +118,18 @@ describe('example cache engine through the SampleSet operator (real control plan
 
     // the example engine needs no volume Secret keys, but the operator requires the Secret to exist
     await api.create<V1Secret>(SECRET, { metadata: { name: 'example-volume', namespace: ns }, stringData: {} });
-    const spec: SampleSetSpec = { partitions: 2, csi: { driver: EXAMPLE_ENGINE }, secretRef: { name: 'example-volume' }, source: { uri: `file://${source}/` } };
-    await api.create<SampleSet>(SAMPLESET, { apiVersion: 'batch.paddlepaddle.org/v1alpha1', kind: 'SampleSet', metadata: { name, namespace: ns }, spec });
+    const spec: SampleSetSpec = {
+      partitions: 2,
+      csi: { driver: EXAMPLE_ENGINE },
+      secretRef: { name: 'example-volume' },
+      source: { uri: `file://${source}/` },
+    };
+    await api.create<SampleSet>(SAMPLESET, {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleSet',
+      metadata: { name, namespace: ns },
+      spec,
+    });
 
     let last: SampleSet | undefined;
     const ready = await waitFor(
@@ -115,7 +140,9 @@ describe('example cache engine through the SampleSet operator (real control plan
       },
       WAIT,
     ).catch((e: unknown) => {
-      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`);
+      throw new Error(
+        `${(e as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`,
+      );
     });
     expect(ready.status!.syncJob).to.include({ phase: 'Succeeded' });
     expect(ready.status!.conditions!.find((c) => c.type === 'Ready')).to.include({ status: 'True' });

@@ -17,8 +17,12 @@ function runDirectory(): string {
   const base = path.join(repoRoot(), '.cache', 'e2e');
   fs.mkdirSync(base, { recursive: true });
   // prune old runs, never one whose cluster is still running (parallel runs share .cache/e2e)
-  const old = fs.readdirSync(base).sort().filter((dir) => !inUse(path.join(base, dir)));
-  for (const dir of old.slice(0, Math.max(0, old.length - (KEEP_RUNS - 1)))) fs.rmSync(path.join(base, dir), { recursive: true, force: true });
+  const old = fs
+    .readdirSync(base)
+    .sort()
+    .filter((dir) => !inUse(path.join(base, dir)));
+  for (const dir of old.slice(0, Math.max(0, old.length - (KEEP_RUNS - 1))))
+    fs.rmSync(path.join(base, dir), { recursive: true, force: true });
   return path.join(base, new Date().toISOString().replace(/[:.]/g, '-'));
 }
 

@@ -34,7 +34,11 @@ interface Stage {
 /** Dockerfile instructions (continuations joined, comments dropped), grouped by stage. */
 function stages(dockerfile: string): Stage[] {
   const out: Stage[] = [];
-  const joined = dockerfile.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const joined = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   for (const l of joined) {
     if (/^FROM /i.test(l)) out.push({ name: /\bAS\s+(\S+)/i.exec(l)?.[1] ?? 'final', lines: [] });
     else out.at(-1)?.lines.push(l);
@@ -48,7 +52,15 @@ function contextAllows(rel: string, rules: string[]): boolean {
   for (const r of rules) {
     const neg = r.startsWith('!');
     const pat = neg ? r.slice(1) : r;
-    const re = new RegExp('^' + pat.replace(/\/$/, '').split('**/').map((p) => p.replace(/[.+^${}()|[\]]/g, '\\$&').replace(/\*/g, '[^/]*')).join('(?:.*/)?') + '(?:/.*)?$');
+    const re = new RegExp(
+      '^' +
+        pat
+          .replace(/\/$/, '')
+          .split('**/')
+          .map((p) => p.replace(/[.+^${}()|[\]]/g, '\\$&').replace(/\*/g, '[^/]*'))
+          .join('(?:.*/)?') +
+        '(?:/.*)?$',
+    );
     if (re.test(rel)) allowed = neg;
   }
   return allowed;
@@ -66,7 +78,8 @@ function copyContext(src: string, dest: string, rules: string[], rel = ''): void
   if (fs.lstatSync(p).isDirectory()) {
     for (const e of fs.readdirSync(p)) {
       const r = rel ? `${rel}/${e}` : e;
-      if (fs.lstatSync(path.join(src, r)).isDirectory() ? mayHoldAllowed(r, rules) : contextAllows(r, rules)) copyContext(src, dest, rules, r);
+      if (fs.lstatSync(path.join(src, r)).isDirectory() ? mayHoldAllowed(r, rules) : contextAllows(r, rules))
+        copyContext(src, dest, rules, r);
     }
   } else if (contextAllows(rel, rules)) {
     fs.mkdirSync(path.dirname(path.join(dest, rel)), { recursive: true });
@@ -89,7 +102,11 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'paddle-image-'));
     fs.chmodSync(root, 0o755);
     const context = path.join(root, 'context');
-    const ignore = fs.readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignore = fs
+      .readFileSync('.dockerignore', 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     copyContext(process.cwd(), context, ignore);
 
     // stage "build": WORKDIR /app → <root>/build/app
@@ -103,7 +120,10 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
       else if (/^COPY$/i.test(op)) {
         const parts = rest.filter((x) => !x.startsWith('--'));
         const dest = path.join(buildApp, parts.at(-1)!);
-        for (const s of parts.slice(0, -1)) fs.cpSync(path.join(context, s), parts.length > 2 || dest.endsWith('/') ? path.join(dest, path.basename(s)) : dest, { recursive: true });
+        for (const s of parts.slice(0, -1))
+          fs.cpSync(path.join(context, s), parts.length > 2 || dest.endsWith('/') ? path.join(dest, path.basename(s)) : dest, {
+            recursive: true,
+          });
       } else if (/^RUN$/i.test(op)) {
         const cmd = args.replace(/--mount=\S+\s*/g, '');
         await run('sh', ['-c', cmd], { cwd: buildApp, env, maxBuffer: 64 * 1024 * 1024 });
@@ -131,9 +151,13 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
   });
 
   it('ships only production dependencies', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'app', 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'app', 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     const installed = fs.readdirSync(path.join(root, 'app', 'node_modules'));
-    for (const dev of Object.keys(pkg.devDependencies)) if (!dev.startsWith('@')) expect(installed, `dev dependency ${dev} in the image`).to.not.include(dev);
+    for (const dev of Object.keys(pkg.devDependencies))
+      if (!dev.startsWith('@')) expect(installed, `dev dependency ${dev} in the image`).to.not.include(dev);
     for (const dep of Object.keys(pkg.dependencies)) expect(fs.existsSync(path.join(root, 'app', 'node_modules', dep)), dep).to.equal(true);
     expect(fs.existsSync(path.join(root, 'app', 'dist', 'test'))).to.equal(false);
   });
@@ -148,7 +172,14 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
     const cluster = sa.getCurrentCluster()!;
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'e2e', server: cluster.server, caData: cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64'), skipTLSVerify: false }],
+      clusters: [
+        {
+          name: 'e2e',
+          server: cluster.server,
+          caData: cluster.caData ?? fs.readFileSync(cluster.caFile!).toString('base64'),
+          skipTLSVerify: false,
+        },
+      ],
       users: [{ name: 'sa', token: sa.getCurrentUser()!.token }],
       contexts: [{ name: 'sa', cluster: 'e2e', user: 'sa' }],
       currentContext: 'sa',
@@ -159,22 +190,44 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
 
     const p = spawn(
       'setpriv',
-      [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', path.join(root, 'usr/local/bin/paddle-operator'), `--kubeconfig=${kubeconfig}`, '--metrics-bind-address=0', '--health-probe-bind-address=127.0.0.1:0', '--namespace=paddle-image-test', '--runtime-image=paddle-operator:e2e'],
-      { cwd: path.join(root, 'app'), env: { PATH: pathEnv, NODE_ENV: 'production', HOME: '/nonexistent' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        `--reuid=${uid}`,
+        `--regid=${gid}`,
+        '--clear-groups',
+        path.join(root, 'usr/local/bin/paddle-operator'),
+        `--kubeconfig=${kubeconfig}`,
+        '--metrics-bind-address=0',
+        '--health-probe-bind-address=127.0.0.1:0',
+        '--namespace=paddle-image-test',
+        '--runtime-image=paddle-operator:e2e',
+      ],
+      {
+        cwd: path.join(root, 'app'),
+        env: { PATH: pathEnv, NODE_ENV: 'production', HOME: '/nonexistent' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     const lines: string[] = [];
     p.stdout.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
     p.stderr.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
     const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
     try {
-      const health = await waitFor('paddle-operator to start', () => (lines.map(tryJson).find((o) => o?.msg === 'paddle-operator started')?.ports as { health?: number } | undefined)?.health, {
-        timeoutMs: 30_000,
-        check: () => {
-          if (p.exitCode !== null) throw new Error('exited');
+      const health = await waitFor(
+        'paddle-operator to start',
+        () => (lines.map(tryJson).find((o) => o?.msg === 'paddle-operator started')?.ports as { health?: number } | undefined)?.health,
+        {
+          timeoutMs: 30_000,
+          check: () => {
+            if (p.exitCode !== null) throw new Error('exited');
+          },
         },
-      }).catch(() => 0);
+      ).catch(() => 0);
       expect(health, lines.slice(-20).join('\n')).to.be.greaterThan(0);
-      const ready = await waitFor('/readyz', async () => ((await fetch(`http://127.0.0.1:${health}/readyz`)).status === 200 ? 200 : undefined), { timeoutMs: 20_000, intervalMs: 200 }).catch(() => 0);
+      const ready = await waitFor(
+        '/readyz',
+        async () => ((await fetch(`http://127.0.0.1:${health}/readyz`)).status === 200 ? 200 : undefined),
+        { timeoutMs: 20_000, intervalMs: 200 },
+      ).catch(() => 0);
       expect(ready, lines.slice(-20).join('\n')).to.equal(200);
       p.kill('SIGTERM');
       expect(await exit, lines.slice(-20).join('\n')).to.equal(0);
@@ -195,7 +248,11 @@ describe('the image, rehearsed from the Dockerfile without a Docker engine', fun
     p.stderr.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
     const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
     try {
-      const port = await waitFor('paddle-runtime to listen', () => Number(lines.map(tryJson).find((o) => o?.msg === 'runtime server listening')?.port ?? 0) || undefined, { timeoutMs: 20_000 }).catch(() => 0);
+      const port = await waitFor(
+        'paddle-runtime to listen',
+        () => Number(lines.map(tryJson).find((o) => o?.msg === 'runtime server listening')?.port ?? 0) || undefined,
+        { timeoutMs: 20_000 },
+      ).catch(() => 0);
       expect(port, lines.slice(-20).join('\n')).to.be.greaterThan(0);
       const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       expect(res.status).to.equal(200);

@@ -55,13 +55,15 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
       if (!fs.existsSync(p.logPath)) continue;
       for (const line of fs.readFileSync(p.logPath, 'utf8').split('\n')) {
         const o = tryJson(line);
-        if (o && typeof o.job === 'string' && typeof o.msg === 'string' && o.msg.startsWith('job ')) out.push({ pod: p.name, msg: o.msg, job: o.job, type: o.type as string | undefined });
+        if (o && typeof o.job === 'string' && typeof o.msg === 'string' && o.msg.startsWith('job '))
+          out.push({ pod: p.name, msg: o.msg, job: o.job, type: o.type as string | undefined });
       }
     }
     return out;
   }
   /** The last thing each pod said about each job: `<pod> <job name prefix>` → message. */
-  const lastWord = (logs: RuntimeJobLog[]): Map<string, string> => new Map(logs.map((l) => [`${l.pod} ${l.job.replace(/-[0-9a-f]{10,}$/, '').replace(/^(sync)-[0-9a-z]{8}-g\d+$/, '$1')}`, l.msg]));
+  const lastWord = (logs: RuntimeJobLog[]): Map<string, string> =>
+    new Map(logs.map((l) => [`${l.pod} ${l.job.replace(/-[0-9a-f]{10,}$/, '').replace(/^(sync)-[0-9a-z]{8}-g\d+$/, '$1')}`, l.msg]));
   const runningOn = (logs: RuntimeJobLog[], podPrefix: string, idPrefix: string): boolean =>
     logs.some((l) => l.pod.startsWith(podPrefix) && l.msg === 'job started' && l.job.startsWith(idPrefix)) &&
     !logs.some((l) => l.pod.startsWith(podPrefix) && /^job (succeeded|failed|cancelled)$/.test(l.msg) && l.job.startsWith(idPrefix));
@@ -69,7 +71,12 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
   async function createSampleSet(name: string, source: string): Promise<void> {
     await api.create<V1Secret>(SECRET, {
       metadata: { name: `jfs-${name}`, namespace: ns },
-      stringData: { name: `vol-${name}`, metaurl: `sqlite3://${path.join(dir, `${name}.db`)}`, storage: 'file', bucket: path.join(dir, `${name}-objects`) + '/' },
+      stringData: {
+        name: `vol-${name}`,
+        metaurl: `sqlite3://${path.join(dir, `${name}.db`)}`,
+        storage: 'file',
+        bucket: path.join(dir, `${name}-objects`) + '/',
+      },
     });
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -88,20 +95,28 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
 
   async function readySampleSet(name: string, timeoutMs: number, src = sources[name]): Promise<SampleSet> {
     let last: SampleSet | undefined;
-    return waitFor(`SampleSet ${name} Ready with the source totals`, async () => {
-      last = await api.get<SampleSet>(SAMPLESET, name, ns);
-      const cs = last?.status?.cacheStatus;
-      return last?.status?.phase === 'Ready' && cs?.fileCount === src.files && cs?.totalBytes === src.bytes ? last : undefined;
-    }, { timeoutMs, intervalMs: 250 }).catch((e: unknown) => {
+    return waitFor(
+      `SampleSet ${name} Ready with the source totals`,
+      async () => {
+        last = await api.get<SampleSet>(SAMPLESET, name, ns);
+        const cs = last?.status?.cacheStatus;
+        return last?.status?.phase === 'Ready' && cs?.fileCount === src.files && cs?.totalBytes === src.bytes ? last : undefined;
+      },
+      { timeoutMs, intervalMs: 250 },
+    ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}`);
     });
   }
   async function succeededJob(name: string, timeoutMs: number): Promise<SampleJob> {
     let last: SampleJob | undefined;
-    const j = await waitFor(`SampleJob ${name} to finish`, async () => {
-      last = await api.get<SampleJob>(SAMPLEJOB, name, ns);
-      return last?.status?.phase === 'Succeeded' || last?.status?.phase === 'Failed' ? last : undefined;
-    }, { timeoutMs, intervalMs: 250 }).catch((e: unknown) => {
+    const j = await waitFor(
+      `SampleJob ${name} to finish`,
+      async () => {
+        last = await api.get<SampleJob>(SAMPLEJOB, name, ns);
+        return last?.status?.phase === 'Succeeded' || last?.status?.phase === 'Failed' ? last : undefined;
+      },
+      { timeoutMs, intervalMs: 250 },
+    ).catch((e: unknown) => {
       throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}`);
     });
     expect(j.status?.phase, `${name}: ${JSON.stringify(j.status)}`).to.equal('Succeeded');
@@ -127,7 +142,10 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
     sources.late = gw.put('late', late);
     // synced with --bwlimit 1 (Mbit/s): ~35 s, so it runs across the takeover
     gw.put('slow', { 'blob.bin': SLOW_BYTES });
-    await api.create<V1Secret>(SECRET, { metadata: { name: 'source', namespace: ns }, stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey } });
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'source', namespace: ns },
+      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
+    });
     const args = [
       '--leader-elect=true',
       `--leader-election-namespace=${OPERATOR_NAMESPACE}`,
@@ -143,7 +161,10 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
     this.timeout(120_000);
     // a live replica finishes the deletions so finalizers do not pin the namespace
     for (const name of ['base', 'late']) await api.delete(SAMPLESET, name, ns).catch(() => undefined);
-    await waitFor('the SampleSets to be deleted', async () => ((await api.list(SAMPLESET, ns)).items.length === 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 500 }).catch(() => undefined);
+    await waitFor('the SampleSets to be deleted', async () => ((await api.list(SAMPLESET, ns)).items.length === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+    }).catch(() => undefined);
     for (const r of replicas) await r.kill();
     await testCluster().kubectl(['delete', 'namespace', ns, '--wait=false'], { allowFail: true });
     await api.delete(LEASE, leaseName, OPERATOR_NAMESPACE).catch(() => undefined);
@@ -161,25 +182,43 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
 
     // work that will be in flight at the kill: a slow sync, a warmup queued behind it on the same
     // pod, and the initial sync of a new SampleSet
-    await createJob('sync-slow', { type: 'sync', secretRef: { name: 'source' }, syncOptions: { source: gw.uri('slow'), destination: '/slow', bwlimit: 1 } });
-    await waitFor('sync-slow to run', () => runningOn(runtimeJobLogs(), 'base-runtime-', 'sync-slow-') || undefined, { timeoutMs: 60_000, intervalMs: 50 });
+    await createJob('sync-slow', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: gw.uri('slow'), destination: '/slow', bwlimit: 1 },
+    });
+    await waitFor('sync-slow to run', () => runningOn(runtimeJobLogs(), 'base-runtime-', 'sync-slow-') || undefined, {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     await createJob('warm', { type: 'warmup', warmupOptions: { paths: ['/train'] } });
     await createSampleSet('late', 'late');
-    const atKill = await waitFor('the sync of SampleSet late to run, with sync-slow running and warm queued behind it', () => {
-      const logs = runtimeJobLogs();
-      const slowPod = logs.find((l) => l.msg === 'job started' && l.job.startsWith('sync-slow-'))?.pod;
-      const warmOnSlowPod = lastWord(logs).get(`${slowPod} warm`);
-      return runningOn(logs, 'late-runtime-', '') && runningOn(logs, 'base-runtime-', 'sync-slow-') && warmOnSlowPod === 'job queued' ? logs : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 50 });
+    const atKill = await waitFor(
+      'the sync of SampleSet late to run, with sync-slow running and warm queued behind it',
+      () => {
+        const logs = runtimeJobLogs();
+        const slowPod = logs.find((l) => l.msg === 'job started' && l.job.startsWith('sync-slow-'))?.pod;
+        const warmOnSlowPod = lastWord(logs).get(`${slowPod} warm`);
+        return runningOn(logs, 'late-runtime-', '') && runningOn(logs, 'base-runtime-', 'sync-slow-') && warmOnSlowPod === 'job queued'
+          ? logs
+          : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 50 },
+    );
     const killedAt = Date.now();
     await first.kill();
     const inFlight = [...lastWord(atKill)].filter(([, msg]) => msg === 'job queued' || msg === 'job started');
-    process.stderr.write(`      [failover] killed ${first.name} with in flight: ${inFlight.map(([k, msg]) => `${k} (${msg.slice(4)})`).join(', ')}\n`);
+    process.stderr.write(
+      `      [failover] killed ${first.name} with in flight: ${inFlight.map(([k, msg]) => `${k} (${msg.slice(4)})`).join(', ')}\n`,
+    );
 
     // created while nobody leads
     await createJob('rmr-gap', { type: 'rmr', rmrOptions: { paths: ['/train/part-0'] } });
 
-    await waitFor('the standby to lead', async () => ((await standby.isLeader()) ? true : undefined), { timeoutMs: (LEASE_SECONDS + 15) * 1000, intervalMs: 200 });
+    await waitFor('the standby to lead', async () => ((await standby.isLeader()) ? true : undefined), {
+      timeoutMs: (LEASE_SECONDS + 15) * 1000,
+      intervalMs: 200,
+    });
     const lease = await api.get<V1Lease>(LEASE, leaseName, OPERATOR_NAMESPACE);
     expect(lease?.spec?.holderIdentity).to.match(new RegExp(`^${standby.name}_`));
     const tookOverMs = Date.parse(String(lease!.spec!.acquireTime)) - killedAt;
@@ -215,19 +254,29 @@ describe('leader failover with SampleSets and SampleJobs in flight (two operator
     // ... and each piece of work ran under the one id its status names, on as many pods as it fans out to
     const startedIds = (podPrefix: string, type: string): Map<string, number> => {
       const ids = new Map<string, number>();
-      for (const l of logs) if (l.msg === 'job started' && l.pod.startsWith(podPrefix) && l.type === type) ids.set(l.job, (ids.get(l.job) ?? 0) + 1);
+      for (const l of logs)
+        if (l.msg === 'job started' && l.pod.startsWith(podPrefix) && l.type === type) ids.set(l.job, (ids.get(l.job) ?? 0) + 1);
       return ids;
     };
     const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b));
     expect(sorted(startedIds('late-runtime-', 'sync'))).to.deep.equal([[late.status!.syncJob!.id, 1]]);
-    expect(sorted(startedIds('base-runtime-', 'sync'))).to.deep.equal(sorted(new Map([[base.status!.syncJob!.id!, 1], [slow.status!.jobName!, 1]])));
+    expect(sorted(startedIds('base-runtime-', 'sync'))).to.deep.equal(
+      sorted(
+        new Map([
+          [base.status!.syncJob!.id!, 1],
+          [slow.status!.jobName!, 1],
+        ]),
+      ),
+    );
     expect(sorted(startedIds('base-runtime-', 'warmup'))).to.deep.equal([[warm.status!.jobName, PARTITIONS]]);
     expect(sorted(startedIds('base-runtime-', 'rmr'))).to.deep.equal([[rmr.status!.jobName, 1]]);
     // and the operator never resubmitted: one attempt per pod the job fans out to
     expect([slow, warm, rmr].map((j) => j.status?.attempts)).to.deep.equal([1, PARTITIONS, 1]);
 
     // both leaderships are on record for `kubectl get events -n paddle-system`
-    const events = (await api.list<{ reason?: string; regarding?: { name?: string }; note?: string; metadata?: object }>(EVENT, OPERATOR_NAMESPACE)).items;
+    const events = (
+      await api.list<{ reason?: string; regarding?: { name?: string }; note?: string; metadata?: object }>(EVENT, OPERATOR_NAMESPACE)
+    ).items;
     const elected = events.filter((e) => e.reason === 'LeaderElected' && e.regarding?.name === leaseName).map((e) => e.note?.split('_')[0]);
     expect(elected).to.have.members([first.name, standby.name]);
   });

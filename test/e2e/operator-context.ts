@@ -66,8 +66,12 @@ export function operatorKubeConfig(): Promise<KubeConfig> {
     const rendered = await cluster.kubectl(['kustomize', 'kustomize/default']);
     const docs = YAML.parseAllDocuments(rendered.stdout).map((d) => d.toJS() as { kind: string });
     const rbac = docs.filter((d) => RBAC_KINDS.has(d.kind));
-    await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], { input: rbac.map((d) => YAML.stringify(d)).join('---\n') });
-    const token = (await cluster.kubectl(['create', 'token', OPERATOR_SERVICE_ACCOUNT, '-n', OPERATOR_NAMESPACE, '--duration=6h'])).stdout.trim();
+    await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', '-'], {
+      input: rbac.map((d) => YAML.stringify(d)).join('---\n'),
+    });
+    const token = (
+      await cluster.kubectl(['create', 'token', OPERATOR_SERVICE_ACCOUNT, '-n', OPERATOR_NAMESPACE, '--duration=6h'])
+    ).stdout.trim();
     const admin = cluster.kubeConfig();
     const server = admin.getCurrentCluster()!;
     const kc = new KubeConfig();
@@ -106,6 +110,13 @@ export async function operatorContext(opts: { logLevel?: string; concurrency?: n
   const metrics = new Metrics();
   const api = new KubeApi(kc);
   const informers = new InformerFactory(api, logger, metrics, '');
-  const ctx: OperatorContext = { api, informers, events: new EventRecorder(api, logger), logger, metrics, concurrency: opts.concurrency ?? 4 };
+  const ctx: OperatorContext = {
+    api,
+    informers,
+    events: new EventRecorder(api, logger),
+    logger,
+    metrics,
+    concurrency: opts.concurrency ?? 4,
+  };
   return { ctx, api, informers, logger, metrics, stop: () => informers.stopAll() };
 }

@@ -57,7 +57,10 @@ describe('paddle-operator process (real apiserver)', function () {
   it('serves /healthz, /readyz and Prometheus /metrics', async () => {
     for (const r of replicas) {
       expect((await get(r.ports.health, '/healthz')).status).to.equal(200);
-      await waitFor('readyz', async () => ((await get(r.ports.health, '/readyz')).status === 200 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+      await waitFor('readyz', async () => ((await get(r.ports.health, '/readyz')).status === 200 ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      });
       const m = await get(r.ports.metrics, '/metrics');
       expect(m.status).to.equal(200);
       expect(m.body).to.match(/^# TYPE paddle_operator_reconcile_total counter$/m);
@@ -75,7 +78,10 @@ describe('paddle-operator process (real apiserver)', function () {
 
     const killedAt = Date.now();
     await leader.kill();
-    await waitFor('the standby to lead', async () => ((await other.isLeader()) ? true : undefined), { timeoutMs: (LEASE_SECONDS + 10) * 1000, intervalMs: 200 });
+    await waitFor('the standby to lead', async () => ((await other.isLeader()) ? true : undefined), {
+      timeoutMs: (LEASE_SECONDS + 10) * 1000,
+      intervalMs: 200,
+    });
     const after = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);
     expect(after?.spec?.holderIdentity).to.not.equal(lease?.spec?.holderIdentity);
     expect(after?.spec?.leaseTransitions).to.be.greaterThan(lease?.spec?.leaseTransitions ?? 0);
@@ -85,10 +91,18 @@ describe('paddle-operator process (real apiserver)', function () {
     process.stderr.write(`      [leader] took over ${tookOverMs} ms after kill -9 (lease ${LEASE_SECONDS} s, retry 1 s)\n`);
     expect(tookOverMs).to.be.below(LEASE_SECONDS * 1000 + 500);
     // and said so on the Lease, for `kubectl get events -n paddle-system`
-    await waitFor('a LeaderElected Event on the Lease', async () => {
-      const evs = await api.list<{ reason?: string; regarding?: { name?: string }; note?: string } & { metadata?: object }>(EVENT, NS);
-      return evs.items.some((e) => e.reason === 'LeaderElected' && e.regarding?.name === LEASE_NAME && e.note?.startsWith(after!.spec!.holderIdentity!)) ? true : undefined;
-    }, { timeoutMs: 10_000, intervalMs: 200 });
+    await waitFor(
+      'a LeaderElected Event on the Lease',
+      async () => {
+        const evs = await api.list<{ reason?: string; regarding?: { name?: string }; note?: string } & { metadata?: object }>(EVENT, NS);
+        return evs.items.some(
+          (e) => e.reason === 'LeaderElected' && e.regarding?.name === LEASE_NAME && e.note?.startsWith(after!.spec!.holderIdentity!),
+        )
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 10_000, intervalMs: 200 },
+    );
   });
 
   it('on SIGTERM stops cleanly, exits 0 and releases the lease', async () => {
@@ -96,7 +110,12 @@ describe('paddle-operator process (real apiserver)', function () {
     const t0 = Date.now();
     live.proc.kill('SIGTERM');
     // a process that does not exit fails here with its last log lines (not at mocha's timeout)
-    const code = await Promise.race([live.exit, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no exit 60 s after SIGTERM; last lines:\n${live.lines.slice(-40).join('\n')}`)), 60_000).unref())]);
+    const code = await Promise.race([
+      live.exit,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`no exit 60 s after SIGTERM; last lines:\n${live.lines.slice(-40).join('\n')}`)), 60_000).unref(),
+      ),
+    ]);
     expect(code, live.lines.slice(-20).join('\n')).to.equal(0);
     expect(Date.now() - t0).to.be.below(25_000);
     const lease = await api.get<V1Lease>(LEASE, LEASE_NAME, NS);

@@ -37,10 +37,14 @@ export function tryJson(line: string): Record<string, unknown> | undefined {
 
 /** Spawns `paddle-operator --kubeconfig=<kubeconfig> --log-format=json <args>` without waiting for it. */
 export function spawnOperator(name: string, kubeconfig: string, args: string[], opts: { log?: fs.WriteStream } = {}): OperatorProcess {
-  const proc = spawn(process.execPath, [path.resolve('dist/src/bin/paddle-operator.js'), `--kubeconfig=${kubeconfig}`, '--log-format=json', ...args], {
-    env: { ...process.env, POD_NAME: name },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    [path.resolve('dist/src/bin/paddle-operator.js'), `--kubeconfig=${kubeconfig}`, '--log-format=json', ...args],
+    {
+      env: { ...process.env, POD_NAME: name },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: string[] = [];
   const collect = (d: Buffer): void => {
     lines.push(...String(d).split('\n').filter(Boolean));
@@ -79,8 +83,18 @@ export async function soleLeader(replicas: OperatorProcess[]): Promise<OperatorP
 }
 
 /** Spawns an operator with loopback metrics and health endpoints and waits until it has started. */
-export async function startOperator(name: string, kubeconfig: string, args: string[], opts: { log?: fs.WriteStream; timeoutMs?: number } = {}): Promise<OperatorProcess> {
-  const op = spawnOperator(name, kubeconfig, ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args], opts);
+export async function startOperator(
+  name: string,
+  kubeconfig: string,
+  args: string[],
+  opts: { log?: fs.WriteStream; timeoutMs?: number } = {},
+): Promise<OperatorProcess> {
+  const op = spawnOperator(
+    name,
+    kubeconfig,
+    ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
+    opts,
+  );
   try {
     const started = await waitFor(`${name} to start`, () => op.json().find((o) => o.msg === 'paddle-operator started'), {
       timeoutMs: opts.timeoutMs ?? 30_000,

@@ -4,7 +4,15 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { KubeConfig, V1ConfigMap, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1PodSpec, V1Service } from '@kubernetes/client-node';
+import type {
+  KubeConfig,
+  V1ConfigMap,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1PodSpec,
+  V1Service,
+} from '@kubernetes/client-node';
 import { CONFIGMAP, PADDLE_JOB_NAME, PADDLEJOB, POD, PODGROUP, PV, PVC, SAMPLESET, SERVICE } from '../../src/api/constants.js';
 import type { PaddleJob, PaddleJobSpec, ResourceSpec } from '../../src/api/paddlejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
@@ -36,34 +44,54 @@ describe('PaddleJob operator (real control plane)', function () {
   const labelledNodes: { node: string; key: string }[] = [];
 
   async function createJob(name: string, spec: Partial<PaddleJobSpec>): Promise<PaddleJob> {
-    return api.create<PaddleJob>(PADDLEJOB, { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', metadata: { name, namespace: ns }, spec: spec });
+    return api.create<PaddleJob>(PADDLEJOB, {
+      apiVersion: 'batch.paddlepaddle.org/v1',
+      kind: 'PaddleJob',
+      metadata: { name, namespace: ns },
+      spec: spec,
+    });
   }
   const getJob = (name: string) => api.get<PaddleJob>(PADDLEJOB, name, ns);
   const podsOf = async (job: string) =>
-    (await api.list<V1Pod>(POD, ns, { labelSelector: `${PADDLE_JOB_NAME}=${job}` })).items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+    (await api.list<V1Pod>(POD, ns, { labelSelector: `${PADDLE_JOB_NAME}=${job}` })).items.sort((a, b) =>
+      a.metadata!.name!.localeCompare(b.metadata!.name!),
+    );
   const names = (objs: { metadata?: { name?: string } }[]) => objs.map((o) => o.metadata!.name!).sort();
 
   async function jobWhere(name: string, what: string, ok: (j: PaddleJob) => boolean, timeoutMs = WAIT.timeoutMs): Promise<PaddleJob> {
-    return waitFor(`PaddleJob ${ns}/${name} ${what}`, async () => {
-      const j = await getJob(name);
-      return j && ok(j) ? j : undefined;
-    }, { ...WAIT, timeoutMs });
+    return waitFor(
+      `PaddleJob ${ns}/${name} ${what}`,
+      async () => {
+        const j = await getJob(name);
+        return j && ok(j) ? j : undefined;
+      },
+      { ...WAIT, timeoutMs },
+    );
   }
 
   async function podsWhere(job: string, what: string, ok: (pods: V1Pod[]) => boolean, timeoutMs = WAIT.timeoutMs): Promise<V1Pod[]> {
-    return waitFor(`pods of ${ns}/${job} ${what}`, async () => {
-      const pods = await podsOf(job);
-      return ok(pods) ? pods : undefined;
-    }, { ...WAIT, timeoutMs });
+    return waitFor(
+      `pods of ${ns}/${job} ${what}`,
+      async () => {
+        const pods = await podsOf(job);
+        return ok(pods) ? pods : undefined;
+      },
+      { ...WAIT, timeoutMs },
+    );
   }
 
-  const allRunning = (n: number) => (pods: V1Pod[]) => pods.length === n && pods.every((p) => p.status?.phase === 'Running' && p.status.podIP);
+  const allRunning = (n: number) => (pods: V1Pod[]) =>
+    pods.length === n && pods.every((p) => p.status?.phase === 'Running' && p.status.podIP);
 
   async function configMapOf(job: string, ok: (cm: V1ConfigMap) => boolean = () => true): Promise<V1ConfigMap> {
-    return waitFor(`ConfigMap ${ns}/${job}`, async () => {
-      const cm = await api.get<V1ConfigMap>(CONFIGMAP, job, ns);
-      return cm && ok(cm) ? cm : undefined;
-    }, WAIT);
+    return waitFor(
+      `ConfigMap ${ns}/${job}`,
+      async () => {
+        const cm = await api.get<V1ConfigMap>(CONFIGMAP, job, ns);
+        return cm && ok(cm) ? cm : undefined;
+      },
+      WAIT,
+    );
   }
 
   async function labelNode(node: string, key: string, value: string): Promise<void> {
@@ -80,7 +108,11 @@ describe('PaddleJob operator (real control plane)', function () {
     // the operator runs with the ServiceAccount's credentials (RBAC from kustomize/default)
     const operator = await operatorContext();
     informers = operator.informers;
-    op = new PaddleJobOperator(operator.ctx, { engines: installedEngines(), apiCheckTtlMs: 1000, hostPortRange: { min: 36000, max: 36999 } });
+    op = new PaddleJobOperator(operator.ctx, {
+      engines: installedEngines(),
+      apiCheckTtlMs: 1000,
+      hostPortRange: { min: 36000, max: 36999 },
+    });
     await op.start();
   });
 
@@ -145,7 +177,14 @@ describe('PaddleJob operator (real control plane)', function () {
       const pv = `${ns}-${ss}`;
       await api.create<V1PersistentVolume>(PV, {
         metadata: { name: pv },
-        spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], hostPath: { path: `/tmp/${pv}` }, storageClassName: '', persistentVolumeReclaimPolicy: 'Retain', claimRef: { namespace: ns, name: ss } },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteMany'],
+          hostPath: { path: `/tmp/${pv}` },
+          storageClassName: '',
+          persistentVolumeReclaimPolicy: 'Retain',
+          claimRef: { namespace: ns, name: ss },
+        },
       });
       await api.create<V1PersistentVolumeClaim>(PVC, {
         metadata: { name: ss, namespace: ns },
@@ -168,8 +207,15 @@ describe('PaddleJob operator (real control plane)', function () {
 
     it('Collective: waits for the SampleSet to be Ready, then lands workers 0 and 1 on the cache nodes with the claim mounted', async function () {
       await createJob('coll', { worker: role(3), sampleSetRef: { name: ss, mountPath: '/mnt/data' } });
-      const waiting = await jobWhere('coll', 'waiting for its SampleSet', (j) => j.status?.conditions?.some((c) => c.type === 'SampleSetReady') === true);
-      expect(waiting.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({ status: 'False', reason: 'SampleSetNotReady' });
+      const waiting = await jobWhere(
+        'coll',
+        'waiting for its SampleSet',
+        (j) => j.status?.conditions?.some((c) => c.type === 'SampleSetReady') === true,
+      );
+      expect(waiting.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({
+        status: 'False',
+        reason: 'SampleSetNotReady',
+      });
       expect(waiting.status!.phase).to.equal('Pending');
       expect(await podsOf('coll'), 'no pods while the SampleSet is not Ready').to.have.length(0);
 
@@ -201,7 +247,9 @@ describe('PaddleJob operator (real control plane)', function () {
       const pods = await podsWhere('strict', 'worker-0 Running and worker-1 unschedulable', (ps) => {
         const w0 = ps.find((p) => p.metadata!.name === 'strict-worker-0');
         const w1 = ps.find((p) => p.metadata!.name === 'strict-worker-1');
-        const unschedulable = w1?.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+        const unschedulable = w1?.status?.conditions?.some(
+          (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
+        );
         return w0?.status?.phase === 'Running' && !!unschedulable;
       });
       const w1 = pods.find((p) => p.metadata!.name === 'strict-worker-1')!;
@@ -250,10 +298,14 @@ describe('PaddleJob operator (real control plane)', function () {
   it('Service intranet: one headless Service per pod and endpoints by name; deleting the job garbage-collects pods, Services and ConfigMap', async function () {
     await createJob('svc', { ps: role(1), worker: role(2), intranet: 'Service' });
     await podsWhere('svc', '3 Running', allRunning(3));
-    const services = await waitFor('3 Services', async () => {
-      const list = (await api.list<V1Service>(SERVICE, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` })).items;
-      return list.length === 3 ? list : undefined;
-    }, WAIT);
+    const services = await waitFor(
+      '3 Services',
+      async () => {
+        const list = (await api.list<V1Service>(SERVICE, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` })).items;
+        return list.length === 3 ? list : undefined;
+      },
+      WAIT,
+    );
     expect(names(services)).to.deep.equal(['svc-ps-0', 'svc-worker-0', 'svc-worker-1']);
     for (const s of services) {
       expect(s.spec!.clusterIP).to.equal('None');
@@ -271,14 +323,18 @@ describe('PaddleJob operator (real control plane)', function () {
     expect(w0.spec!.containers[0].env!.find((e) => e.name === 'POD_IP')!.value).to.equal('svc-worker-0');
 
     await api.delete(PADDLEJOB, 'svc', ns);
-    await waitFor('pods, Services and ConfigMap of svc garbage-collected', async () => {
-      const [pods, svcs, cms] = await Promise.all([
-        podsOf('svc'),
-        api.list(SERVICE, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` }),
-        api.list(CONFIGMAP, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` }),
-      ]);
-      return pods.length + svcs.items.length + cms.items.length === 0;
-    }, { timeoutMs: 90_000, intervalMs: 500 });
+    await waitFor(
+      'pods, Services and ConfigMap of svc garbage-collected',
+      async () => {
+        const [pods, svcs, cms] = await Promise.all([
+          podsOf('svc'),
+          api.list(SERVICE, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` }),
+          api.list(CONFIGMAP, ns, { labelSelector: `${PADDLE_JOB_NAME}=svc` }),
+        ]);
+        return pods.length + svcs.items.length + cms.items.length === 0;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    );
   });
 
   it('Host intranet: host network, a port block per pod from the configured range, endpoints at node IPs', async function () {
@@ -297,20 +353,35 @@ describe('PaddleJob operator (real control plane)', function () {
     }
     const cm = await configMapOf('host');
     expect(cm.data!.PADDLE_PSERVERS_IP_PORT_LIST).to.equal(`${byName['host-ps-0'].status!.podIP}:${table['ps-0']}`);
-    expect(cm.data!.PADDLE_TRAINER_ENDPOINTS).to.equal(`${byName['host-worker-0'].status!.podIP}:${table['worker-0']},${byName['host-worker-1'].status!.podIP}:${table['worker-1']}`);
+    expect(cm.data!.PADDLE_TRAINER_ENDPOINTS).to.equal(
+      `${byName['host-worker-0'].status!.podIP}:${table['worker-0']},${byName['host-worker-1'].status!.podIP}:${table['worker-1']}`,
+    );
   });
 
   it('with the Volcano PodGroup API installed: a PodGroup owned by the job with the right minMember, and Volcano on the pods', async function () {
     await createJob('gang0', { worker: role(2), schedulingPolicy: { queue: 'default' } });
-    const before = await jobWhere('gang0', 'told gang scheduling is unavailable', (j) => j.status?.conditions?.some((c) => c.type === 'GangScheduling') === true);
-    expect(before.status!.conditions!.find((c) => c.type === 'GangScheduling')).to.include({ status: 'False', reason: 'GangSchedulingUnavailable' });
-    expect((await podsWhere('gang0', '2 Running with the default scheduler', allRunning(2)))[0].spec!.schedulerName).to.equal('default-scheduler');
+    const before = await jobWhere(
+      'gang0',
+      'told gang scheduling is unavailable',
+      (j) => j.status?.conditions?.some((c) => c.type === 'GangScheduling') === true,
+    );
+    expect(before.status!.conditions!.find((c) => c.type === 'GangScheduling')).to.include({
+      status: 'False',
+      reason: 'GangSchedulingUnavailable',
+    });
+    expect((await podsWhere('gang0', '2 Running with the default scheduler', allRunning(2)))[0].spec!.schedulerName).to.equal(
+      'default-scheduler',
+    );
 
     await cp.kubectl(['apply', '--server-side', '-f', path.join(repoRoot(), 'test/e2e/fixtures/volcano-podgroup-crd.yaml')]);
     await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/podgroups.scheduling.volcano.sh']);
     await sleep(1100); // the operator's answer about the API is kept for apiCheckTtlMs
 
-    const job = await createJob('gang', { ps: role(2), worker: role(3), schedulingPolicy: { minAvailable: 4, queue: 'train', priorityClass: 'high' } });
+    const job = await createJob('gang', {
+      ps: role(2),
+      worker: role(3),
+      schedulingPolicy: { minAvailable: 4, queue: 'train', priorityClass: 'high' },
+    });
     const pg = await waitFor('PodGroup gang', () => api.get<PodGroup>(PODGROUP, 'gang', ns), WAIT);
     expect(pg.spec).to.include({ minMember: 4, queue: 'train', priorityClassName: 'high' });
     expect(pg.metadata!.ownerReferences![0]).to.include({ uid: job.metadata.uid, controller: true });
@@ -319,7 +390,11 @@ describe('PaddleJob operator (real control plane)', function () {
       expect(p.spec!.schedulerName).to.equal('volcano');
       expect(p.metadata!.annotations).to.include({ 'scheduling.k8s.io/group-name': 'gang', 'volcano.sh/queue-name': 'train' });
     }
-    const j = await jobWhere('gang', 'GangScheduling True', (x) => x.status?.conditions?.some((c) => c.type === 'GangScheduling' && c.status === 'True') === true);
+    const j = await jobWhere(
+      'gang',
+      'GangScheduling True',
+      (x) => x.status?.conditions?.some((c) => c.type === 'GangScheduling' && c.status === 'True') === true,
+    );
     expect(j.status!.phase, 'no Volcano scheduler runs here: the pods wait').to.equal('Pending');
 
     // without minAvailable the group needs every pod

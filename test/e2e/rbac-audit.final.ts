@@ -51,7 +51,9 @@ const CLUSTER_ROLE = (): Rule[] => rulesOf('kustomize/rbac/role.yaml', 'ClusterR
 const LEADER_ELECTION_ROLE = (): Rule[] => rulesOf('kustomize/rbac/leader_election_role.yaml', 'Role');
 
 function granted(rules: Rule[]): string[] {
-  return rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}${g ? '.' + g : ''}`))));
+  return rules.flatMap((r) =>
+    r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}${g ? '.' + g : ''}`))),
+  );
 }
 
 describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
@@ -64,7 +66,9 @@ describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
   it('the ClusterRole grants no permission the operators never used', function () {
     // only meaningful when every operator's scenarios ran in this run (npm run test:e2e)
     const root = this.test!.parent!.parent!;
-    const ranAll = ['SampleSet operator', 'SampleJob operator', 'PaddleJob operator'].every((t) => root.suites.some((s) => s.title.startsWith(t)));
+    const ranAll = ['SampleSet operator', 'SampleJob operator', 'PaddleJob operator'].every((t) =>
+      root.suites.some((s) => s.title.startsWith(t)),
+    );
     if (!ranAll) this.skip();
     const used = usedPermissions().all;
     const unused = granted(CLUSTER_ROLE()).filter((p) => !used.has(p) && !(p in CHECKED_BY_APISERVER) && !(p in NOT_EXERCISED_BY_E2E));
@@ -75,6 +79,9 @@ describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
     const used = usedPermissions().byNamespace.get(OPERATOR_NAMESPACE) ?? new Set<string>();
     if (!used.has('update leases.coordination.k8s.io')) this.skip(); // no leader election ran on the ServiceAccount
     const unused = granted(LEADER_ELECTION_ROLE()).filter((p) => !used.has(p));
-    expect(unused, `granted but never used in ${OPERATOR_NAMESPACE}:\n  ${unused.join('\n  ')}\nused:\n  ${[...used].sort().join('\n  ')}`).to.deep.equal([]);
+    expect(
+      unused,
+      `granted but never used in ${OPERATOR_NAMESPACE}:\n  ${unused.join('\n  ')}\nused:\n  ${[...used].sort().join('\n  ')}`,
+    ).to.deep.equal([]);
   });
 });

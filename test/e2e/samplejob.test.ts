@@ -62,15 +62,20 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   }
   const getJob = (name: string): Promise<SampleJob | undefined> => api.get<SampleJob>(SAMPLEJOB, name, ns);
   const getSampleSet = async (): Promise<SampleSet> => (await api.get<SampleSet>(SAMPLESET, SS, ns))!;
-  const cond = (j: SampleJob | undefined): { reason?: string; message?: string; status?: string } | undefined => j?.status?.conditions?.find((c) => c.type === 'Succeeded');
+  const cond = (j: SampleJob | undefined): { reason?: string; message?: string; status?: string } | undefined =>
+    j?.status?.conditions?.find((c) => c.type === 'Succeeded');
 
   async function jobWhere(name: string, what: string, ok: (j: SampleJob) => boolean, timeoutMs = WAIT.timeoutMs): Promise<SampleJob> {
     let last: SampleJob | undefined;
     try {
-      return await waitFor(`SampleJob ${ns}/${name} ${what}`, async () => {
-        last = await getJob(name);
-        return last && ok(last) ? last : undefined;
-      }, { ...WAIT, timeoutMs });
+      return await waitFor(
+        `SampleJob ${ns}/${name} ${what}`,
+        async () => {
+          last = await getJob(name);
+          return last && ok(last) ? last : undefined;
+        },
+        { ...WAIT, timeoutMs },
+      );
     } catch (e) {
       throw new Error(`${(e as Error).message}; last status: ${JSON.stringify(last?.status)}`);
     }
@@ -81,7 +86,10 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   async function expectSucceeded(name: string, timeoutMs?: number): Promise<SampleJob> {
     const t0 = Date.now();
     const j = await finished(name, timeoutMs);
-    if (process.env.SJ_E2E_TRACE) process.stderr.write(`      [trace] ${name} ${j.status?.phase} after ${Date.now() - t0} ms (start ${j.status?.startTime}, end ${j.status?.completionTime})\n`);
+    if (process.env.SJ_E2E_TRACE)
+      process.stderr.write(
+        `      [trace] ${name} ${j.status?.phase} after ${Date.now() - t0} ms (start ${j.status?.startTime}, end ${j.status?.completionTime})\n`,
+      );
     expect(j.status?.phase, `${name}: ${JSON.stringify(j.status)}`).to.equal('Succeeded');
     return j;
   }
@@ -89,12 +97,18 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   async function sampleSetWhere(what: string, ok: (s: SampleSet) => boolean, timeoutMs = WAIT.timeoutMs): Promise<SampleSet> {
     let last: SampleSet | undefined;
     try {
-      return await waitFor(`SampleSet ${ns}/${SS} ${what}`, async () => {
-        last = await getSampleSet();
-        return ok(last) ? last : undefined;
-      }, { ...WAIT, timeoutMs });
+      return await waitFor(
+        `SampleSet ${ns}/${SS} ${what}`,
+        async () => {
+          last = await getSampleSet();
+          return ok(last) ? last : undefined;
+        },
+        { ...WAIT, timeoutMs },
+      );
     } catch (e) {
-      throw new Error(`${(e as Error).message}; last status: ${JSON.stringify({ phase: last?.status?.phase, cacheStatus: last?.status?.cacheStatus })}`);
+      throw new Error(
+        `${(e as Error).message}; last status: ${JSON.stringify({ phase: last?.status?.phase, cacheStatus: last?.status?.cacheStatus })}`,
+      );
     }
   }
 
@@ -117,18 +131,26 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   /** Cached bytes of this SampleSet per runtime pod, straight from each runtime. */
   async function cachedPerNode(): Promise<number[]> {
     const t = await token();
-    const pods = (await api.list<V1Pod>(POD, ns)).items.filter((p) => p.metadata?.name?.startsWith(`${SS}-runtime-`)).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+    const pods = (await api.list<V1Pod>(POD, ns)).items
+      .filter((p) => p.metadata?.name?.startsWith(`${SS}-runtime-`))
+      .sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
     return Promise.all(pods.map(async (p) => (await runtime.cacheStats(runtimeBaseUrl(p)!, t)).cachedBytes));
   }
 
   async function events(name: string): Promise<{ reason?: string; note?: string; type?: string }[]> {
-    const r = await api.request<{ items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[] }>('GET', `/apis/events.k8s.io/v1/namespaces/${ns}/events`);
+    const r = await api.request<{ items: { reason?: string; note?: string; type?: string; regarding?: { name?: string } }[] }>(
+      'GET',
+      `/apis/events.k8s.io/v1/namespaces/${ns}/events`,
+    );
     return r.items.filter((e) => e.regarding?.name === name);
   }
 
   /** Events are recorded after the status write, without waiting: a check waits for them a little. */
   async function eventuallyEvent(name: string, ok: (e: { reason?: string; type?: string }[]) => boolean): Promise<boolean> {
-    return waitFor(`Events of SampleJob ${name}`, async () => ok(await events(name)) || undefined, { timeoutMs: 10_000, intervalMs: 100 }).catch(() => false);
+    return waitFor(`Events of SampleJob ${name}`, async () => ok(await events(name)) || undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    }).catch(() => false);
   }
 
   async function deleteJob(name: string): Promise<void> {
@@ -159,9 +181,17 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     fs.mkdirSync(volDir, { recursive: true });
     await api.create<V1Secret>(SECRET, {
       metadata: { name: 'jfs-volume', namespace: ns },
-      stringData: { name: `e2e-sj-${suffix()}`, metaurl: `sqlite3://${path.join(volDir, 'meta.db')}`, storage: 'file', bucket: path.join(volDir, 'objects') + '/' },
+      stringData: {
+        name: `e2e-sj-${suffix()}`,
+        metaurl: `sqlite3://${path.join(volDir, 'meta.db')}`,
+        storage: 'file',
+        bucket: path.join(volDir, 'objects') + '/',
+      },
     });
-    await api.create<V1Secret>(SECRET, { metadata: { name: 'source', namespace: ns }, stringData: { 'access-key': s3.accessKey, 'secret-key': s3.secretKey } });
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'source', namespace: ns },
+      stringData: { 'access-key': s3.accessKey, 'secret-key': s3.secretKey },
+    });
 
     sim = await startCacheNodeSimulator(cp, { namespaces: [ns] });
     // the operators run on the ServiceAccount's credentials (kustomize/default RBAC), as in production
@@ -186,7 +216,11 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
         cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/paddle-operator/cache/e2e', cacheSize: 1024 }] },
       },
     });
-    await sampleSetWhere('Ready with the dataset counted', (s) => s.status?.phase === 'Ready' && (s.status.cacheStatus?.totalBytes ?? 0) >= trainBytes * 0.95, 240_000);
+    await sampleSetWhere(
+      'Ready with the dataset counted',
+      (s) => s.status?.phase === 'Ready' && (s.status.cacheStatus?.totalBytes ?? 0) >= trainBytes * 0.95,
+      240_000,
+    );
   });
 
   after(async function () {
@@ -198,7 +232,9 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
         await api.patch(SAMPLEJOB, j.metadata.name!, ns, { metadata: { finalizers: null } }).catch(() => undefined);
       }
       await api.delete(SAMPLESET, SS, ns).catch(() => undefined);
-      await waitFor('SampleSet deleted', async () => !(await api.get(SAMPLESET, SS, ns)), { timeoutMs: 60_000, intervalMs: 250 }).catch(() => undefined);
+      await waitFor('SampleSet deleted', async () => !(await api.get(SAMPLESET, SS, ns)), { timeoutMs: 60_000, intervalMs: 250 }).catch(
+        () => undefined,
+      );
     }
     await ssOp?.stop();
     await opCtx?.stop();
@@ -212,7 +248,11 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   it('1. sync of a second prefix into a subdirectory: Succeeded, files present, SampleSet totals grow', async function () {
     this.timeout(120_000);
     const before = (await getSampleSet()).status!.cacheStatus!;
-    await createJob('sync-extra', { type: 'sync', secretRef: { name: 'source' }, syncOptions: { source: s3.uri('data', 'extra/'), destination: '/extra' } });
+    await createJob('sync-extra', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: s3.uri('data', 'extra/'), destination: '/extra' },
+    });
     const j = await expectSucceeded('sync-extra');
     expect(j.status?.nodes).to.have.length(1);
     expect(j.status?.nodes?.[0]).to.include({ pod: `${SS}-runtime-0`, phase: 'Succeeded', attempts: 1 });
@@ -220,9 +260,16 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(j.status?.completionTime).to.be.a('string');
     expect(j.status?.progress?.percent).to.equal('100%');
     expect(fs.readdirSync(path.join(datasetRoot(1), 'extra')).sort()).to.have.length(EXTRA_FILES);
-    const grown = await sampleSetWhere('totals grown by the extra files', (s) => (s.status?.cacheStatus?.totalBytes ?? 0) >= (before.totalBytes ?? 0) + EXTRA_FILES * EXTRA_FILE_BYTES, 30_000);
+    const grown = await sampleSetWhere(
+      'totals grown by the extra files',
+      (s) => (s.status?.cacheStatus?.totalBytes ?? 0) >= (before.totalBytes ?? 0) + EXTRA_FILES * EXTRA_FILE_BYTES,
+      30_000,
+    );
     expect(grown.status!.cacheStatus!.fileCount ?? 0).to.be.at.least((before.fileCount ?? 0) + EXTRA_FILES);
-    expect(await eventuallyEvent('sync-extra', (evs) => ['Pending', 'Succeeded'].every((r) => evs.some((e) => e.reason === r))), 'Pending and Succeeded Events').to.equal(true);
+    expect(
+      await eventuallyEvent('sync-extra', (evs) => ['Pending', 'Succeeded'].every((r) => evs.some((e) => e.reason === r))),
+      'Pending and Succeeded Events',
+    ).to.equal(true);
   });
 
   it('2. clear then warmup on 2 partitions: cached drops to ~0, then rises to ≈ the dataset split across both nodes, progress rising', async function () {
@@ -231,16 +278,24 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     const cleared = await expectSucceeded('clear-all');
     expect(cleared.status?.nodes?.map((n) => n.pod).sort()).to.deep.equal([`${SS}-runtime-0`, `${SS}-runtime-1`]);
     const afterClear = await cachedPerNode();
-    expect(afterClear.reduce((a, b) => a + b, 0), `after clear: ${afterClear.join(',')}`).to.be.lessThan(trainBytes * 0.05);
+    expect(
+      afterClear.reduce((a, b) => a + b, 0),
+      `after clear: ${afterClear.join(',')}`,
+    ).to.be.lessThan(trainBytes * 0.05);
     await sampleSetWhere('cached ~0 after clear', (s) => (s.status?.cacheStatus?.cachedBytes ?? Infinity) < trainBytes * 0.05, 30_000);
 
     await createJob('warm-all', { type: 'warmup', warmupOptions: { paths: ['/'] } });
     const seen: string[] = [];
-    const j = await jobWhere('warm-all', 'finished (recording progress)', (x) => {
-      const p = x.status?.progress?.percent;
-      if (p && seen[seen.length - 1] !== p) seen.push(p);
-      return x.status?.phase === 'Succeeded' || x.status?.phase === 'Failed';
-    }, 120_000);
+    const j = await jobWhere(
+      'warm-all',
+      'finished (recording progress)',
+      (x) => {
+        const p = x.status?.progress?.percent;
+        if (p && seen[seen.length - 1] !== p) seen.push(p);
+        return x.status?.phase === 'Succeeded' || x.status?.phase === 'Failed';
+      },
+      120_000,
+    );
     expect(j.status?.phase, JSON.stringify(j.status)).to.equal('Succeeded');
     const nums = seen.map((p) => Number(p.replace('%', '')));
     expect(nums[nums.length - 1]).to.equal(100);
@@ -262,7 +317,11 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(fs.existsSync(path.join(datasetRoot(0), 'extra'))).to.equal(false);
     expect(fs.readdirSync(path.join(datasetRoot(0))).filter((n) => n.startsWith('c'))).to.have.length(16);
     expect(fs.readdirSync(path.join(datasetRoot(0), 'c3')).length).to.equal(TRAIN_FILES / 16);
-    await sampleSetWhere('totals shrunk', (s) => (s.status?.cacheStatus?.totalBytes ?? Infinity) <= (before.totalBytes ?? 0) - EXTRA_FILES * EXTRA_FILE_BYTES, 30_000);
+    await sampleSetWhere(
+      'totals shrunk',
+      (s) => (s.status?.cacheStatus?.totalBytes ?? Infinity) <= (before.totalBytes ?? 0) - EXTRA_FILES * EXTRA_FILE_BYTES,
+      30_000,
+    );
   });
 
   it('4. rmr path safety: `..` rejected by the apiserver; /etc is <root>/etc; a symlink escape fails with nothing deleted', async function () {
@@ -295,14 +354,21 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(cond(j)?.reason).to.equal('UnsafePath');
     expect(cond(j)?.message).to.match(/"escape" is a symlink/);
     expect(fs.readFileSync(path.join(outside, 'victim'), 'utf8')).to.equal('keep me');
-    expect(await eventuallyEvent('rm-escape', (evs) => evs.some((e) => e.type === 'Warning' && e.reason === 'UnsafePath')), 'an UnsafePath Warning').to.equal(true);
+    expect(
+      await eventuallyEvent('rm-escape', (evs) => evs.some((e) => e.type === 'Warning' && e.reason === 'UnsafePath')),
+      'an UnsafePath Warning',
+    ).to.equal(true);
     fs.unlinkSync(path.join(root, 'escape'));
     fs.rmSync(outside, { recursive: true, force: true });
   });
 
   it('5. a long sync, then a job with terminate: true — the first is cancelled, the second runs', async function () {
     this.timeout(120_000);
-    await createJob('sync-long', { type: 'sync', secretRef: { name: 'source' }, syncOptions: { source: s3.uri('data', 'big/'), destination: '/big', bwlimit: 1 } });
+    await createJob('sync-long', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: s3.uri('data', 'big/'), destination: '/big', bwlimit: 1 },
+    });
     await jobWhere('sync-long', 'Running', (j) => j.status?.phase === 'Running');
     await createJob('after-terminate', { type: 'rmr', terminate: true, rmrOptions: { paths: ['/c15/img-00015.bin'] } });
     const first = await finished('sync-long', 60_000);
@@ -310,7 +376,9 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(cond(first)?.reason).to.equal('Cancelled');
     await expectSucceeded('after-terminate');
     expect(fs.existsSync(path.join(datasetRoot(0), 'c15', 'img-00015.bin'))).to.equal(false);
-    expect(await eventuallyEvent('after-terminate', (evs) => evs.some((e) => e.reason === 'Terminated')), 'a Terminated Event').to.equal(true);
+    expect(await eventuallyEvent('after-terminate', (evs) => evs.some((e) => e.reason === 'Terminated')), 'a Terminated Event').to.equal(
+      true,
+    );
   });
 
   it('6. a runtime pod killed during a warmup: the job still ends Succeeded (its shard is resubmitted)', async function () {
@@ -327,13 +395,19 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     await createJob('warm-kill', { type: 'warmup' });
     await jobWhere('warm-kill', 'Running on pod 1, queued on pod 0', (j) => {
       const nodes = j.status?.nodes ?? [];
-      return j.status?.phase === 'Running' && nodes.length === 2 && nodes.every((n) => (n.attempts ?? 0) === 1) && nodes[0].phase === 'Pending';
+      return (
+        j.status?.phase === 'Running' && nodes.length === 2 && nodes.every((n) => (n.attempts ?? 0) === 1) && nodes[0].phase === 'Pending'
+      );
     });
     await api.delete(POD, `${SS}-runtime-0`, ns, { gracePeriodSeconds: 0 });
-    await waitFor('runtime pod 0 replaced', async () => {
-      const p = await api.get<V1Pod>(POD, `${SS}-runtime-0`, ns);
-      return p && p.metadata?.uid !== pod0.metadata?.uid;
-    }, WAIT);
+    await waitFor(
+      'runtime pod 0 replaced',
+      async () => {
+        const p = await api.get<V1Pod>(POD, `${SS}-runtime-0`, ns);
+        return p && p.metadata?.uid !== pod0.metadata?.uid;
+      },
+      WAIT,
+    );
     const j = await finished('warm-kill', 150_000);
     expect(j.status?.phase, JSON.stringify(j.status)).to.equal('Succeeded');
     const n0 = j.status!.nodes!.find((n) => n.pod === `${SS}-runtime-0`)!;
@@ -345,7 +419,13 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
 
   it('7. scheduled warmup every minute: a child runs, history pruned, Forbid skips while one is active, suspend stops new runs', async function () {
     this.timeout(240_000);
-    const spec: Partial<SampleJobSpec> = { type: 'warmup', schedule: '* * * * *', concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 1 };
+    const spec: Partial<SampleJobSpec> = {
+      type: 'warmup',
+      schedule: '* * * * *',
+      concurrencyPolicy: 'Forbid',
+      successfulJobsHistoryLimit: 1,
+      failedJobsHistoryLimit: 1,
+    };
     const forbid = await createJob('every-minute', spec);
     const susp = await createJob('suspend-me', { type: 'warmup', schedule: '* * * * *' });
 
@@ -360,13 +440,29 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
           name: n,
           namespace: ns,
           annotations: { 'paddlepaddle.org/scheduled-at': t.toISOString().replace('.000Z', 'Z') },
-          ownerReferences: [{ apiVersion: forbid.apiVersion, kind: 'SampleJob', name: 'every-minute', uid: forbid.metadata.uid!, controller: true, blockOwnerDeletion: true }],
+          ownerReferences: [
+            {
+              apiVersion: forbid.apiVersion,
+              kind: 'SampleJob',
+              name: 'every-minute',
+              uid: forbid.metadata.uid!,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
         },
         spec: { type: 'warmup', sampleSetRef: { name: 'no-such-sampleset' } },
       });
       // let the operator record that it waits (so its status write cannot race ours)
       await jobWhere(n, 'waiting for its SampleSet', (j) => cond(j)?.reason === 'SampleSetNotFound');
-      await api.patch(SAMPLEJOB, n, ns, { status: { phase, completionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } }, 'merge', { subresource: 'status' });
+      await api.patch(
+        SAMPLEJOB,
+        n,
+        ns,
+        { status: { phase, completionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') } },
+        'merge',
+        { subresource: 'status' },
+      );
       return n;
     };
     const oldOk = [await old('ok-a', 30, 'Succeeded'), await old('ok-b', 20, 'Succeeded')];
@@ -376,31 +472,55 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     expect(await getJob(oldBad[1])).to.not.equal(undefined);
 
     // a long sync occupies pod 0, so the first run stays active across the next minute
-    await createJob('sync-hold', { type: 'sync', secretRef: { name: 'source' }, syncOptions: { source: s3.uri('data', 'big/'), destination: '/big3', bwlimit: 1 } });
+    await createJob('sync-hold', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: s3.uri('data', 'big/'), destination: '/big3', bwlimit: 1 },
+    });
     await jobWhere('sync-hold', 'Running', (j) => j.status?.phase === 'Running');
 
     const childrenOf = async (parentUid: string): Promise<SampleJob[]> =>
-      (await api.list<SampleJob>(SAMPLEJOB, ns)).items.filter((c) => c.metadata?.ownerReferences?.some((r) => r.uid === parentUid && r.controller));
-    const first = await waitFor('first scheduled child', async () => {
-      const live = (await childrenOf(forbid.metadata.uid!)).filter((c) => !oldOk.includes(c.metadata.name!) && !oldBad.includes(c.metadata.name!));
-      return live[0];
-    }, { timeoutMs: 75_000, intervalMs: 250 });
+      (await api.list<SampleJob>(SAMPLEJOB, ns)).items.filter((c) =>
+        c.metadata?.ownerReferences?.some((r) => r.uid === parentUid && r.controller),
+      );
+    const first = await waitFor(
+      'first scheduled child',
+      async () => {
+        const live = (await childrenOf(forbid.metadata.uid!)).filter(
+          (c) => !oldOk.includes(c.metadata.name!) && !oldBad.includes(c.metadata.name!),
+        );
+        return live[0];
+      },
+      { timeoutMs: 75_000, intervalMs: 250 },
+    );
     const firstMinute = Number(first.metadata.name!.split('-').pop());
     expect(first.metadata.name).to.equal(childName('every-minute', firstMinute * 60_000));
     expect(first.spec.schedule).to.equal(undefined);
-    const parent = await waitFor('parent status', async () => {
-      const p = await getJob('every-minute');
-      return p?.status?.active?.some((a) => a.name === first.metadata.name) ? p : undefined;
-    }, WAIT);
+    const parent = await waitFor(
+      'parent status',
+      async () => {
+        const p = await getJob('every-minute');
+        return p?.status?.active?.some((a) => a.name === first.metadata.name) ? p : undefined;
+      },
+      WAIT,
+    );
     expect(parent.status?.lastScheduleTime).to.equal(new Date(firstMinute * 60_000).toISOString().replace('.000Z', 'Z'));
     // the other parent ran once too; now suspend it
-    await waitFor('suspend-me ran', async () => (await childrenOf(susp.metadata.uid!)).length === 1, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor('suspend-me ran', async () => (await childrenOf(susp.metadata.uid!)).length === 1, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     await api.patch(SAMPLEJOB, 'suspend-me', ns, { spec: { suspend: true } });
 
     // next minute: Forbid skips (the first child is still active); suspend-me creates nothing
-    await waitFor('the next minute skipped', async () => (await events('every-minute')).some((e) => e.reason === 'RunSkipped'), { timeoutMs: 75_000, intervalMs: 250 });
+    await waitFor('the next minute skipped', async () => (await events('every-minute')).some((e) => e.reason === 'RunSkipped'), {
+      timeoutMs: 75_000,
+      intervalMs: 250,
+    });
     await sleep(3000);
-    expect((await childrenOf(forbid.metadata.uid!)).map((c) => c.metadata.name).sort()).to.deep.equal([first.metadata.name, oldOk[1], oldBad[1]].sort());
+    expect((await childrenOf(forbid.metadata.uid!)).map((c) => c.metadata.name).sort()).to.deep.equal(
+      [first.metadata.name, oldOk[1], oldBad[1]].sort(),
+    );
     expect(await childrenOf(susp.metadata.uid!)).to.have.length(1);
     const suspended = (await getJob('suspend-me'))!;
     expect(suspended.status?.conditions?.find((c) => c.type === 'Scheduled')?.reason).to.equal('Suspended');
@@ -409,10 +529,14 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     await deleteJob('sync-hold');
     await expectSucceeded(first.metadata.name!, 60_000);
     await waitFor('older succeeded run pruned', async () => !(await getJob(oldOk[1])), WAIT);
-    const after = await waitFor('lastSuccessfulTime', async () => {
-      const p = await getJob('every-minute');
-      return p?.status?.lastSuccessfulTime ? p : undefined;
-    }, WAIT);
+    const after = await waitFor(
+      'lastSuccessfulTime',
+      async () => {
+        const p = await getJob('every-minute');
+        return p?.status?.lastSuccessfulTime ? p : undefined;
+      },
+      WAIT,
+    );
     expect(after.status?.active ?? []).to.deep.equal([]);
     await api.patch(SAMPLEJOB, 'every-minute', ns, { spec: { suspend: true } });
   });

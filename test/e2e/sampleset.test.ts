@@ -10,8 +10,28 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import { NODE, POD, PV, PVC, SAMPLESET, SAMPLESET_FINALIZER, SAMPLESET_LABEL, SECRET, SERVICE, STATEFULSET, cacheNodeLabelKey } from '../../src/api/constants.js';
+import type {
+  V1Node,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Secret,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import {
+  NODE,
+  POD,
+  PV,
+  PVC,
+  SAMPLESET,
+  SAMPLESET_FINALIZER,
+  SAMPLESET_LABEL,
+  SECRET,
+  SERVICE,
+  STATEFULSET,
+  cacheNodeLabelKey,
+} from '../../src/api/constants.js';
 import type { Condition } from '../../src/api/conditions.js';
 import type { SampleSet, SampleSetSpec } from '../../src/api/sampleset.js';
 import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
@@ -72,7 +92,15 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       ctx,
       engines,
       runtime,
-      { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 3000, statsRetryMs: 1000, syncWaitSeconds: 5, syncProgressIntervalMs: 500, conflictRetryMs: 2000, ...options },
+      {
+        runtimeImage: 'paddle-operator:e2e',
+        statsIntervalMs: 3000,
+        statsRetryMs: 1000,
+        syncWaitSeconds: 5,
+        syncProgressIntervalMs: 500,
+        conflictRetryMs: 2000,
+        ...options,
+      },
       notifier,
     );
     await op.start();
@@ -95,7 +123,11 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
   }
 
   /** A JuiceFS volume Secret for a fresh volume (SQLite metadata, local object storage). */
-  async function volumeSecret(ns: string, name: string, volume = `${ns}-${name}`): Promise<{ metaurl: string; bucket: string; volume: string }> {
+  async function volumeSecret(
+    ns: string,
+    name: string,
+    volume = `${ns}-${name}`,
+  ): Promise<{ metaurl: string; bucket: string; volume: string }> {
     const metaurl = `sqlite3://${path.join(volumesDir, `${volume}.db`)}`;
     const bucket = path.join(volumesDir, `${volume}-objects`) + '/';
     const vol = volume.replace(/[^a-z0-9-]/g, '-').slice(0, 60);
@@ -107,7 +139,10 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
   }
 
   async function sourceSecret(ns: string, name = 'source'): Promise<void> {
-    await api.create<V1Secret>(SECRET, { metadata: { name, namespace: ns }, stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey } });
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name, namespace: ns },
+      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
+    });
   }
 
   async function createSampleSet(ns: string, name: string, spec: Partial<SampleSetSpec>): Promise<SampleSet> {
@@ -122,7 +157,13 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
   const getSS = (ns: string, name: string): Promise<SampleSet | undefined> => api.get<SampleSet>(SAMPLESET, name, ns);
   const cond = (ss: SampleSet | undefined, type: string): Condition | undefined => ss?.status?.conditions?.find((c) => c.type === type);
 
-  async function ssWhere(ns: string, name: string, what: string, ok: (s: SampleSet) => boolean, timeoutMs = WAIT.timeoutMs): Promise<SampleSet> {
+  async function ssWhere(
+    ns: string,
+    name: string,
+    what: string,
+    ok: (s: SampleSet) => boolean,
+    timeoutMs = WAIT.timeoutMs,
+  ): Promise<SampleSet> {
     let last: SampleSet | undefined;
     try {
       return await waitFor(
@@ -135,15 +176,22 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       );
     } catch (e) {
       const st = last?.status;
-      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(st, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`);
+      throw new Error(
+        `${(e as Error).message}\nlast status: ${JSON.stringify(st, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`,
+      );
     }
   }
 
   const readyWith = (files: number, bytes: number) => (s: SampleSet) =>
-    s.status?.phase === 'Ready' && s.status.cacheStatus?.fileCount === files && s.status.cacheStatus?.totalBytes === bytes && cond(s, 'CacheStatsAvailable')?.status === 'True';
+    s.status?.phase === 'Ready' &&
+    s.status.cacheStatus?.fileCount === files &&
+    s.status.cacheStatus?.totalBytes === bytes &&
+    cond(s, 'CacheStatsAvailable')?.status === 'True';
 
   const runtimePods = async (ns: string, name: string): Promise<V1Pod[]> =>
-    (await api.list<V1Pod>(POD, ns, { labelSelector: `${SAMPLESET_LABEL}=${name}` })).items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+    (await api.list<V1Pod>(POD, ns, { labelSelector: `${SAMPLESET_LABEL}=${name}` })).items.sort((a, b) =>
+      a.metadata!.name!.localeCompare(b.metadata!.name!),
+    );
 
   /** node → label value for the SampleSet's cache-node label. */
   async function nodeLabels(name: string): Promise<Record<string, string>> {
@@ -173,7 +221,10 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
   }
 
   /** Formats a volume and writes `files` (path → size) into it through a temporary mount. */
-  async function fillVolume(v: { metaurl: string; bucket: string; volume: string }, files: Record<string, number>): Promise<{ files: number; bytes: number }> {
+  async function fillVolume(
+    v: { metaurl: string; bucket: string; volume: string },
+    files: Record<string, number>,
+  ): Promise<{ files: number; bytes: number }> {
     await run(juicefs, ['format', '--no-update', '--trash-days', '0', '--storage', 'file', '--bucket', v.bucket, v.metaurl, v.volume]);
     const mp = path.join(volumesDir, `fill-${suffix()}`);
     fs.mkdirSync(mp, { recursive: true });
@@ -301,13 +352,24 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     watch.start();
     await createSampleSet(ns, 'imagenet', { partitions: 2, source: { uri: gw.uri(source.bucket), secretRef: { name: 'source' } } });
 
-    const ss = await ssWhere(ns, 'imagenet', `Ready with ${source.files} files / ${source.bytes} bytes`, readyWith(source.files, source.bytes), 180_000).finally(() => watch.stop());
+    const ss = await ssWhere(
+      ns,
+      'imagenet',
+      `Ready with ${source.files} files / ${source.bytes} bytes`,
+      readyWith(source.files, source.bytes),
+      180_000,
+    ).finally(() => watch.stop());
     const phases = history.map((h) => h.phase ?? '').filter((p, i, a) => i === 0 || a[i - 1] !== p);
     expect(phases, JSON.stringify(history)).to.include.members(['Syncing', 'Ready']);
     expect(phases.indexOf('Syncing')).to.be.below(phases.indexOf('Ready'));
     expect(phases).to.not.include('SyncFailed');
-    expect(history.some((h) => h.phase === 'Syncing' && (h.sync === 'Pending' || h.sync === 'Running')), 'sync state shown while syncing').to.equal(true);
-    expect(history.find((h) => h.sync === 'Succeeded')?.message ?? '', 'the final progress').to.contain(`${source.files}/${source.files} files`);
+    expect(
+      history.some((h) => h.phase === 'Syncing' && (h.sync === 'Pending' || h.sync === 'Running')),
+      'sync state shown while syncing',
+    ).to.equal(true);
+    expect(history.find((h) => h.sync === 'Succeeded')?.message ?? '', 'the final progress').to.contain(
+      `${source.files}/${source.files} files`,
+    );
     expect(ss.status!.syncJob!.phase).to.equal('Succeeded');
     expect(cond(ss, 'Ready')).to.include({ status: 'True', reason: 'Ready' });
     expect(cond(ss, 'Synced')).to.include({ status: 'True', reason: 'SyncSucceeded' });
@@ -339,7 +401,12 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       [STATEFULSET, 'imagenet-runtime'],
     ] as const) {
       const o = await api.get(type, name, ns);
-      expect(o?.metadata?.ownerReferences?.[0], `${type.kind} ${name}`).to.include({ kind: 'SampleSet', name: 'imagenet', uid: ss.metadata.uid, controller: true });
+      expect(o?.metadata?.ownerReferences?.[0], `${type.kind} ${name}`).to.include({
+        kind: 'SampleSet',
+        name: 'imagenet',
+        uid: ss.metadata.uid,
+        controller: true,
+      });
     }
     const pv = await api.get<V1PersistentVolume>(PV, `${ns}.imagenet`);
     expect(pv?.spec?.persistentVolumeReclaimPolicy).to.equal('Retain');
@@ -389,7 +456,16 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     expect(still!.status!.phase).to.equal('SyncFailed');
     expect(still!.status!.syncJob!.id).to.equal(failedId);
 
-    const events = await cp.kubectl(['get', 'events', '-n', ns, '--field-selector', 'reason=SyncFailed', '-o', 'jsonpath={.items[*].message}']);
+    const events = await cp.kubectl([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      'reason=SyncFailed',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
     expect(events.stdout).to.contain(failedId);
 
     await api.patch(SAMPLESET, 'wrong', ns, { spec: { source: { uri: gw.uri(source.bucket), secretRef: { name: 'source' } } } });
@@ -407,7 +483,16 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     expect(cond(blocked, 'Ready')!.message).to.contain(`${ns}/jfs-later`);
     expect(blocked.metadata.finalizers).to.include(SAMPLESET_FINALIZER);
     expect(await api.get(STATEFULSET, 'waiting-runtime', ns)).to.equal(undefined);
-    const events = await cp.kubectl(['get', 'events', '-n', ns, '--field-selector', 'reason=SecretNotFound', '-o', 'jsonpath={.items[*].type}']);
+    const events = await cp.kubectl([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      'reason=SecretNotFound',
+      '-o',
+      'jsonpath={.items[*].type}',
+    ]);
     expect(events.stdout).to.contain('Warning');
 
     await volumeSecret(ns, 'jfs-later');
@@ -437,9 +522,12 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     // nothing was created, and nothing keeps rewriting the status (no hot loop)
     const rvs = await Promise.all(['engine', 'key', 'scheme'].map(async (n) => (await getSS(ns, n))!.metadata.resourceVersion));
     await sleep(3000);
-    expect(await Promise.all(['engine', 'key', 'scheme'].map(async (n) => (await getSS(ns, n))!.metadata.resourceVersion))).to.deep.equal(rvs);
+    expect(await Promise.all(['engine', 'key', 'scheme'].map(async (n) => (await getSS(ns, n))!.metadata.resourceVersion))).to.deep.equal(
+      rvs,
+    );
     for (const n of ['engine', 'key', 'scheme']) expect(await api.get(STATEFULSET, `${n}-runtime`, ns), n).to.equal(undefined);
-    const reasons = (await cp.kubectl(['get', 'events', '-n', ns, '--field-selector', 'type=Warning', '-o', 'jsonpath={.items[*].reason}'])).stdout;
+    const reasons = (await cp.kubectl(['get', 'events', '-n', ns, '--field-selector', 'type=Warning', '-o', 'jsonpath={.items[*].reason}']))
+      .stdout;
     for (const [, reason] of expectations) expect(reasons).to.contain(reason);
   });
 
@@ -449,11 +537,24 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     const v = await volumeSecret(ns, 'jfs');
     const filled = await fillVolume(v, { 'x.bin': 64 * 1024, 'y/z.bin': 8 * 1024 });
     await createSampleSet(ns, 'elastic', { partitions: 2, noSync: true });
-    await ssWhere(ns, 'elastic', 'Ready with 2', (s) => readyWith(filled.files, filled.bytes)(s) && s.status?.runtimeStatus?.runtimeReady === '2/2');
+    await ssWhere(
+      ns,
+      'elastic',
+      'Ready with 2',
+      (s) => readyWith(filled.files, filled.bytes)(s) && s.status?.runtimeStatus?.runtimeReady === '2/2',
+    );
     await labelsFollowPods(ns, 'elastic', 2);
 
     await api.patch(SAMPLESET, 'elastic', ns, { spec: { partitions: 3 } });
-    const three = await ssWhere(ns, 'elastic', 'Ready with 3', (s) => s.status?.phase === 'Ready' && s.status.runtimeStatus?.runtimeReady === '3/3' && s.status.observedGeneration === s.metadata.generation);
+    const three = await ssWhere(
+      ns,
+      'elastic',
+      'Ready with 3',
+      (s) =>
+        s.status?.phase === 'Ready' &&
+        s.status.runtimeStatus?.runtimeReady === '3/3' &&
+        s.status.observedGeneration === s.metadata.generation,
+    );
     expect(three.status!.nodes!.map((n) => n.pod)).to.deep.equal(['elastic-runtime-0', 'elastic-runtime-1', 'elastic-runtime-2']);
     expect(new Set(three.status!.nodes!.map((n) => n.node)).size).to.equal(3);
     const labels3 = await labelsFollowPods(ns, 'elastic', 3);
@@ -461,12 +562,25 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     expect((await api.get<V1StatefulSet>(STATEFULSET, 'elastic-runtime', ns))!.spec!.replicas).to.equal(3);
 
     await api.patch(SAMPLESET, 'elastic', ns, { spec: { partitions: 1 } });
-    const one = await ssWhere(ns, 'elastic', 'Ready with 1', (s) => s.status?.phase === 'Ready' && s.status.runtimeStatus?.runtimeReady === '1/1' && s.status.observedGeneration === s.metadata.generation);
+    const one = await ssWhere(
+      ns,
+      'elastic',
+      'Ready with 1',
+      (s) =>
+        s.status?.phase === 'Ready' &&
+        s.status.runtimeStatus?.runtimeReady === '1/1' &&
+        s.status.observedGeneration === s.metadata.generation,
+    );
     expect(one.status!.nodes!.map((n) => n.pod)).to.deep.equal(['elastic-runtime-0']);
     const labels1 = await labelsFollowPods(ns, 'elastic', 1);
     expect(Object.values(labels1)).to.deep.equal(['elastic-runtime-0']);
     await waitFor('scaled-down pods to go', async () => ((await runtimePods(ns, 'elastic')).length === 1 ? true : undefined), WAIT);
-    await ssWhere(ns, 'elastic', 'statistics from the one pod', (s) => readyWith(filled.files, filled.bytes)(s) && /elastic-runtime-0$/.test(cond(s, 'CacheStatsAvailable')!.message));
+    await ssWhere(
+      ns,
+      'elastic',
+      'statistics from the one pod',
+      (s) => readyWith(filled.files, filled.bytes)(s) && /elastic-runtime-0$/.test(cond(s, 'CacheStatsAvailable')!.message),
+    );
   });
 
   it('6. a deleted runtime pod is recreated and the SampleSet is Ready again with correct statistics', async function () {
@@ -484,7 +598,9 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       async () => {
         const p = (await runtimePods(ns, 'resilient')).find((x) => x.metadata!.name === 'resilient-runtime-1');
         if (!p || p.metadata!.uid === before.metadata!.uid || p.status?.phase !== 'Running') return undefined;
-        return sim.pods().some((s) => s.name === 'resilient-runtime-1' && s.namespace === ns && s.uid === p.metadata!.uid && s.serving) ? p : undefined;
+        return sim.pods().some((s) => s.name === 'resilient-runtime-1' && s.namespace === ns && s.uid === p.metadata!.uid && s.serving)
+          ? p
+          : undefined;
       },
       WAIT,
     );
@@ -492,7 +608,10 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
       ns,
       'resilient',
       'Ready again with statistics from both pods',
-      (s) => readyWith(filled.files, filled.bytes)(s) && s.status?.runtimeStatus?.runtimeReady === '2/2' && /resilient-runtime-0, resilient-runtime-1$/.test(cond(s, 'CacheStatsAvailable')!.message),
+      (s) =>
+        readyWith(filled.files, filled.bytes)(s) &&
+        s.status?.runtimeStatus?.runtimeReady === '2/2' &&
+        /resilient-runtime-0, resilient-runtime-1$/.test(cond(s, 'CacheStatsAvailable')!.message),
     );
     expect(ss.status!.nodes!.every((n) => n.ready)).to.equal(true);
     await labelsFollowPods(ns, 'resilient', 2);
@@ -591,7 +710,10 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     const ns = await namespace('conflict');
     const v = await volumeSecret(ns, 'jfs');
     const filled = await fillVolume(v, { 'c.bin': 2048 });
-    await api.create<V1Service>(SERVICE, { metadata: { name: 'taken-runtime', namespace: ns }, spec: { clusterIP: 'None', ports: [{ port: 80 }] } });
+    await api.create<V1Service>(SERVICE, {
+      metadata: { name: 'taken-runtime', namespace: ns },
+      spec: { clusterIP: 'None', ports: [{ port: 80 }] },
+    });
     await createSampleSet(ns, 'taken', { partitions: 1, noSync: true });
     const blocked = await ssWhere(ns, 'taken', 'Ready=False ObjectConflict', (s) => cond(s, 'Ready')?.reason === 'ObjectConflict');
     expect(cond(blocked, 'Ready')!.message).to.contain(`Service ${ns}/taken-runtime`);
@@ -626,14 +748,24 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     const pod = await sim.waitForRuntime(ns, 'fresh-runtime-0');
     const mp = Object.values(pod.mounts)[0];
     for (const rel of Object.keys(files)) fs.readFileSync(path.join(mp, rel));
-    await waitFor('blocks in the node cache', () => (pod.cacheDirs.reduce((n, d) => n + dirBytes(d), 0) >= filled.bytes ? true : undefined), WAIT);
+    await waitFor(
+      'blocks in the node cache',
+      () => (pod.cacheDirs.reduce((n, d) => n + dirBytes(d), 0) >= filled.bytes ? true : undefined),
+      WAIT,
+    );
     await sleep(2000);
     expect((await getSS(ns, 'fresh'))!.status!.cacheStatus!.cachedBytes, 'no fast poll').to.equal(0);
 
     // a SampleJob operator would say "job ended": statistics follow at once
     const t0 = Date.now();
     operator.notifier.invalidate(ns, 'fresh');
-    const after = await ssWhere(ns, 'fresh', 'cached bytes after the invalidation', (s) => (s.status?.cacheStatus?.cachedBytes ?? 0) >= filled.bytes, 15_000);
+    const after = await ssWhere(
+      ns,
+      'fresh',
+      'cached bytes after the invalidation',
+      (s) => (s.status?.cacheStatus?.cachedBytes ?? 0) >= filled.bytes,
+      15_000,
+    );
     expect(Date.now() - t0).to.be.below(10_000);
     expect(after.status!.cacheStatus!.cachedPercentage).to.equal('100.0%');
     expect(after.status!.lastCacheUpdateTime).to.be.a('string');

@@ -64,7 +64,8 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
   }
 
   /** A volume Secret with the required keys (no volume is ever mounted in this file). */
-  const volumeSecret = (ns: string, name = 'jfs'): Promise<void> => secret(ns, name, { name: 'tenant-vol', metaurl: 'redis://127.0.0.1:1/1', storage: 'file', bucket: '/nonexistent/' });
+  const volumeSecret = (ns: string, name = 'jfs'): Promise<void> =>
+    secret(ns, name, { name: 'tenant-vol', metaurl: 'redis://127.0.0.1:1/1', storage: 'file', bucket: '/nonexistent/' });
 
   function sampleSetBody(ns: string, name: string, spec: Partial<SampleSetSpec>): SampleSet {
     return {
@@ -84,7 +85,8 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
     };
   }
 
-  const cond = (o: { status?: { conditions?: Condition[] } } | undefined, type: string): Condition | undefined => o?.status?.conditions?.find((c) => c.type === type);
+  const cond = (o: { status?: { conditions?: Condition[] } } | undefined, type: string): Condition | undefined =>
+    o?.status?.conditions?.find((c) => c.type === type);
 
   async function ssCondition(ns: string, name: string, reason: string): Promise<SampleSet> {
     return waitFor(
@@ -114,10 +116,14 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
 
   /** Waits for a Warning Event `reason` about `name` (Events are recorded after the status write). */
   async function warning(ns: string, name: string, reason: string): Promise<EventItem> {
-    return waitFor(`Warning ${reason} about ${ns}/${name}`, async () => (await events(ns)).find((e) => e.type === 'Warning' && e.reason === reason && e.regarding?.name === name), {
-      timeoutMs: 15_000,
-      intervalMs: 200,
-    });
+    return waitFor(
+      `Warning ${reason} about ${ns}/${name}`,
+      async () => (await events(ns)).find((e) => e.type === 'Warning' && e.reason === reason && e.regarding?.name === name),
+      {
+        timeoutMs: 15_000,
+        intervalMs: 200,
+      },
+    );
   }
 
   /** Status of every object, every Event of the namespace and every operator log line, as one text. */
@@ -172,7 +178,8 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
   });
 
   afterEach(function () {
-    if (this.currentTest?.state === 'failed') process.stderr.write(`      [tenant-boundary] last operator log lines:\n${logLines.slice(-30).join('')}\n`);
+    if (this.currentTest?.state === 'failed')
+      process.stderr.write(`      [tenant-boundary] last operator log lines:\n${logLines.slice(-30).join('')}\n`);
   });
 
   it('class 6: the apiserver refuses credentials anywhere in a source URI (/ : @ in the key, percent-encoded), without echoing them', async function () {
@@ -194,7 +201,11 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
       await apiserverRefuses(sampleJobBody(ns, `uri-${i}`, { syncOptions: { source: uri } }), 'spec.syncOptions.source', parts);
     }
     // a clean URI passes
-    await api.create(SAMPLESET, sampleSetBody(ns, 'clean', { noSync: true, source: { uri: 's3://bucket.s3.us-east-1.amazonaws.com/prefix%20x/' } }), ns);
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(ns, 'clean', { noSync: true, source: { uri: 's3://bucket.s3.us-east-1.amazonaws.com/prefix%20x/' } }),
+      ns,
+    );
   });
 
   it('class 6: credentials of a storage that reads them only from the URI (argv) are refused unless the SampleSet opts in; the secret shows nowhere', async function () {
@@ -223,10 +234,26 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
     await secret(tenant, 'own-src', { 'access-key': 'OWNKEY', 'secret-key': 'OWNSECRET' });
 
     // the volume Secret (the PV's nodePublishSecretRef) and the source Secret of a SampleSet
-    await api.create(SAMPLESET, sampleSetBody(tenant, 'steal-volume', { noSync: true, secretRef: { name: 'jfs', namespace: victim } }), tenant);
-    await api.create(SAMPLESET, sampleSetBody(tenant, 'steal-source', { source: { uri: 's3://bucket/x/', secretRef: { name: 'src', namespace: victim } } }), tenant);
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(tenant, 'steal-volume', { noSync: true, secretRef: { name: 'jfs', namespace: victim } }),
+      tenant,
+    );
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(tenant, 'steal-source', { source: { uri: 's3://bucket/x/', secretRef: { name: 'src', namespace: victim } } }),
+      tenant,
+    );
     // the source credentials of a sync SampleJob (sent to a server of the tenant's choosing)
-    await api.create(SAMPLEJOB, sampleJobBody(tenant, 'steal-sync', { sampleSetRef: { name: 'steal-volume' }, secretRef: { name: 'src', namespace: victim }, syncOptions: { source: 'webdav://127.0.0.1:9/x/' } }), tenant);
+    await api.create(
+      SAMPLEJOB,
+      sampleJobBody(tenant, 'steal-sync', {
+        sampleSetRef: { name: 'steal-volume' },
+        secretRef: { name: 'src', namespace: victim },
+        syncOptions: { source: 'webdav://127.0.0.1:9/x/' },
+      }),
+      tenant,
+    );
     // spelling out the own namespace is fine
     await api.create(SAMPLESET, sampleSetBody(tenant, 'own', { noSync: true, secretRef: { name: 'jfs', namespace: tenant } }), tenant);
 
@@ -242,24 +269,40 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
     // the SampleSet of its own namespace proceeds, with its own Secret in the PV
     const pv = await waitFor('PV of tenant/own', () => api.get<V1PersistentVolume>(PV, `${tenant}.own`), WAIT);
     expect(pv.spec!.csi!.nodePublishSecretRef).to.deep.equal({ name: 'jfs', namespace: tenant });
-    for (const name of ['steal-volume', 'steal-source']) expect(await api.get<V1PersistentVolume>(PV, `${tenant}.${name}`), name).to.equal(undefined);
+    for (const name of ['steal-volume', 'steal-source'])
+      expect(await api.get<V1PersistentVolume>(PV, `${tenant}.${name}`), name).to.equal(undefined);
 
     // the audit log (written before each answer) shows the ServiceAccount at work in the tenant's
     // namespace, and no request of it in the victim's — in particular no read of a Secret there
     const used = usedPermissions();
-    expect([...(used.byNamespace.get(tenant) ?? [])]).to.include.members(['patch samplesets/status.batch.paddlepaddle.org', 'patch samplejobs/status.batch.paddlepaddle.org']);
+    expect([...(used.byNamespace.get(tenant) ?? [])]).to.include.members([
+      'patch samplesets/status.batch.paddlepaddle.org',
+      'patch samplejobs/status.batch.paddlepaddle.org',
+    ]);
     expect([...(used.byNamespace.get(victim) ?? [])], `requests in ${victim}`).to.deep.equal([]);
     const text = await everythingVisible(tenant);
     for (const part of ['VICTIMKEY', 'VICTIMSECRET']) expect(text).to.not.include(part);
   });
 
-  it('class 8: cache tiers outside the configured roots → InvalidCacheDir naming the roots; allowed ones get the SampleSet\'s own directory', async function () {
+  it("class 8: cache tiers outside the configured roots → InvalidCacheDir naming the roots; allowed ones get the SampleSet's own directory", async function () {
     this.timeout(90_000);
     const ns = await namespace('hostpath');
     await volumeSecret(ns);
-    await api.create(SAMPLESET, sampleSetBody(ns, 'etcd', { noSync: true, cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/etcd' }] } }), ns);
-    await api.create(SAMPLESET, sampleSetBody(ns, 'ssh', { noSync: true, csi: { juiceFSMountOptions: { 'cache-dir': '/home/alice/.ssh' } } }), ns);
-    await api.create(SAMPLESET, sampleSetBody(ns, 'neighbour', { noSync: true, cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/other-operator/cache' }] } }), ns);
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(ns, 'etcd', { noSync: true, cache: { levels: [{ mediumType: 'SSD', path: '/var/lib/etcd' }] } }),
+      ns,
+    );
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(ns, 'ssh', { noSync: true, csi: { juiceFSMountOptions: { 'cache-dir': '/home/alice/.ssh' } } }),
+      ns,
+    );
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(ns, 'neighbour', { noSync: true, cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/other-operator/cache' }] } }),
+      ns,
+    );
     for (const name of ['etcd', 'ssh', 'neighbour']) {
       const s = await ssCondition(ns, name, 'InvalidCacheDir');
       expect(cond(s, 'Ready')!.message).to.include(`allowed: ${cacheRoots.join(', ')}`);
@@ -270,7 +313,19 @@ describe('Tenant boundary (issue 12 classes 6-8): CRDs and operators on their Se
 
     // a path under a root, even one naming another SampleSet's directory, lands in this SampleSet's own
     const other = `${ns}_etcd`;
-    await api.create(SAMPLESET, sampleSetBody(ns, 'ok', { noSync: true, cache: { levels: [{ mediumType: 'MEM', path: `/dev/shm/paddle-operator/${other}` }, { mediumType: 'SSD', path: cacheRoots[0] }] } }), ns);
+    await api.create(
+      SAMPLESET,
+      sampleSetBody(ns, 'ok', {
+        noSync: true,
+        cache: {
+          levels: [
+            { mediumType: 'MEM', path: `/dev/shm/paddle-operator/${other}` },
+            { mediumType: 'SSD', path: cacheRoots[0] },
+          ],
+        },
+      }),
+      ns,
+    );
     const sts = await waitFor('StatefulSet of ok', () => api.get<V1StatefulSet>(STATEFULSET, 'ok-runtime', ns), WAIT);
     const hostPaths = sts.spec!.template.spec!.volumes!.filter((v) => v.hostPath).map((v) => v.hostPath!.path);
     expect(hostPaths).to.deep.equal([`/dev/shm/paddle-operator/${ns}_ok/${other}`, `${cacheRoots[0]}/${ns}_ok`]);

@@ -52,7 +52,10 @@ describe('ReconcilingOperator event source (real apiserver)', function () {
   let informers: InformerFactory;
   let metrics: Metrics;
   let op: RecordingOperator;
-  const cm = (name: string, value: string): V1ConfigMap => ({ metadata: { name, namespace: ns, labels: { [LABEL]: 'yes' } }, data: { value } });
+  const cm = (name: string, value: string): V1ConfigMap => ({
+    metadata: { name, namespace: ns, labels: { [LABEL]: 'yes' } },
+    data: { value },
+  });
 
   before(async () => {
     const cluster = testCluster();

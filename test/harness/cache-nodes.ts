@@ -114,7 +114,12 @@ function run(bin: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeo
       clearTimeout(timer);
       const text = Buffer.concat(out).toString('utf8');
       if (code === 0) resolve(text);
-      else reject(new Error(`${path.basename(bin)} ${args[0] ?? ''} failed (${signal ?? `exit ${code}`}): ${text.trim().split('\n').slice(-5).join(' | ')}`));
+      else
+        reject(
+          new Error(
+            `${path.basename(bin)} ${args[0] ?? ''} failed (${signal ?? `exit ${code}`}): ${text.trim().split('\n').slice(-5).join(' | ')}`,
+          ),
+        );
     });
   });
 }
@@ -172,7 +177,11 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
 
   const nodeDir = (node: string): string => path.join(nodesDir, node);
   const hostPath = (node: string, p: string): string => path.join(nodeDir(node), path.resolve('/', p));
-  const baseEnv = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${cluster.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`, JUICEFS_BIN: juicefs });
+  const baseEnv = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    PATH: `${cluster.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    JUICEFS_BIN: juicefs,
+  });
 
   const noteError = (msg: string): void => {
     errors.push(msg);
@@ -224,7 +233,8 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
       const args = ['format', '--no-update', '--trash-days', '0'];
       if (storage) args.push('--storage', storage);
       if (bucket) args.push('--bucket', bucket);
-      for (const [k, v] of parseMountOptions([secretValue(secret, 'format-options') ?? ''])) args.push(`--${k}`, ...(v === undefined ? [] : [v]));
+      for (const [k, v] of parseMountOptions([secretValue(secret, 'format-options') ?? '']))
+        args.push(`--${k}`, ...(v === undefined ? [] : [v]));
       await run(juicefs, [...args, metaurl, name], { env: credEnv, timeoutMs: 60_000 });
     });
 
@@ -234,7 +244,10 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
     let backup = false;
     for (const [k, v] of options) {
       if (k === 'cache-dir' && v !== undefined && v !== 'memory') {
-        const dirs = v.split(':').filter(Boolean).map((d) => hostPath(node, d));
+        const dirs = v
+          .split(':')
+          .filter(Boolean)
+          .map((d) => hostPath(node, d));
         for (const d of dirs) fs.mkdirSync(d, { recursive: true });
         cacheDirs.push(...dirs);
         args.push('--cache-dir', dirs.join(':'));
@@ -250,7 +263,10 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
   }
 
   async function unmount(mountPoint: string): Promise<void> {
-    for (const args of [['umount', mountPoint], ['umount', '--force', mountPoint]]) {
+    for (const args of [
+      ['umount', mountPoint],
+      ['umount', '--force', mountPoint],
+    ]) {
       try {
         await run(juicefs, args, { timeoutMs: 30_000 });
         return;
@@ -258,7 +274,9 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
         if (/not a mount point|not mounted|no such file/i.test(errorMessage(e))) return;
       }
     }
-    await run('umount', ['-l', mountPoint], { timeoutMs: 10_000 }).catch((e: unknown) => noteError(`could not unmount ${mountPoint}: ${errorMessage(e)}`));
+    await run('umount', ['-l', mountPoint], { timeoutMs: 10_000 }).catch((e: unknown) =>
+      noteError(`could not unmount ${mountPoint}: ${errorMessage(e)}`),
+    );
   }
 
   /** Env of the container: plain values, Secret keys, a few field refs; paths translated. */
@@ -276,7 +294,15 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
       } else if (e.valueFrom?.fieldRef) {
         const f = e.valueFrom.fieldRef.fieldPath;
         const v =
-          f === 'metadata.name' ? pod.metadata?.name : f === 'metadata.namespace' ? ns : f === 'status.podIP' ? pod.status?.podIP : f === 'spec.nodeName' ? pod.spec?.nodeName : undefined;
+          f === 'metadata.name'
+            ? pod.metadata?.name
+            : f === 'metadata.namespace'
+              ? ns
+              : f === 'status.podIP'
+                ? pod.status?.podIP
+                : f === 'spec.nodeName'
+                  ? pod.spec?.nodeName
+                  : undefined;
         if (v !== undefined) env[e.name] = v;
       }
     }
@@ -383,7 +409,14 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
     // another process on this address (e.g. a second test cluster with the same pod CIDR) would
     // answer in our runtime's place: refuse rather than test against a stranger
     await assertAddressFree(podIP, port);
-    sim.proc = ManagedProcess.spawn({ name: `runtime ${ns}/${name}`, bin, args: [...args, ...(opts.runtimeExtraArgs ?? [])], logPath: sim.logPath, env: sim.env, cwd: podDir });
+    sim.proc = ManagedProcess.spawn({
+      name: `runtime ${ns}/${name}`,
+      bin,
+      args: [...args, ...(opts.runtimeExtraArgs ?? [])],
+      logPath: sim.logPath,
+      env: sim.env,
+      cwd: podDir,
+    });
     try {
       await waitFor(
         `paddle-runtime of ${ns}/${name} on ${podIP}:${port}`,
@@ -460,7 +493,19 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
 
   return {
     errors,
-    pods: () => [...sims.values()].map(({ namespace, name, uid, node, podIP, podDir, mounts, cacheDirs, logPath, serving }) => ({ namespace, name, uid, node, podIP, podDir, mounts, cacheDirs, logPath, serving })),
+    pods: () =>
+      [...sims.values()].map(({ namespace, name, uid, node, podIP, podDir, mounts, cacheDirs, logPath, serving }) => ({
+        namespace,
+        name,
+        uid,
+        node,
+        podIP,
+        podDir,
+        mounts,
+        cacheDirs,
+        logPath,
+        serving,
+      })),
     hostPath,
     async waitForRuntime(namespace: string, name: string, timeoutMs = 60_000): Promise<SimulatedPod> {
       return waitFor(
@@ -500,7 +545,11 @@ async function assertAddressFree(host: string, port: number): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', (e: NodeJS.ErrnoException) =>
-      reject(e.code === 'EADDRINUSE' ? new Retry(`${host}:${port} is taken by another process (another test cluster using the same pod IPs?)`, 3000) : e),
+      reject(
+        e.code === 'EADDRINUSE'
+          ? new Retry(`${host}:${port} is taken by another process (another test cluster using the same pod IPs?)`, 3000)
+          : e,
+      ),
     );
     srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve()));
   });
@@ -544,7 +593,7 @@ export interface S3Gateway {
 /** Deterministic pseudo-random bytes (xorshift), so datasets are reproducible and incompressible. */
 export function pseudoRandomBytes(size: number, seed: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
-  let x = (seed >>> 0) || 0x9e3779b9;
+  let x = seed >>> 0 || 0x9e3779b9;
   let i = 0;
   while (i + 4 <= size) {
     x ^= x << 13;
@@ -578,10 +627,18 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
   const metaurl = `sqlite3://${path.join(dir, 'meta.db')}`;
   const accessKey = opts.accessKey ?? 'paddletest';
   const secretKey = opts.secretKey ?? `s3cret-${Math.random().toString(36).slice(2, 12)}`;
-  await run(opts.juicefsBin, ['format', '--no-update', '--trash-days', '0', '--storage', 'file', '--bucket', path.join(dir, 'objects') + '/', metaurl, 'source'], { timeoutMs: 60_000 });
+  await run(
+    opts.juicefsBin,
+    ['format', '--no-update', '--trash-days', '0', '--storage', 'file', '--bucket', path.join(dir, 'objects') + '/', metaurl, 'source'],
+    { timeoutMs: 60_000 },
+  );
   const mountPoint = path.join(dir, 'mnt');
   fs.mkdirSync(mountPoint, { recursive: true });
-  await run(opts.juicefsBin, ['mount', '-d', '--no-usage-report', '--no-syslog', '--backup-meta', '0', '--log', path.join(dir, 'mount.log'), metaurl, mountPoint], { timeoutMs: 60_000 });
+  await run(
+    opts.juicefsBin,
+    ['mount', '-d', '--no-usage-report', '--no-syslog', '--backup-meta', '0', '--log', path.join(dir, 'mount.log'), metaurl, mountPoint],
+    { timeoutMs: 60_000 },
+  );
 
   let proc: ManagedProcess | undefined;
   let port = 0;
@@ -592,17 +649,35 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
       name: 's3-gateway',
       bin: opts.juicefsBin,
       // metadata caches off: files written through the mount are visible through S3 at once
-      args: ['gateway', '--multi-buckets', '--no-usage-report', '--backup-meta', '0', '--attr-cache', '0', '--entry-cache', '0', '--dir-entry-cache', '0', metaurl, `${host}:${port}`],
+      args: [
+        'gateway',
+        '--multi-buckets',
+        '--no-usage-report',
+        '--backup-meta',
+        '0',
+        '--attr-cache',
+        '0',
+        '--entry-cache',
+        '0',
+        '--dir-entry-cache',
+        '0',
+        metaurl,
+        `${host}:${port}`,
+      ],
       logPath: path.join(dir, 'gateway.log'),
       env: { ...process.env, MINIO_ROOT_USER: accessKey, MINIO_ROOT_PASSWORD: secretKey },
       cwd: dir,
     });
     try {
-      await waitFor(`juicefs gateway on ${host}:${port}`, async () => (await httpRequest(`http://${host}:${port}/minio/health/live`, { timeoutMs: 1000 })).status === 200, {
-        timeoutMs: 30_000,
-        intervalMs: 100,
-        check: () => proc!.assertRunning(),
-      });
+      await waitFor(
+        `juicefs gateway on ${host}:${port}`,
+        async () => (await httpRequest(`http://${host}:${port}/minio/health/live`, { timeoutMs: 1000 })).status === 200,
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          check: () => proc!.assertRunning(),
+        },
+      );
       break;
     } catch (e) {
       await proc.stop(2000);
@@ -660,7 +735,9 @@ export async function startS3Gateway(opts: S3GatewayOptions): Promise<S3Gateway>
       if (stopped) return;
       stopped = true;
       await proc?.stop(5000);
-      await run(opts.juicefsBin, ['umount', mountPoint], { timeoutMs: 30_000 }).catch(() => run(opts.juicefsBin, ['umount', '--force', mountPoint], { timeoutMs: 30_000 }).catch(() => undefined));
+      await run(opts.juicefsBin, ['umount', mountPoint], { timeoutMs: 30_000 }).catch(() =>
+        run(opts.juicefsBin, ['umount', '--force', mountPoint], { timeoutMs: 30_000 }).catch(() => undefined),
+      );
     },
   };
 }
@@ -670,7 +747,11 @@ export async function waitUnmounted(dir: string, timeoutMs = 10_000): Promise<vo
   const abs = path.resolve(dir);
   await waitFor(
     `no mounts under ${abs}`,
-    () => !fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1]?.startsWith(abs + '/')),
+    () =>
+      !fs
+        .readFileSync('/proc/mounts', 'utf8')
+        .split('\n')
+        .some((l) => l.split(' ')[1]?.startsWith(abs + '/')),
     { timeoutMs, intervalMs: 200 },
   );
   await sleep(0);

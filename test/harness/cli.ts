@@ -166,7 +166,16 @@ async function serve(): Promise<void> {
     const target = path.join(cp.binDir, b);
     if (fs.existsSync(target)) fs.symlinkSync(target, link);
   }
-  writeState({ status: 'ready', pid: process.pid, runDir, server: cp.server, kubeconfig: kubeconfigPath, binDir: cp.binDir, startedAt, startupMs: cp.startupMs });
+  writeState({
+    status: 'ready',
+    pid: process.pid,
+    runDir,
+    server: cp.server,
+    kubeconfig: kubeconfigPath,
+    binDir: cp.binDir,
+    startedAt,
+    startupMs: cp.startupMs,
+  });
   log('ready; waiting for SIGTERM (npm run cluster:down)');
   // Stay alive: the control plane's child processes keep the event loop busy, but be explicit.
   setInterval(() => undefined, 1 << 30);

@@ -29,7 +29,18 @@ import { kwokConfigYaml } from './kwok-stages.js';
 import { generatePki, type Pki } from './pki.js';
 import { ManagedProcess } from './process.js';
 import { checkToolchain, toolchainBinDir } from './toolchain.js';
-import { defaultLog, errorMessage, freePorts, httpRequest, pidAlive, pidCommandLine, repoRoot, sleep, waitFor, type LogFn } from './util.js';
+import {
+  defaultLog,
+  errorMessage,
+  freePorts,
+  httpRequest,
+  pidAlive,
+  pidCommandLine,
+  repoRoot,
+  sleep,
+  waitFor,
+  type LogFn,
+} from './util.js';
 
 export { KWOK_COMPLETE, KWOK_COMPLETE_AFTER_ANNOTATION, KWOK_COMPLETE_LABEL, KWOK_EXIT_CODE_ANNOTATION } from './kwok-stages.js';
 
@@ -270,7 +281,9 @@ export class ControlPlane {
 
     await Promise.all([crdsThenKcm, nodes, this.waitHealthz('kube-scheduler', schedulerPort, remaining())]);
     this.startupMs = Date.now() - t0;
-    this.log(`control plane ready at ${this.server} in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')}); KUBECONFIG=${this.kubeconfigPath}`);
+    this.log(
+      `control plane ready at ${this.server} in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')}); KUBECONFIG=${this.kubeconfigPath}`,
+    );
   }
 
   // ---------------------------------------------------------------------------------- processes
@@ -382,7 +395,10 @@ export class ControlPlane {
     if (range.status !== 200) throw new Error(`etcd range failed: HTTP ${range.status} ${range.body}`);
     const revision = Number((JSON.parse(range.body) as { header?: { revision?: string } }).header?.revision);
     if (!Number.isFinite(revision) || revision <= 0) throw new Error(`etcd range returned no revision: ${range.body}`);
-    const res = await httpRequest(`${this.etcdUrl}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision: String(revision), physical: true }) });
+    const res = await httpRequest(`${this.etcdUrl}/v3/kv/compaction`, {
+      method: 'POST',
+      body: JSON.stringify({ revision: String(revision), physical: true }),
+    });
     // Compacting to an already-compacted revision is harmless for our purpose.
     if (res.status !== 200 && !/compacted/.test(res.body)) throw new Error(`etcd compaction failed: HTTP ${res.status} ${res.body}`);
     this.log(`etcd compacted at revision ${revision}`);
@@ -537,7 +553,9 @@ export class ControlPlane {
         const result = { code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
         if (result.code !== 0 && !opts.allowFail) {
           const why = signal ? `killed by ${signal}` : `exit code ${result.code}`;
-          reject(Object.assign(new Error(`kubectl ${args.join(' ')} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`), result));
+          reject(
+            Object.assign(new Error(`kubectl ${args.join(' ')} failed (${why}): ${result.stderr.trim() || result.stdout.trim()}`), result),
+          );
         } else {
           resolve(result);
         }
@@ -574,11 +592,20 @@ export class ControlPlane {
         if (obj?.kind === 'CustomResourceDefinition' && obj.metadata?.name) names.push(obj.metadata.name);
       }
     }
-    await this.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=paddle-test-harness', ...files.flatMap((f) => ['-f', f])]);
+    await this.kubectl([
+      'apply',
+      '--server-side',
+      '--force-conflicts',
+      '--field-manager=paddle-test-harness',
+      ...files.flatMap((f) => ['-f', f]),
+    ]);
     if (names.length > 0) {
-      await this.kubectl(['wait', '--for=condition=Established', `--timeout=${Math.ceil(timeoutMs / 1000)}s`, ...names.map((n) => `crd/${n}`)], {
-        timeoutMs: timeoutMs + 10_000,
-      });
+      await this.kubectl(
+        ['wait', '--for=condition=Established', `--timeout=${Math.ceil(timeoutMs / 1000)}s`, ...names.map((n) => `crd/${n}`)],
+        {
+          timeoutMs: timeoutMs + 10_000,
+        },
+      );
     }
     this.log(`installed ${names.length} CRD(s) from ${dir}: ${names.join(', ') || '(none)'}`);
     return names;
@@ -627,7 +654,9 @@ export class ControlPlane {
       async () => {
         const list = await this.core().listNode();
         const ready = new Set(
-          list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata?.name),
+          list.items
+            .filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+            .map((n) => n.metadata?.name),
         );
         return this.nodeNames.every((n) => ready.has(n));
       },

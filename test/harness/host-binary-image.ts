@@ -30,7 +30,10 @@ export function hostBinaryImage(opts: HostBinaryImageOptions): Buffer {
     { path: binary, data: fs.readFileSync(binary), mode: 0o755 },
     ...sharedLibraries(binary).map((lib) => ({ path: lib, data: fs.readFileSync(lib), mode: 0o755 })),
     { path: 'tmp', dir: true, mode: 0o1777 },
-    { path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n') },
+    {
+      path: 'etc/passwd',
+      data: Buffer.from('root:x:0:0:root:/root:/nonexistent\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n'),
+    },
     ...(extraFiles ?? []),
   ];
   return ociImageTarball({ ...image, files });

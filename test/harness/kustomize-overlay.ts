@@ -12,7 +12,8 @@ import { repoRoot } from './util.js';
 export function writeImageOverlay(imageRef: string): string {
   const dir = fs.mkdtempSync(path.join(repoRoot(), '.cache', 'overlay-'));
   const colon = imageRef.lastIndexOf(':');
-  const [newName, newTag] = colon > imageRef.lastIndexOf('/') ? [imageRef.slice(0, colon), imageRef.slice(colon + 1)] : [imageRef, 'latest'];
+  const [newName, newTag] =
+    colon > imageRef.lastIndexOf('/') ? [imageRef.slice(0, colon), imageRef.slice(colon + 1)] : [imageRef, 'latest'];
   fs.writeFileSync(
     path.join(dir, 'kustomization.yaml'),
     YAML.stringify({

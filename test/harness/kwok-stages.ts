@@ -219,6 +219,12 @@ export function kwokConfigYaml(): string {
   return [
     defaultFastStages,
     completeStage('paddle-test-pod-succeed', KWOK_COMPLETE.succeeded, 'Succeeded', '0', 'Completed'),
-    completeStage('paddle-test-pod-fail', KWOK_COMPLETE.failed, 'Failed', `or ( index $annotations "${KWOK_EXIT_CODE_ANNOTATION}" ) 1`, 'Error'),
+    completeStage(
+      'paddle-test-pod-fail',
+      KWOK_COMPLETE.failed,
+      'Failed',
+      `or ( index $annotations "${KWOK_EXIT_CODE_ANNOTATION}" ) 1`,
+      'Error',
+    ),
   ].join('---\n');
 }

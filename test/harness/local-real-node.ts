@@ -42,25 +42,43 @@ async function shutdown(reason: string, code = 0): Promise<never> {
 async function applyExample(e: RealNodeEnv): Promise<void> {
   const sample = YAML.parse(fs.readFileSync(path.join(repoRoot(), 'kustomize', 'samples', 'sampleset.yaml'), 'utf8')) as SampleSet;
   const name = sample.metadata.name!;
-  const data = e.gw.put('datasets', Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`demo/train/img_${i}.jpg`, 20_000 + ((i * 7919) % 90_000)])));
+  const data = e.gw.put(
+    'datasets',
+    Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`demo/train/img_${i}.jpg`, 20_000 + ((i * 7919) % 90_000)])),
+  );
   log(`local S3 source ${e.gw.uri('datasets', 'demo/')}: ${data.files} files, ${(data.bytes / 2 ** 20).toFixed(1)} MiB`);
   await e.cp.kubectl(['label', 'node', e.node.name, 'paddlepaddle.org/cache-node=true', '--overwrite']);
   const sourceSecret = sample.spec.source?.secretRef?.name ?? `${name}-source`;
   const secrets = [
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: sample.spec.secretRef.name, namespace: 'default' }, stringData: e.volumeSecret(name) },
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: sourceSecret, namespace: 'default' }, stringData: { 'access-key': e.gw.accessKey, 'secret-key': e.gw.secretKey } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: sample.spec.secretRef.name, namespace: 'default' },
+      stringData: e.volumeSecret(name),
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: sourceSecret, namespace: 'default' },
+      stringData: { 'access-key': e.gw.accessKey, 'secret-key': e.gw.secretKey },
+    },
   ];
   sample.metadata.namespace = 'default';
   sample.spec.partitions = 1;
   sample.spec.source = { uri: e.gw.uri('datasets', 'demo/'), secretRef: { name: sourceSecret } };
   if (sample.spec.cache?.levels) sample.spec.cache.levels = sample.spec.cache.levels.filter((l) => l.mediumType !== 'MEM');
-  const res = await e.cp.kubectl(['apply', '-f', '-'], { input: [...secrets, sample].map((o) => YAML.stringify(o)).join('---\n'), allowFail: true });
+  const res = await e.cp.kubectl(['apply', '-f', '-'], {
+    input: [...secrets, sample].map((o) => YAML.stringify(o)).join('---\n'),
+    allowFail: true,
+  });
   log(res.code === 0 ? `applied the example SampleSet:\n${res.stdout.trimEnd()}` : `kubectl apply failed:\n${res.stderr.trimEnd()}`);
 }
 
 async function printStatus(e: RealNodeEnv): Promise<void> {
   const res = await e.cp.kubectl(['get', 'samplesets,pods', '-A', '-o', 'wide'], { allowFail: true, timeoutMs: 9000 });
-  process.stdout.write(`\n${new Date().toLocaleTimeString()} kubectl get samplesets,pods -A\n${(res.code === 0 ? res.stdout : res.stderr).trimEnd()}\n`);
+  process.stdout.write(
+    `\n${new Date().toLocaleTimeString()} kubectl get samplesets,pods -A\n${(res.code === 0 ? res.stdout : res.stderr).trimEnd()}\n`,
+  );
 }
 
 export async function runLocalRealNode(): Promise<void> {
@@ -72,10 +90,17 @@ export async function runLocalRealNode(): Promise<void> {
     log(`installing the operator: kubectl apply --server-side -k ${path.relative(repoRoot(), overlay)} (image ${e.image})`);
     await e.cp.kubectl(['apply', '--server-side', '-k', overlay]);
     fs.rmSync(overlay, { recursive: true, force: true });
-    await waitFor('the operator Deployment available', async () => {
-      const r = await e.cp.kubectl(['-n', 'paddle-system', 'get', 'deployment', 'paddle-operator', '-o', 'jsonpath={.status.availableReplicas}'], { allowFail: true });
-      return Number(r.stdout) > 0;
-    }, { timeoutMs: 180_000, intervalMs: 1000 });
+    await waitFor(
+      'the operator Deployment available',
+      async () => {
+        const r = await e.cp.kubectl(
+          ['-n', 'paddle-system', 'get', 'deployment', 'paddle-operator', '-o', 'jsonpath={.status.availableReplicas}'],
+          { allowFail: true },
+        );
+        return Number(r.stdout) > 0;
+      },
+      { timeoutMs: 180_000, intervalMs: 1000 },
+    );
     await applyExample(e);
     log('');
     log('The cluster is yours from another shell:');

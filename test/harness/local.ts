@@ -105,7 +105,12 @@ async function applyExample(cp: ControlPlane): Promise<void> {
       apiVersion: 'v1',
       kind: 'Secret',
       metadata: { name: sample.spec.secretRef.name, namespace: 'default' },
-      stringData: { name, metaurl: `sqlite3://${path.join(volumeDir, 'meta.db')}`, storage: 'file', bucket: path.join(volumeDir, 'objects') + '/' },
+      stringData: {
+        name,
+        metaurl: `sqlite3://${path.join(volumeDir, 'meta.db')}`,
+        storage: 'file',
+        bucket: path.join(volumeDir, 'objects') + '/',
+      },
     },
     {
       apiVersion: 'v1',
@@ -125,7 +130,8 @@ async function applyExample(cp: ControlPlane): Promise<void> {
 /** A few hundred files, some nested, some large: about 40 MiB. */
 function demoDataset(): Record<string, number> {
   const objects: Record<string, number> = {};
-  for (let c = 0; c < 4; c++) for (let i = 0; i < 60; i++) objects[`imagenet/demo/train/n0${c}/img_${i}.jpg`] = 20_000 + ((i * 7919) % 90_000);
+  for (let c = 0; c < 4; c++)
+    for (let i = 0; i < 60; i++) objects[`imagenet/demo/train/n0${c}/img_${i}.jpg`] = 20_000 + ((i * 7919) % 90_000);
   for (let i = 0; i < 20; i++) objects[`imagenet/demo/val/img_${i}.jpg`] = 50_000;
   objects['imagenet/demo/train_list.txt'] = 12_000;
   objects['imagenet/demo/shards/big-0.bin'] = 8 * 2 ** 20;

@@ -117,7 +117,13 @@ export function readTar(tar: Buffer): TarEntry[] {
       off += Math.ceil(size / BLOCK) * BLOCK;
       continue;
     }
-    out.push({ name, type, mode: parseInt(str(100, 8).trim(), 8), data: type === 'file' ? Buffer.from(tar.subarray(off, off + size)) : undefined, linkname: type === 'symlink' ? str(157, 100) : undefined });
+    out.push({
+      name,
+      type,
+      mode: parseInt(str(100, 8).trim(), 8),
+      data: type === 'file' ? Buffer.from(tar.subarray(off, off + size)) : undefined,
+      linkname: type === 'symlink' ? str(157, 100) : undefined,
+    });
     off += Math.ceil(size / BLOCK) * BLOCK;
   }
   return out;
@@ -130,7 +136,8 @@ export function layerEntries(files: ImageFile[]): TarEntry[] {
   const entries = new Map<string, TarEntry>();
   for (const f of files) {
     const rel = f.path.replace(/^\/+/, '').replace(/\/+$/, '');
-    if (!rel || rel.split('/').some((p) => p === '..' || p === '.')) throw new Error(`image file path ${JSON.stringify(f.path)} is not a plain relative path`);
+    if (!rel || rel.split('/').some((p) => p === '..' || p === '.'))
+      throw new Error(`image file path ${JSON.stringify(f.path)} is not a plain relative path`);
     const parts = rel.split('/');
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join('/') + '/';
@@ -192,7 +199,12 @@ export function ociImageTarball(opts: OciImageOptions): Buffer {
     { name: 'index.json', type: 'file', mode: 0o644, data: Buffer.from(JSON.stringify(index)) },
     { name: 'blobs/', type: 'dir', mode: 0o755 },
     { name: 'blobs/sha256/', type: 'dir', mode: 0o755 },
-    ...[...blobs].map(([digest, data]): TarEntry => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file', mode: 0o644, data })),
+    ...[...blobs].map(([digest, data]): TarEntry => ({
+      name: `blobs/sha256/${digest.slice('sha256:'.length)}`,
+      type: 'file',
+      mode: 0o644,
+      data,
+    })),
   ];
   return tarArchive(entries);
 }
@@ -225,7 +237,11 @@ export interface Descriptor {
  * copied as they are; the result carries only the derived image.
  */
 export function appendLayer(base: Buffer, opts: AppendLayerOptions): Buffer {
-  const files = new Map(readTar(base).filter((e) => e.type === 'file').map((e) => [e.name, e.data!]));
+  const files = new Map(
+    readTar(base)
+      .filter((e) => e.type === 'file')
+      .map((e) => [e.name, e.data!]),
+  );
   const read = (d: Descriptor): Buffer => {
     const b = files.get(`blobs/sha256/${d.digest.replace(/^sha256:/, '')}`);
     if (!b) throw new Error(`base image lacks blob ${d.digest}`);
@@ -276,14 +292,22 @@ export function appendLayer(base: Buffer, opts: AppendLayerOptions): Buffer {
   const index = {
     schemaVersion: 2,
     mediaType: OCI_INDEX,
-    manifests: [{ mediaType: OCI_MANIFEST, ...manifestRef, annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag } }],
+    manifests: [
+      {
+        mediaType: OCI_MANIFEST,
+        ...manifestRef,
+        annotations: { 'io.containerd.image.name': opts.name, 'org.opencontainers.image.ref.name': tag },
+      },
+    ],
   };
   return tarArchive([
     { name: 'oci-layout', type: 'file', mode: 0o644, data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') },
     { name: 'index.json', type: 'file', mode: 0o644, data: Buffer.from(JSON.stringify(index)) },
     { name: 'blobs/', type: 'dir', mode: 0o755 },
     { name: 'blobs/sha256/', type: 'dir', mode: 0o755 },
-    ...[...blobs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([digest, data]): TarEntry => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file', mode: 0o644, data })),
+    ...[...blobs]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([digest, data]): TarEntry => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file', mode: 0o644, data })),
   ]);
 }
 

@@ -11,7 +11,7 @@ import { runtimeMain } from '../../src/runtime/main.js';
 runtimeMain(process.argv.slice(2), process.env, installedEngines({}, [...INSTALLED_ENGINES, EXAMPLE_PACKAGE])).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`paddle-runtime (example): ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`paddle-runtime (example): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exit(1);
   },
 );

@@ -47,10 +47,24 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes
 async function selfSignedCa(dir: string, name: string, cn: string): Promise<void> {
   await openssl(
     [
-      'req', '-x509', ...EC, '-sha256', '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', DAYS, '-set_serial', serial(),
-      '-subj', `/CN=${cn}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+      'req',
+      '-x509',
+      ...EC,
+      '-sha256',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      DAYS,
+      '-set_serial',
+      serial(),
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
     ],
     dir,
   );
@@ -60,7 +74,25 @@ async function signed(dir: string, name: string, subject: string, extensions: st
   await openssl(['req', '-new', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
   fs.writeFileSync(path.join(dir, `${name}.ext`), extensions.join('\n') + '\n');
   await openssl(
-    ['x509', '-req', '-sha256', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-set_serial', serial(), '-days', DAYS, '-out', `${name}.crt`, '-extfile', `${name}.ext`],
+    [
+      'x509',
+      '-req',
+      '-sha256',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${ca}.crt`,
+      '-CAkey',
+      `${ca}.key`,
+      '-set_serial',
+      serial(),
+      '-days',
+      DAYS,
+      '-out',
+      `${name}.crt`,
+      '-extfile',
+      `${name}.ext`,
+    ],
     dir,
   );
   fs.rmSync(path.join(dir, `${name}.csr`));
@@ -76,7 +108,11 @@ export interface PkiOptions {
 export async function generatePki(dir: string, opts: PkiOptions = {}): Promise<Pki> {
   const extraSans = (opts.extraServingIPs ?? []).map((ip) => `,IP:${ip}`).join('');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const clientCert = ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'];
+  const clientCert = [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+  ];
   await Promise.all([
     selfSignedCa(dir, 'ca', 'paddle-operator-test-ca'),
     selfSignedCa(dir, 'front-proxy-ca', 'paddle-operator-test-front-proxy-ca'),
@@ -127,10 +163,22 @@ export interface ClientCertificate {
  * Issues a client certificate signed by the cluster CA of `pki` into `outDir` as <name>.crt and
  * <name>.key (e.g. CN=system:node:<node>, O=system:nodes for a kubelet; CN=system:kube-proxy).
  */
-export async function issueClientCertificate(pki: Pki, outDir: string, name: string, commonName: string, organization?: string): Promise<ClientCertificate> {
+export async function issueClientCertificate(
+  pki: Pki,
+  outDir: string,
+  name: string,
+  commonName: string,
+  organization?: string,
+): Promise<ClientCertificate> {
   fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
   const subject = `${organization ? `/O=${organization}` : ''}/CN=${commonName}`;
   const ca = pki.caCert.replace(/\.crt$/, '');
-  await signed(outDir, name, subject, ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'], ca);
+  await signed(
+    outDir,
+    name,
+    subject,
+    ['basicConstraints=critical,CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth'],
+    ca,
+  );
   return { cert: path.join(outDir, `${name}.crt`), key: path.join(outDir, `${name}.key`) };
 }

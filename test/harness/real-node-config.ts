@@ -286,15 +286,40 @@ export function nodeConfigFiles(c: NodeConfigFilesInput): Record<string, string>
       healthzPort: 10248,
       resolvConf: f('resolv.conf'),
     }),
-    'kubelet.kubeconfig': clientKubeconfigYaml({ server: c.server, caFile: c.caFile, certFile: c.kubeletCert.cert, keyFile: c.kubeletCert.key, user: `system:node:${c.name}` }),
-    'kube-proxy.kubeconfig': clientKubeconfigYaml({ server: c.server, caFile: c.caFile, certFile: c.proxyCert.cert, keyFile: c.proxyCert.key, user: 'system:kube-proxy' }),
+    'kubelet.kubeconfig': clientKubeconfigYaml({
+      server: c.server,
+      caFile: c.caFile,
+      certFile: c.kubeletCert.cert,
+      keyFile: c.kubeletCert.key,
+      user: `system:node:${c.name}`,
+    }),
+    'kube-proxy.kubeconfig': clientKubeconfigYaml({
+      server: c.server,
+      caFile: c.caFile,
+      certFile: c.proxyCert.cert,
+      keyFile: c.proxyCert.key,
+      user: 'system:kube-proxy',
+    }),
     // every node has its own network namespace, so the fixed ports never collide
-    'kube-proxy.yaml': kubeProxyConfigYaml({ kubeconfig: f('kube-proxy.kubeconfig'), hostname: c.name, clusterCIDR: c.net.podCIDR, healthzPort: 10256, metricsPort: 10249 }),
+    'kube-proxy.yaml': kubeProxyConfigYaml({
+      kubeconfig: f('kube-proxy.kubeconfig'),
+      hostname: c.name,
+      clusterCIDR: c.net.podCIDR,
+      healthzPort: 10256,
+      metricsPort: 10249,
+    }),
   };
 }
 
 /** The /proc/sys files kubelet writes at start (setupKernelTunables); each node gets private copies bind-mounted over them. */
-export const KUBELET_SYSCTLS = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes'];
+export const KUBELET_SYSCTLS = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+];
 
 /** Host directories the node sees through a private overlay (writes land in the node's directory). */
 export const NODE_OVERLAYS = ['/var/lib', '/var/log', '/usr/local/bin', '/usr/bin'];

@@ -5,7 +5,14 @@
 import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
 import type { ControlPlane } from './control-plane.js';
 import { juicefsCsiDriverObject } from './real-node-config.js';
-import { CSI_NAMESPACE, CSI_SERVICE_ACCOUNT, csiNodePodName, csiNodePodObject, csiNodeRbacObjects, MOUNT_POD_FINALIZER } from './real-node-csi.js';
+import {
+  CSI_NAMESPACE,
+  CSI_SERVICE_ACCOUNT,
+  csiNodePodName,
+  csiNodePodObject,
+  csiNodeRbacObjects,
+  MOUNT_POD_FINALIZER,
+} from './real-node-csi.js';
 import { defaultLog, waitFor, type LogFn } from './util.js';
 
 /** Applies the CSIDriver, the plugin's RBAC and its Pod object; resolves with a service-account token for the driver (TokenRequest, 24 h). */
@@ -28,10 +35,18 @@ export function isMountPod(p: V1Pod): boolean {
  */
 export async function releaseMountPods(core: CoreV1Api, node: string, log: LogFn = defaultLog): Promise<string[]> {
   await core.deleteNamespacedPod({ name: csiNodePodName(node), namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
-  const left = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: `spec.nodeName=${node}` })).items.filter(isMountPod);
+  const left = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: `spec.nodeName=${node}` })).items.filter(
+    isMountPod,
+  );
   for (const p of left) {
     const finalizers = (p.metadata!.finalizers ?? []).filter((f) => f !== MOUNT_POD_FINALIZER);
-    await core.patchNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, body: [{ op: 'replace', path: '/metadata/finalizers', value: finalizers }] }).catch(() => undefined);
+    await core
+      .patchNamespacedPod({
+        name: p.metadata!.name!,
+        namespace: CSI_NAMESPACE,
+        body: [{ op: 'replace', path: '/metadata/finalizers', value: finalizers }],
+      })
+      .catch(() => undefined);
     await core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: CSI_NAMESPACE, gracePeriodSeconds: 0 }).catch(() => undefined);
   }
   if (left.length) log(`node ${node}: released mount pods ${left.map((p) => p.metadata!.name).join(', ')}`);
@@ -44,16 +59,29 @@ export async function releaseMountPods(core: CoreV1Api, node: string, log: LogFn
  * the driver left within 20 s. `onApps` learns the app pod count before the waits (for a report
  * that survives a timeout). Throws when pods remain.
  */
-export async function drainNodePods(core: CoreV1Api, node: string, log: LogFn, onApps: (n: number) => void = () => undefined): Promise<{ pods: number; mountPodsByDriver: number; mountPodsByHarness: number }> {
+export async function drainNodePods(
+  core: CoreV1Api,
+  node: string,
+  log: LogFn,
+  onApps: (n: number) => void = () => undefined,
+): Promise<{ pods: number; mountPodsByDriver: number; mountPodsByHarness: number }> {
   const onNode = async (): Promise<V1Pod[]> => (await core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
-  const del = (p: V1Pod): Promise<unknown> => core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
+  const del = (p: V1Pod): Promise<unknown> =>
+    core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: p.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
   const all = await onNode();
   const apps = all.filter((p) => !isMountPod(p));
   const mountPods = all.filter(isMountPod).length;
   onApps(apps.length);
   await Promise.all(apps.map(del));
-  await waitFor(`app pods on ${node} gone`, async () => (await onNode()).filter((p) => !isMountPod(p)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
-  const byDriver = await waitFor(`mount pods on ${node} deleted by the CSI driver`, async () => ((await onNode()).some(isMountPod) ? undefined : true), { timeoutMs: 20_000, intervalMs: 250 }).catch(() => false);
+  await waitFor(`app pods on ${node} gone`, async () => (await onNode()).filter((p) => !isMountPod(p)).length === 0, {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
+  const byDriver = await waitFor(
+    `mount pods on ${node} deleted by the CSI driver`,
+    async () => ((await onNode()).some(isMountPod) ? undefined : true),
+    { timeoutMs: 20_000, intervalMs: 250 },
+  ).catch(() => false);
   let mountPodsByHarness = 0;
   if (!byDriver) {
     const left = (await onNode()).filter(isMountPod);

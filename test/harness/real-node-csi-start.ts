@@ -6,7 +6,16 @@ import path from 'node:path';
 import type { ControlPlane } from './control-plane.js';
 import { JUICEFS_CSI_DRIVER, juicefsCsiDriverObject, KUBELET_ROOT } from './real-node-config.js';
 import {
-  CSI_NAMESPACE, csiByProcessArgs, csiDriverConfigYaml, csiNodeArgs, csiNodeEnv, csiNodePodName, csiRootScript, csiSocketDir, SERVICE_ACCOUNT_DIR, type CsiMode,
+  CSI_NAMESPACE,
+  csiByProcessArgs,
+  csiDriverConfigYaml,
+  csiNodeArgs,
+  csiNodeEnv,
+  csiNodePodName,
+  csiRootScript,
+  csiSocketDir,
+  SERVICE_ACCOUNT_DIR,
+  type CsiMode,
 } from './real-node-csi.js';
 import { applyCsiNodeObjects } from './real-node-csi-api.js';
 import { juicefsMountImage, type MountImage } from './real-node-mount-image.js';
@@ -35,7 +44,11 @@ export interface CsiNodeHost {
  * Starts the driver and, once it listens, the registrar. In mount-pod mode it then starts importing
  * the mount image and returns that import (not awaited here: RealNode.mountImageReady()).
  */
-export async function startCsiPlugin(h: CsiNodeHost, mode: CsiMode, mountImage?: MountImage): Promise<{ mountImageImport?: Promise<void> }> {
+export async function startCsiPlugin(
+  h: CsiNodeHost,
+  mode: CsiMode,
+  mountImage?: MountImage,
+): Promise<{ mountImageImport?: Promise<void> }> {
   if (mode === 'by-process') {
     await h.cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(juicefsCsiDriverObject()) });
     h.startDaemon('juicefs-csi', path.join(h.binDir, 'juicefs-csi-driver'), csiByProcessArgs(h.name), {
@@ -51,7 +64,9 @@ export async function startCsiPlugin(h: CsiNodeHost, mode: CsiMode, mountImage?:
   image.catch(() => undefined);
   const token = await applyCsiNodeObjects(h.cluster, h.name);
   const root = h.rootDir;
-  const hostEntries = fs.readdirSync('/', { withFileTypes: true }).map((e) => ({ name: e.name, symlink: e.isSymbolicLink() ? fs.readlinkSync(path.join('/', e.name)) : undefined }));
+  const hostEntries = fs
+    .readdirSync('/', { withFileTypes: true })
+    .map((e) => ({ name: e.name, symlink: e.isSymbolicLink() ? fs.readlinkSync(path.join('/', e.name)) : undefined }));
   await h.exec(['sh', '-c', csiRootScript(root, hostEntries, [h.binDir, h.cpBinDir]).join('\n')]);
   const sa = h.inside(SERVICE_ACCOUNT_DIR);
   fs.writeFileSync(path.join(sa, 'token'), token, { mode: 0o600 });
@@ -61,7 +76,13 @@ export async function startCsiPlugin(h: CsiNodeHost, mode: CsiMode, mountImage?:
   fs.writeFileSync(h.inside(path.join(root, 'config.yaml')), csiDriverConfigYaml());
   const server = new URL(h.cluster.server);
   const { ref, tarPath } = await image;
-  const env = csiNodeEnv({ node: h.name, nodeIP: h.nodeIP, mountImage: ref, apiHost: server.hostname, apiPort: Number(server.port || 443) });
+  const env = csiNodeEnv({
+    node: h.name,
+    nodeIP: h.nodeIP,
+    mountImage: ref,
+    apiHost: server.hostname,
+    apiPort: Number(server.port || 443),
+  });
   h.startDaemon('juicefs-csi', path.join(h.binDir, 'juicefs-csi-driver'), csiNodeArgs(h.name, '/config.yaml'), env, root);
   await startRegistrar(h);
   const mountImageImport = h.importImage(tarPath);
@@ -72,6 +93,15 @@ export async function startCsiPlugin(h: CsiNodeHost, mode: CsiMode, mountImage?:
 /** Starts the registration sidecar once the driver listens (it registers once, and kubelet dials the driver's socket right away). */
 async function startRegistrar(h: CsiNodeHost): Promise<void> {
   const socket = `${csiSocketDir()}/csi.sock`;
-  await waitFor('the CSI driver socket', () => fs.existsSync(h.inside(socket)), { timeoutMs: 60_000, intervalMs: 50, check: () => h.assertDriverRunning() });
-  h.startDaemon('csi-registrar', path.join(h.binDir, 'csi-registrar'), ['--csi-endpoint', socket, '--registration-socket', `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`]);
+  await waitFor('the CSI driver socket', () => fs.existsSync(h.inside(socket)), {
+    timeoutMs: 60_000,
+    intervalMs: 50,
+    check: () => h.assertDriverRunning(),
+  });
+  h.startDaemon('csi-registrar', path.join(h.binDir, 'csi-registrar'), [
+    '--csi-endpoint',
+    socket,
+    '--registration-socket',
+    `${KUBELET_ROOT}/plugins_registry/${JUICEFS_CSI_DRIVER}-reg.sock`,
+  ]);
 }

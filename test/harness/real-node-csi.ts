@@ -100,7 +100,11 @@ export function csiNodePodObject(node: string): Record<string, unknown> {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: csiNodePodName(node), namespace: CSI_NAMESPACE, labels: { 'app.kubernetes.io/name': 'juicefs-csi-driver', app: 'juicefs-csi-node', 'paddle.test/real-node': node } },
+    metadata: {
+      name: csiNodePodName(node),
+      namespace: CSI_NAMESPACE,
+      labels: { 'app.kubernetes.io/name': 'juicefs-csi-driver', app: 'juicefs-csi-node', 'paddle.test/real-node': node },
+    },
     spec: {
       schedulerName: 'paddle-test-harness-never-scheduled',
       serviceAccountName: CSI_SERVICE_ACCOUNT,
@@ -143,7 +147,16 @@ export function csiNodeEnv(c: CsiNodeEnvInput): Record<string, string> {
 
 /** The driver's arguments in mount-pod mode (the DaemonSet's, with the harness's socket and config). */
 export function csiNodeArgs(node: string, configFile: string): string[] {
-  return ['--endpoint', `unix://${csiSocketDir()}/csi.sock`, '--nodeid', node, '--enable-manager=true', `--config=${configFile}`, '--logtostderr', '-v=2'];
+  return [
+    '--endpoint',
+    `unix://${csiSocketDir()}/csi.sock`,
+    '--nodeid',
+    node,
+    '--enable-manager=true',
+    `--config=${configFile}`,
+    '--logtostderr',
+    '-v=2',
+  ];
 }
 
 /** The driver's arguments in by-process mode. */
@@ -191,7 +204,11 @@ export function csiRootScript(root: string, hostEntries: Array<{ name: string; s
       lines.push(`mkdir ${q(`${root}/${e.name}`)}`, `mount --rbind /${e.name} ${q(`${root}/${e.name}`)}`);
     }
   }
-  const binds: Array<[string, string]> = [['jfs', JUICEFS_MOUNT_PATH], ['tmp', JUICEFS_FD_PATH], ['root/.juicefs', JUICEFS_CONFIG_PATH]];
+  const binds: Array<[string, string]> = [
+    ['jfs', JUICEFS_MOUNT_PATH],
+    ['tmp', JUICEFS_FD_PATH],
+    ['root/.juicefs', JUICEFS_CONFIG_PATH],
+  ];
   // the harness's binaries (the driver itself), read-only at their own paths
   for (const d of binDirs) binds.push([d.replace(/^\/+/, ''), d]);
   for (const [dir, source] of binds) lines.push(`mkdir -p ${q(`${root}/${dir}`)}`, `mount --bind ${q(source)} ${q(`${root}/${dir}`)}`);

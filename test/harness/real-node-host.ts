@@ -130,7 +130,9 @@ export async function createNodeBridge(opts: { runDir: string; log?: LogFn }): P
     const name = bridgeName(b);
     if (await linkExists(name)) continue; // someone else's, alive (stale ones were just removed)
     try {
-      fs.writeFileSync(claimFile(b), JSON.stringify({ owner: process.pid, runDir: path.resolve(opts.runDir) } satisfies BridgeClaim), { flag: 'wx' });
+      fs.writeFileSync(claimFile(b), JSON.stringify({ owner: process.pid, runDir: path.resolve(opts.runDir) } satisfies BridgeClaim), {
+        flag: 'wx',
+      });
     } catch {
       continue;
     }
@@ -184,7 +186,8 @@ export function createCgroup(cgroup: string): void {
       if (!fs.existsSync(dir)) fs.mkdirSync(dir);
       // a new cpuset cgroup starts with no CPUs and no memory nodes: inherit the parent's
       for (const f of ['cpuset.cpus', 'cpuset.mems']) {
-        if (fs.existsSync(path.join(parent, f)) && fs.readFileSync(path.join(dir, f), 'utf8').trim() === '') fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8'));
+        if (fs.existsSync(path.join(parent, f)) && fs.readFileSync(path.join(dir, f), 'utf8').trim() === '')
+          fs.writeFileSync(path.join(dir, f), fs.readFileSync(path.join(parent, f), 'utf8'));
       }
     }
   }

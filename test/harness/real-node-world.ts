@@ -74,11 +74,22 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
     started.push(async () => {
       // controllers would re-create pods while the node drains: delete what the operator owns while
       // it still runs (its finalizers), then the operator itself, then drain the node
-      await cp.kubectl(['delete', 'paddlejobs,samplejobs,samplesets', '--all', '--all-namespaces', '--wait=true', '--timeout=90s'], { allowFail: true, timeoutMs: 100_000 });
-      await cp.kubectl(['-n', 'paddle-system', 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=true', '--timeout=60s'], { allowFail: true });
+      await cp.kubectl(['delete', 'paddlejobs,samplejobs,samplesets', '--all', '--all-namespaces', '--wait=true', '--timeout=90s'], {
+        allowFail: true,
+        timeoutMs: 100_000,
+      });
+      await cp.kubectl(
+        ['-n', 'paddle-system', 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=true', '--timeout=60s'],
+        { allowFail: true },
+      );
       await node.stop();
     });
-    const gw = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), listenAddress: bridge.address, log });
+    const gw = await startS3Gateway({
+      dir: path.join(runDir, 's3'),
+      juicefsBin: path.join(cp.binDir, 'juicefs'),
+      listenAddress: bridge.address,
+      log,
+    });
     started.push(() => gw.stop());
     const { tarPath, ref } = await image;
     // the mount image first (start() did not wait for it): it carries the project image's layers, so
@@ -96,7 +107,14 @@ export async function realNodeEnv(): Promise<RealNodeEnv> {
       image: ref,
       async volumeSecret(volume: string): Promise<Record<string, string>> {
         gw.createBucket(volume);
-        const secret = { name: volume, metaurl: `${metaBase}/jfs-${volume}`, storage: 'minio', bucket: `${gw.endpoint}/${volume}`, 'access-key': gw.accessKey, 'secret-key': gw.secretKey };
+        const secret = {
+          name: volume,
+          metaurl: `${metaBase}/jfs-${volume}`,
+          storage: 'minio',
+          bucket: `${gw.endpoint}/${volume}`,
+          'access-key': gw.accessKey,
+          'secret-key': gw.secretKey,
+        };
         await formatVolume(path.join(cp.binDir, 'juicefs'), secret);
         return secret;
       },
@@ -127,6 +145,8 @@ async function formatVolume(juicefs: string, s: Record<string, string>): Promise
     env: { ...process.env, ACCESS_KEY: s['access-key'], SECRET_KEY: s['secret-key'] },
     timeout: 60_000,
   }).catch((err: unknown) => {
-    throw new Error(`juicefs format of volume ${s.name} failed: ${((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`);
+    throw new Error(
+      `juicefs format of volume ${s.name} failed: ${((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`,
+    );
   });
 }

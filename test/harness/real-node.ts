@@ -28,10 +28,28 @@ import type { MountImage } from './real-node-mount-image.js';
 import { issueClientCertificate } from './pki.js';
 import { ManagedProcess } from './process.js';
 import {
-  CONTAINERD_SOCKET, fuseMountPoints, JUICEFS_CSI_DRIVER, KUBELET_ROOT, KUBELET_SYSCTLS, NODE_OVERLAYS, nodeCgroupRoot, nodeConfigFiles,
-  nodeNetwork, SANDBOX_IMAGE, type NodeNetwork,
+  CONTAINERD_SOCKET,
+  fuseMountPoints,
+  JUICEFS_CSI_DRIVER,
+  KUBELET_ROOT,
+  KUBELET_SYSCTLS,
+  NODE_OVERLAYS,
+  nodeCgroupRoot,
+  nodeConfigFiles,
+  nodeNetwork,
+  SANDBOX_IMAGE,
+  type NodeNetwork,
 } from './real-node-config.js';
-import { createCgroup, linkExists, namespacesOf, nodeStateFile, run, teardownNodeState, type NodeBridge, type NodeState } from './real-node-host.js';
+import {
+  createCgroup,
+  linkExists,
+  namespacesOf,
+  nodeStateFile,
+  run,
+  teardownNodeState,
+  type NodeBridge,
+  type NodeState,
+} from './real-node-host.js';
 import { nodeToolchainBinDir, toolchainBinDir } from './toolchain.js';
 import { defaultLog, errorMessage, pidAlive, waitFor, type LogFn } from './util.js';
 
@@ -149,9 +167,11 @@ export class RealNode {
     const mark = (what: string, since: number): void => {
       phases.push(`${what} ${((Date.now() - since) / 1000).toFixed(1)}s`);
     };
-    if (fs.existsSync(nodeStateFile(this.nodeDir))) throw new Error(`${this.nodeDir} holds a node's state: stop it or run cleanupStaleRealNodes() first`);
+    if (fs.existsSync(nodeStateFile(this.nodeDir)))
+      throw new Error(`${this.nodeDir} holds a node's state: stop it or run cleanupStaleRealNodes() first`);
     fs.rmSync(this.nodeDir, { recursive: true, force: true });
-    for (const d of ['logs', 'pki', 'containerd', 'cni/net.d', 'cni/ipam', 'pod-logs', 'volume-plugins', 'sysctl', 'overlay']) fs.mkdirSync(path.join(this.nodeDir, d), { recursive: true });
+    for (const d of ['logs', 'pki', 'containerd', 'cni/net.d', 'cni/ipam', 'pod-logs', 'volume-plugins', 'sysctl', 'overlay'])
+      fs.mkdirSync(path.join(this.nodeDir, d), { recursive: true });
 
     let t = Date.now();
     const pkiDir = path.join(this.nodeDir, 'pki');
@@ -171,7 +191,11 @@ export class RealNode {
 
     t = Date.now();
     this.daemon('containerd', path.join(this.binDir, 'containerd'), ['--config', this.file('containerd/config.toml')]);
-    await waitFor('containerd socket', () => fs.existsSync(this.inside(CONTAINERD_SOCKET)), { timeoutMs: remaining(), intervalMs: 50, check: () => this.assertRunning('containerd') });
+    await waitFor('containerd socket', () => fs.existsSync(this.inside(CONTAINERD_SOCKET)), {
+      timeoutMs: remaining(),
+      intervalMs: 50,
+      check: () => this.assertRunning('containerd'),
+    });
     await this.importImage(this.file('pause.tar'));
     mark('containerd', t);
 
@@ -180,7 +204,13 @@ export class RealNode {
     await this.exec(['mkdir', '-p', csiDir, `${KUBELET_ROOT}/plugins_registry`, '/var/lib/jfs']);
     const csiStarted = startCsiPlugin(
       {
-        name: this.name, nodeIP: this.net.nodeIP, cluster, binDir: this.binDir, cpBinDir: this.cpBinDir, rootDir: this.file('csi-root'), log: this.log,
+        name: this.name,
+        nodeIP: this.net.nodeIP,
+        cluster,
+        binDir: this.binDir,
+        cpBinDir: this.cpBinDir,
+        rootDir: this.file('csi-root'),
+        log: this.log,
         startDaemon: (name, bin, args, env, root) => void this.daemon(name, bin, args, env, root),
         assertDriverRunning: () => this.assertRunning('juicefs-csi'),
         exec: (args) => this.exec(args),
@@ -196,7 +226,9 @@ export class RealNode {
     csiStarted.catch((err: unknown) => {
       csiFailure = err;
     });
-    const labels = Object.entries({ type: 'real', ...this.opts.labels }).map(([k, v]) => `${k}=${v}`).join(',');
+    const labels = Object.entries({ type: 'real', ...this.opts.labels })
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
     this.daemon('kubelet', path.join(this.binDir, 'kubelet'), [
       `--config=${this.file('kubelet.yaml')}`,
       `--kubeconfig=${this.file('kubelet.kubeconfig')}`,
@@ -229,7 +261,9 @@ export class RealNode {
     mark('CSINode', t);
     await csiStarted;
     this.startupMs = Date.now() - t0;
-    this.log(`real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`);
+    this.log(
+      `real node ${this.name} (${this.net.nodeIP}, pods ${this.net.podCIDR}) Ready in ${(this.startupMs / 1000).toFixed(1)} s (${phases.join(', ')})`,
+    );
   }
 
   /**
@@ -253,22 +287,42 @@ export class RealNode {
   private writeConfigs(kubeletCert: { cert: string; key: string }, proxyCert: { cert: string; key: string }): void {
     const { cluster } = this.opts;
     const files = nodeConfigFiles({
-      nodeDir: this.nodeDir, name: this.name, net: this.net, binDir: this.binDir, server: cluster.server, caFile: cluster.pki.caCert,
-      cgroupRoot: this.cgroupRoot, kubeletCert, proxyCert,
+      nodeDir: this.nodeDir,
+      name: this.name,
+      net: this.net,
+      binDir: this.binDir,
+      server: cluster.server,
+      caFile: cluster.pki.caCert,
+      cgroupRoot: this.cgroupRoot,
+      kubeletCert,
+      proxyCert,
     });
     for (const [rel, text] of Object.entries(files)) fs.writeFileSync(this.file(rel), text, { mode: 0o600 });
   }
 
   private writePauseImage(): void {
     const data = fs.readFileSync(path.join(this.binDir, 'pause'));
-    fs.writeFileSync(this.file('pause.tar'), ociImageTarball({ name: SANDBOX_IMAGE, files: [{ path: 'pause', data, mode: 0o755 }], entrypoint: ['/pause'] }));
+    fs.writeFileSync(
+      this.file('pause.tar'),
+      ociImageTarball({ name: SANDBOX_IMAGE, files: [{ path: 'pause', data, mode: 0o755 }], entrypoint: ['/pause'] }),
+    );
   }
 
   private async startHolder(): Promise<void> {
     this.holder = ManagedProcess.spawn({
       name: `${this.name}-holder`,
       bin: '/usr/bin/unshare',
-      args: ['--mount', '--net', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', '--propagation', 'private', path.join(this.binDir, 'pause')],
+      args: [
+        '--mount',
+        '--net',
+        '--pid',
+        '--fork',
+        '--kill-child=SIGKILL',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        path.join(this.binDir, 'pause'),
+      ],
       logPath: path.join(this.logDir, 'holder.log'),
     });
     const holderPid = this.holder.pid;
@@ -310,11 +364,18 @@ export class RealNode {
     }
     for (const d of NODE_OVERLAYS) {
       const o = this.file(`overlay/${d.replace(/\//g, '_')}`);
-      lines.push(`mkdir -p ${sh(o)}/up ${sh(o)}/work`, `mount -t overlay overlay -o lowerdir=${d},upperdir=${sh(o)}/up,workdir=${sh(o)}/work ${d}`);
+      lines.push(
+        `mkdir -p ${sh(o)}/up ${sh(o)}/work`,
+        `mount -t overlay overlay -o lowerdir=${d},upperdir=${sh(o)}/up,workdir=${sh(o)}/work ${d}`,
+      );
     }
     // the CSI driver runs these fixed paths (pkg/config: CeCliPath, CeMountPath, MountBase)
     const juicefs = path.join(this.cpBinDir, 'juicefs');
-    lines.push(`ln -sf ${sh(juicefs)} /usr/local/bin/juicefs`, 'ln -sf /usr/local/bin/juicefs /usr/bin/mount.juicefs', `mkdir -p /var/lib/jfs ${KUBELET_ROOT}`);
+    lines.push(
+      `ln -sf ${sh(juicefs)} /usr/local/bin/juicefs`,
+      'ln -sf /usr/local/bin/juicefs /usr/bin/mount.juicefs',
+      `mkdir -p /var/lib/jfs ${KUBELET_ROOT}`,
+    );
     await this.exec(['sh', '-c', lines.join('\n')]);
     // FUSE mounts the host had when the namespace was made (e.g. the S3 gateway's volume) are copies
     // here that would keep their daemons' connections open after the host unmounts them: drop them
@@ -349,8 +410,17 @@ export class RealNode {
     const proc = ManagedProcess.spawn({
       name: `${this.name}/${name}`,
       bin: '/usr/bin/nsenter',
-      args: ['-t', String(this.initPid), '-m', '-n', '-p', // nsenter opens --root before entering the mount namespace: name it through the init's root
-      ...(root ? [`--root=${this.inside(root)}`, '--wd=/'] : []), '--', bin, ...args],
+      args: [
+        '-t',
+        String(this.initPid),
+        '-m',
+        '-n',
+        '-p', // nsenter opens --root before entering the mount namespace: name it through the init's root
+        ...(root ? [`--root=${this.inside(root)}`, '--wd=/'] : []),
+        '--',
+        bin,
+        ...args,
+      ],
       logPath: path.join(this.logDir, `${name}.log`),
       env: { ...process.env, PATH: `${this.binDir}:${this.cpBinDir}:${process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`, ...env },
       cwd: this.nodeDir,
@@ -367,7 +437,21 @@ export class RealNode {
   /** Runs a command inside the node's namespaces (PATH includes the node toolchain); resolves with stdout, throws on failure. */
   async exec(args: string[], timeoutMs = 60_000): Promise<string> {
     if (!this.initPid || !pidAlive(this.initPid)) throw new Error(`node ${this.name} is not running`);
-    return run('/usr/bin/env', [`PATH=${this.binDir}:${this.cpBinDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, 'nsenter', '-t', String(this.initPid), '-m', '-n', '-p', '--', ...args], timeoutMs);
+    return run(
+      '/usr/bin/env',
+      [
+        `PATH=${this.binDir}:${this.cpBinDir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+        'nsenter',
+        '-t',
+        String(this.initPid),
+        '-m',
+        '-n',
+        '-p',
+        '--',
+        ...args,
+      ],
+      timeoutMs,
+    );
   }
 
   /** Imports an OCI (or docker-archive) image tarball into containerd's k8s.io namespace. */
@@ -389,7 +473,8 @@ export class RealNode {
 
   /** Prints the tail of every daemon log. */
   dumpLogs(lines = 40): void {
-    for (const [name, p] of this.daemons) this.log(`----- ${this.name}/${name} (${p.running ? 'running' : p.describeExit()}) -----\n${p.tail(lines)}`);
+    for (const [name, p] of this.daemons)
+      this.log(`----- ${this.name}/${name} (${p.running ? 'running' : p.describeExit()}) -----\n${p.tail(lines)}`);
   }
 
   /**
@@ -419,15 +504,27 @@ export class RealNode {
         await waitFor(`FUSE mounts on ${this.name} released`, () => this.fuseMounts().length === 0, { timeoutMs: 20_000, intervalMs: 250 });
         fuseReleased = true;
       } catch (err) {
-        this.log(`node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${this.fuseMounts().join(', ')}`);
+        this.log(
+          `node ${this.name}: graceful pod removal incomplete (${errorMessage(err)}); killing anyway; FUSE mounts: ${this.fuseMounts().join(', ')}`,
+        );
       }
     }
-    if (this.csiMode === 'mount-pod') await releaseMountPods(core, this.name, this.log).catch((err: unknown) => this.log(`node ${this.name}: ${errorMessage(err)}`));
+    if (this.csiMode === 'mount-pod')
+      await releaseMountPods(core, this.name, this.log).catch((err: unknown) => this.log(`node ${this.name}: ${errorMessage(err)}`));
     const problems = this.holder
       ? await teardownNodeState(
           {
-            owner: process.pid, name: this.name, bridge: this.opts.bridge.index, index: this.opts.index, holderPid: this.holder.pid, initPid: this.initPid,
-            hostVeth: this.net.hostVeth, nodeIP: this.net.nodeIP, podCIDR: this.net.podCIDR, cgroupRoot: this.cgroupRoot, nodeDir: this.nodeDir,
+            owner: process.pid,
+            name: this.name,
+            bridge: this.opts.bridge.index,
+            index: this.opts.index,
+            holderPid: this.holder.pid,
+            initPid: this.initPid,
+            hostVeth: this.net.hostVeth,
+            nodeIP: this.net.nodeIP,
+            podCIDR: this.net.podCIDR,
+            cgroupRoot: this.cgroupRoot,
+            nodeDir: this.nodeDir,
             namespaces: this.namespaceIds,
           },
           this.log,
@@ -439,5 +536,3 @@ export class RealNode {
     if (problems.length) throw new Error(`node ${this.name} left things behind: ${problems.join('; ')}`);
   }
 }
-
-

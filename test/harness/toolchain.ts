@@ -9,7 +9,15 @@ import path from 'node:path';
 import { repoRoot } from './util.js';
 
 /** Every binary the harness and the local cluster use. */
-export const TOOLCHAIN_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok', 'juicefs'] as const;
+export const TOOLCHAIN_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kwok',
+  'juicefs',
+] as const;
 export type ToolchainBinary = (typeof TOOLCHAIN_BINARIES)[number];
 
 /** Throws a readable error naming every missing or non-executable binary in `binDir`. */
@@ -32,8 +40,20 @@ export function checkToolchain(binDir: string, required: readonly string[] = TOO
 
 /** What a real node (real-node.ts) runs, built by `test/toolchain/build-node.sh`. */
 export const NODE_TOOLCHAIN_BINARIES = [
-  'kubelet', 'kube-proxy', 'pause', 'runc', 'containerd', 'ctr', 'containerd-shim-runc-v2', 'crictl',
-  'cni/bridge', 'cni/loopback', 'cni/host-local', 'cni/portmap', 'juicefs-csi-driver', 'csi-registrar',
+  'kubelet',
+  'kube-proxy',
+  'pause',
+  'runc',
+  'containerd',
+  'ctr',
+  'containerd-shim-runc-v2',
+  'crictl',
+  'cni/bridge',
+  'cni/loopback',
+  'cni/host-local',
+  'cni/portmap',
+  'juicefs-csi-driver',
+  'csi-registrar',
 ] as const;
 
 let resolved: Promise<string> | undefined;
@@ -69,7 +89,8 @@ async function resolveWith(scriptName: string, overrideVar: string, binaries: re
   const stdout = await runBuildScript(script);
   const lines = stdout.trim().split('\n');
   const dir = lines[lines.length - 1]?.trim();
-  if (!dir || !path.isAbsolute(dir)) throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
+  if (!dir || !path.isAbsolute(dir))
+    throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
   checkToolchain(dir, binaries);
   return dir;
 }

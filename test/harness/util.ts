@@ -78,7 +78,11 @@ export interface WaitOptions {
  * Polls `probe` until it returns a value other than `undefined`/`false`, and returns that value.
  * Errors thrown by the probe count as "not yet"; the last one is reported on timeout.
  */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, opts: WaitOptions): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: WaitOptions,
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 100;
   let lastError: unknown;

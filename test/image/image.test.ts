@@ -32,7 +32,10 @@ const readJson = <T>(file: string): T => JSON.parse(fs.readFileSync(file, 'utf8'
 
 /** Applies one layer to `rootfs` as a container runtime would (whiteouts first, then the files). */
 function applyLayer(layer: string, rootfs: string): string[] {
-  const entries = execFileSync('tar', ['-tzf', layer], { maxBuffer: 256 * 1024 * 1024 }).toString('utf8').split('\n').filter(Boolean);
+  const entries = execFileSync('tar', ['-tzf', layer], { maxBuffer: 256 * 1024 * 1024 })
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean);
   for (const e of entries) {
     const base = path.posix.basename(e);
     const dir = path.join(rootfs, path.posix.dirname(e));
@@ -51,7 +54,15 @@ function applyLayer(layer: string, rootfs: string): string[] {
  * with /proc mounted (both go away with the process), chrooted, optionally as `user`.
  */
 function inImage(rootfs: string, user?: string): string[] {
-  return ['--mount', '--pid', '--fork', `--mount-proc=${path.join(rootfs, 'proc')}`, 'chroot', ...(user ? [`--userspec=${user}`] : []), rootfs];
+  return [
+    '--mount',
+    '--pid',
+    '--fork',
+    `--mount-proc=${path.join(rootfs, 'proc')}`,
+    'chroot',
+    ...(user ? [`--userspec=${user}`] : []),
+    rootfs,
+  ];
 }
 
 /** Distinctive base64 lines of each machine CA certificate (the PEM body without its first and last lines). */
@@ -59,7 +70,11 @@ function machineCaFingerprints(): Map<string, string> {
   const dir = '/usr/local/share/ca-certificates';
   const out = new Map<string, string>();
   for (const f of fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.crt')) : []) {
-    const lines = fs.readFileSync(path.join(dir, f), 'utf8').split('\n').map((l) => l.trim()).filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
+    const lines = fs
+      .readFileSync(path.join(dir, f), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => /^[A-Za-z0-9+/=]{40,}$/.test(l));
     const middle = lines[Math.floor(lines.length / 2)];
     if (middle) out.set(f, middle);
   }
@@ -122,10 +137,15 @@ describe('container image built from the Dockerfile', function () {
   it('holds juicefs, and it runs inside the image root filesystem', function () {
     expect(layerFiles).to.include('/usr/local/bin/juicefs');
     if (process.getuid?.() !== 0) this.skip();
-    const r = spawnSync('unshare', [...inImage(rootfs), '/usr/local/bin/juicefs', 'version'], { encoding: 'utf8', env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const r = spawnSync('unshare', [...inImage(rootfs), '/usr/local/bin/juicefs', 'version'], {
+      encoding: 'utf8',
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     expect(r.status, r.stderr).to.equal(0);
     // The version the tests run (test/toolchain/versions.env), as the Dockerfile's comment requires.
-    const pinned = /^JUICEFS_VERSION=v(\S+)$/m.exec(fs.readFileSync(path.join(repoRoot(), 'test', 'toolchain', 'versions.env'), 'utf8'))?.[1];
+    const pinned = /^JUICEFS_VERSION=v(\S+)$/m.exec(
+      fs.readFileSync(path.join(repoRoot(), 'test', 'toolchain', 'versions.env'), 'utf8'),
+    )?.[1];
     expect(pinned, 'JUICEFS_VERSION in versions.env').to.be.a('string');
     expect(r.stdout).to.contain(`juicefs version ${pinned}+`);
   });
@@ -147,20 +167,31 @@ describe('container image built from the Dockerfile', function () {
     for (const dep of Object.keys(pkg.dependencies)) expect(layerFiles, dep).to.include(`/app/node_modules/${dep}/package.json`);
     // What the lock file marks dev-only (a devDependency that a dependency also needs is not).
     const lock = readJson<{ packages: Record<string, { dev?: boolean }> }>(path.join(repoRoot(), 'package-lock.json'));
-    const devOnly = Object.entries(lock.packages).filter(([p, v]) => p.startsWith('node_modules/') && v.dev === true).map(([p]) => p);
+    const devOnly = Object.entries(lock.packages)
+      .filter(([p, v]) => p.startsWith('node_modules/') && v.dev === true)
+      .map(([p]) => p);
     expect(devOnly.length, 'dev-only packages in package-lock.json').to.be.greaterThan(0);
-    expect(devOnly.filter((p) => fs.existsSync(path.join(rootfs, 'app', p))), 'dev-only packages in the image').to.deep.equal([]);
+    expect(
+      devOnly.filter((p) => fs.existsSync(path.join(rootfs, 'app', p))),
+      'dev-only packages in the image',
+    ).to.deep.equal([]);
     expect(layerFiles).to.include('/app/node_modules/@kubernetes/client-node/package.json');
-    expect([...layerFiles].filter((f) => f.startsWith('/app/') && !/^\/app\/(package\.json|node_modules|dist)(\/|$)/.test(f))).to.deep.equal([]);
+    expect(
+      [...layerFiles].filter((f) => f.startsWith('/app/') && !/^\/app\/(package\.json|node_modules|dist)(\/|$)/.test(f)),
+    ).to.deep.equal([]);
     expect([...layerFiles].filter((f) => f.startsWith('/app/dist/') && !f.startsWith('/app/dist/src'))).to.deep.equal([]);
   });
 
   it("contains none of this machine's CA certificates, in any layer", function () {
     const cas = machineCaFingerprints();
     for (const name of cas.keys()) {
-      expect([...layerFiles].filter((f) => path.posix.basename(f) === name || path.posix.basename(f) === name.replace(/\.crt$/, '.pem'))).to.deep.equal([]);
+      expect(
+        [...layerFiles].filter((f) => path.posix.basename(f) === name || path.posix.basename(f) === name.replace(/\.crt$/, '.pem')),
+      ).to.deep.equal([]);
     }
-    expect([...layerFiles].filter((f) => f.startsWith('/usr/local/share/ca-certificates/') && f !== '/usr/local/share/ca-certificates')).to.deep.equal([]);
+    expect(
+      [...layerFiles].filter((f) => f.startsWith('/usr/local/share/ca-certificates/') && f !== '/usr/local/share/ca-certificates'),
+    ).to.deep.equal([]);
     expect([...layerFiles].filter((f) => f.startsWith('/dev/') && f.includes('paddle'))).to.deep.equal([]);
     expect((config.config.Env ?? []).filter((e) => /^(NODE_EXTRA_CA_CERTS|SSL_CERT_FILE|SSL_CERT_DIR)=/.test(e))).to.deep.equal([]);
     if (cas.size === 0) return; // a machine without CA certificates of its own: nothing to look for
@@ -172,7 +203,10 @@ describe('container image built from the Dockerfile', function () {
     for (const blob of fs.readdirSync(blobs)) {
       const header = fs.readFileSync(path.join(blobs, blob)).subarray(0, 2);
       if (header[0] !== 0x1f || header[1] !== 0x8b) continue;
-      const g = spawnSync('sh', ['-c', 'tar -xzOf "$1" | grep -aoFf "$2" | sort -u', 'sh', path.join(blobs, blob), patterns], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+      const g = spawnSync('sh', ['-c', 'tar -xzOf "$1" | grep -aoFf "$2" | sort -u', 'sh', path.join(blobs, blob), patterns], {
+        encoding: 'utf8',
+        maxBuffer: 16 * 1024 * 1024,
+      });
       expect(g.status, g.stderr).to.equal(0);
       const found = [...cas].filter(([, line]) => g.stdout.includes(line)).map(([name]) => name);
       expect(found, `machine CA certificates in layer ${blob}`).to.deep.equal([]);

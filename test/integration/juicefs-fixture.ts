@@ -66,7 +66,22 @@ export class Volume {
   mount(mountpoint: string, cacheDir: string, extra: string[] = []): Mount {
     fs.mkdirSync(mountpoint, { recursive: true });
     fs.mkdirSync(cacheDir, { recursive: true });
-    jfs(this.bin, ['mount', '-d', '--no-usage-report', '--backup-meta', '0', '--cache-dir', cacheDir, '--metrics', '127.0.0.1:0', '--log', path.join(this.dir, `mount-${path.basename(mountpoint)}.log`), ...extra, this.metaUrl, mountpoint]);
+    jfs(this.bin, [
+      'mount',
+      '-d',
+      '--no-usage-report',
+      '--backup-meta',
+      '0',
+      '--cache-dir',
+      cacheDir,
+      '--metrics',
+      '127.0.0.1:0',
+      '--log',
+      path.join(this.dir, `mount-${path.basename(mountpoint)}.log`),
+      ...extra,
+      this.metaUrl,
+      mountpoint,
+    ]);
     const m = new Mount(this.bin, mountpoint, cacheDir);
     mounts.add(m);
     return m;
@@ -74,7 +89,11 @@ export class Volume {
 
   /** Copies a local directory into the volume without a mount (`jfs://` with the META-URL in an env var). */
   load(localDir: string, volPath: string): void {
-    jfs(this.bin, ['sync', '--dirs', localDir.replace(/\/?$/, '/'), `jfs://PADDLE_TEST_META/${volPath.replace(/^\/+/, '').replace(/\/?$/, '/')}`], { PADDLE_TEST_META: this.metaUrl });
+    jfs(
+      this.bin,
+      ['sync', '--dirs', localDir.replace(/\/?$/, '/'), `jfs://PADDLE_TEST_META/${volPath.replace(/^\/+/, '').replace(/\/?$/, '/')}`],
+      { PADDLE_TEST_META: this.metaUrl },
+    );
   }
 
   uuid(): string {
@@ -95,7 +114,10 @@ export class Mount {
 
   umount(): void {
     if (!mounts.delete(this)) return;
-    for (const args of [['umount', this.mountpoint], ['umount', '--force', this.mountpoint]]) {
+    for (const args of [
+      ['umount', this.mountpoint],
+      ['umount', '--force', this.mountpoint],
+    ]) {
       const r = spawnSync(this.bin, args, { encoding: 'utf8', timeout: 30_000 });
       if (r.status === 0) return;
     }
@@ -157,10 +179,14 @@ export interface Gateway {
 /** `juicefs gateway` over `vol` (S3 API on loopback); its single bucket is named after the volume. */
 export async function startGateway(vol: Volume, user: string, password: string): Promise<Gateway> {
   const [port] = await freePorts(1);
-  const child = spawn(vol.bin, ['gateway', '--no-usage-report', '--backup-meta', '0', '--cache-dir', path.join(vol.dir, 'gw-cache'), vol.metaUrl, `127.0.0.1:${port}`], {
-    env: { ...process.env, MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: password },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    vol.bin,
+    ['gateway', '--no-usage-report', '--backup-meta', '0', '--cache-dir', path.join(vol.dir, 'gw-cache'), vol.metaUrl, `127.0.0.1:${port}`],
+    {
+      env: { ...process.env, MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: password },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const proc = new Proc('gateway', child);
   const endpoint = `127.0.0.1:${port}`;
   await waitFor(
@@ -195,15 +221,39 @@ export interface RuntimeProc {
 let nextHost = 10;
 
 /** Starts `node dist/src/bin/paddle-runtime.js` on its own loopback address. */
-export async function startRuntime(opts: { dataDir: string; cacheDirs: string[]; hostCacheDirs?: string[]; fileSourceRoots?: string[]; token: string; bin: string; extraEnv?: NodeJS.ProcessEnv }): Promise<RuntimeProc> {
+export async function startRuntime(opts: {
+  dataDir: string;
+  cacheDirs: string[];
+  hostCacheDirs?: string[];
+  fileSourceRoots?: string[];
+  token: string;
+  bin: string;
+  extraEnv?: NodeJS.ProcessEnv;
+}): Promise<RuntimeProc> {
   const host = `127.0.77.${nextHost++}`;
   const [port] = await freePorts(1, host);
   const script = path.join(repoRoot(), 'dist', 'src', 'bin', 'paddle-runtime.js');
-  const args = [script, 'serve', '--engine', 'juicefs', '--data-dir', opts.dataDir, '--listen', `${host}:${port}`, '--binary', opts.bin, '--log-level', 'debug'];
+  const args = [
+    script,
+    'serve',
+    '--engine',
+    'juicefs',
+    '--data-dir',
+    opts.dataDir,
+    '--listen',
+    `${host}:${port}`,
+    '--binary',
+    opts.bin,
+    '--log-level',
+    'debug',
+  ];
   for (const d of opts.cacheDirs) args.push('--cache-dir', d);
   for (const d of opts.hostCacheDirs ?? []) args.push('--host-cache-dir', d);
   for (const d of opts.fileSourceRoots ?? []) args.push('--file-source-root', d);
-  const child = spawn(process.execPath, args, { env: { ...process.env, PADDLE_RUNTIME_TOKEN: opts.token, ...opts.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, PADDLE_RUNTIME_TOKEN: opts.token, ...opts.extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const proc = new Proc(`runtime-${host}`, child);
   const base = `http://${host}:${port}`;
   await waitFor(
@@ -219,7 +269,12 @@ export async function startRuntime(opts: { dataDir: string; cacheDirs: string[];
     { timeoutMs: 20_000, intervalMs: 100 },
   );
   const responses: string[] = [];
-  const call = async <T = unknown>(method: string, route: string, body?: unknown, token: string | null = opts.token): Promise<{ status: number; body: T }> => {
+  const call = async <T = unknown>(
+    method: string,
+    route: string,
+    body?: unknown,
+    token: string | null = opts.token,
+  ): Promise<{ status: number; body: T }> => {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -231,7 +286,9 @@ export async function startRuntime(opts: { dataDir: string; cacheDirs: string[];
       } catch (err) {
         const cause = (err as { cause?: { message?: string; code?: string } }).cause;
         if (attempt === 0 && cause?.code === 'UND_ERR_SOCKET') continue;
-        throw new Error(`${method} ${route}: ${(err as Error).message} (${cause?.code ?? ''} ${cause?.message ?? ''}); runtime output: ${proc.text().slice(-1500)}`);
+        throw new Error(
+          `${method} ${route}: ${(err as Error).message} (${cause?.code ?? ''} ${cause?.message ?? ''}); runtime output: ${proc.text().slice(-1500)}`,
+        );
       }
     }
     const text = await r.text();

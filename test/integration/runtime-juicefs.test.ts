@@ -12,7 +12,23 @@ import path from 'node:path';
 import type { NodeCacheStats, RuntimeJobState } from '../../src/api/runtime-protocol.js';
 import { canonicalOrder, selectShard } from '../../src/engines/juicefs/sharding.js';
 import { repoRoot } from '../harness/util.js';
-import { duBytes, jfs, juicefsBin, juicefsChildren, makeDataset, pidAlive, sleep, startGateway, startRuntime, tempDir, umountAll, Volume, type Gateway, type Mount, type RuntimeProc } from './juicefs-fixture.js';
+import {
+  duBytes,
+  jfs,
+  juicefsBin,
+  juicefsChildren,
+  makeDataset,
+  pidAlive,
+  sleep,
+  startGateway,
+  startRuntime,
+  tempDir,
+  umountAll,
+  Volume,
+  type Gateway,
+  type Mount,
+  type RuntimeProc,
+} from './juicefs-fixture.js';
 
 const TOKEN = crypto.randomBytes(24).toString('hex');
 const GW_USER = 'paddle-gw-admin';
@@ -60,15 +76,35 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     srcRoot = path.join(tmp, 'sources');
     localSrc = path.join(srcRoot, 'dataset');
     const files: { path: string; size: number }[] = [];
-    for (let i = 0; i < 24; i++) files.push({ path: `${['train', 'val', 'test'][i % 3]}/part-${i % 4}/f${i}.bin`, size: 64 * 1024 + ((i * 337_123) % (3 * 1024 * 1024)) });
+    for (let i = 0; i < 24; i++)
+      files.push({
+        path: `${['train', 'val', 'test'][i % 3]}/part-${i % 4}/f${i}.bin`,
+        size: 64 * 1024 + ((i * 337_123) % (3 * 1024 * 1024)),
+      });
     files.push({ path: 'README', size: 100 });
     localBytes = makeDataset(localSrc, files);
 
     vol = Volume.create(bin, path.join(tmp, 'vol'), 'dataset');
     node0 = vol.mount(path.join(tmp, 'node0', 'mnt'), path.join(tmp, 'node0', 'cache'));
     node1 = vol.mount(path.join(tmp, 'node1', 'mnt'), path.join(tmp, 'node1', 'cache'));
-    rt0 = await startRuntime({ bin, token: TOKEN, dataDir: node0.mountpoint, cacheDirs: [node0.cacheDir], hostCacheDirs: ['/host/node0/cache'], fileSourceRoots: [srcRoot], extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl } });
-    rt1 = await startRuntime({ bin, token: TOKEN, dataDir: node1.mountpoint, cacheDirs: [node1.cacheDir], hostCacheDirs: ['/host/node1/cache'], fileSourceRoots: [srcRoot], extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl } });
+    rt0 = await startRuntime({
+      bin,
+      token: TOKEN,
+      dataDir: node0.mountpoint,
+      cacheDirs: [node0.cacheDir],
+      hostCacheDirs: ['/host/node0/cache'],
+      fileSourceRoots: [srcRoot],
+      extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl },
+    });
+    rt1 = await startRuntime({
+      bin,
+      token: TOKEN,
+      dataDir: node1.mountpoint,
+      cacheDirs: [node1.cacheDir],
+      hostCacheDirs: ['/host/node1/cache'],
+      fileSourceRoots: [srcRoot],
+      extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl },
+    });
 
     srcVol = Volume.create(bin, path.join(tmp, 'srcvol'), 'remote');
     srcVol.load(localSrc, 'dataset');
@@ -80,7 +116,11 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     // PADDLE_IT_LOG_DIR=<dir> keeps the runtime servers' logs for a look afterwards.
     if (process.env.PADDLE_IT_LOG_DIR) {
       fs.mkdirSync(process.env.PADDLE_IT_LOG_DIR, { recursive: true });
-      for (const [name, r] of [['runtime-0', rt0], ['runtime-1', rt1]] as const) if (r) fs.writeFileSync(path.join(process.env.PADDLE_IT_LOG_DIR, `${name}.log`), r.proc.text());
+      for (const [name, r] of [
+        ['runtime-0', rt0],
+        ['runtime-1', rt1],
+      ] as const)
+        if (r) fs.writeFileSync(path.join(process.env.PADDLE_IT_LOG_DIR, `${name}.log`), r.proc.text());
     }
     await gateway?.proc.stop();
     umountAll();
@@ -125,22 +165,39 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       }
     })();
     // bwlimit (Mbit/s) stretches the copy so the child can be observed while it runs
-    const minio = await run(rt0, { id: 'sync-minio', type: 'sync', options: { source: `minio://${gateway.endpoint}/remote/dataset`, destination: '/s3', flags: { bwlimit: 200, threads: 4 } }, credentials });
-    const s3 = await run(rt0, { id: 'sync-s3', type: 'sync', options: { source: `s3://${gateway.endpoint}/remote/dataset/`, destination: '/s3b', flags: { 'no-https': true } }, credentials });
+    const minio = await run(rt0, {
+      id: 'sync-minio',
+      type: 'sync',
+      options: { source: `minio://${gateway.endpoint}/remote/dataset`, destination: '/s3', flags: { bwlimit: 200, threads: 4 } },
+      credentials,
+    });
+    const s3 = await run(rt0, {
+      id: 'sync-s3',
+      type: 'sync',
+      options: { source: `s3://${gateway.endpoint}/remote/dataset/`, destination: '/s3b', flags: { 'no-https': true } },
+      credentials,
+    });
     watching.on = false;
     await watcher;
     expect(minio.status, minio.message).to.equal('succeeded');
     expect(s3.status, s3.message).to.equal('succeeded');
     expect(tree(path.join(node1.mountpoint, 's3'))).to.deep.equal(tree(localSrc));
     expect(tree(path.join(node1.mountpoint, 's3b'))).to.deep.equal(tree(localSrc));
-    expect(childCmdlines.some((c) => c.includes(' sync ') && c.includes(gateway.endpoint)), 'saw the juicefs sync child').to.equal(true);
+    expect(
+      childCmdlines.some((c) => c.includes(' sync ') && c.includes(gateway.endpoint)),
+      'saw the juicefs sync child',
+    ).to.equal(true);
     for (const c of childCmdlines) {
       expect(c).to.not.include(GW_PASS);
       expect(c).to.not.include(encodeURIComponent(GW_PASS));
       expect(c).to.not.include(GW_USER);
     }
     // without credentials the gateway refuses
-    const denied = await run(rt0, { id: 'sync-denied', type: 'sync', options: { source: `minio://${gateway.endpoint}/remote/dataset/`, destination: '/denied' } });
+    const denied = await run(rt0, {
+      id: 'sync-denied',
+      type: 'sync',
+      options: { source: `minio://${gateway.endpoint}/remote/dataset/`, destination: '/denied' },
+    });
     expect(denied.status).to.equal('failed');
     expect(denied.message).to.match(/juicefs sync failed/);
   });
@@ -189,7 +246,11 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
   it('rmr removes exactly the given paths', async () => {
     const root = path.join(node0.mountpoint, 's3b');
     const before = [...tree(root).keys()];
-    const job = await run(rt0, { id: 'rmr-1', type: 'rmr', options: { paths: ['/s3b/train', 's3b/val/part-1/f1.bin', 's3b/does-not-exist'] } });
+    const job = await run(rt0, {
+      id: 'rmr-1',
+      type: 'rmr',
+      options: { paths: ['/s3b/train', 's3b/val/part-1/f1.bin', 's3b/does-not-exist'] },
+    });
     expect(job.status, job.message).to.equal('succeeded');
     expect(job.message).to.equal('removed 2 path(s); 1 did not exist');
     const after = [...tree(root).keys()];
@@ -283,7 +344,11 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     const big = path.join(srcRoot, 'big');
     makeDataset(big, [{ path: 'blob', size: 16 * 1024 * 1024 }]);
     // 16 MiB at 1 Mbit/s: minutes of work
-    const r = await rt0.call('POST', '/jobs', { id: 'sync-slow', type: 'sync', options: { source: `file://${big}`, destination: '/big-slow', flags: { bwlimit: 1 } } });
+    const r = await rt0.call('POST', '/jobs', {
+      id: 'sync-slow',
+      type: 'sync',
+      options: { source: `file://${big}`, destination: '/big-slow', flags: { bwlimit: 1 } },
+    });
     expect(r.status).to.equal(202);
     // a job queued behind it is cancelled too
     expect((await rt0.call('POST', '/jobs', { id: 'queued-after', type: 'clear', options: {} })).status).to.equal(202);
@@ -326,7 +391,22 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
       fs.mkdirSync(path.dirname(f), { recursive: true });
       fs.writeFileSync(f, 'keep');
     }
-    const r = spawnSync(process.execPath, [path.join(repoRoot(), 'dist', 'src', 'bin', 'paddle-runtime.js'), 'clean-cache', '--engine', 'juicefs', '--data-dir', node1.mountpoint, '--cache-dir', node1.cacheDir, '--binary', bin], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        path.join(repoRoot(), 'dist', 'src', 'bin', 'paddle-runtime.js'),
+        'clean-cache',
+        '--engine',
+        'juicefs',
+        '--data-dir',
+        node1.mountpoint,
+        '--cache-dir',
+        node1.cacheDir,
+        '--binary',
+        bin,
+      ],
+      { encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).to.equal(0);
     expect(duBytes(ownRaw)).to.equal(0);
     expect(fs.readFileSync(foreign, 'utf8')).to.equal('keep');
@@ -335,7 +415,11 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
 
   it('shuts down gracefully on SIGTERM, killing the running child', async () => {
     const big = path.join(srcRoot, 'big');
-    await rt1.call('POST', '/jobs', { id: 'sync-at-shutdown', type: 'sync', options: { source: `file://${big}`, destination: '/big-shutdown', flags: { bwlimit: 1 } } });
+    await rt1.call('POST', '/jobs', {
+      id: 'sync-at-shutdown',
+      type: 'sync',
+      options: { source: `file://${big}`, destination: '/big-shutdown', flags: { bwlimit: 1 } },
+    });
     let child: { pid: number } | undefined;
     const end = Date.now() + 10_000;
     while (!child && Date.now() < end) {
@@ -350,4 +434,3 @@ describe('paddle-runtime with real JuiceFS (integration)', function () {
     expect(pidAlive(child!.pid)).to.equal(false);
   });
 });
-

@@ -8,7 +8,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { RuntimeJobState } from '../../src/api/runtime-protocol.js';
-import { juicefsBin, makeDataset, sleep, startRuntime, tempDir, umountAll, Volume, type Mount, type RuntimeProc } from './juicefs-fixture.js';
+import {
+  juicefsBin,
+  makeDataset,
+  sleep,
+  startRuntime,
+  tempDir,
+  umountAll,
+  Volume,
+  type Mount,
+  type RuntimeProc,
+} from './juicefs-fixture.js';
 
 const TOKEN = crypto.randomBytes(24).toString('hex');
 
@@ -53,11 +63,22 @@ describe('tenant boundary on a real JuiceFS mount (integration)', function () {
     for (let d = 0; d < 4; d++) for (let i = 0; i < 4; i++) files.push({ path: `slow/d${d}/f${i}.bin`, size: 48 * 1024 });
     makeDataset(src, files);
     outside = path.join(tmp, 'outside');
-    makeDataset(outside, [{ path: 'keep', size: 10 }, { path: 'f0.bin', size: 3 }, { path: 'sub/victim', size: 5 }]);
+    makeDataset(outside, [
+      { path: 'keep', size: 10 },
+      { path: 'f0.bin', size: 3 },
+      { path: 'sub/victim', size: 5 },
+    ]);
     outsideBefore = snapshot(outside);
     vol = Volume.create(bin, path.join(tmp, 'vol'), 'tenant');
     mnt = vol.mount(path.join(tmp, 'node', 'mnt'), path.join(tmp, 'node', 'cache'));
-    rt = await startRuntime({ bin, token: TOKEN, dataDir: mnt.mountpoint, cacheDirs: [mnt.cacheDir], fileSourceRoots: [path.dirname(src)], extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl } });
+    rt = await startRuntime({
+      bin,
+      token: TOKEN,
+      dataDir: mnt.mountpoint,
+      cacheDirs: [mnt.cacheDir],
+      fileSourceRoots: [path.dirname(src)],
+      extraEnv: { PADDLE_JUICEFS_META_URL: vol.metaUrl },
+    });
   });
 
   after(async () => {
@@ -129,7 +150,10 @@ describe('tenant boundary on a real JuiceFS mount (integration)', function () {
       }
     })();
     try {
-      const job = await run({ type: 'sync', options: { source: `file://${src}/slow/`, destination: 'race/slow', flags: { bwlimit: 1, threads: 2, 'delete-dst': true } } });
+      const job = await run({
+        type: 'sync',
+        options: { source: `file://${src}/slow/`, destination: 'race/slow', flags: { bwlimit: 1, threads: 2, 'delete-dst': true } },
+      });
       expect(job.status, job.message).to.be.oneOf(['succeeded', 'failed']);
     } finally {
       stop.on = false;

@@ -50,12 +50,22 @@ const log = (msg: string): void => {
   process.stderr.write(`      [real-node] ${msg}\n`);
 };
 
-function leftovers(node: { holderPid: number; initProcessPid: number; namespaces: string[]; nodeDir: string; cgroupRoot: string; net: { hostVeth: string; podCIDR: string } }): Promise<string[]> {
+function leftovers(node: {
+  holderPid: number;
+  initProcessPid: number;
+  namespaces: string[];
+  nodeDir: string;
+  cgroupRoot: string;
+  net: { hostVeth: string; podCIDR: string };
+}): Promise<string[]> {
   return (async () => {
     const found: string[] = [];
     if (pidAlive(node.holderPid)) found.push(`holder ${node.holderPid} alive`);
     if (pidAlive(node.initProcessPid)) found.push(`namespace init ${node.initProcessPid} alive`);
-    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(node.nodeDir) || /fuse\.juicefs.*JuiceFS:rnvol/.test(l));
+    const mounts = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(node.nodeDir) || /fuse\.juicefs.*JuiceFS:rnvol/.test(l));
     if (mounts.length) found.push(`host mounts: ${mounts.join(' | ')}`);
     if (fs.existsSync(`/sys/class/net/${node.net.hostVeth}`)) found.push(`interface ${node.net.hostVeth}`);
     const route = (await run('ip', ['route', 'show', node.net.podCIDR])).trim();
@@ -107,10 +117,18 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
       log,
     });
     core = cp.kubeConfig().makeApiClient(CoreV1Api);
-    gateway = await startS3Gateway({ dir: path.join(runDir, 's3'), juicefsBin: path.join(cp.binDir, 'juicefs'), listenAddress: bridge.address, log });
+    gateway = await startS3Gateway({
+      dir: path.join(runDir, 's3'),
+      juicefsBin: path.join(cp.binDir, 'juicefs'),
+      listenAddress: bridge.address,
+      log,
+    });
     gateway.createBucket('rnbucket');
     probeTar = path.join(runDir, 'probe.tar');
-    fs.writeFileSync(probeTar, hostBinaryImage({ name: PROBE_IMAGE, binary: fs.realpathSync(process.execPath), entrypoint: [fs.realpathSync(process.execPath)] }));
+    fs.writeFileSync(
+      probeTar,
+      hostBinaryImage({ name: PROBE_IMAGE, binary: fs.realpathSync(process.execPath), entrypoint: [fs.realpathSync(process.execPath)] }),
+    );
   });
 
   after(async function () {
@@ -147,7 +165,15 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
   it('runs a pod with a JuiceFS volume mounted by the CSI driver, reachable from the host, reaching the apiserver by ClusterIP', async () => {
     expect(node, 'node from the previous test').to.not.equal(undefined);
     // the metadata engine the lead's suites will use from inside pods: the cluster's etcd on the bridge
-    const check = await run(path.join(cp!.binDir, 'juicefs'), ['format', '--storage', 'file', '--bucket', path.join(runDir, 'fmt-check') + '/', `${cp!.etcdBindUrl.replace('http://', 'etcd://')}/fmtcheck`, 'fmtcheck']);
+    const check = await run(path.join(cp!.binDir, 'juicefs'), [
+      'format',
+      '--storage',
+      'file',
+      '--bucket',
+      path.join(runDir, 'fmt-check') + '/',
+      `${cp!.etcdBindUrl.replace('http://', 'etcd://')}/fmtcheck`,
+      'fmtcheck',
+    ]);
     log(`juicefs format etcd://… from the host: ok ${check.trim().slice(0, 80)}`);
     await node!.importImage(probeTar);
     // the mount pod's image (start() does not wait for its import)
@@ -156,7 +182,9 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     log(`mount image ready ${Date.now() - ti} ms after the probe image`);
     await cp!.ensureNamespace(NS);
     const t = Date.now();
-    await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumeObjects(cp!, gateway!) }) });
+    await cp!.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: volumeObjects(cp!, gateway!) }),
+    });
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify(probePod('probe', 'real-0')) });
     const pod = await waitFor(
       'probe pod Ready',
@@ -172,17 +200,27 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
 
     // the volume is a JuiceFS FUSE mount made by the driver inside the node, bind-mounted into the pod
     // a mount pod of the driver (kube-system, on this node) holds it under the node's JUICEFS_MOUNT_PATH
-    const jfs = node!.mountinfo().split('\n').filter((l) => / - fuse\.juicefs JuiceFS:rnvol /.test(l));
+    const jfs = node!
+      .mountinfo()
+      .split('\n')
+      .filter((l) => / - fuse\.juicefs JuiceFS:rnvol /.test(l));
     expect(jfs.length, node!.mountinfo()).to.be.greaterThan(0);
     const shared = jfs.map((l) => l.split(' ')[4]).find((m) => m.startsWith(`${JUICEFS_MOUNT_PATH}/`));
     expect(shared, jfs.join('\n')).to.not.equal(undefined);
     expect(new Set(jfs.map((l) => l.split(' ')[2])).size, 'one FUSE mount, bound where it is used').to.equal(1);
-    const mountPods = (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, labelSelector: MOUNT_POD_SELECTOR, fieldSelector: 'spec.nodeName=real-0' })).items;
+    const mountPods = (
+      await core.listNamespacedPod({ namespace: CSI_NAMESPACE, labelSelector: MOUNT_POD_SELECTOR, fieldSelector: 'spec.nodeName=real-0' })
+    ).items;
     expect(mountPods.map((p) => [p.status?.phase, p.spec?.containers[0]?.securityContext?.privileged])).to.deep.equal([['Running', true]]);
-    expect(Object.values(mountPods[0].metadata!.annotations ?? {}), 'the probe pod is its reference').to.include(`/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/rn-pv/mount`);
+    expect(Object.values(mountPods[0].metadata!.annotations ?? {}), 'the probe pod is its reference').to.include(
+      `/var/lib/kubelet/pods/${pod.metadata!.uid}/volumes/kubernetes.io~csi/rn-pv/mount`,
+    );
 
     // host → pod IP (routed via the node IP); the pod wrote through the volume
-    const hello = await waitFor('probe answers', async () => (await httpRequest(`http://${ip}:8080/read/hello.txt`, { timeoutMs: 3000 })), { timeoutMs: 30_000, intervalMs: 300 });
+    const hello = await waitFor('probe answers', async () => await httpRequest(`http://${ip}:8080/read/hello.txt`, { timeoutMs: 3000 }), {
+      timeoutMs: 30_000,
+      intervalMs: 300,
+    });
     expect(hello.status).to.equal(200);
     expect(hello.body).to.equal('written-by-pod\n');
     // ... and that data is in the node's JuiceFS mount; what the host writes there the pod reads
@@ -201,7 +239,16 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     expect((JSON.parse(answer.body) as { gitVersion: string }).gitVersion).to.match(/^v1\.\d+\.\d+/);
 
     // kubectl exec and logs go apiserver → kubelet on the node IP
-    const exec = await cp!.kubectl(['-n', NS, 'exec', 'probe', '--', fs.realpathSync(process.execPath), '-e', 'console.log(require("fs").readFileSync("/data/hello.txt","utf8").trim())']);
+    const exec = await cp!.kubectl([
+      '-n',
+      NS,
+      'exec',
+      'probe',
+      '--',
+      fs.realpathSync(process.execPath),
+      '-e',
+      'console.log(require("fs").readFileSync("/data/hello.txt","utf8").trim())',
+    ]);
     expect(exec.stdout.trim()).to.equal('written-by-pod');
   });
 
@@ -213,7 +260,10 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     // kubelet unmounted the volume, the CSI driver deleted the mount pod once its last user was
     // gone, and its FUSE mount was released before anything was killed
     expect(node!.stopReport).to.include({ pods: 1, mountPodsByDriver: 1, mountPodsByHarness: 0, fuseReleased: true });
-    expect((await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: 'spec.nodeName=real-0' })).items, 'no mount pod object left').to.deep.equal([]);
+    expect(
+      (await core.listNamespacedPod({ namespace: CSI_NAMESPACE, fieldSelector: 'spec.nodeName=real-0' })).items,
+      'no mount pod object left',
+    ).to.deep.equal([]);
     expect(await leftovers(node!)).to.deep.equal([]);
     expect((await core.listNode()).items.map((n) => n.metadata?.name)).to.not.include('real-0');
     node = undefined;
@@ -224,7 +274,11 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
     await crashNode.importImage(probeTar);
     await crashNode.mountImageReady();
     await cp!.kubectl(['apply', '-f', '-'], { input: JSON.stringify(probePod('probe-crash', 'real-1')) });
-    await waitFor('probe-crash Running', async () => (await core.readNamespacedPod({ name: 'probe-crash', namespace: NS })).status?.phase === 'Running', { timeoutMs: 120_000, intervalMs: 250 });
+    await waitFor(
+      'probe-crash Running',
+      async () => (await core.readNamespacedPod({ name: 'probe-crash', namespace: NS })).status?.phase === 'Running',
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
     expect(crashNode.mountinfo()).to.match(/fuse\.juicefs JuiceFS:rnvol/);
     process.kill(crashNode.holderPid, 'SIGKILL');
     await waitFor('holder gone', () => !pidAlive(crashNode!.holderPid), { timeoutMs: 10_000 });
@@ -244,13 +298,24 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
   it('cleanupStaleRealNodes() removes what a crashed harness process left: its bridge, veths, routes, cgroups and state', async () => {
     // A dead owner's leftovers, made with the real kernel objects: a claim and a node state file
     // naming a pid that no longer exists, the bridge with a route through it, a veth, cgroups.
-    const b = [...Array(16).keys()].reverse().find((i) => !fs.existsSync(`/sys/class/net/pdlrn${i}`) && !fs.existsSync(path.join(claimsDir(), `bridge-${i}.json`)))!;
+    const b = [...Array(16).keys()]
+      .reverse()
+      .find((i) => !fs.existsSync(`/sys/class/net/pdlrn${i}`) && !fs.existsSync(path.join(claimsDir(), `bridge-${i}.json`)))!;
     const dead = await deadPid();
     const crashedRun = path.join(runDir, 'crashed-run');
     const net = nodeNetwork(b, 0);
     const st: NodeState = {
-      owner: dead, name: 'ghost', bridge: b, index: 0, holderPid: dead, initPid: dead, hostVeth: net.hostVeth,
-      nodeIP: net.nodeIP, podCIDR: net.podCIDR, cgroupRoot: nodeCgroupRoot(b, 0), nodeDir: path.join(crashedRun, 'real-nodes', 'ghost'),
+      owner: dead,
+      name: 'ghost',
+      bridge: b,
+      index: 0,
+      holderPid: dead,
+      initPid: dead,
+      hostVeth: net.hostVeth,
+      nodeIP: net.nodeIP,
+      podCIDR: net.podCIDR,
+      cgroupRoot: nodeCgroupRoot(b, 0),
+      nodeDir: path.join(crashedRun, 'real-nodes', 'ghost'),
     };
     fs.mkdirSync(st.nodeDir, { recursive: true });
     fs.writeFileSync(nodeStateFile(st.nodeDir), JSON.stringify(st));
@@ -266,8 +331,11 @@ describe('real node (kubelet, containerd, kube-proxy, JuiceFS CSI driver)', func
 
     const removed = await cleanupStaleRealNodes({ log });
     expect(removed).to.include.members(['node ghost', `bridge ${net.bridgeName}`]);
-    expect(await leftovers({ holderPid: dead, initProcessPid: dead, namespaces: [], nodeDir: st.nodeDir, cgroupRoot: st.cgroupRoot, net })).to.deep.equal([]);
-    for (const link of [net.bridgeName, net.hostVeth, `${REAL_NODE_PREFIX}${b}p0`]) expect(fs.existsSync(`/sys/class/net/${link}`), link).to.equal(false);
+    expect(
+      await leftovers({ holderPid: dead, initProcessPid: dead, namespaces: [], nodeDir: st.nodeDir, cgroupRoot: st.cgroupRoot, net }),
+    ).to.deep.equal([]);
+    for (const link of [net.bridgeName, net.hostVeth, `${REAL_NODE_PREFIX}${b}p0`])
+      expect(fs.existsSync(`/sys/class/net/${link}`), link).to.equal(false);
     expect(fs.existsSync(path.join(claimsDir(), `bridge-${b}.json`))).to.equal(false);
     expect(fs.existsSync(nodeStateFile(st.nodeDir))).to.equal(false);
     // the live run's own bridge is untouched

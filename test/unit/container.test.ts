@@ -46,8 +46,14 @@ describe('composition root', () => {
   });
 
   it('hands the configured cache roots to the JuiceFS engine', () => {
-    const c = buildContainer(parseOperatorConfig(['--cache-root=/mnt/nvme/cache'], {}), { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
-    expect((c.get(TYPES.EngineRegistry).get('juicefs') as unknown as { cacheRoots: string[] }).cacheRoots).to.deep.equal(['/mnt/nvme/cache']);
+    const c = buildContainer(parseOperatorConfig(['--cache-root=/mnt/nvme/cache'], {}), {
+      kubeConfig: kubeConfig(),
+      logger: createLogger({ silent: true }),
+      metrics: new Metrics(),
+    });
+    expect((c.get(TYPES.EngineRegistry).get('juicefs') as unknown as { cacheRoots: string[] }).cacheRoots).to.deep.equal([
+      '/mnt/nvme/cache',
+    ]);
   });
 
   it('binds every operator the config asks for', () => {
@@ -66,7 +72,11 @@ function expectedOperators(names: string[]): string[] {
 describe('composition root: engines and runtime client', () => {
   it('registers the JuiceFS engine by name and builds one RuntimeClient', async () => {
     const { RuntimeClient } = await import('../../src/operators/shared/runtime-client.js');
-    const c = buildContainer(parseOperatorConfig([], {}), { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
+    const c = buildContainer(parseOperatorConfig([], {}), {
+      kubeConfig: kubeConfig(),
+      logger: createLogger({ silent: true }),
+      metrics: new Metrics(),
+    });
     const registry = c.get(TYPES.EngineRegistry);
     expect(registry.names()).to.deep.equal(['juicefs']);
     expect(registry.get('juicefs').name).to.equal('juicefs');

@@ -196,7 +196,9 @@ const crds = Object.fromEntries(KINDS.map((k) => [k, loadCrd(FILES[k])])) as Rec
 
 describe('CRDs (crds/)', () => {
   it('has one file per kind, and crds/Kustomization lists exactly those files', () => {
-    const yamlFiles = readdirSync(crdDir).filter((f) => f.endsWith('.yaml')).sort();
+    const yamlFiles = readdirSync(crdDir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort();
     expect(yamlFiles).to.deep.equal(Object.values(FILES).sort());
     const kustomization = parse(readFileSync(path.join(crdDir, 'Kustomization'), 'utf8')) as { resources: string[] };
     expect([...kustomization.resources].sort()).to.deep.equal(yamlFiles);
@@ -235,7 +237,8 @@ describe('CRDs (crds/)', () => {
         expect(cols.map((c) => ({ name: c.name, jsonPath: c.jsonPath, type: c.type }))).to.deep.equal(
           want.columns.map((c) => ({ name: c.name, jsonPath: c.jsonPath, type: c.type ?? 'string' })),
         );
-        for (const c of crd.spec.versions[0].additionalPrinterColumns) expect(c.description, c.name).to.be.a('string').with.length.greaterThan(0);
+        for (const c of crd.spec.versions[0].additionalPrinterColumns)
+          expect(c.description, c.name).to.be.a('string').with.length.greaterThan(0);
       });
 
       it('has a structural schema: every node typed, no unions except int-or-string, required fields exist', () => {
@@ -259,7 +262,9 @@ describe('CRDs (crds/)', () => {
 
       it('describes every field (kubectl explain)', () => {
         expect(schema.description).to.be.a('string').with.length.greaterThan(0);
-        const undescribed = nodes.filter((n) => n.isField && n.where !== `${kind}.metadata` && !(typeof n.node.description === 'string' && n.node.description.length > 0));
+        const undescribed = nodes.filter(
+          (n) => n.isField && n.where !== `${kind}.metadata` && !(typeof n.node.description === 'string' && n.node.description.length > 0),
+        );
         expect(undescribed.map((n) => n.where)).to.deep.equal([]);
       });
 
@@ -269,10 +274,12 @@ describe('CRDs (crds/)', () => {
             expect(v.rule, `${where} rule`).to.be.a('string').with.length.greaterThan(0);
             expect(v.message, `${where} message of ${v.rule}`).to.be.a('string').with.length.greaterThan(0);
             if (v.fieldPath !== undefined) expect(v.fieldPath, where).to.match(/^\./);
-            if (v.reason !== undefined) expect(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']).to.include(v.reason);
+            if (v.reason !== undefined)
+              expect(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']).to.include(v.reason);
             if (node.type === 'string') expect(node.maxLength, `${where} maxLength (CEL on a string)`).to.be.a('number');
           }
-          if (node.type === 'array' && node.items?.['x-kubernetes-validations']) expect(node.maxItems, `${where} maxItems (CEL on items)`).to.be.a('number');
+          if (node.type === 'array' && node.items?.['x-kubernetes-validations'])
+            expect(node.maxItems, `${where} maxItems (CEL on items)`).to.be.a('number');
         }
       });
 
@@ -280,7 +287,14 @@ describe('CRDs (crds/)', () => {
         const cond = at(schema, 'status.conditions');
         expect(cond['x-kubernetes-list-type']).to.equal('map');
         expect(cond['x-kubernetes-list-map-keys']).to.deep.equal(['type']);
-        expect(keysAt(schema, 'status.conditions.[]')).to.deep.equal(['lastTransitionTime', 'message', 'observedGeneration', 'reason', 'status', 'type']);
+        expect(keysAt(schema, 'status.conditions.[]')).to.deep.equal([
+          'lastTransitionTime',
+          'message',
+          'observedGeneration',
+          'reason',
+          'status',
+          'type',
+        ]);
         expect(at(schema, 'status.conditions.[].status').enum).to.deep.equal(['True', 'False', 'Unknown']);
         expect(at(schema, 'status.conditions.[].lastTransitionTime').format).to.equal('date-time');
         expect(at(schema, 'status.observedGeneration')).to.include({ type: 'integer', format: 'int64' });
@@ -293,18 +307,46 @@ describe('CRDs (crds/)', () => {
     const s = schemaOf(crds.SampleSet);
 
     it('keeps the original JSON names', () => {
-      expect(keysAt(s, 'spec')).to.deep.equal(['cache', 'csi', 'noSync', 'nodeAffinity', 'partitions', 'secretRef', 'source', 'tolerations']);
+      expect(keysAt(s, 'spec')).to.deep.equal([
+        'cache',
+        'csi',
+        'noSync',
+        'nodeAffinity',
+        'partitions',
+        'secretRef',
+        'source',
+        'tolerations',
+      ]);
       expect(keysAt(s, 'spec.source')).to.deep.equal(['allowCredentialsInArguments', 'secretRef', 'uri']);
       expect(keysAt(s, 'spec.csi')).to.deep.equal(['driver', 'juiceFSMountOptions']);
       // The original's mount options, among every option the engine supports (engines/juicefs/crd-agreement.test.ts).
       expect(keysAt(s, 'spec.csi.juiceFSMountOptions')).to.include.members([
-        'metrics', 'attr-cache', 'entry-cache', 'dir-entry-cache', 'enable-xattr', 'get-timeout', 'put-timeout', 'io-retries', 'max-uploads',
-        'buffer-size', 'prefetch', 'writeback', 'cache-dir', 'cache-size', 'free-space-ratio', 'cache-partial-only', 'open-cache', 'sub-dir',
+        'metrics',
+        'attr-cache',
+        'entry-cache',
+        'dir-entry-cache',
+        'enable-xattr',
+        'get-timeout',
+        'put-timeout',
+        'io-retries',
+        'max-uploads',
+        'buffer-size',
+        'prefetch',
+        'writeback',
+        'cache-dir',
+        'cache-size',
+        'free-space-ratio',
+        'cache-partial-only',
+        'open-cache',
+        'sub-dir',
       ]);
       expect(at(s, 'spec.csi.juiceFSMountOptions.free-space-ratio').type).to.equal('string');
       expect(keysAt(s, 'spec.cache.levels.[]')).to.deep.equal(['cacheSize', 'mediumType', 'path']);
       expect(keysAt(s, 'spec.secretRef')).to.deep.equal(['name', 'namespace']);
-      expect(keysAt(s, 'spec.nodeAffinity')).to.deep.equal(['preferredDuringSchedulingIgnoredDuringExecution', 'requiredDuringSchedulingIgnoredDuringExecution']);
+      expect(keysAt(s, 'spec.nodeAffinity')).to.deep.equal([
+        'preferredDuringSchedulingIgnoredDuringExecution',
+        'requiredDuringSchedulingIgnoredDuringExecution',
+      ]);
       expect(keysAt(s, 'spec.tolerations.[]')).to.deep.equal(['effect', 'key', 'operator', 'tolerationSeconds', 'value']);
     });
 
@@ -316,7 +358,9 @@ describe('CRDs (crds/)', () => {
       expect(at(s, 'spec.cache.levels.[].mediumType').enum).to.deep.equal(['MEM', 'SSD', 'HDD']);
       expect(at(s, 'spec.cache.levels.[].cacheSize').minimum).to.equal(0);
       expect(at(s, 'spec.cache.levels.[]').required).to.have.members(['mediumType', 'path']);
-      expect(at(s, 'spec')['x-kubernetes-validations']!.map((v) => v.rule)).to.include('has(self.source) || (has(self.noSync) && self.noSync)');
+      expect(at(s, 'spec')['x-kubernetes-validations']!.map((v) => v.rule)).to.include(
+        'has(self.source) || (has(self.noSync) && self.noSync)',
+      );
     });
 
     it('limits the name to 55 characters and makes secretRef immutable', () => {
@@ -325,14 +369,34 @@ describe('CRDs (crds/)', () => {
     });
 
     it('has the status shape the operator writes', () => {
-      expect(keysAt(s, 'status')).to.deep.equal(
-        ['cacheStatus', 'conditions', 'lastCacheUpdateTime', 'nodes', 'observedGeneration', 'phase', 'runtimeStatus', 'syncJob'],
-      );
+      expect(keysAt(s, 'status')).to.deep.equal([
+        'cacheStatus',
+        'conditions',
+        'lastCacheUpdateTime',
+        'nodes',
+        'observedGeneration',
+        'phase',
+        'runtimeStatus',
+        'syncJob',
+      ]);
       expect(keysAt(s, 'status.runtimeStatus')).to.deep.equal(['readyReplicas', 'runtimeReady', 'specReplicas']);
       expect(keysAt(s, 'status.cacheStatus')).to.deep.equal(
         [
-          'totalSize', 'totalFiles', 'cachedSize', 'diskSize', 'diskUsed', 'diskAvail', 'diskUsageRate', 'cachedPercentage',
-          'totalBytes', 'cachedBytes', 'diskSizeBytes', 'diskUsedBytes', 'diskAvailBytes', 'fileCount', 'errorMassage',
+          'totalSize',
+          'totalFiles',
+          'cachedSize',
+          'diskSize',
+          'diskUsed',
+          'diskAvail',
+          'diskUsageRate',
+          'cachedPercentage',
+          'totalBytes',
+          'cachedBytes',
+          'diskSizeBytes',
+          'diskUsedBytes',
+          'diskAvailBytes',
+          'fileCount',
+          'errorMassage',
           ...READ_FIGURES,
         ].sort(),
       );
@@ -354,14 +418,43 @@ describe('CRDs (crds/)', () => {
     it('keeps the original JSON names and adds the scheduling fields', () => {
       expect(keysAt(s, 'spec')).to.deep.equal(
         [
-          'type', 'sampleSetRef', 'secretRef', 'terminate', 'syncOptions', 'warmupOptions', 'rmrOptions', 'clearOptions',
-          'schedule', 'timeZone', 'suspend', 'concurrencyPolicy', 'successfulJobsHistoryLimit', 'failedJobsHistoryLimit', 'startingDeadlineSeconds',
+          'type',
+          'sampleSetRef',
+          'secretRef',
+          'terminate',
+          'syncOptions',
+          'warmupOptions',
+          'rmrOptions',
+          'clearOptions',
+          'schedule',
+          'timeZone',
+          'suspend',
+          'concurrencyPolicy',
+          'successfulJobsHistoryLimit',
+          'failedJobsHistoryLimit',
+          'startingDeadlineSeconds',
         ].sort(),
       );
       // The original's sync options, minus cluster mode (manager, worker), which the engine refuses.
       expect(keysAt(s, 'spec.syncOptions')).to.include.members([
-        'source', 'destination', 'start', 'end', 'threads', 'http-port', 'update', 'force-update', 'perms', 'dirs', 'dry',
-        'delete-src', 'delete-dst', 'exclude', 'include', 'bwlimit', 'no-https', 'check-new',
+        'source',
+        'destination',
+        'start',
+        'end',
+        'threads',
+        'http-port',
+        'update',
+        'force-update',
+        'perms',
+        'dirs',
+        'dry',
+        'delete-src',
+        'delete-dst',
+        'exclude',
+        'include',
+        'bwlimit',
+        'no-https',
+        'check-new',
       ]);
       expect(keysAt(s, 'spec.syncOptions')).to.not.include.members(['manager']).and.not.include.members(['worker']);
       expect(keysAt(s, 'spec.warmupOptions')).to.deep.equal(['file', 'partitions', 'paths', 'strategyName', 'threads']);
@@ -382,8 +475,19 @@ describe('CRDs (crds/)', () => {
     it('has the status shape the operator writes', () => {
       expect(keysAt(s, 'status')).to.deep.equal(
         [
-          'phase', 'conditions', 'observedGeneration', 'jobName', 'startTime', 'completionTime', 'attempts', 'progress', 'nodes',
-          'lastScheduleTime', 'lastSuccessfulTime', 'active', 'specHash',
+          'phase',
+          'conditions',
+          'observedGeneration',
+          'jobName',
+          'startTime',
+          'completionTime',
+          'attempts',
+          'progress',
+          'nodes',
+          'lastScheduleTime',
+          'lastSuccessfulTime',
+          'active',
+          'specHash',
         ].sort(),
       );
       expect(keysAt(s, 'status.progress')).to.deep.equal(['bytesDone', 'bytesTotal', 'filesDone', 'filesTotal', 'percent']);
@@ -396,9 +500,17 @@ describe('CRDs (crds/)', () => {
     const s = schemaOf(crds.PaddleJob);
 
     it('keeps the original JSON names', () => {
-      expect(keysAt(s, 'spec')).to.deep.equal(
-        ['cleanPodPolicy', 'elastic', 'heter', 'intranet', 'ps', 'sampleSetRef', 'schedulingPolicy', 'withGloo', 'worker'],
-      );
+      expect(keysAt(s, 'spec')).to.deep.equal([
+        'cleanPodPolicy',
+        'elastic',
+        'heter',
+        'intranet',
+        'ps',
+        'sampleSetRef',
+        'schedulingPolicy',
+        'withGloo',
+        'worker',
+      ]);
       for (const role of ['ps', 'worker', 'heter']) {
         expect(keysAt(s, `spec.${role}`)).to.deep.equal(['limits', 'replicas', 'requests', 'template']);
         expect(at(s, `spec.${role}`).required).to.include('replicas');
@@ -412,15 +524,27 @@ describe('CRDs (crds/)', () => {
     });
 
     it('enumerates and defaults the policies', () => {
-      expect(at(s, 'spec.cleanPodPolicy')).to.deep.include({ enum: ['Always', 'Never', 'OnFailure', 'OnCompletion'], default: 'OnCompletion' });
+      expect(at(s, 'spec.cleanPodPolicy')).to.deep.include({
+        enum: ['Always', 'Never', 'OnFailure', 'OnCompletion'],
+        default: 'OnCompletion',
+      });
       expect(at(s, 'spec.intranet')).to.deep.include({ enum: ['PodIP', 'Service', 'Host'], default: 'PodIP' });
       expect(at(s, 'spec')['x-kubernetes-validations']!.map((v) => v.rule)).to.include('has(self.ps) || has(self.worker)');
     });
 
     it('has the status shape the operator writes', () => {
-      expect(keysAt(s, 'status')).to.deep.equal(
-        ['completionTime', 'conditions', 'elastic', 'heter', 'mode', 'observedGeneration', 'phase', 'ps', 'startTime', 'worker'],
-      );
+      expect(keysAt(s, 'status')).to.deep.equal([
+        'completionTime',
+        'conditions',
+        'elastic',
+        'heter',
+        'mode',
+        'observedGeneration',
+        'phase',
+        'ps',
+        'startTime',
+        'worker',
+      ]);
       for (const role of ['ps', 'worker', 'heter']) {
         expect(keysAt(s, `status.${role}`)).to.deep.equal(['failed', 'pending', 'refs', 'running', 'starting', 'succeeded', 'unknown']);
         expect(keysAt(s, `status.${role}.refs.[]`)).to.deep.equal(['apiVersion', 'kind', 'name', 'namespace', 'uid']);
@@ -464,8 +588,10 @@ describe('CRDs (crds/)', () => {
     });
 
     it("rejects a '..' segment and NUL, accepts '..' inside a name and a leading '/'", () => {
-      for (const p of ['/train', 'train', 'a..b', '..hidden', 'x/..y/z', './val', '/', '.../x', 'train/']) expect(safe(p), p).to.equal(true);
-      for (const p of ['..', '../x', 'x/..', 'a/../b', '/..', '/train/../..', '../', 'train\u0000x']) expect(safe(p), JSON.stringify(p)).to.equal(false);
+      for (const p of ['/train', 'train', 'a..b', '..hidden', 'x/..y/z', './val', '/', '.../x', 'train/'])
+        expect(safe(p), p).to.equal(true);
+      for (const p of ['..', '../x', 'x/..', 'a/../b', '/..', '/train/../..', '../', 'train\u0000x'])
+        expect(safe(p), JSON.stringify(p)).to.equal(false);
     });
 
     it('accepts 5-field cron expressions and the macros, rejects the rest', () => {
@@ -473,10 +599,38 @@ describe('CRDs (crds/)', () => {
       const macro = toJsRegExp(celRegex(schedule, 0));
       const cron = toJsRegExp(celRegex(schedule, 1));
       const ok = (s: string) => macro.test(s) || cron.test(s);
-      for (const s of ['0 * * * *', '*/15 9-17 * JAN-MAR MON-FRI', '5,10,15 1-5/2 1,15 1 sun', '0 0 ? * 7', '59 23 31 12 6', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@midnight', '@annually']) {
+      for (const s of [
+        '0 * * * *',
+        '*/15 9-17 * JAN-MAR MON-FRI',
+        '5,10,15 1-5/2 1,15 1 sun',
+        '0 0 ? * 7',
+        '59 23 31 12 6',
+        '@hourly',
+        '@daily',
+        '@weekly',
+        '@monthly',
+        '@yearly',
+        '@midnight',
+        '@annually',
+      ]) {
         expect(ok(s), s).to.equal(true);
       }
-      for (const s of ['', '0 * * *', '0 0 * * * *', '60 * * * *', '0 24 * * *', '0 0 0 * *', '0 0 32 * *', '0 0 * 13 *', '0 0 * * 8', '*/0 * * * *', '@every 5m', '@reboot', 'TZ=UTC 0 * * * *', 'a b c d e']) {
+      for (const s of [
+        '',
+        '0 * * *',
+        '0 0 * * * *',
+        '60 * * * *',
+        '0 24 * * *',
+        '0 0 0 * *',
+        '0 0 32 * *',
+        '0 0 * 13 *',
+        '0 0 * * 8',
+        '*/0 * * * *',
+        '@every 5m',
+        '@reboot',
+        'TZ=UTC 0 * * * *',
+        'a b c d e',
+      ]) {
         expect(ok(s), s).to.equal(false);
       }
     });
@@ -508,11 +662,18 @@ describe('CRDs (crds/)', () => {
         ]) {
           expect(refused(u), `${field} ${u}`).to.equal(true);
         }
-        for (const u of ['s3://bucket.s3.amazonaws.com/x', 'minio://host:9000/bucket', 'hdfs://nn:8020/d', 's3://bucket/with%20space/', 'file:///data/x']) {
+        for (const u of [
+          's3://bucket.s3.amazonaws.com/x',
+          'minio://host:9000/bucket',
+          'hdfs://nn:8020/d',
+          's3://bucket/with%20space/',
+          'file:///data/x',
+        ]) {
           expect(refused(u), `${field} ${u}`).to.equal(false);
         }
       }
-      const form = new RegExp(celRegex(at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations']!.map((v) => v.rule).find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
+      const uriRules = at(schemaOf(crds.SampleSet), 'spec.source.uri')['x-kubernetes-validations']!.map((v) => v.rule);
+      const form = new RegExp(celRegex(uriRules.find((r) => r.includes('://[') && !r.includes('@')) ?? ''));
       for (const u of ['s3://bucket/x', 'file:///data', 'hdfs://nn:8020/d']) expect(form.test(u), u).to.equal(true);
       for (const u of ['bucket/x', '/data', 's3://', 's3://a b']) expect(form.test(u), u).to.equal(false);
     });
@@ -521,7 +682,11 @@ describe('CRDs (crds/)', () => {
       const ss = schemaOf(crds.SampleSet);
       expect(at(ss, 'spec.source.allowCredentialsInArguments').type).to.equal('boolean');
       expect(String(at(ss, 'spec.source.allowCredentialsInArguments').description)).to.include('/proc/<pid>/cmdline');
-      for (const [schema, field] of [[ss, 'spec.secretRef.namespace'], [ss, 'spec.source.secretRef.namespace'], [schemaOf(crds.SampleJob), 'spec.secretRef.namespace']] as Array<[Schema, string]>) {
+      for (const [schema, field] of [
+        [ss, 'spec.secretRef.namespace'],
+        [ss, 'spec.source.secretRef.namespace'],
+        [schemaOf(crds.SampleJob), 'spec.secretRef.namespace'],
+      ] as Array<[Schema, string]>) {
         expect(String(at(schema, field).description), field).to.include('CrossNamespaceSecret');
       }
     });
@@ -530,7 +695,9 @@ describe('CRDs (crds/)', () => {
 
 describe('invalid-manifest corpus (test/e2e/fixtures/invalid)', () => {
   const dir = path.join(fixtureDir, 'invalid');
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
 
   it('has at least 30 manifests', () => {
     expect(files.length).to.be.at.least(30);
@@ -559,7 +726,8 @@ describe('deployment manifests (kustomize/)', () => {
     expect(roles.map((r) => r.kind).sort()).to.deep.equal(['ClusterRole', 'Role']);
     for (const r of roles) {
       for (const rule of r.rules as V1PolicyRule[]) {
-        for (const field of ['apiGroups', 'resources', 'verbs'] as const) expect(rule[field], `${r.metadata!.name} ${field}`).to.not.include('*');
+        for (const field of ['apiGroups', 'resources', 'verbs'] as const)
+          expect(rule[field], `${r.metadata!.name} ${field}`).to.not.include('*');
       }
     }
   });

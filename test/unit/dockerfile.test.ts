@@ -51,7 +51,11 @@ describe('Dockerfile juicefs stage', () => {
       // a `go` that answers nothing, as a failing proxy or a typo in the version would
       fs.writeFileSync(path.join(tmp, 'go'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
       const script = juicefsRunScript().replace(/\/out\b/g, path.join(tmp, 'out'));
-      const r = spawnSync('sh', ['-c', script], { cwd: tmp, encoding: 'utf8', env: { PATH: `${tmp}:/usr/bin:/bin`, JUICEFS_VERSION: 'v0.0.0' } });
+      const r = spawnSync('sh', ['-c', script], {
+        cwd: tmp,
+        encoding: 'utf8',
+        env: { PATH: `${tmp}:/usr/bin:/bin`, JUICEFS_VERSION: 'v0.0.0' },
+      });
       expect(r.status).to.not.equal(0);
       expect(r.stderr).to.include('the module proxy gave no go.mod');
       expect(r.stderr).to.not.include('cannot stat');

@@ -33,7 +33,15 @@ describe('OperatorManager with leader election', () => {
 
   function container(store: LeaseStore, operator: RunnableOperator, stopAll: () => Promise<void> = () => Promise.resolve()): Container {
     const c = new Container();
-    const config = { metricsAddress: '0', probeAddress: '0', leaderElect: true, leaderElectionNamespace: 'paddle-system', leaderElectionId: 'paddle-operator', shutdownTimeoutSeconds: 1, ...lease };
+    const config = {
+      metricsAddress: '0',
+      probeAddress: '0',
+      leaderElect: true,
+      leaderElectionNamespace: 'paddle-system',
+      leaderElectionId: 'paddle-operator',
+      shutdownTimeoutSeconds: 1,
+      ...lease,
+    };
     c.bind(TYPES.Config).toConstantValue(config as unknown as OperatorConfig);
     c.bind(TYPES.Logger).toConstantValue(log);
     c.bind(TYPES.Metrics).toConstantValue(new Metrics());

@@ -7,7 +7,21 @@ import YAML from 'yaml';
 import { Metrics } from '../../src/observability/metrics.js';
 
 const DIR = 'kustomize/monitoring';
-const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'by', 'on', 'without', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+const PROMQL_WORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'on',
+  'without',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'];
 
 interface Json {
@@ -16,7 +30,9 @@ interface Json {
 
 /** Every PromQL expression in the alerts and the dashboard, with where it came from. */
 function expressions(): { where: string; expr: string }[] {
-  const rule = YAML.parse(fs.readFileSync(path.join(DIR, 'prometheusrule.yaml'), 'utf8')) as { spec: { groups: { rules: { alert: string; expr: string }[] }[] } };
+  const rule = YAML.parse(fs.readFileSync(path.join(DIR, 'prometheusrule.yaml'), 'utf8')) as {
+    spec: { groups: { rules: { alert: string; expr: string }[] }[] };
+  };
   const out = rule.spec.groups.flatMap((g) => g.rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr })));
   const dash = JSON.parse(fs.readFileSync(path.join(DIR, 'paddle-operator-dashboard.json'), 'utf8')) as {
     panels: { title: string; targets: { expr: string }[] }[];
@@ -72,8 +88,15 @@ describe('kustomize/monitoring', () => {
   });
 
   it('has the alerts a platform team expects', () => {
-    const alerts = expressions().filter((e) => e.where.startsWith('alert ')).map((e) => e.where.slice(6));
-    expect(alerts).to.include.members(['PaddleSampleSetNotReady', 'PaddleSampleJobFailed', 'PaddleSampleSetLowCacheHitRatio', 'PaddleSampleSetRuntimeUnreachable']);
+    const alerts = expressions()
+      .filter((e) => e.where.startsWith('alert '))
+      .map((e) => e.where.slice(6));
+    expect(alerts).to.include.members([
+      'PaddleSampleSetNotReady',
+      'PaddleSampleJobFailed',
+      'PaddleSampleSetLowCacheHitRatio',
+      'PaddleSampleSetRuntimeUnreachable',
+    ]);
   });
 
   it('uses only metrics and labels that /metrics serves', async () => {
@@ -88,7 +111,10 @@ describe('kustomize/monitoring', () => {
     for (const { where, expr } of expressions()) {
       for (const { metric, labels } of selectors(expr)) {
         count++;
-        const base = HISTOGRAM_SUFFIXES.reduce((n, s) => (n.endsWith(s) && served.has(n.slice(0, -s.length)) ? n.slice(0, -s.length) : n), metric);
+        const base = HISTOGRAM_SUFFIXES.reduce(
+          (n, s) => (n.endsWith(s) && served.has(n.slice(0, -s.length)) ? n.slice(0, -s.length) : n),
+          metric,
+        );
         if (!served.has(base)) {
           wrong.push(`${where}: ${metric} is not served`);
           continue;

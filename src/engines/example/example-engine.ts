@@ -10,15 +10,41 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { V1Secret } from '@kubernetes/client-node';
-import { cacheNodeLabelKey, CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SAMPLESET_LABEL } from '../../api/constants.js';
+import {
+  cacheNodeLabelKey,
+  CREATED_BY_LABEL,
+  CREATED_BY_VALUE,
+  RUNTIME_PORT,
+  RUNTIME_PORT_NAME,
+  SAMPLESET_LABEL,
+} from '../../api/constants.js';
 import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { formatRuntimeArgs } from '../../api/runtime-cli.js';
 import { walkFiles } from '../toolkit/fs-walk.js';
 import { normalizeUserPath } from '../toolkit/path-safety.js';
 import { openDirBeneath, readRegularFileBeneath, removeIn, splitParent, walkBeneath, writeFileBeneath } from '../toolkit/beneath.js';
-import { RUNTIME_TOKEN_ENV, RUNTIME_TOKEN_KEY, type NodeCacheStats, type RmrRequest, type RuntimeJobOptions, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
-import { SpecError, type CacheEngine, type CacheRuntime, type CacheRuntimeFactory, type EnginePackage, type JobExecution, type RuntimeEnvironment, type SampleSetContext, type SampleSetObjects } from '../cache-engine.js';
+import {
+  RUNTIME_TOKEN_ENV,
+  RUNTIME_TOKEN_KEY,
+  type NodeCacheStats,
+  type RmrRequest,
+  type RuntimeJobOptions,
+  type RuntimeJobRequest,
+  type SyncRequest,
+  type WarmupRequest,
+} from '../../api/runtime-protocol.js';
+import {
+  SpecError,
+  type CacheEngine,
+  type CacheRuntime,
+  type CacheRuntimeFactory,
+  type EnginePackage,
+  type JobExecution,
+  type RuntimeEnvironment,
+  type SampleSetContext,
+  type SampleSetObjects,
+} from '../cache-engine.js';
 
 export const EXAMPLE_ENGINE = 'example';
 
@@ -85,7 +111,12 @@ export class ExampleEngine implements CacheEngine {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         metadata: { name: this.persistentVolumeClaimName(s), namespace: ns, labels: labels(s) },
-        spec: { accessModes: ['ReadWriteMany'], storageClassName: 'paddle-operator', volumeName: this.persistentVolumeName(s), resources: { requests: { storage: '1Ti' } } },
+        spec: {
+          accessModes: ['ReadWriteMany'],
+          storageClassName: 'paddle-operator',
+          volumeName: this.persistentVolumeName(s),
+          resources: { requests: { storage: '1Ti' } },
+        },
       },
       tokenSecret: {
         apiVersion: 'v1',
@@ -112,7 +143,11 @@ export class ExampleEngine implements CacheEngine {
             metadata: { labels: { ...selector, ...labels(s) } },
             spec: {
               affinity: {
-                podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' }] },
+                podAntiAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: [
+                    { labelSelector: { matchLabels: selector }, topologyKey: 'kubernetes.io/hostname' },
+                  ],
+                },
                 ...(s.spec.nodeAffinity ? { nodeAffinity: structuredClone(s.spec.nodeAffinity) } : {}),
               },
               ...(s.spec.tolerations?.length ? { tolerations: structuredClone(s.spec.tolerations) } : {}),
@@ -122,7 +157,9 @@ export class ExampleEngine implements CacheEngine {
                   image: ctx.runtimeImage,
                   command: ['paddle-runtime'],
                   args: formatRuntimeArgs({ engine: EXAMPLE_ENGINE, dataDir: '/data' }),
-                  env: [{ name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: this.tokenSecretName(s), key: RUNTIME_TOKEN_KEY } } }],
+                  env: [
+                    { name: RUNTIME_TOKEN_ENV, valueFrom: { secretKeyRef: { name: this.tokenSecretName(s), key: RUNTIME_TOKEN_KEY } } },
+                  ],
                   ports: [{ name: RUNTIME_PORT_NAME, containerPort: RUNTIME_PORT }],
                   readinessProbe: { httpGet: { path: '/healthz', port: RUNTIME_PORT_NAME } },
                   volumeMounts: [{ name: 'data', mountPath: '/data' }],
@@ -152,7 +189,14 @@ export class ExampleEngine implements CacheEngine {
     };
     switch (job.spec.type) {
       case 'sync':
-        return { id, type: 'sync', options: { source: String(job.spec.syncOptions?.source ?? s.spec.source?.uri ?? ''), destination: check(job.spec.syncOptions?.destination ?? '') } };
+        return {
+          id,
+          type: 'sync',
+          options: {
+            source: String(job.spec.syncOptions?.source ?? s.spec.source?.uri ?? ''),
+            destination: check(job.spec.syncOptions?.destination ?? ''),
+          },
+        };
       case 'warmup':
         return { id, type: 'warmup', options: { shard, shards, paths: (job.spec.warmupOptions?.paths ?? []).map(check) } };
       case 'rmr':
@@ -172,7 +216,12 @@ export class ExampleRuntime implements CacheRuntime {
   readonly name = EXAMPLE_ENGINE;
   constructor(private readonly env: RuntimeEnvironment) {}
 
-  async run(type: SampleJobType, options: RuntimeJobOptions, _credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
+  async run(
+    type: SampleJobType,
+    options: RuntimeJobOptions,
+    _credentials: Record<string, string> | undefined,
+    exec: JobExecution,
+  ): Promise<void> {
     const root = this.env.dataDir;
     switch (type) {
       case 'sync': {
@@ -221,7 +270,14 @@ export class ExampleRuntime implements CacheRuntime {
       totalBytes: w.bytes,
       totalFiles: w.files,
       cachedBytes: w.bytes,
-      tiers: [{ path: this.env.dataDir, sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availBytes: s.bavail * s.bsize }],
+      tiers: [
+        {
+          path: this.env.dataDir,
+          sizeBytes: s.blocks * s.bsize,
+          usedBytes: (s.blocks - s.bfree) * s.bsize,
+          availBytes: s.bavail * s.bsize,
+        },
+      ],
     };
   }
 }

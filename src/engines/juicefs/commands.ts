@@ -104,7 +104,12 @@ function insertUserinfo(src: ParsedSource, userinfo: string): string {
  * Places source credentials for `juicefs sync`. `uri` is the validated source URI (no userinfo);
  * `noHttps` is the job's `no-https` flag (for the wasb connection string).
  */
-export function placeSourceCredentials(src: ParsedSource, uri: string, credentials: Record<string, string> | undefined, noHttps = false): SourceCredentialPlacement {
+export function placeSourceCredentials(
+  src: ParsedSource,
+  uri: string,
+  credentials: Record<string, string> | undefined,
+  noHttps = false,
+): SourceCredentialPlacement {
   const ak = credentials?.['access-key'] ?? '';
   const sk = credentials?.['secret-key'] ?? '';
   const token = credentials?.['session-token'] ?? '';

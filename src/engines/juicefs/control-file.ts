@@ -97,7 +97,19 @@ export class ControlAnswerParser {
 }
 
 /** Names for the errno values JuiceFS answers with (the rest by number). */
-const ERRNO_NAMES: Record<number, string> = { 1: 'EPERM', 2: 'ENOENT', 5: 'EIO', 13: 'EACCES', 17: 'EEXIST', 20: 'ENOTDIR', 21: 'EISDIR', 22: 'EINVAL', 28: 'ENOSPC', 39: 'ENOTEMPTY', 95: 'ENOTSUP' };
+const ERRNO_NAMES: Record<number, string> = {
+  1: 'EPERM',
+  2: 'ENOENT',
+  5: 'EIO',
+  13: 'EACCES',
+  17: 'EEXIST',
+  20: 'ENOTDIR',
+  21: 'EISDIR',
+  22: 'EINVAL',
+  28: 'ENOSPC',
+  39: 'ENOTEMPTY',
+  95: 'ENOTSUP',
+};
 
 export function errnoName(errno: number): string {
   return ERRNO_NAMES[errno] ?? `errno ${errno}`;
@@ -140,7 +152,11 @@ export async function openControlFile(root: string): Promise<FileHandle> {
 }
 
 /** Sends one request on a fresh control handle and reads its whole answer. Cancel closes the handle. */
-export async function controlRequest(root: string, message: Buffer, opts: ControlRequestOptions): Promise<{ errno: number; json?: string }> {
+export async function controlRequest(
+  root: string,
+  message: Buffer,
+  opts: ControlRequestOptions,
+): Promise<{ errno: number; json?: string }> {
   const fh = await openControlFile(root);
   const parser = new ControlAnswerParser();
   const pollMs = opts.pollMs ?? 200;

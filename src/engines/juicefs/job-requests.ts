@@ -13,7 +13,16 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { SampleJob, SampleJobType } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { isInside, normalizeUserPath } from '../toolkit/path-safety.js';
-import { JOB_ID_PATTERN, MAX_CREDENTIAL_LENGTH, MAX_JOB_REQUEST_BYTES, type ClearRequest, type RmrRequest, type RuntimeJobRequest, type SyncRequest, type WarmupRequest } from '../../api/runtime-protocol.js';
+import {
+  JOB_ID_PATTERN,
+  MAX_CREDENTIAL_LENGTH,
+  MAX_JOB_REQUEST_BYTES,
+  type ClearRequest,
+  type RmrRequest,
+  type RuntimeJobRequest,
+  type SyncRequest,
+  type WarmupRequest,
+} from '../../api/runtime-protocol.js';
 import { SpecError } from '../cache-engine.js';
 import { CREDENTIALS_IN_ARGUMENTS, CREDENTIALS_IN_ARGUMENTS_VALUE, CredentialsInArgumentsError, credentialsOnlyInUri } from './commands.js';
 import { POD_CACHE_ROOT } from './constants.js';
@@ -45,13 +54,15 @@ function checkPath(p: unknown, where: string): string {
 function checkDatasetPath(p: unknown, where: string): string {
   const path = checkPath(p, where);
   const first = normalizeUserPath(path).split('/')[0];
-  if (CONTROL_FILES.includes(first)) throw new SpecError('InvalidPath', `${where}: ${first} is a JuiceFS control file, not part of the dataset`);
+  if (CONTROL_FILES.includes(first))
+    throw new SpecError('InvalidPath', `${where}: ${first} is a JuiceFS control file, not part of the dataset`);
   return path;
 }
 
 function checkPathList(paths: unknown, where: string, check: (p: unknown, where: string) => string): string[] {
   if (!Array.isArray(paths)) throw new SpecError('InvalidPath', `${where} must be a list of paths`);
-  if (paths.length > MAX_REQUEST_PATHS) throw new SpecError('InvalidPath', `${where} lists ${paths.length} paths; at most ${MAX_REQUEST_PATHS}`);
+  if (paths.length > MAX_REQUEST_PATHS)
+    throw new SpecError('InvalidPath', `${where} lists ${paths.length} paths; at most ${MAX_REQUEST_PATHS}`);
   return paths.map((p, i) => check(p, `${where}[${i}]`));
 }
 
@@ -65,7 +76,10 @@ export function credentialsFromSecret(secret: V1Secret | undefined): Record<stri
     if (!v) continue;
     // Never echo the value.
     if (v.length > MAX_CREDENTIAL_LENGTH || v.includes('\0')) {
-      throw new SpecError('SecretKeyInvalid', `key "${k}" of the source Secret must be at most ${MAX_CREDENTIAL_LENGTH} characters without NUL`);
+      throw new SpecError(
+        'SecretKeyInvalid',
+        `key "${k}" of the source Secret must be at most ${MAX_CREDENTIAL_LENGTH} characters without NUL`,
+      );
     }
     out[k] = v;
   }
@@ -83,7 +97,8 @@ function syncCredentials(options: SyncRequest, s: SampleSet, secret: V1Secret | 
   if (!credentials) return undefined;
   const { scheme } = parseSourceUri(options.source);
   if (credentialsOnlyInUri(scheme)) {
-    if (s.spec.source?.allowCredentialsInArguments !== true) throw new SpecError('CredentialsInArguments', new CredentialsInArgumentsError(scheme).message);
+    if (s.spec.source?.allowCredentialsInArguments !== true)
+      throw new SpecError('CredentialsInArguments', new CredentialsInArgumentsError(scheme).message);
     credentials[CREDENTIALS_IN_ARGUMENTS] = CREDENTIALS_IN_ARGUMENTS_VALUE;
   }
   return credentials;
@@ -108,7 +123,10 @@ function checkId(id: string): void {
 function checkSize(req: RuntimeJobRequest, what: string): RuntimeJobRequest {
   const bytes = Buffer.byteLength(JSON.stringify(req), 'utf8');
   if (bytes > MAX_JOB_REQUEST_BYTES) {
-    throw new SpecError('RequestTooLarge', `${what} makes a runtime request of ${bytes} bytes; the runtime accepts at most ${MAX_JOB_REQUEST_BYTES}: list fewer or shorter paths (or use warmupOptions.file)`);
+    throw new SpecError(
+      'RequestTooLarge',
+      `${what} makes a runtime request of ${bytes} bytes; the runtime accepts at most ${MAX_JOB_REQUEST_BYTES}: list fewer or shorter paths (or use warmupOptions.file)`,
+    );
   }
   return req;
 }
@@ -126,11 +144,13 @@ function warmupRequest(job: SampleJob, shard: number, shards: number): WarmupReq
     throw new SpecError('InvalidJob', `invalid warmup shard ${shard} of ${shards} (a SampleSet has 1-${MAX_SHARDS} partitions)`);
   }
   const req: WarmupRequest = { shard, shards, strategy: o.strategyName ?? 'sequence' };
-  if (req.strategy !== 'sequence' && req.strategy !== 'random') throw new SpecError('InvalidWarmupOption', 'warmupOptions.strategyName must be sequence or random');
+  if (req.strategy !== 'sequence' && req.strategy !== 'random')
+    throw new SpecError('InvalidWarmupOption', 'warmupOptions.strategyName must be sequence or random');
   if (o.paths?.length) req.paths = checkPathList(o.paths, 'warmupOptions.paths', checkPath);
   if (o.file !== undefined) req.file = checkDatasetPath(o.file, 'warmupOptions.file');
   if (o.threads !== undefined) {
-    if (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 1024) throw new SpecError('InvalidWarmupOption', 'warmupOptions.threads must be an integer in [1, 1024]');
+    if (!Number.isInteger(o.threads) || o.threads < 1 || o.threads > 1024)
+      throw new SpecError('InvalidWarmupOption', 'warmupOptions.threads must be an integer in [1, 1024]');
     req.threads = o.threads;
   }
   return req;
@@ -185,7 +205,10 @@ function clearRequest(job: SampleJob, s: SampleSet, roots: string[]): ClearReque
       if (path.startsWith('/')) {
         const norm = `/${normalizeUserPath(path)}`;
         if (!allowed.some((r) => isInside(r, norm))) {
-          throw new SpecError('InvalidPath', `${where}: ${norm} is not inside a cache directory of SampleSet ${s.metadata.name} (${tiers.join(', ') || 'it caches in memory'})`);
+          throw new SpecError(
+            'InvalidPath',
+            `${where}: ${norm} is not inside a cache directory of SampleSet ${s.metadata.name} (${tiers.join(', ') || 'it caches in memory'})`,
+          );
         }
       }
       return path;

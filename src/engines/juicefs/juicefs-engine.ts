@@ -45,7 +45,8 @@ export class JuiceFsEngine implements CacheEngine {
   validateSpec(sampleSet: SampleSet): void {
     const s = sampleSet.spec;
     if (!sampleSet.metadata.name) throw new SpecError('InvalidSpec', 'the SampleSet has no name');
-    if (!Number.isInteger(s.partitions) || s.partitions < 1 || s.partitions > MAX_SHARDS) throw new SpecError('InvalidSpec', `spec.partitions must be an integer from 1 to ${MAX_SHARDS}`);
+    if (!Number.isInteger(s.partitions) || s.partitions < 1 || s.partitions > MAX_SHARDS)
+      throw new SpecError('InvalidSpec', `spec.partitions must be an integer from 1 to ${MAX_SHARDS}`);
     if (!s.secretRef?.name) throw new SpecError('SecretNotFound', 'spec.secretRef.name is required (the JuiceFS volume Secret)');
     buildMountConfig(sampleSet, this.cacheRoots);
     if (s.source?.uri) parseSourceUri(s.source.uri);
@@ -92,7 +93,14 @@ export class JuiceFsEngine implements CacheEngine {
     return initialSyncRequest(sampleSet, id, sourceSecret);
   }
 
-  jobRequest(job: SampleJob, sampleSet: SampleSet, id: string, shard: number, shards: number, credentialsSecret: V1Secret | undefined): RuntimeJobRequest {
+  jobRequest(
+    job: SampleJob,
+    sampleSet: SampleSet,
+    id: string,
+    shard: number,
+    shards: number,
+    credentialsSecret: V1Secret | undefined,
+  ): RuntimeJobRequest {
     return jobRequest(job, sampleSet, id, shard, shards, credentialsSecret, this.cacheRoots);
   }
 

@@ -62,7 +62,8 @@ export async function runRmr(ctx: RmrContext, o: RmrRequest, exec: JobExecution)
         missing++;
         continue;
       }
-      if (err instanceof PathSafetyError) throw new PathSafetyError(`${JSON.stringify(rel)}: ${err.message} on the way (rmr never follows a symlink)`);
+      if (err instanceof PathSafetyError)
+        throw new PathSafetyError(`${JSON.stringify(rel)}: ${err.message} on the way (rmr never follows a symlink)`);
       throw err;
     }
     try {

@@ -13,7 +13,14 @@
  */
 import type { SampleJobType } from '../../api/samplejob.js';
 import { PathSafetyError } from '../toolkit/path-safety.js';
-import type { ClearRequest, NodeCacheStats, RmrRequest, RuntimeJobOptions, SyncRequest, WarmupRequest } from '../../api/runtime-protocol.js';
+import type {
+  ClearRequest,
+  NodeCacheStats,
+  RmrRequest,
+  RuntimeJobOptions,
+  SyncRequest,
+  WarmupRequest,
+} from '../../api/runtime-protocol.js';
 import type { CacheRuntime, CacheRuntimeFactory, JobExecution, RuntimeEnvironment } from '../cache-engine.js';
 import { JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
 import { runClear, type CacheTier } from './juicefs-clear.js';
@@ -53,7 +60,12 @@ export class JuiceFsRuntime implements CacheRuntime {
     validateJuiceFsRequest(type, options, this.env);
   }
 
-  async run(type: SampleJobType, options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
+  async run(
+    type: SampleJobType,
+    options: RuntimeJobOptions,
+    credentials: Record<string, string> | undefined,
+    exec: JobExecution,
+  ): Promise<void> {
     try {
       switch (type) {
         case 'sync':
@@ -74,7 +86,12 @@ export class JuiceFsRuntime implements CacheRuntime {
   }
 
   private async sync(o: SyncRequest, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
-    await runSync({ root: this.env.dataDir, bin: this.bin, baseEnv: this.baseEnv, fileSourceRoots: this.env.fileSourceRoots ?? [] }, o, credentials, exec);
+    await runSync(
+      { root: this.env.dataDir, bin: this.bin, baseEnv: this.baseEnv, fileSourceRoots: this.env.fileSourceRoots ?? [] },
+      o,
+      credentials,
+      exec,
+    );
   }
 
   private async warmup(o: WarmupRequest, exec: JobExecution): Promise<void> {

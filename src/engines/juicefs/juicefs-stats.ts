@@ -27,7 +27,13 @@ export interface StatsContext {
 
 async function datasetTotals(ctx: StatsContext, errors: string[]): Promise<{ bytes: number; files: number }> {
   try {
-    const r = await runChild({ bin: ctx.bin, args: infoCommand(ctx.dataDir), env: childEnv(ctx.baseEnv), timeoutMs: ctx.infoTimeoutMs, tailLines: 40 });
+    const r = await runChild({
+      bin: ctx.bin,
+      args: infoCommand(ctx.dataDir),
+      env: childEnv(ctx.baseEnv),
+      timeoutMs: ctx.infoTimeoutMs,
+      tailLines: 40,
+    });
     const parsed = r.code === 0 ? parseInfoOutput(r.tail.join('\n')) : undefined;
     if (parsed) return { bytes: parsed.bytes, files: parsed.files };
     errors.push(`juicefs info failed (${r.timedOut ? 'timeout' : `exit ${r.code}`}); counted by walking the dataset`);
@@ -36,7 +42,11 @@ async function datasetTotals(ctx: StatsContext, errors: string[]): Promise<{ byt
   }
   // Bounded: a huge dataset is not walked through FUSE for minutes on every statistics call.
   try {
-    const w = await walkBeneath(ctx.dataDir, '', { skip: (rel) => isControlPath(rel), onFile: () => {}, signal: AbortSignal.timeout(ctx.infoTimeoutMs) });
+    const w = await walkBeneath(ctx.dataDir, '', {
+      skip: (rel) => isControlPath(rel),
+      onFile: () => {},
+      signal: AbortSignal.timeout(ctx.infoTimeoutMs),
+    });
     return { bytes: w.bytes, files: w.files };
   } catch (err) {
     errors.push(`counting the dataset: ${(err as Error).message}`);
@@ -86,7 +96,12 @@ export function readStatsOf(metrics: Map<string, number>): CacheReadStats | unde
   const hits = metrics.get('juicefs_blockcache_hits');
   const misses = metrics.get('juicefs_blockcache_miss');
   if (hits === undefined || misses === undefined) return undefined;
-  return { hits, misses, hitBytes: metrics.get('juicefs_blockcache_hit_bytes') ?? 0, missBytes: metrics.get('juicefs_blockcache_miss_bytes') ?? 0 };
+  return {
+    hits,
+    misses,
+    hitBytes: metrics.get('juicefs_blockcache_hit_bytes') ?? 0,
+    missBytes: metrics.get('juicefs_blockcache_miss_bytes') ?? 0,
+  };
 }
 
 async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTierStats[]> {
@@ -99,7 +114,12 @@ async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTier
       if (seen.has(st.dev)) continue;
       seen.add(st.dev);
       const s = await fs.statfs(t.dir);
-      out.push({ path: t.host ?? t.dir, sizeBytes: s.blocks * s.bsize, usedBytes: (s.blocks - s.bfree) * s.bsize, availBytes: s.bavail * s.bsize });
+      out.push({
+        path: t.host ?? t.dir,
+        sizeBytes: s.blocks * s.bsize,
+        usedBytes: (s.blocks - s.bfree) * s.bsize,
+        availBytes: s.bavail * s.bsize,
+      });
     } catch (err) {
       errors.push(`cache tier ${t.host ?? t.dir}: ${(err as Error).message}`);
     }
@@ -111,7 +131,19 @@ async function tierStats(ctx: StatsContext, errors: string[]): Promise<CacheTier
 export async function collectStats(ctx: StatsContext): Promise<NodeCacheStats> {
   const errors: string[] = [];
   const mountMetrics = readMountMetrics(ctx);
-  const [totals, cached, tiers, metrics] = await Promise.all([datasetTotals(ctx, errors), cachedBytes(ctx, mountMetrics, errors), tierStats(ctx, errors), mountMetrics]);
+  const [totals, cached, tiers, metrics] = await Promise.all([
+    datasetTotals(ctx, errors),
+    cachedBytes(ctx, mountMetrics, errors),
+    tierStats(ctx, errors),
+    mountMetrics,
+  ]);
   const reads = metrics instanceof Error ? undefined : readStatsOf(metrics);
-  return { totalBytes: totals.bytes, totalFiles: totals.files, cachedBytes: cached, tiers, ...(reads ? { reads } : {}), ...(errors.length ? { errors } : {}) };
+  return {
+    totalBytes: totals.bytes,
+    totalFiles: totals.files,
+    cachedBytes: cached,
+    tiers,
+    ...(reads ? { reads } : {}),
+    ...(errors.length ? { errors } : {}),
+  };
 }

@@ -16,7 +16,16 @@ import { isInside, normalizeUserPath, PathSafetyError } from '../toolkit/path-sa
 import type { SyncRequest } from '../../api/runtime-protocol.js';
 import { secretScrubber } from '../../observability/scrub.js';
 import type { JobExecution } from '../cache-engine.js';
-import { childEnv, parseMetricsAddress, parsePrometheusText, parseSyncSummary, placeSourceCredentials, syncCommand, syncSummaryText, tidyJuiceFsLine } from './commands.js';
+import {
+  childEnv,
+  parseMetricsAddress,
+  parsePrometheusText,
+  parseSyncSummary,
+  placeSourceCredentials,
+  syncCommand,
+  syncSummaryText,
+  tidyJuiceFsLine,
+} from './commands.js';
 import { META_URL_ENV, SUBDIR_ENV } from './constants.js';
 import { childFailure } from './child-failure.js';
 import { parseSourceUri, withTrailingSlash } from './source-uri.js';
@@ -95,14 +104,20 @@ async function checkDestination(root: string, destination: string): Promise<void
   }
 }
 
-export async function runSync(ctx: SyncContext, o: SyncRequest, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
+export async function runSync(
+  ctx: SyncContext,
+  o: SyncRequest,
+  credentials: Record<string, string> | undefined,
+  exec: JobExecution,
+): Promise<void> {
   const src = parseSourceUri(o.source);
   const flags = validateSyncFlags(o.flags ?? {});
   if (src.scheme === 'file') await checkFileSource(src.path, ctx.fileSourceRoots);
   const destination = volumeDestinationUri(META_URL_ENV, ctx.baseEnv[SUBDIR_ENV] ?? '', o.destination ?? '');
   await checkDestination(ctx.root, o.destination ?? '');
   const metaUrl = ctx.baseEnv[META_URL_ENV];
-  if (!metaUrl) throw new Error(`sync needs the volume's META-URL in $${META_URL_ENV} (the runtime pod takes it from the volume Secret's metaurl)`);
+  if (!metaUrl)
+    throw new Error(`sync needs the volume's META-URL in $${META_URL_ENV} (the runtime pod takes it from the volume Secret's metaurl)`);
   const placement = placeSourceCredentials(src, withTrailingSlash(o.source), credentials, flags['no-https'] === true);
   const cmd = syncCommand(placement.uri, destination, flags);
   const scrub = secretScrubber([...Object.values(credentials ?? {}), ...Object.values(placement.env), ...metaUrlSecrets(metaUrl)]);
@@ -123,7 +138,11 @@ export async function runSync(ctx: SyncContext, o: SyncRequest, credentials: Rec
       if (scanned !== undefined && handled !== undefined) {
         const extra = m.get('juicefs_sync_extra') ?? 0;
         const total = Math.max(0, scanned - extra);
-        exec.onProgress({ filesDone: Math.min(total, Math.max(0, handled - extra)), filesTotal: total, bytesDone: (m.get('juicefs_sync_copied_bytes') ?? 0) + (m.get('juicefs_sync_skipped_bytes') ?? 0) });
+        exec.onProgress({
+          filesDone: Math.min(total, Math.max(0, handled - extra)),
+          filesTotal: total,
+          bytesDone: (m.get('juicefs_sync_copied_bytes') ?? 0) + (m.get('juicefs_sync_skipped_bytes') ?? 0),
+        });
       }
     } catch {
       // the child may be finishing; the final line gives the totals

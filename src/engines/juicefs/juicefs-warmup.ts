@@ -19,7 +19,18 @@ import { controlRequest, errnoName, fillCacheMessage, MIN_INTERNAL_INODE } from 
 import { canonicalOrder, selectShard } from './sharding.js';
 
 /** Entries at the root of a JuiceFS mount that are not dataset files. */
-export const CONTROL_FILES = ['.stats', '.config', '.control', '.accesslog', '.trash', '.jfs.stats', '.jfs.config', '.jfs.control', '.jfs.accesslog', '.jfs.trash'];
+export const CONTROL_FILES = [
+  '.stats',
+  '.config',
+  '.control',
+  '.accesslog',
+  '.trash',
+  '.jfs.stats',
+  '.jfs.config',
+  '.jfs.control',
+  '.jfs.accesslog',
+  '.jfs.trash',
+];
 
 export const WARMUP_LIST_MAX_BYTES = 16 * 1024 * 1024;
 export const WARMUP_LIST_TIMEOUT_MS = 60_000;
@@ -44,7 +55,8 @@ export async function warmupTargets(o: WarmupRequest, root: string, exec: JobExe
   const requested: { path: string; fromList: boolean }[] = [];
   if (o.file !== undefined) {
     const listRel = normalizeUserPath(o.file);
-    if (listRel === '' || isControlPath(listRel.split('/')[0])) throw new PathSafetyError(`${JSON.stringify(o.file)} is not a dataset file`);
+    if (listRel === '' || isControlPath(listRel.split('/')[0]))
+      throw new PathSafetyError(`${JSON.stringify(o.file)} is not a dataset file`);
     const text = await readRegularFileBeneath(root, listRel, {
       maxBytes: WARMUP_LIST_MAX_BYTES,
       timeoutMs: WARMUP_LIST_TIMEOUT_MS,
@@ -107,7 +119,14 @@ export async function runWarmup(ctx: WarmupContext, o: WarmupRequest, exec: JobE
   }
   const totalBytes = mine.reduce((s, f) => s + f.size, 0);
   exec.onProgress({ filesDone: 0, filesTotal: mine.length, bytesDone: 0, bytesTotal: totalBytes });
-  exec.log('warmup shard', { shard: o.shard, shards: o.shards, strategy: o.strategy ?? 'sequence', files: mine.length, datasetFiles: ordered.length, bytes: totalBytes });
+  exec.log('warmup shard', {
+    shard: o.shard,
+    shards: o.shards,
+    strategy: o.strategy ?? 'sequence',
+    files: mine.length,
+    datasetFiles: ordered.length,
+    bytes: totalBytes,
+  });
   if (mine.length === 0) {
     exec.setMessage?.(`nothing to warm in shard ${o.shard}/${o.shards} (${ordered.length} files in the dataset)`);
     return;
@@ -128,12 +147,24 @@ export async function runWarmup(ctx: WarmupContext, o: WarmupRequest, exec: JobE
       bytes += mine[i].size;
       i++;
     }
-    const r = await controlRequest(root, fillCacheMessage(batch.map((f) => `/${f.rel}`), threads), {
-      signal: exec.signal,
-      onProgress: (files, b) => {
-        exec.onProgress({ filesDone: filesDone + Math.min(batch.length, Number(files)), filesTotal: mine.length, bytesDone: bytesDone + Math.min(bytes, Number(b)), bytesTotal: totalBytes });
+    const r = await controlRequest(
+      root,
+      fillCacheMessage(
+        batch.map((f) => `/${f.rel}`),
+        threads,
+      ),
+      {
+        signal: exec.signal,
+        onProgress: (files, b) => {
+          exec.onProgress({
+            filesDone: filesDone + Math.min(batch.length, Number(files)),
+            filesTotal: mine.length,
+            bytesDone: bytesDone + Math.min(bytes, Number(b)),
+            bytesTotal: totalBytes,
+          });
+        },
       },
-    });
+    );
     if (exec.signal.aborted) throw new Error('cancelled');
     if (r.errno !== 0) throw new Error(`warmup failed in the JuiceFS mount: ${errnoName(r.errno)}`);
     filesDone += batch.length;

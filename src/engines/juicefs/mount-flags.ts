@@ -75,9 +75,9 @@ export const MOUNT_OPTIONS: Record<string, MountOptionDef> = {
   'cache-scan-interval': { kind: 'duration' },
   'verify-cache-checksum': { kind: 'string', maxLength: 6, pattern: /^(none|full|shrink|extend)$/ },
   'buffer-size': { kind: 'size', min: 1 },
-  'prefetch': { kind: 'int' },
+  prefetch: { kind: 'int' },
   'max-readahead': { kind: 'size' },
-  'writeback': { kind: 'bool' },
+  writeback: { kind: 'bool' },
   'upload-delay': { kind: 'duration' },
   'upload-hours': { kind: 'string', maxLength: 5, pattern: /^[0-9]{1,2}[-,][0-9]{1,2}$/ },
   // object storage
@@ -95,7 +95,7 @@ export const MOUNT_OPTIONS: Record<string, MountOptionDef> = {
   'sub-dir': { kind: 'string', flag: 'subdir', maxLength: 4096 },
   'backup-meta': { kind: 'duration' },
   'backup-skip-trash': { kind: 'bool' },
-  'heartbeat': { kind: 'duration' },
+  heartbeat: { kind: 'duration' },
   'read-only': { kind: 'bool' },
   'no-bgjob': { kind: 'bool' },
   'atime-mode': { kind: 'string', maxLength: 11, pattern: /^(noatime|relatime|strictatime)$/ },
@@ -109,12 +109,16 @@ export const MOUNT_OPTIONS: Record<string, MountOptionDef> = {
   'enable-ioctl': { kind: 'bool' },
   'non-default-permission': { kind: 'bool' },
   'max-fuse-io': { kind: 'size' },
-  'umask': { kind: 'string', maxLength: 4, pattern: OCTAL_MODE },
+  umask: { kind: 'string', maxLength: 4, pattern: OCTAL_MODE },
   'root-squash': { kind: 'string', maxLength: 21, pattern: SQUASH },
   'all-squash': { kind: 'string', maxLength: 21, pattern: SQUASH },
   // metrics
-  'metrics': { kind: 'string', maxLength: 256, pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/ },
-  'custom-labels': { kind: 'string', maxLength: 1024, pattern: /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*(;[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*)*$/ },
+  metrics: { kind: 'string', maxLength: 256, pattern: /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):[0-9]{1,5}$/ },
+  'custom-labels': {
+    kind: 'string',
+    maxLength: 1024,
+    pattern: /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*(;[A-Za-z_][A-Za-z0-9_]*:[A-Za-z0-9_.-]*)*$/,
+  },
   'no-usage-report': { kind: 'bool' },
 };
 
@@ -152,7 +156,11 @@ export function formatMountOption(name: string, value: unknown): string | undefi
     if (!Number.isInteger(value) || value < min || value > max) throw invalidMountOption(name, `must be an integer in [${min}, ${max}]`);
     return String(value);
   }
-  if (typeof value !== 'string') throw invalidMountOption(name, `must be ${def.kind === 'int' ? 'an integer' : def.kind === 'string' ? 'a string' : 'an integer or a string'}`);
+  if (typeof value !== 'string')
+    throw invalidMountOption(
+      name,
+      `must be ${def.kind === 'int' ? 'an integer' : def.kind === 'string' ? 'a string' : 'an integer or a string'}`,
+    );
   if (def.kind === 'int') throw invalidMountOption(name, 'must be an integer');
   const maxLength = def.kind === 'string' ? (def.maxLength ?? 256) : MOUNT_SCALAR_MAX_LENGTH;
   if (value === '') throw invalidMountOption(name, 'must not be empty');
@@ -160,7 +168,12 @@ export function formatMountOption(name: string, value: unknown): string | undefi
   if (/[\s,=\0]/.test(value)) throw invalidMountOption(name, "must not contain whitespace, ',' or '='");
   const pattern = def.kind === 'duration' ? DURATION_PATTERN : def.kind === 'size' ? SIZE_PATTERN : def.pattern;
   if (pattern && !pattern.test(value)) {
-    const hint = def.kind === 'duration' ? ': use seconds or a duration such as 90s, 1h30m' : def.kind === 'size' ? ': use MiB or a size with a K/M/G/T/P/E suffix such as 512M, 2G' : '';
+    const hint =
+      def.kind === 'duration'
+        ? ': use seconds or a duration such as 90s, 1h30m'
+        : def.kind === 'size'
+          ? ': use MiB or a size with a K/M/G/T/P/E suffix such as 512M, 2G'
+          : '';
     throw invalidMountOption(name, `has an invalid value ${JSON.stringify(value)}${hint}`);
   }
   const problem = def.check?.(value);

@@ -47,8 +47,10 @@ export function defaultCacheDir(s: SampleSet, roots: string[] = DEFAULT_CACHE_RO
 
 /** Validates one host cache directory (absolute, normalised, not a system directory) and returns it normalised. */
 export function checkCacheDir(dir: string, where: string): string {
-  if (!dir.startsWith('/')) throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must be an absolute path`);
-  if (/[\s,\0]/.test(dir)) throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must not contain whitespace, ',' or NUL`);
+  if (!dir.startsWith('/'))
+    throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must be an absolute path`);
+  if (/[\s,\0]/.test(dir))
+    throw new SpecError('InvalidCacheDir', `${where}: cache directory ${JSON.stringify(dir)} must not contain whitespace, ',' or NUL`);
   let rel: string;
   try {
     rel = normalizeUserPath(dir);
@@ -139,7 +141,8 @@ export function buildMountConfig(s: SampleSet, roots: string[] = DEFAULT_CACHE_R
     if (dirs.length === 0) throw new SpecError('InvalidCacheDir', 'cache.levels: no cache directory given');
   } else if (userCacheDir !== undefined) {
     dirs = userCacheDir.trim() === 'memory' ? [] : splitDirs(userCacheDir, 'juiceFSMountOptions.cache-dir', roots, s);
-    if (userCacheDir.trim() !== 'memory' && dirs.length === 0) throw new SpecError('InvalidCacheDir', 'juiceFSMountOptions.cache-dir: no cache directory given');
+    if (userCacheDir.trim() !== 'memory' && dirs.length === 0)
+      throw new SpecError('InvalidCacheDir', 'juiceFSMountOptions.cache-dir: no cache directory given');
   } else {
     dirs = [placeCacheDir(roots[0], 'default cache directory', roots, s)];
   }

@@ -29,8 +29,15 @@ export function persistentVolumeName(s: SampleSet): string {
  * and `a`/`b-c` differ.
  */
 export function volumeHandle(s: SampleSet): string {
-  const hash = createHash('sha256').update(`${namespaceOf(s)}/${nameOf(s)}`).digest('hex').slice(0, 10);
-  const readable = `${namespaceOf(s)}-${nameOf(s)}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').slice(0, 63 - hash.length - 1).replace(/-+$/, '');
+  const hash = createHash('sha256')
+    .update(`${namespaceOf(s)}/${nameOf(s)}`)
+    .digest('hex')
+    .slice(0, 10);
+  const readable = `${namespaceOf(s)}-${nameOf(s)}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, 63 - hash.length - 1)
+    .replace(/-+$/, '');
   return `${readable}-${hash}`;
 }
 
@@ -49,7 +56,9 @@ export function runtimeName(s: SampleSet): string {
   const full = `${nameOf(s)}-runtime`;
   if (full.length <= MAX_RUNTIME_NAME) return full;
   const hash = createHash('sha256').update(nameOf(s)).digest('hex').slice(0, 8);
-  return `${nameOf(s).slice(0, MAX_RUNTIME_NAME - 12).replace(/-+$/, '')}-${hash}-rt`;
+  return `${nameOf(s)
+    .slice(0, MAX_RUNTIME_NAME - 12)
+    .replace(/-+$/, '')}-${hash}-rt`;
 }
 
 export function tokenSecretName(s: SampleSet): string {

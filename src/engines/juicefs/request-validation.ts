@@ -29,7 +29,8 @@ function validateSync(o: SyncRequest, env: RequestValidationEnv): void {
   const src = parseSourceUri(o.source);
   validateSyncFlags(o.flags ?? {});
   if (src.scheme === 'file') {
-    if (!env.fileSourceRoots?.length) throw new RequestValidationError('file:// sources are disabled on this runtime (start paddle-runtime with --file-source-root)');
+    if (!env.fileSourceRoots?.length)
+      throw new RequestValidationError('file:// sources are disabled on this runtime (start paddle-runtime with --file-source-root)');
     let decoded: string;
     try {
       decoded = decodeURIComponent(src.path);
@@ -57,7 +58,8 @@ function validateClear(o: ClearRequest, env: RequestValidationEnv): void {
     if (!p.startsWith('/')) return;
     const abs = `/${norm}`;
     const tiers = [...env.cacheDirs, ...(env.hostCacheDirs ?? [])];
-    if (!tiers.some((t) => isInside(t, abs))) throw new RequestValidationError(`${where} is not inside a cache directory of this SampleSet`);
+    if (!tiers.some((t) => isInside(t, abs)))
+      throw new RequestValidationError(`${where} is not inside a cache directory of this SampleSet`);
   });
 }
 

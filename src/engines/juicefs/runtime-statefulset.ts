@@ -18,7 +18,19 @@ import { CREATED_BY_LABEL, CREATED_BY_VALUE, RUNTIME_PORT, RUNTIME_PORT_NAME, SA
 import type { SampleSet } from '../../api/sampleset.js';
 import { formatRuntimeArgs } from '../../api/runtime-cli.js';
 import { RUNTIME_TOKEN_ENV, RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
-import { COMPONENT_LABEL, JUICEFS_ENGINE, META_URL_ENV, SUBDIR_ENV, NAME_LABEL, POD_CACHE_ROOT, POD_DATA_DIR, POD_TMP_DIR, RUNTIME_APP_NAME, RUNTIME_COMMAND, RUNTIME_COMPONENT } from './constants.js';
+import {
+  COMPONENT_LABEL,
+  JUICEFS_ENGINE,
+  META_URL_ENV,
+  SUBDIR_ENV,
+  NAME_LABEL,
+  POD_CACHE_ROOT,
+  POD_DATA_DIR,
+  POD_TMP_DIR,
+  RUNTIME_APP_NAME,
+  RUNTIME_COMMAND,
+  RUNTIME_COMPONENT,
+} from './constants.js';
 import { buildMountConfig, type JuiceFsMountConfig } from './mount-options.js';
 import { namespaceOf, persistentVolumeClaimName, runtimeName, tokenSecretName } from './names.js';
 
@@ -126,7 +138,11 @@ function podSpec(s: SampleSet, image: string, mount: JuiceFsMountConfig): V1PodS
   };
 }
 
-export function buildRuntimeStatefulSet(s: SampleSet, runtimeImage: string, mount: JuiceFsMountConfig = buildMountConfig(s)): V1StatefulSet {
+export function buildRuntimeStatefulSet(
+  s: SampleSet,
+  runtimeImage: string,
+  mount: JuiceFsMountConfig = buildMountConfig(s),
+): V1StatefulSet {
   const name = runtimeName(s);
   return {
     apiVersion: 'apps/v1',

@@ -29,13 +29,19 @@ function secretRefText(secret: V1Secret | undefined, sampleSet: SampleSet): stri
 
 /** Throws SpecError SecretNotFound / SecretKeyMissing / SecretKeyInvalid (never echoing values). */
 export function validateVolumeSecret(secret: V1Secret | undefined, sampleSet: SampleSet): void {
-  if (!secret) throw new SpecError('SecretNotFound', `JuiceFS volume Secret ${secretRefText(secret, sampleSet)} (spec.secretRef) does not exist`);
+  if (!secret)
+    throw new SpecError('SecretNotFound', `JuiceFS volume Secret ${secretRefText(secret, sampleSet)} (spec.secretRef) does not exist`);
   const data = decodeSecretData(secret);
   for (const key of REQUIRED_VOLUME_KEYS) {
-    if (!data[key]?.trim()) throw new SpecError('SecretKeyMissing', `JuiceFS volume Secret ${secretRefText(secret, sampleSet)} lacks the required key "${key}"`);
+    if (!data[key]?.trim())
+      throw new SpecError('SecretKeyMissing', `JuiceFS volume Secret ${secretRefText(secret, sampleSet)} lacks the required key "${key}"`);
   }
   if (!VOLUME_NAME.test(data.name.trim())) {
-    throw new SpecError('SecretKeyInvalid', `key "name" of Secret ${secretRefText(secret, sampleSet)} is not a valid JuiceFS volume name (3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)`);
+    throw new SpecError(
+      'SecretKeyInvalid',
+      `key "name" of Secret ${secretRefText(secret, sampleSet)} is not a valid JuiceFS volume name (3-63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit)`,
+    );
   }
-  if (/[\s\0]/.test(data.metaurl.trim())) throw new SpecError('SecretKeyInvalid', `key "metaurl" of Secret ${secretRefText(secret, sampleSet)} contains whitespace`);
+  if (/[\s\0]/.test(data.metaurl.trim()))
+    throw new SpecError('SecretKeyInvalid', `key "metaurl" of Secret ${secretRefText(secret, sampleSet)} contains whitespace`);
 }

@@ -10,8 +10,37 @@ import { normalizeUserPath } from '../toolkit/path-safety.js';
 
 /** The schemes the original operator supports, `file` included. `http(s)` and `jfs` are not sources. */
 export const SOURCE_SCHEMES = [
-  'bos', 's3', 'hdfs', 'gs', 'wasb', 'oss', 'cos', 'ks3', 'ufile', 'qingstor', 'jss', 'qiniu', 'b2', 'space', 'obs', 'oos', 'scw',
-  'minio', 'scs', 'ibmcos', 'wasabi', 'mss', 'nos', 'eos', 'speedy', 'ceph', 'swift', 'webdav', 'redis', 'tikv', 'file',
+  'bos',
+  's3',
+  'hdfs',
+  'gs',
+  'wasb',
+  'oss',
+  'cos',
+  'ks3',
+  'ufile',
+  'qingstor',
+  'jss',
+  'qiniu',
+  'b2',
+  'space',
+  'obs',
+  'oos',
+  'scw',
+  'minio',
+  'scs',
+  'ibmcos',
+  'wasabi',
+  'mss',
+  'nos',
+  'eos',
+  'speedy',
+  'ceph',
+  'swift',
+  'webdav',
+  'redis',
+  'tikv',
+  'file',
 ] as const;
 
 export interface ParsedSource {
@@ -57,7 +86,8 @@ export function credentialsInUri(uri: string): string | undefined {
 
 /** Parses and validates a source URI; throws SpecError (SourceMissing / InvalidSource / CredentialsInURI). Messages never echo the URI. */
 export function parseSourceUri(uri: string): ParsedSource {
-  if (typeof uri !== 'string' || uri.trim() === '') throw new SpecError('SourceMissing', 'no sync source: set spec.source.uri or syncOptions.source');
+  if (typeof uri !== 'string' || uri.trim() === '')
+    throw new SpecError('SourceMissing', 'no sync source: set spec.source.uri or syncOptions.source');
   // Credentials first: whatever else is wrong with the URI, say this (and never echo it).
   const creds = credentialsInUri(uri);
   if (creds) {
@@ -67,13 +97,17 @@ export function parseSourceUri(uri: string): ParsedSource {
     );
   }
   // eslint-disable-next-line no-control-regex
-  if (uri.length > MAX_SOURCE_LENGTH || /[\s\x00-\x1f\x7f]/.test(uri)) throw new SpecError('InvalidSource', 'source URI must be at most 4096 characters without whitespace or control characters');
+  if (uri.length > MAX_SOURCE_LENGTH || /[\s\x00-\x1f\x7f]/.test(uri))
+    throw new SpecError('InvalidSource', 'source URI must be at most 4096 characters without whitespace or control characters');
   const m = /^([A-Za-z][A-Za-z0-9]*):\/\/(.*)$/.exec(uri);
   if (!m) throw new SpecError('InvalidSource', 'source URI must look like scheme://bucket[.endpoint][/prefix]');
   const scheme = m[1].toLowerCase();
   const rest = m[2];
   if (!(SOURCE_SCHEMES as readonly string[]).includes(scheme)) {
-    throw new SpecError('InvalidSource', `source scheme "${scheme.slice(0, 32)}" is not supported (supported: ${SOURCE_SCHEMES.join(', ')})`);
+    throw new SpecError(
+      'InvalidSource',
+      `source scheme "${scheme.slice(0, 32)}" is not supported (supported: ${SOURCE_SCHEMES.join(', ')})`,
+    );
   }
   if (rest.includes('://')) throw new SpecError('InvalidSource', 'source URI must contain "://" exactly once');
   const slash = rest.indexOf('/');

@@ -36,10 +36,10 @@ const TIME = /^[0-9: T.+-]+$/;
 
 export const SYNC_FLAGS: Record<string, SyncFlagDef> = {
   // selection
-  'start': { kind: 'string' },
-  'end': { kind: 'string' },
-  'exclude': { kind: 'strings' },
-  'include': { kind: 'strings' },
+  start: { kind: 'string' },
+  end: { kind: 'string' },
+  exclude: { kind: 'strings' },
+  include: { kind: 'strings' },
   'match-full-path': { kind: 'bool' },
   'max-size': { kind: 'string', maxLength: 32, pattern: SIZE },
   'min-size': { kind: 'string', maxLength: 32, pattern: SIZE },
@@ -47,30 +47,30 @@ export const SYNC_FLAGS: Record<string, SyncFlagDef> = {
   'min-age': { kind: 'string', maxLength: 32, pattern: AGE },
   'start-time': { kind: 'string', maxLength: 64, pattern: TIME },
   'end-time': { kind: 'string', maxLength: 64, pattern: TIME },
-  'limit': { kind: 'int' },
-  'update': { kind: 'bool' },
+  limit: { kind: 'int' },
+  update: { kind: 'bool' },
   'force-update': { kind: 'bool' },
-  'existing': { kind: 'bool' },
+  existing: { kind: 'bool' },
   'ignore-existing': { kind: 'bool' },
   // action
-  'dirs': { kind: 'bool' },
-  'perms': { kind: 'bool' },
-  'links': { kind: 'bool' },
-  'inplace': { kind: 'bool' },
+  dirs: { kind: 'bool' },
+  perms: { kind: 'bool' },
+  links: { kind: 'bool' },
+  inplace: { kind: 'bool' },
   'delete-src': { kind: 'bool' },
   'delete-dst': { kind: 'bool' },
   'check-all': { kind: 'bool' },
   'check-new': { kind: 'bool' },
   'check-change': { kind: 'bool' },
   'max-failure': { kind: 'int' },
-  'dry': { kind: 'bool' },
+  dry: { kind: 'bool' },
   // performance
-  'threads': { kind: 'int', min: 1, max: 1024 },
+  threads: { kind: 'int', min: 1, max: 1024 },
   'list-threads': { kind: 'int', min: 1, max: 1024 },
   'list-depth': { kind: 'int', min: 1, max: 64 },
   'no-https': { kind: 'bool' },
   'storage-class': { kind: 'string', maxLength: 64, pattern: /^[A-Za-z0-9_-]{1,64}$/ },
-  'bwlimit': { kind: 'int' },
+  bwlimit: { kind: 'int' },
 };
 
 /** The accepted range of an integer flag. */
@@ -90,7 +90,8 @@ function bad(flag: string, why: string): SpecError {
 function checkString(flag: string, def: SyncFlagDef, v: unknown): string {
   if (typeof v !== 'string') throw bad(flag, 'must be a string');
   const maxLength = def.maxLength ?? SYNC_STRING_MAX_LENGTH;
-  if (v.length === 0 || v.length > maxLength || !NO_CONTROL_CHARS.test(v)) throw bad(flag, `must be 1-${maxLength} characters without control characters`);
+  if (v.length === 0 || v.length > maxLength || !NO_CONTROL_CHARS.test(v))
+    throw bad(flag, `must be 1-${maxLength} characters without control characters`);
   if (def.pattern && !def.pattern.test(v)) throw bad(flag, `has an invalid value ${JSON.stringify(v)}`);
   return v;
 }

@@ -50,7 +50,11 @@ export function buildPersistentVolumeClaim(s: SampleSet): V1PersistentVolumeClai
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name: persistentVolumeClaimName(s), namespace: namespaceOf(s), labels: { [SAMPLESET_LABEL]: s.metadata.name!, [CREATED_BY_LABEL]: CREATED_BY_VALUE } },
+    metadata: {
+      name: persistentVolumeClaimName(s),
+      namespace: namespaceOf(s),
+      labels: { [SAMPLESET_LABEL]: s.metadata.name!, [CREATED_BY_LABEL]: CREATED_BY_VALUE },
+    },
     spec: {
       accessModes: ['ReadWriteMany'],
       storageClassName: STORAGE_CLASS,

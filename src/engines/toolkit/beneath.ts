@@ -29,7 +29,8 @@ export function fdPath(dir: FileHandle, name?: string): string {
 }
 
 function checkName(name: string): void {
-  if (!name || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) throw new PathSafetyError(`invalid path component ${JSON.stringify(name)}`);
+  if (!name || name === '.' || name === '..' || name.includes('/') || name.includes('\0'))
+    throw new PathSafetyError(`invalid path component ${JSON.stringify(name)}`);
 }
 
 /** Opens the root directory itself (the one path resolved by name; it is ours, not the tenant's). */
@@ -135,7 +136,11 @@ function reasonText(signal: AbortSignal): string {
  * devices, directories and oversized or endless files are refused with PathSafetyError.
  * `refuse` may veto a file by its stat (e.g. an engine's virtual control files).
  */
-export async function readRegularFileBeneath(root: string, rel: string, opts: ReadFileOptions & { refuse?: (st: import('node:fs').BigIntStats) => string | undefined }): Promise<string> {
+export async function readRegularFileBeneath(
+  root: string,
+  rel: string,
+  opts: ReadFileOptions & { refuse?: (st: import('node:fs').BigIntStats) => string | undefined },
+): Promise<string> {
   const { parent, name } = splitParent(rel);
   const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]) : AbortSignal.timeout(opts.timeoutMs);
   const what = `reading ${JSON.stringify(rel)}`;
@@ -199,7 +204,11 @@ export interface WalkBeneathOptions {
  * refused (PathSafetyError).
  * Returns whether the start exists and the number of files and bytes visited.
  */
-export async function walkBeneath(root: string, rel: string, opts: WalkBeneathOptions): Promise<{ exists: boolean; files: number; bytes: number }> {
+export async function walkBeneath(
+  root: string,
+  rel: string,
+  opts: WalkBeneathOptions,
+): Promise<{ exists: boolean; files: number; bytes: number }> {
   const start = normalizeUserPath(rel);
   const totals = { exists: true, files: 0, bytes: 0 };
   const visit = (f: BeneathEntry): void => {
@@ -226,7 +235,8 @@ export async function walkBeneath(root: string, rel: string, opts: WalkBeneathOp
         visit({ rel: start, size: st.size });
         return totals;
       }
-      if (!st.isDirectory()) throw new PathSafetyError(`${JSON.stringify(start)} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file or directory'}`);
+      if (!st.isDirectory())
+        throw new PathSafetyError(`${JSON.stringify(start)} is ${st.isSymbolicLink() ? 'a symlink' : 'not a regular file or directory'}`);
       try {
         startDir = await openChildDir(dir, name);
       } catch (err) {
@@ -244,7 +254,13 @@ export async function walkBeneath(root: string, rel: string, opts: WalkBeneathOp
   return totals;
 }
 
-async function walkDir(dir: FileHandle, rel: string, depth: number, opts: WalkBeneathOptions, visit: (f: BeneathEntry) => void): Promise<void> {
+async function walkDir(
+  dir: FileHandle,
+  rel: string,
+  depth: number,
+  opts: WalkBeneathOptions,
+  visit: (f: BeneathEntry) => void,
+): Promise<void> {
   try {
     if (opts.signal?.aborted) throw new Error('cancelled');
     const entries = await fs.readdir(fdPath(dir), { withFileTypes: true });

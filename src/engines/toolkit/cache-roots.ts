@@ -12,8 +12,48 @@ import { isInside, normalizeUserPath } from './path-safety.js';
 export const DEFAULT_CACHE_ROOTS = ['/var/lib/paddle-operator/cache', '/dev/shm/paddle-operator'];
 
 /** Host paths that may never be a cache tier (they would be mounted read-write into the runtime pod). */
-export const FORBIDDEN_DIRS = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/run', '/var/cache', '/dev/shm', '/mnt'];
-export const FORBIDDEN_TREES = ['/proc', '/sys', '/etc', '/boot', '/root', '/usr', '/bin', '/sbin', '/lib', '/lib64', '/var/lib/kubelet', '/var/lib/containerd', '/var/lib/docker', '/var/run', '/run'];
+export const FORBIDDEN_DIRS = [
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib64',
+  '/opt',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/var',
+  '/var/lib',
+  '/var/log',
+  '/var/run',
+  '/var/cache',
+  '/dev/shm',
+  '/mnt',
+];
+export const FORBIDDEN_TREES = [
+  '/proc',
+  '/sys',
+  '/etc',
+  '/boot',
+  '/root',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/lib64',
+  '/var/lib/kubelet',
+  '/var/lib/containerd',
+  '/var/lib/docker',
+  '/var/run',
+  '/run',
+];
 
 /**
  * Validates the cache roots an operator is configured with: absolute, normalised, no `..`, no
@@ -38,7 +78,10 @@ export function checkCacheRoots(roots: string[]): string[] {
       throw new Error(`cache root ${norm} is a system directory; use a dedicated one such as ${DEFAULT_CACHE_ROOTS.join(' or ')}`);
     }
     const clash = out.find((o) => isInside(o, norm) || isInside(norm, o));
-    if (clash) throw new Error(clash === norm ? `cache root ${norm} is given twice` : `cache roots ${clash} and ${norm} are nested; give only one of them`);
+    if (clash)
+      throw new Error(
+        clash === norm ? `cache root ${norm} is given twice` : `cache roots ${clash} and ${norm} are nested; give only one of them`,
+      );
     out.push(norm);
   }
   return out;

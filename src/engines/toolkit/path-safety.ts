@@ -119,7 +119,11 @@ export async function resolveUnderRoot(root: string, userPath: string, opts: Res
 }
 
 /** Like resolveUnderRoot, but returns undefined for a path that does not exist (still refusing escapes). */
-export async function resolveExistingUnderRoot(root: string, userPath: string, opts: Omit<ResolveOptions, 'mustExist'> = {}): Promise<string | undefined> {
+export async function resolveExistingUnderRoot(
+  root: string,
+  userPath: string,
+  opts: Omit<ResolveOptions, 'mustExist'> = {},
+): Promise<string | undefined> {
   const p = await resolveUnderRoot(root, userPath, opts);
   return (await lexists(p)) ? p : undefined;
 }

@@ -1,5 +1,9 @@
 /** Runs `fn` over `items` with at most `limit` calls in flight; never rejects, reports each outcome. */
-export async function mapSettled<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function mapSettled<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   const results = new Array<PromiseSettledResult<R>>(items.length);
   let next = 0;
   const worker = async () => {

@@ -58,7 +58,8 @@ export class ConfigMapPhase {
     const name = configMapName(job.metadata.name!);
     const existing = this.deps.configMap(name, ns);
     if (!existing) {
-      if (await createIfAbsent(this.deps.api, CONFIGMAP, buildConfigMap(job, data))) this.deps.event(job, 'Normal', EVENT_REASON.Created, `Created ConfigMap ${name}`);
+      if (await createIfAbsent(this.deps.api, CONFIGMAP, buildConfigMap(job, data)))
+        this.deps.event(job, 'Normal', EVENT_REASON.Created, `Created ConfigMap ${name}`);
       return;
     }
     if (!isControlledBy(existing, job)) {

@@ -69,7 +69,11 @@ export class GangSchedulingPhase {
       .find((s) => s && s !== this.opts.volcanoSchedulerName);
     if (custom) {
       const message = `a role template sets schedulerName ${custom}; no Volcano PodGroup is used`;
-      return { condition: { set: { type: CONDITION.GangScheduling, status: 'False', reason: REASON.CustomScheduler, message, observedGeneration: gen } } };
+      return {
+        condition: {
+          set: { type: CONDITION.GangScheduling, status: 'False', reason: REASON.CustomScheduler, message, observedGeneration: gen },
+        },
+      };
     }
     if (!(await this.podGroupApi.available())) {
       const wait = this.opts.requireGangScheduling;
@@ -78,7 +82,15 @@ export class GangSchedulingPhase {
         (wait ? 'the job waits until it is' : 'pods are scheduled one by one by the default scheduler');
       this.deps.event(job, 'Warning', REASON.GangSchedulingUnavailable, message);
       return {
-        condition: { set: { type: CONDITION.GangScheduling, status: 'False', reason: REASON.GangSchedulingUnavailable, message, observedGeneration: gen } },
+        condition: {
+          set: {
+            type: CONDITION.GangScheduling,
+            status: 'False',
+            reason: REASON.GangSchedulingUnavailable,
+            message,
+            observedGeneration: gen,
+          },
+        },
         wait,
         requeueAfterMs: wait ? this.opts.apiCheckTtlMs : undefined,
       };
@@ -92,7 +104,9 @@ export class GangSchedulingPhase {
     const want = buildPodGroup(job).spec;
     const message = `PodGroup ${podGroupName(job.metadata.name!)} with minMember ${want.minMember}${want.queue ? ` in queue ${want.queue}` : ''}`;
     return {
-      condition: { set: { type: CONDITION.GangScheduling, status: 'True', reason: REASON.PodGroupCreated, message, observedGeneration: gen } },
+      condition: {
+        set: { type: CONDITION.GangScheduling, status: 'True', reason: REASON.PodGroupCreated, message, observedGeneration: gen },
+      },
       gang: { schedulerName: this.opts.volcanoSchedulerName, queue: policy.queue },
     };
   }
@@ -108,7 +122,8 @@ export class GangSchedulingPhase {
     const existing = await this.deps.api.get<PodGroup>(PODGROUP, name, job.metadata.namespace);
     if (!existing) {
       try {
-        if (await createIfAbsent(this.deps.api, PODGROUP, want)) this.deps.event(job, 'Normal', EVENT_REASON.Created, `Created PodGroup ${name} (minMember ${want.spec.minMember})`);
+        if (await createIfAbsent(this.deps.api, PODGROUP, want))
+          this.deps.event(job, 'Normal', EVENT_REASON.Created, `Created PodGroup ${name} (minMember ${want.spec.minMember})`);
       } catch (e) {
         if (isNotFound(e)) this.podGroupApi.invalidate();
         throw e;

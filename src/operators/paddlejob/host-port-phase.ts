@@ -45,14 +45,18 @@ export class HostPortPhase {
       const message = `no free block of host ports left in ${range.min}-${range.max} for ${members.length} pod(s); the job waits for other Host-intranet jobs to end`;
       this.deps.event(job, 'Warning', REASON.HostPortsExhausted, message);
       return {
-        condition: { set: { type: CONDITION.HostPortsAllocated, status: 'False', reason: REASON.HostPortsExhausted, message, observedGeneration: gen } },
+        condition: {
+          set: { type: CONDITION.HostPortsAllocated, status: 'False', reason: REASON.HostPortsExhausted, message, observedGeneration: gen },
+        },
         requeueAfterMs: EXHAUSTED_RETRY_MS,
       };
     }
     const annotation = formatHostPorts(table);
     if (job.metadata.annotations?.[HOST_PORTS_ANNOTATION] !== annotation) {
       try {
-        await this.deps.api.patch(PADDLEJOB, job.metadata.name!, job.metadata.namespace, { metadata: { annotations: { [HOST_PORTS_ANNOTATION]: annotation } } });
+        await this.deps.api.patch(PADDLEJOB, job.metadata.name!, job.metadata.namespace, {
+          metadata: { annotations: { [HOST_PORTS_ANNOTATION]: annotation } },
+        });
       } catch (e) {
         // not persisted: give back what this pass took, so a retry starts from the annotation
         allocator.release(jobKey);
@@ -62,6 +66,11 @@ export class HostPortPhase {
     }
     const ports = Object.values(table);
     const message = ports.length ? `host ports ${Math.min(...ports)}-${Math.max(...ports) + 19} in blocks of 20 per pod` : 'no pods';
-    return { condition: { set: { type: CONDITION.HostPortsAllocated, status: 'True', reason: REASON.PortsAllocated, message, observedGeneration: gen } }, table };
+    return {
+      condition: {
+        set: { type: CONDITION.HostPortsAllocated, status: 'True', reason: REASON.PortsAllocated, message, observedGeneration: gen },
+      },
+      table,
+    };
   }
 }

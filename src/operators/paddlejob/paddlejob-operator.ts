@@ -135,7 +135,13 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
         apiCheckTtlMs: options.apiCheckTtlMs ?? 60_000,
       },
     );
-    this.configMapPhase = new ConfigMapPhase({ api: this.api, pod, configMap: (name, ns) => this.cacheOf<V1ConfigMap>(CONFIGMAP).get(name, ns), event, log: this.log });
+    this.configMapPhase = new ConfigMapPhase({
+      api: this.api,
+      pod,
+      configMap: (name, ns) => this.cacheOf<V1ConfigMap>(CONFIGMAP).get(name, ns),
+      event,
+      log: this.log,
+    });
     // The host-port table of every job is rebuilt from its annotation as the cache fills (initial
     // list included), so an operator restart keeps every allocation.
     this.primary.addHandler((type, job, old) => {
@@ -166,7 +172,11 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
       return;
     }
     const conflicts = this.hostPorts.reserve(key, parseHostPorts(job.metadata.annotations?.[HOST_PORTS_ANNOTATION]));
-    if (conflicts.length) this.log.warn('host ports of a job overlap another job; they will be reallocated for pods not yet created', { job: key, members: conflicts });
+    if (conflicts.length)
+      this.log.warn('host ports of a job overlap another job; they will be reallocated for pods not yet created', {
+        job: key,
+        members: conflicts,
+      });
   }
 
   protected async reconcile(key: ObjectKey, job: PaddleJob | undefined): Promise<ReconcileResult> {
@@ -187,7 +197,8 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     }
 
     const ended = this.endedJobs.get(jobKey);
-    if (isTerminal(job.status?.phase)) this.endedJobs.delete(jobKey); // the cache has caught up
+    if (isTerminal(job.status?.phase))
+      this.endedJobs.delete(jobKey); // the cache has caught up
     else if (ended && ended.uid === job.metadata.uid) job = { ...job, status: ended.status };
 
     const pass: Pass = { conditions: job.status?.conditions };
@@ -232,7 +243,11 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     apply(gate ? { set: sampleSetCondition(gate, job.metadata.generation) } : { remove: CONDITION.SampleSetReady });
     if (gate?.open) build.sampleSet = gate.binding;
 
-    const ports = await this.hostPortPhase.ensure(job, jobKey, desiredMembers(job).map((m) => memberKey(m.role, m.index)));
+    const ports = await this.hostPortPhase.ensure(
+      job,
+      jobKey,
+      desiredMembers(job).map((m) => memberKey(m.role, m.index)),
+    );
     apply(ports.condition);
     later(ports.requeueAfterMs);
 

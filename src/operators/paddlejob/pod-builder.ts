@@ -123,7 +123,12 @@ export function buildPod(job: PaddleJob, role: RoleName, index: number, opts: Po
       // declared so that kube-scheduler keeps other host-port users off these ports on the node
       spec = withPorts(
         spec,
-        Array.from({ length: TRAINER_PORTS_NUM }, (_, i) => ({ ...(i === 0 ? { name: 'paddle' } : {}), containerPort: base + i, hostPort: base + i, protocol: 'TCP' })),
+        Array.from({ length: TRAINER_PORTS_NUM }, (_, i) => ({
+          ...(i === 0 ? { name: 'paddle' } : {}),
+          containerPort: base + i,
+          hostPort: base + i,
+          protocol: 'TCP',
+        })),
       );
     }
   }

@@ -27,7 +27,7 @@ export function summedRequests(job: PaddleJob): Record<string, string> {
   const sums = new Map<string, bigint>();
   for (const role of rolesOf(job.spec)) {
     const n = replicasOf(job.spec, role);
-    for (const c of (job.spec[role]?.template?.spec?.containers ?? [])) {
+    for (const c of job.spec[role]?.template?.spec?.containers ?? []) {
       const requests = { ...(c.resources?.limits ?? {}), ...(c.resources?.requests ?? {}) } as Record<string, string | number>;
       addResources(sums, requests, n);
     }

@@ -58,7 +58,11 @@ export function checkSampleSet(
   }
   const phase = sampleSet.status?.phase ?? '';
   if (phase !== 'Ready') {
-    return { open: false, reason: REASON.SampleSetNotReady, message: `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}; the job waits until it is Ready` };
+    return {
+      open: false,
+      reason: REASON.SampleSetNotReady,
+      message: `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}; the job waits until it is Ready`,
+    };
   }
   return {
     open: true,
@@ -70,5 +74,11 @@ export function checkSampleSet(
 }
 
 export function sampleSetCondition(gate: SampleSetGate, generation: number | undefined): Condition {
-  return { type: CONDITION.SampleSetReady, status: gate.open ? 'True' : 'False', reason: gate.reason, message: gate.message, observedGeneration: generation };
+  return {
+    type: CONDITION.SampleSetReady,
+    status: gate.open ? 'True' : 'False',
+    reason: gate.reason,
+    message: gate.message,
+    observedGeneration: generation,
+  };
 }

@@ -23,7 +23,12 @@ export function buildPodService(job: PaddleJob, role: RoleName, index: number): 
       // peers resolve each other while still starting (Paddle connects before it reports ready)
       publishNotReadyAddresses: true,
       selector: { [PADDLE_JOB_NAME]: jobName, [PADDLE_RES_NAME]: name },
-      ports: Array.from({ length: TRAINER_PORTS_NUM }, (_, i) => ({ name: `p-${i}`, port: PADDLE_PORT + i, targetPort: PADDLE_PORT + i, protocol: 'TCP' })),
+      ports: Array.from({ length: TRAINER_PORTS_NUM }, (_, i) => ({
+        name: `p-${i}`,
+        port: PADDLE_PORT + i,
+        targetPort: PADDLE_PORT + i,
+        protocol: 'TCP',
+      })),
     },
   };
 }

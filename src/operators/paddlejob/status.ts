@@ -68,7 +68,13 @@ export function roleStatuses(spec: PaddleJobSpec, pods: V1Pod[]): Partial<Record
     const rs = id && out[id.role];
     if (!rs) continue;
     rs[podState(pod)]++;
-    const ref: ObjectRef = { apiVersion: 'v1', kind: 'Pod', name: pod.metadata!.name!, namespace: pod.metadata!.namespace, uid: pod.metadata!.uid };
+    const ref: ObjectRef = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      name: pod.metadata!.name!,
+      namespace: pod.metadata!.namespace,
+      uid: pod.metadata!.uid,
+    };
     rs.refs.push(ref);
   }
   return out;
@@ -97,7 +103,8 @@ export function decidePhase(spec: PaddleJobSpec, roles: Partial<Record<RoleName,
   const desired = entries.reduce((n, [, , want]) => n + want, 0);
   const worker = entries.find(([r]) => r === 'worker');
   if (worker && worker[2] > 0) {
-    if (worker[1].succeeded >= worker[2]) return { phase: 'Completed', reason: REASON.WorkersSucceeded, message: `all ${worker[2]} workers succeeded` };
+    if (worker[1].succeeded >= worker[2])
+      return { phase: 'Completed', reason: REASON.WorkersSucceeded, message: `all ${worker[2]} workers succeeded` };
   } else if (desired > 0 && entries.every(([, rs, want]) => rs.succeeded >= want)) {
     return { phase: 'Completed', reason: REASON.AllPodsSucceeded, message: `all ${desired} pods succeeded` };
   }
@@ -132,19 +139,35 @@ export function nextStatus(job: PaddleJob, pods: V1Pod[], conditions: Condition[
   if (isTerminal(decision.phase)) status.completionTime = prev.completionTime ?? isoNow(now);
   let conds = conditions;
   if (decision.phase === 'Completed') {
-    conds = setCondition(conds, { type: CONDITION.Completed, status: 'True', reason: decision.reason!, message: decision.message!, observedGeneration: generation }, now);
+    conds = setCondition(
+      conds,
+      { type: CONDITION.Completed, status: 'True', reason: decision.reason!, message: decision.message!, observedGeneration: generation },
+      now,
+    );
   } else if (decision.phase === 'Failed') {
-    conds = setCondition(conds, { type: CONDITION.Failed, status: 'True', reason: decision.reason!, message: failedMessage(members) ?? decision.message!, observedGeneration: generation }, now);
+    conds = setCondition(
+      conds,
+      {
+        type: CONDITION.Failed,
+        status: 'True',
+        reason: decision.reason!,
+        message: failedMessage(members) ?? decision.message!,
+        observedGeneration: generation,
+      },
+      now,
+    );
   }
   if (conds?.length) status.conditions = conds;
   return dropUndefined(status);
 }
 
 function failedMessage(pods: V1Pod[]): string | undefined {
-  const failed = pods.filter((p) => podState(p) === 'failed').map((p) => {
-    const term = p.status?.containerStatuses?.find((c) => c.state?.terminated && c.state.terminated.exitCode !== 0)?.state?.terminated;
-    return term ? `${p.metadata!.name} (exit code ${term.exitCode}${term.reason ? `, ${term.reason}` : ''})` : p.metadata!.name!;
-  });
+  const failed = pods
+    .filter((p) => podState(p) === 'failed')
+    .map((p) => {
+      const term = p.status?.containerStatuses?.find((c) => c.state?.terminated && c.state.terminated.exitCode !== 0)?.state?.terminated;
+      return term ? `${p.metadata!.name} (exit code ${term.exitCode}${term.reason ? `, ${term.reason}` : ''})` : p.metadata!.name!;
+    });
   return failed.length ? `pod(s) failed: ${failed.join(', ')}` : undefined;
 }
 

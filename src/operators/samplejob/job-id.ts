@@ -35,7 +35,10 @@ const MAX_PREFIX = 40;
  * Only [a-z0-9-], so it is safe in URL paths and file names on the runtime side.
  */
 export function jobId(name: string, uid: string, hash: string, generation: number | undefined): string {
-  const digest = createHash('sha256').update(`${uid}/${hash}/${generation ?? 0}`).digest('hex').slice(0, 20);
+  const digest = createHash('sha256')
+    .update(`${uid}/${hash}/${generation ?? 0}`)
+    .digest('hex')
+    .slice(0, 20);
   const prefix = name
     .toLowerCase()
     .replace(/[^a-z0-9-]+/g, '-')

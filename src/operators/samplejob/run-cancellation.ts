@@ -54,7 +54,12 @@ export class RunCancellation {
    * Cancels run `jobId` of a deleted SampleJob on every pod it was submitted to and has not ended
    * on. `retry`: some pod did not answer and deserves another try (deletion is never blocked long).
    */
-  async cancelRun(job: SampleJob, jobId: string, pods: RuntimePod[], token: string | undefined): Promise<{ targets: number; cancelled: number; retry: boolean }> {
+  async cancelRun(
+    job: SampleJob,
+    jobId: string,
+    pods: RuntimePod[],
+    token: string | undefined,
+  ): Promise<{ targets: number; cancelled: number; retry: boolean }> {
     const targets = (job.status?.nodes ?? []).filter((n) => (n.attempts ?? 0) > 0 && !TERMINAL_NODE_PHASES.has(n.phase ?? ''));
     let cancelled = 0;
     let retry = false;
@@ -69,7 +74,13 @@ export class RunCancellation {
           const fk = `${jobId}/${n.pod}`;
           const failures = (this.cancelFailures.get(fk) ?? 0) + 1;
           this.cancelFailures.set(fk, failures);
-          this.log.warn('cancel failed', { namespace: job.metadata?.namespace, name: job.metadata?.name, pod: n.pod, failures, error: (e as Error).message });
+          this.log.warn('cancel failed', {
+            namespace: job.metadata?.namespace,
+            name: job.metadata?.name,
+            pod: n.pod,
+            failures,
+            error: (e as Error).message,
+          });
           if (failures < MAX_CANCEL_FAILURES) retry = true;
         }
       }),

@@ -62,7 +62,15 @@ export class RunDispatch {
         const secret = job.spec.type === 'sync' ? await credentialsSecret(job, sampleSet, this.lookups) : undefined;
         return engine.jobRequest(job, sampleSet, jobId, shard, shards, secret);
       },
-      () => this.log.info('submitted', { namespace: job.metadata?.namespace, name: job.metadata?.name, job: jobId, pod: pod.name, shard, shards }),
+      () =>
+        this.log.info('submitted', {
+          namespace: job.metadata?.namespace,
+          name: job.metadata?.name,
+          job: jobId,
+          pod: pod.name,
+          shard,
+          shards,
+        }),
     );
   }
 }

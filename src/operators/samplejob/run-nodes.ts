@@ -7,12 +7,26 @@ import type { SampleJobNodeStatus } from '../../api/samplejob.js';
 import type { JobProgressReport } from '../../api/runtime-protocol.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
 import type { NodeProgress } from './progress.js';
-import { decideNode, nodeFailureMessage, RUNTIME_BUSY, TERMINAL_NODE_PHASES, type NodeStep, type PodView, type TrackView } from './run-state.js';
+import {
+  decideNode,
+  nodeFailureMessage,
+  RUNTIME_BUSY,
+  TERMINAL_NODE_PHASES,
+  type NodeStep,
+  type PodView,
+  type TrackView,
+} from './run-state.js';
 import type { Announcement } from './run-status.js';
 
 /** The nodes of a new run: every partition (warmup, clear), or one pod, ordinal 0 when ready (sync, rmr). */
-export function initialNodes(fanOut: 'one' | 'all', partitions: number, statefulSetName: string, pods: RuntimePod[]): SampleJobNodeStatus[] {
-  if (fanOut === 'all') return Array.from({ length: Math.max(1, partitions) }, (_, i) => ({ pod: `${statefulSetName}-${i}`, phase: 'Waiting', attempts: 0 }));
+export function initialNodes(
+  fanOut: 'one' | 'all',
+  partitions: number,
+  statefulSetName: string,
+  pods: RuntimePod[],
+): SampleJobNodeStatus[] {
+  if (fanOut === 'all')
+    return Array.from({ length: Math.max(1, partitions) }, (_, i) => ({ pod: `${statefulSetName}-${i}`, phase: 'Waiting', attempts: 0 }));
   const pod = (pods.find((p) => p.ready && p.ordinal === 0) ?? pods.find((p) => p.ready))?.name ?? `${statefulSetName}-0`;
   return [{ pod, phase: 'Waiting', attempts: 0 }];
 }
@@ -51,7 +65,8 @@ export function applySteps(
         break;
       case 'observe':
         // entering "runtime busy": tell the user once (the condition says it as long as it lasts)
-        if (s.busy && !(n.message ?? '').startsWith(`${RUNTIME_BUSY}: `)) events.push({ type: 'Warning', reason: RUNTIME_BUSY, message: (s.message ?? '').slice(RUNTIME_BUSY.length + 2) });
+        if (s.busy && !(n.message ?? '').startsWith(`${RUNTIME_BUSY}: `))
+          events.push({ type: 'Warning', reason: RUNTIME_BUSY, message: (s.message ?? '').slice(RUNTIME_BUSY.length + 2) });
         n.phase = s.phase;
         if (s.message !== undefined) n.message = s.message;
         else delete n.message;

@@ -103,7 +103,11 @@ export function decideNode(c: NodeContext): NodeStep {
   if (attempts === 0) {
     if (podUsable) return { action: 'submit', resubmit: false };
     if (waitedTooLong) {
-      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}` };
+      return {
+        action: 'fail',
+        reason: 'RuntimeUnavailable',
+        message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}`,
+      };
     }
     return { action: 'observe', phase: 'Waiting', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
   }
@@ -121,12 +125,23 @@ export function decideNode(c: NodeContext): NodeStep {
         message: `could not submit to runtime pod ${podName} for ${seconds(now - c.waitingSince!)}: ${track.submitError ?? 'no answer'}`,
       };
     }
-    if (track.submitting) return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: entry.message, waiting: true };
+    if (track.submitting)
+      return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: entry.message, waiting: true };
     if (track.nextSubmitAt !== undefined && now < track.nextSubmitAt) {
-      return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `submission to ${podName} failed (${track.submitError ?? 'no answer'}); retrying`, waiting: true };
+      return {
+        action: 'observe',
+        phase: (entry.phase as NodePhase) || 'Pending',
+        message: `submission to ${podName} failed (${track.submitError ?? 'no answer'}); retrying`,
+        waiting: true,
+      };
     }
     if (podUsable) return { action: 'retry-submit' };
-    return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
+    return {
+      action: 'observe',
+      phase: (entry.phase as NodePhase) || 'Pending',
+      message: `waiting for runtime pod ${podName} to be ready`,
+      waiting: true,
+    };
   }
 
   // the runtime lost the run: the pod restarted or was replaced (the runtime at its address does
@@ -140,20 +155,43 @@ export function decideNode(c: NodeContext): NodeStep {
         message: `runtime pod ${podName} lost the job ${attempts} time(s) (pod restarted or replaced); giving up after ${c.maxAttempts} attempts`,
       };
     }
-    if (podUsable) return { action: 'submit', resubmit: true, message: `runtime pod ${podName} lost the job; resubmitting (attempt ${attempts + 1}/${c.maxAttempts})` };
+    if (podUsable)
+      return {
+        action: 'submit',
+        resubmit: true,
+        message: `runtime pod ${podName} lost the job; resubmitting (attempt ${attempts + 1}/${c.maxAttempts})`,
+      };
     if (waitedTooLong) {
-      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} lost the job and was not ready again within ${seconds(c.podWaitTimeoutMs)}` };
+      return {
+        action: 'fail',
+        reason: 'RuntimeUnavailable',
+        message: `runtime pod ${podName} lost the job and was not ready again within ${seconds(c.podWaitTimeoutMs)}`,
+      };
     }
-    return { action: 'observe', phase: 'Pending', message: `runtime pod ${podName} lost the job; waiting for it to be ready again to resubmit`, waiting: true };
+    return {
+      action: 'observe',
+      phase: 'Pending',
+      message: `runtime pod ${podName} lost the job; waiting for it to be ready again to resubmit`,
+      waiting: true,
+    };
   }
 
   // not followed in this process yet (operator restarted): follow it
   if (!track) {
     if (podUsable) return { action: 'track' };
     if (waitedTooLong) {
-      return { action: 'fail', reason: 'RuntimeUnavailable', message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}` };
+      return {
+        action: 'fail',
+        reason: 'RuntimeUnavailable',
+        message: `runtime pod ${podName} was not ready for ${seconds(now - c.waitingSince!)}`,
+      };
     }
-    return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: `waiting for runtime pod ${podName} to be ready`, waiting: true };
+    return {
+      action: 'observe',
+      phase: (entry.phase as NodePhase) || 'Pending',
+      message: `waiting for runtime pod ${podName} to be ready`,
+      waiting: true,
+    };
   }
 
   // followed: report what the runtime says
@@ -169,14 +207,26 @@ export function decideNode(c: NodeContext): NodeStep {
     }
     // a poll that keeps failing while the last state was not final: the runtime is unreachable
     if (track.error !== undefined && track.errorSince !== undefined && now - track.errorSince > c.podWaitTimeoutMs) {
-      return { action: 'fail', reason: 'RuntimeUnreachable', message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}` };
+      return {
+        action: 'fail',
+        reason: 'RuntimeUnreachable',
+        message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}`,
+      };
     }
     return { action: 'observe', phase, message: st.message, progress: st.progress };
   }
   if (track.error !== undefined && track.errorSince !== undefined && now - track.errorSince > c.podWaitTimeoutMs) {
-    return { action: 'fail', reason: 'RuntimeUnreachable', message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}` };
+    return {
+      action: 'fail',
+      reason: 'RuntimeUnreachable',
+      message: `runtime pod ${podName} unreachable for ${seconds(now - track.errorSince)}: ${track.error}`,
+    };
   }
-  return { action: 'observe', phase: (entry.phase as NodePhase) || 'Pending', message: track.error ? `runtime pod ${podName}: ${track.error}` : entry.message };
+  return {
+    action: 'observe',
+    phase: (entry.phase as NodePhase) || 'Pending',
+    message: track.error ? `runtime pod ${podName}: ${track.error}` : entry.message,
+  };
 }
 
 const SPECIAL_REASON = /^(RuntimeLost|RuntimeUnavailable|RuntimeUnreachable|Cancelled|UnsafePath): /;
@@ -209,7 +259,8 @@ export function jobPhaseOf(nodes: readonly SampleJobNodeStatus[]): JobPhaseResul
   const terminal = nodes.every((n) => n.phase && TERMINAL_NODE_PHASES.has(n.phase));
   const failed = nodes.filter((n) => n.phase === 'Failed');
   if (terminal) {
-    if (failed.length === 0) return { phase: 'Succeeded', reason: 'Succeeded', message: `succeeded on ${nodes.map((n) => n.pod).join(', ')}` };
+    if (failed.length === 0)
+      return { phase: 'Succeeded', reason: 'Succeeded', message: `succeeded on ${nodes.map((n) => n.pod).join(', ')}` };
     const reasons = failed.map(nodeFailureReason);
     // the most specific reason wins: lost runtime, then unavailable/unreachable, then cancelled, then the job's own failure
     const order: NodeFailureReason[] = ['RuntimeLost', 'RuntimeUnavailable', 'RuntimeUnreachable', 'UnsafePath', 'Cancelled', 'JobFailed'];
@@ -218,9 +269,25 @@ export function jobPhaseOf(nodes: readonly SampleJobNodeStatus[]): JobPhaseResul
   }
   const running = nodes.some((n) => n.phase === 'Running' || n.phase === 'Succeeded' || n.phase === 'Failed');
   const busy = nodes.filter(isBusyNode);
-  if (!running && busy.length > 0) return { phase: 'Pending', reason: RUNTIME_BUSY, message: busy.map((n) => (n.message ?? '').slice(RUNTIME_BUSY.length + 2)).join('; ') };
-  if (running) return { phase: 'Running', reason: 'Running', message: `running on ${nodes.filter((n) => n.phase === 'Running').map((n) => n.pod).join(', ') || 'runtime pods'}` };
+  if (!running && busy.length > 0)
+    return {
+      phase: 'Pending',
+      reason: RUNTIME_BUSY,
+      message: busy.map((n) => (n.message ?? '').slice(RUNTIME_BUSY.length + 2)).join('; '),
+    };
+  if (running)
+    return {
+      phase: 'Running',
+      reason: 'Running',
+      message: `running on ${
+        nodes
+          .filter((n) => n.phase === 'Running')
+          .map((n) => n.pod)
+          .join(', ') || 'runtime pods'
+      }`,
+    };
   const waiting = nodes.filter((n) => n.phase === 'Waiting');
-  if (waiting.length > 0 && waiting.length === nodes.length) return { phase: 'Pending', reason: 'WaitingForRuntime', message: waiting.map((n) => n.message ?? n.pod).join('; ') };
+  if (waiting.length > 0 && waiting.length === nodes.length)
+    return { phase: 'Pending', reason: 'WaitingForRuntime', message: waiting.map((n) => n.message ?? n.pod).join('; ') };
   return { phase: 'Pending', reason: 'Pending', message: 'submitted, waiting for the runtime to start it' };
 }

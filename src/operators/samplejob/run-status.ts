@@ -65,7 +65,8 @@ export function significantChange(prev: SampleJobStatus, next: SampleJobStatus):
   if (prev.phase !== next.phase || prev.jobName !== next.jobName || prev.specHash !== next.specHash) return true;
   if (prev.startTime !== next.startTime || prev.completionTime !== next.completionTime) return true;
   if (prev.observedGeneration !== next.observedGeneration) return true;
-  const strip = (n: SampleJobNodeStatus[] | undefined) => (n ?? []).map((x) => ({ pod: x.pod, node: x.node, phase: x.phase, attempts: x.attempts }));
+  const strip = (n: SampleJobNodeStatus[] | undefined) =>
+    (n ?? []).map((x) => ({ pod: x.pod, node: x.node, phase: x.phase, attempts: x.attempts }));
   if (!jsonEqual(strip(prev.nodes), strip(next.nodes))) return true;
   const cond = (c: Condition[] | undefined) => (c ?? []).map((x) => ({ type: x.type, status: x.status, reason: x.reason }));
   return !jsonEqual(cond(prev.conditions), cond(next.conditions));
@@ -86,9 +87,16 @@ export function announcement(job: SampleJob, from: string, next: SampleJobStatus
     case 'Pending':
       return { type: 'Normal', reason: 'Pending', message: `${type} job ${next.jobName} accepted: ${c?.message ?? ''}`.trim() };
     case 'Running':
-      return { type: 'Normal', reason: 'Running', message: `${type} job ${next.jobName} running on ${(next.nodes ?? []).map((n) => n.pod).join(', ')}` };
+      return {
+        type: 'Normal',
+        reason: 'Running',
+        message: `${type} job ${next.jobName} running on ${(next.nodes ?? []).map((n) => n.pod).join(', ')}`,
+      };
     case 'Succeeded': {
-      const took = next.startTime && next.completionTime ? ` in ${Math.max(0, Date.parse(next.completionTime) - Date.parse(next.startTime)) / 1000}s` : '';
+      const took =
+        next.startTime && next.completionTime
+          ? ` in ${Math.max(0, Date.parse(next.completionTime) - Date.parse(next.startTime)) / 1000}s`
+          : '';
       return { type: 'Normal', reason: 'Succeeded', message: `${type} job ${next.jobName} succeeded${took}` };
     }
     case 'Failed':
@@ -106,10 +114,16 @@ export function failedStatus(job: SampleJob, specHash: string, reason: string, m
     specHash,
     observedGeneration: job.metadata?.generation,
     completionTime: kubeTime(now),
-    conditions: setCondition(prev.conditions, { type: SUCCEEDED_CONDITION, status: 'False', reason, message, observedGeneration: job.metadata?.generation }, new Date(now)),
+    conditions: setCondition(
+      prev.conditions,
+      { type: SUCCEEDED_CONDITION, status: 'False', reason, message, observedGeneration: job.metadata?.generation },
+      new Date(now),
+    ),
   };
   if (prev.nodes?.length) {
-    status.nodes = prev.nodes.map((n) => (TERMINAL_NODE_PHASES.has(n.phase ?? '') ? n : { ...n, phase: 'Failed', message: `${reason}: ${message}` }));
+    status.nodes = prev.nodes.map((n) =>
+      TERMINAL_NODE_PHASES.has(n.phase ?? '') ? n : { ...n, phase: 'Failed', message: `${reason}: ${message}` },
+    );
   }
   if (prev.jobName) status.jobName = prev.jobName;
   return status;
@@ -118,9 +132,14 @@ export function failedStatus(job: SampleJob, specHash: string, reason: string, m
 /** The status of a run waiting (phase Pending, a condition saying why), and whether it differs from the current one. */
 export function waitingStatus(job: SampleJob, reason: string, message: string, now: number): { status: SampleJobStatus; changed: boolean } {
   const prev = job.status ?? {};
-  const conditions = setCondition(prev.conditions, { type: SUCCEEDED_CONDITION, status: 'Unknown', reason, message, observedGeneration: job.metadata?.generation }, new Date(now));
+  const conditions = setCondition(
+    prev.conditions,
+    { type: SUCCEEDED_CONDITION, status: 'Unknown', reason, message, observedGeneration: job.metadata?.generation },
+    new Date(now),
+  );
   const status: SampleJobStatus = { phase: 'Pending', observedGeneration: job.metadata?.generation, conditions };
-  const changed = prev.phase !== 'Pending' || prev.observedGeneration !== job.metadata?.generation || !jsonEqual(prev.conditions, conditions);
+  const changed =
+    prev.phase !== 'Pending' || prev.observedGeneration !== job.metadata?.generation || !jsonEqual(prev.conditions, conditions);
   return { status, changed };
 }
 
@@ -128,7 +147,13 @@ export function waitingStatus(job: SampleJob, reason: string, message: string, n
 export function rerunPatch(job: SampleJob, now: number): Record<string, unknown> {
   const conditions = setCondition(
     job.status?.conditions,
-    { type: SUCCEEDED_CONDITION, status: 'Unknown', reason: 'Rerun', message: 'the spec changed after a failure; running again', observedGeneration: job.metadata?.generation },
+    {
+      type: SUCCEEDED_CONDITION,
+      status: 'Unknown',
+      reason: 'Rerun',
+      message: 'the spec changed after a failure; running again',
+      observedGeneration: job.metadata?.generation,
+    },
     new Date(now),
   );
   return {

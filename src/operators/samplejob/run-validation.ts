@@ -53,7 +53,11 @@ export async function validateRun(job: SampleJob, submitted: boolean, lookups: V
   return { sampleSet, engine, secret };
 }
 
-function validateSampleSet(job: SampleJob, beforeStart: boolean, lookups: ValidationLookups): { sampleSet: SampleSet; engine: CacheEngine } {
+function validateSampleSet(
+  job: SampleJob,
+  beforeStart: boolean,
+  lookups: ValidationLookups,
+): { sampleSet: SampleSet; engine: CacheEngine } {
   if (!SAMPLEJOB_TYPES.includes(job.spec?.type)) {
     throw new JobProblem('InvalidType', `type must be one of ${SAMPLEJOB_TYPES.join(', ')} (got ${JSON.stringify(job.spec?.type)})`, false);
   }
@@ -72,14 +76,22 @@ function validateSampleSet(job: SampleJob, beforeStart: boolean, lookups: Valida
     if (sampleSet.metadata.deletionTimestamp) throw new JobProblem('SampleSetDeleting', `SampleSet ${name} is being deleted`, false);
     const phase = sampleSet.status?.phase ?? '';
     if (!USABLE_SAMPLESET_PHASES.has(phase)) {
-      throw new JobProblem('SampleSetNotReady', `waiting for SampleSet ${name} to be Ready or PartialReady (phase ${JSON.stringify(phase)})`, true);
+      throw new JobProblem(
+        'SampleSetNotReady',
+        `waiting for SampleSet ${name} to be Ready or PartialReady (phase ${JSON.stringify(phase)})`,
+        true,
+      );
     }
   }
   return { sampleSet, engine };
 }
 
 /** The source credentials of a sync: spec.secretRef, else the SampleSet's source Secret. */
-export async function credentialsSecret(job: SampleJob, sampleSet: SampleSet, lookups: Pick<ValidationLookups, 'secret'>): Promise<V1Secret | undefined> {
+export async function credentialsSecret(
+  job: SampleJob,
+  sampleSet: SampleSet,
+  lookups: Pick<ValidationLookups, 'secret'>,
+): Promise<V1Secret | undefined> {
   if (job.spec.type !== 'sync') return undefined;
   const ns = job.metadata?.namespace || 'default';
   const field = job.spec.secretRef ? 'spec.secretRef' : `the SampleSet's spec.source.secretRef`;
@@ -90,7 +102,11 @@ export async function credentialsSecret(job: SampleJob, sampleSet: SampleSet, lo
   if (!ref?.name) {
     const source = job.spec.syncOptions?.source ?? sampleSet.spec.source?.uri ?? '';
     if (/^file:\/\//i.test(source)) return undefined;
-    throw new JobProblem('SecretNotSpecified', "a sync job needs source credentials: set spec.secretRef (or the SampleSet's spec.source.secretRef)", false);
+    throw new JobProblem(
+      'SecretNotSpecified',
+      "a sync job needs source credentials: set spec.secretRef (or the SampleSet's spec.source.secretRef)",
+      false,
+    );
   }
   const secret = await lookups.secret(ref.name, ns);
   if (!secret) throw new JobProblem('SecretNotFound', `Secret ${ns}/${ref.name} not found`, false);

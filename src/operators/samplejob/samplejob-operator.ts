@@ -42,7 +42,16 @@ import { applySteps, decideNodes, initialNodes, nextLookMs } from './run-nodes.j
 import { RunCancellation } from './run-cancellation.js';
 import { RunDispatch } from './run-dispatch.js';
 import { TERMINAL_NODE_PHASES } from './run-state.js';
-import { announcement, failedStatus, isTerminalPhase, rerunPatch, runStatus, significantChange, waitingStatus, type Announcement } from './run-status.js';
+import {
+  announcement,
+  failedStatus,
+  isTerminalPhase,
+  rerunPatch,
+  runStatus,
+  significantChange,
+  waitingStatus,
+  type Announcement,
+} from './run-status.js';
 import { JobProblem, validateRun, type ValidationLookups } from './run-validation.js';
 import { RuntimeTokenCache } from './runtime-token-cache.js';
 import { isScheduled } from './schedule.js';
@@ -76,11 +85,12 @@ export interface SampleJobOperatorOptions {
 export { SCHEDULED_CONDITION } from './scheduled-parents.js';
 export { SUCCEEDED_CONDITION } from './run-status.js';
 
-
 @controller({ resource: SAMPLEJOB, name: 'samplejob' })
 @owns(SAMPLEJOB)
 @watches(SAMPLESET, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.name))
-@watches(POD, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.labels?.[SAMPLESET_LABEL]), { labelSelector: SAMPLESET_LABEL })
+@watches(POD, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.labels?.[SAMPLESET_LABEL]), {
+  labelSelector: SAMPLESET_LABEL,
+})
 export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private readonly maxAttempts: number;
   private readonly progressIntervalMs: number;
@@ -140,7 +150,11 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   jobsUsingSampleSet(namespace: string | undefined, name: string | undefined): ObjectKey[] {
     if (!name) return [];
     return this.primary
-      .list(namespace, (j) => j.spec?.sampleSetRef?.name === name && !isScheduled(j) && (!isTerminalPhase(j.status?.phase) || !!j.metadata?.deletionTimestamp))
+      .list(
+        namespace,
+        (j) =>
+          j.spec?.sampleSetRef?.name === name && !isScheduled(j) && (!isTerminalPhase(j.status?.phase) || !!j.metadata?.deletionTimestamp),
+      )
       .map((j) => ({ namespace: j.metadata?.namespace, name: j.metadata.name! }));
   }
 
@@ -215,7 +229,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     const token = await this.tokens.tokenOf(sampleSet, engine);
 
     // the nodes of the run: fixed at the first submission
-    const nodes: SampleJobNodeStatus[] = fresh || !status.nodes?.length ? initialNodes(fanOut, sampleSet.spec.partitions, stsName, pods) : status.nodes.map((n) => ({ ...n }));
+    const nodes: SampleJobNodeStatus[] =
+      fresh || !status.nodes?.length ? initialNodes(fanOut, sampleSet.spec.partitions, stsName, pods) : status.nodes.map((n) => ({ ...n }));
     if (fanOut === 'one') this.repickSinglePod(jobId, nodes[0], pods);
 
     // decide per node
@@ -278,7 +293,13 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
    * `throttledMs` says when the held-back write is due). The finalizer goes on before the first
    * submission.
    */
-  private async record(r: { key: string; job: SampleJob; desired: SampleJobStatus; now: number; mustWrite: boolean }): Promise<{ current: SampleJob; throttledMs?: number }> {
+  private async record(r: {
+    key: string;
+    job: SampleJob;
+    desired: SampleJobStatus;
+    now: number;
+    mustWrite: boolean;
+  }): Promise<{ current: SampleJob; throttledMs?: number }> {
     const { key, job, desired, now } = r;
     const status = job.status ?? {};
     const current = r.mustWrite ? await this.addFinalizer(job, SAMPLEJOB_FINALIZER) : job;
@@ -314,7 +335,12 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (a) void this.event(job, a.type, a.reason, a.message);
   }
 
-  private async complete(job: SampleJob, status: SampleJobStatus, sampleSet: SampleSet | undefined, jobId: string | undefined): Promise<void> {
+  private async complete(
+    job: SampleJob,
+    status: SampleJobStatus,
+    sampleSet: SampleSet | undefined,
+    jobId: string | undefined,
+  ): Promise<void> {
     const ns = job.metadata?.namespace ?? 'default';
     if (sampleSet) this.statsInvalidation.invalidate(ns, sampleSet.metadata.name!);
     else if (job.spec?.sampleSetRef?.name) this.statsInvalidation.invalidate(ns, job.spec.sampleSetRef.name);
@@ -388,7 +414,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (jobId) this.forgetRun(jobId);
     this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! }));
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
-    if (job.spec?.sampleSetRef?.name && jobId && !isTerminalPhase(status.phase)) this.statsInvalidation.invalidate(job.metadata?.namespace ?? 'default', job.spec.sampleSetRef.name);
+    if (job.spec?.sampleSetRef?.name && jobId && !isTerminalPhase(status.phase))
+      this.statsInvalidation.invalidate(job.metadata?.namespace ?? 'default', job.spec.sampleSetRef.name);
     return;
   }
 }

@@ -187,12 +187,14 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
   const toDelete: ScheduleDecision['toDelete'] = [];
 
   // ---- history: keep the newest N succeeded and M failed children
-  const byNewest = (a: ChildInfo, b: ChildInfo): number => b.scheduledTime - a.scheduledTime || (b.completionTime ?? 0) - (a.completionTime ?? 0) || a.name.localeCompare(b.name);
+  const byNewest = (a: ChildInfo, b: ChildInfo): number =>
+    b.scheduledTime - a.scheduledTime || (b.completionTime ?? 0) - (a.completionTime ?? 0) || a.name.localeCompare(b.name);
   const succeeded = infos.filter((c) => c.state === 'succeeded').sort(byNewest);
   const failed = infos.filter((c) => c.state === 'failed').sort(byNewest);
   const keepOk = Math.max(0, spec.successfulJobsHistoryLimit ?? DEFAULT_SUCCESSFUL_HISTORY);
   const keepFailed = Math.max(0, spec.failedJobsHistoryLimit ?? DEFAULT_FAILED_HISTORY);
-  for (const c of [...succeeded.slice(keepOk), ...failed.slice(keepFailed)]) toDelete.push({ name: c.name, uid: c.uid, reason: 'HistoryLimit' });
+  for (const c of [...succeeded.slice(keepOk), ...failed.slice(keepFailed)])
+    toDelete.push({ name: c.name, uid: c.uid, reason: 'HistoryLimit' });
 
   let lastSuccessful = ms(parent.status?.lastSuccessfulTime);
   for (const c of succeeded) {
@@ -227,7 +229,8 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     // runs before the parent existed are never due (children it adopted may be older)
     const created = ms(parent.metadata?.creationTimestamp) ?? now;
     const handled = Math.max(created, lastSchedule ?? created);
-    const deadlineMs = spec.startingDeadlineSeconds !== undefined && spec.startingDeadlineSeconds !== null ? spec.startingDeadlineSeconds * 1000 : undefined;
+    const deadlineMs =
+      spec.startingDeadlineSeconds !== undefined && spec.startingDeadlineSeconds !== null ? spec.startingDeadlineSeconds * 1000 : undefined;
 
     const due = latestIn(cron, handled, now);
     if (due === undefined) return result({ nextRunAt });
@@ -236,7 +239,11 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     // A run that will not be created: recorded as handled, and said why.
     const skip = (reason: NonNullable<ScheduleDecision['skipped']>['reason'], why: string): ScheduleDecision => {
       lastSchedule = due;
-      return result({ nextRunAt, missed, skipped: { scheduledTime: new Date(due), reason, message: `run scheduled at ${new Date(due).toISOString()} ${why}` } });
+      return result({
+        nextRunAt,
+        missed,
+        skipped: { scheduledTime: new Date(due), reason, message: `run scheduled at ${new Date(due).toISOString()} ${why}` },
+      });
     };
     if (deadlineMs !== undefined && due + deadlineMs < now) {
       return skip('StartingDeadlineExceeded', `missed its starting deadline of ${spec.startingDeadlineSeconds}s`);

@@ -54,32 +54,66 @@ export class ScheduledParents {
     if (d.error) {
       const conditions = setCondition(
         prev.conditions,
-        { type: SCHEDULED_CONDITION, status: 'False', reason: d.error.reason, message: d.error.message, observedGeneration: parent.metadata?.generation },
+        {
+          type: SCHEDULED_CONDITION,
+          status: 'False',
+          reason: d.error.reason,
+          message: d.error.message,
+          observedGeneration: parent.metadata?.generation,
+        },
         new Date(now),
       );
       if (!sameJson(prev.conditions, conditions) || !sameJson(prev.active ?? [], d.active)) {
         await this.ops.patchStatus(parent, { conditions, active: d.active, observedGeneration: parent.metadata?.generation });
         void this.ops.event(parent, 'Warning', d.error.reason, d.error.message);
       }
-      await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'HistoryLimit'));
+      await this.deleteChildren(
+        parent,
+        d.toDelete.filter((x) => x.reason === 'HistoryLimit'),
+      );
       return;
     }
 
     // Replace: the active runs go first (their finalizers cancel their work)
-    await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'Replace'));
+    await this.deleteChildren(
+      parent,
+      d.toDelete.filter((x) => x.reason === 'Replace'),
+    );
     if (d.toCreate) {
       const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime);
       if (await createIfAbsent(this.ops.api, SAMPLEJOB, child, ns)) {
-        void this.ops.event(parent, 'Normal', 'SuccessfulCreate', `created ${d.toCreate.name} for the run scheduled at ${kubeTime(d.toCreate.scheduledTime)}`);
+        void this.ops.event(
+          parent,
+          'Normal',
+          'SuccessfulCreate',
+          `created ${d.toCreate.name} for the run scheduled at ${kubeTime(d.toCreate.scheduledTime)}`,
+        );
       }
     }
-    if (d.skipped) void this.ops.event(parent, d.skipped.reason === 'ConcurrencyForbid' ? 'Normal' : 'Warning', d.skipped.reason === 'ConcurrencyForbid' ? 'RunSkipped' : 'MissedSchedule', d.skipped.message);
-    if (d.missed > 0) void this.ops.event(parent, 'Warning', 'MissedSchedule', `${d.missed} earlier scheduled run(s) were missed (operator down or suspended); only the most recent one is considered`);
+    if (d.skipped)
+      void this.ops.event(
+        parent,
+        d.skipped.reason === 'ConcurrencyForbid' ? 'Normal' : 'Warning',
+        d.skipped.reason === 'ConcurrencyForbid' ? 'RunSkipped' : 'MissedSchedule',
+        d.skipped.message,
+      );
+    if (d.missed > 0)
+      void this.ops.event(
+        parent,
+        'Warning',
+        'MissedSchedule',
+        `${d.missed} earlier scheduled run(s) were missed (operator down or suspended); only the most recent one is considered`,
+      );
 
     const suspended = !!parent.spec.suspend;
     const cond: Condition = suspended
       ? { type: SCHEDULED_CONDITION, status: 'False', reason: 'Suspended', message: 'spec.suspend is true: no new runs' }
-      : { type: SCHEDULED_CONDITION, status: 'True', reason: 'Scheduled', message: d.nextRunAt ? `next run at ${kubeTime(d.nextRunAt)}` : 'no future run' };
+      : {
+          type: SCHEDULED_CONDITION,
+          status: 'True',
+          reason: 'Scheduled',
+          message: d.nextRunAt ? `next run at ${kubeTime(d.nextRunAt)}` : 'no future run',
+        };
     const conditions = setCondition(prev.conditions, { ...cond, observedGeneration: parent.metadata?.generation }, new Date(now));
     const status: Record<string, unknown> = {
       observedGeneration: parent.metadata?.generation,
@@ -97,7 +131,10 @@ export class ScheduledParents {
     if (changed) await this.ops.patchStatus(parent, status);
 
     // history pruning only after lastScheduleTime is recorded, so a pruned run is never recreated
-    await this.deleteChildren(parent, d.toDelete.filter((x) => x.reason === 'HistoryLimit'));
+    await this.deleteChildren(
+      parent,
+      d.toDelete.filter((x) => x.reason === 'HistoryLimit'),
+    );
 
     if (!d.nextRunAt) return;
     return { requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(0, d.nextRunAt.getTime() - now) + 50) };
@@ -106,13 +143,18 @@ export class ScheduledParents {
   private async deleteChildren(parent: SampleJob, list: { name: string; uid?: string; reason: string }[]): Promise<void> {
     for (const c of list) {
       try {
-        const deleted = await this.ops.api.delete(SAMPLEJOB, c.name, parent.metadata?.namespace, { uid: c.uid, propagationPolicy: 'Background' });
+        const deleted = await this.ops.api.delete(SAMPLEJOB, c.name, parent.metadata?.namespace, {
+          uid: c.uid,
+          propagationPolicy: 'Background',
+        });
         if (deleted) {
           void this.ops.event(
             parent,
             'Normal',
             c.reason === 'Replace' ? 'Replaced' : 'SuccessfulDelete',
-            c.reason === 'Replace' ? `deleted active run ${c.name} (concurrencyPolicy Replace)` : `deleted finished run ${c.name} (history limit)`,
+            c.reason === 'Replace'
+              ? `deleted active run ${c.name} (concurrencyPolicy Replace)`
+              : `deleted finished run ${c.name} (history limit)`,
           );
         }
       } catch (e) {

@@ -133,7 +133,12 @@ export class CacheStatsPlanner {
       }
     }
 
-    const due = !applied || applied.signature !== signature || applied.generation !== gen || mem.invalidatedAt > applied.startedAt || now >= mem.nextAt;
+    const due =
+      !applied ||
+      applied.signature !== signature ||
+      applied.generation !== gen ||
+      mem.invalidatedAt > applied.startedAt ||
+      now >= mem.nextAt;
     if (!due) return mem.nextAt - now;
     this.collector.collect(
       k,

@@ -111,7 +111,12 @@ export class InitialSync {
     if (prev?.id === id && isTerminalSyncPhase(prev.phase)) {
       this.watcher.untrackKey(k);
       if (prev.phase === 'Succeeded') {
-        status.condition(CONDITION.synced, 'True', 'SyncSucceeded', prev.message ? `initial sync done: ${prev.message}` : 'initial sync done');
+        status.condition(
+          CONDITION.synced,
+          'True',
+          'SyncSucceeded',
+          prev.message ? `initial sync done: ${prev.message}` : 'initial sync done',
+        );
         return { phase: 'Succeeded' };
       }
       status.condition(CONDITION.synced, 'False', 'SyncFailed', prev.message || 'the initial sync failed');
@@ -121,7 +126,12 @@ export class InitialSync {
     const inStatus = prev?.id === id ? prev : undefined;
     const sync: Sync = { id, inStatus, current: inStatus ? (inStatus.phase === 'Running' ? 'Running' : 'Pending') : 'NotStarted' };
     if (ready.length === 0) {
-      status.condition(CONDITION.synced, 'False', sync.current === 'NotStarted' ? 'SyncPending' : 'SyncWaitingForRuntime', 'waiting for a runtime pod to be ready');
+      status.condition(
+        CONDITION.synced,
+        'False',
+        sync.current === 'NotStarted' ? 'SyncPending' : 'SyncWaitingForRuntime',
+        'waiting for a runtime pod to be ready',
+      );
       return { phase: sync.current };
     }
 
@@ -180,7 +190,9 @@ export class InitialSync {
           ss,
           'Normal',
           inStatus ? 'SyncResubmitted' : 'SyncStarted',
-          inStatus ? `runtime pod ${pod.name} did not know sync ${id}; submitted it again` : `submitted the initial sync ${id} from ${ss.spec.source?.uri} to runtime pod ${pod.name}`,
+          inStatus
+            ? `runtime pod ${pod.name} did not know sync ${id}; submitted it again`
+            : `submitted the initial sync ${id} from ${ss.spec.source?.uri} to runtime pod ${pod.name}`,
         ),
     );
     status.condition(CONDITION.synced, 'False', 'SyncPending', `submitting the initial sync to runtime pod ${pod.name}`);
@@ -221,7 +233,12 @@ export class InitialSync {
     if (job.phase === 'Failed') {
       this.watcher.untrackKey(k);
       status.condition(CONDITION.synced, 'False', 'SyncFailed', job.message || 'the initial sync failed');
-      await this.deps.event(ss, 'Warning', 'SyncFailed', `initial sync ${id} failed: ${job.message ?? 'no message'}; edit spec.source (or its Secret reference) to retry`);
+      await this.deps.event(
+        ss,
+        'Warning',
+        'SyncFailed',
+        `initial sync ${id} failed: ${job.message ?? 'no message'}; edit spec.source (or its Secret reference) to retry`,
+      );
       return { phase: 'Failed' };
     }
     const progress = formatProgress(state.progress);
@@ -242,6 +259,7 @@ export class InitialSync {
       .filter((e) => e.jobId === id && !e.unknown)
       .map((e) => e.pod);
     const pods = holders.length > 0 ? ready.filter((p) => holders.includes(p.name)) : ready;
-    for (const p of pods) void withTimeout(this.deps.runtime.cancel(runtimeBaseUrl(p)!, token, id), CANCEL_MS, `cancel on ${p.name}`).catch(() => undefined);
+    for (const p of pods)
+      void withTimeout(this.deps.runtime.cancel(runtimeBaseUrl(p)!, token, id), CANCEL_MS, `cancel on ${p.name}`).catch(() => undefined);
   }
 }

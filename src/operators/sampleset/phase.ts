@@ -67,13 +67,27 @@ export interface ReadyDetails {
 /** The `Ready` condition for a pass that got past validation and object creation. */
 export function readyCondition(i: PhaseInputs, d: ReadyDetails = {}): ConditionVerdict {
   const podsMsg = d.pods && d.pods.length > 0 ? `: ${d.pods.join('; ')}` : '';
-  if (!i.volumeBound) return { status: 'False', reason: 'VolumeNotBound', message: d.volume || 'waiting for the PersistentVolumeClaim to bind' };
-  if (i.sync === 'Failed') return { status: 'False', reason: 'SyncFailed', message: `the initial sync failed: ${d.sync || 'no message'}; fix spec.source or its Secret to retry` };
-  if (i.sync === 'Pending' || i.sync === 'Running') return { status: 'False', reason: 'Syncing', message: `syncing the data into the volume${d.sync ? `: ${d.sync}` : ''}` };
-  if (i.readyPartitions === 0) return { status: 'False', reason: 'RuntimeNotReady', message: `no runtime pod is ready (0/${i.partitions})${podsMsg}` };
-  if (i.sync === 'NotStarted') return { status: 'False', reason: 'SyncPending', message: `waiting to start the initial sync${d.sync ? `: ${d.sync}` : ''}` };
+  if (!i.volumeBound)
+    return { status: 'False', reason: 'VolumeNotBound', message: d.volume || 'waiting for the PersistentVolumeClaim to bind' };
+  if (i.sync === 'Failed')
+    return {
+      status: 'False',
+      reason: 'SyncFailed',
+      message: `the initial sync failed: ${d.sync || 'no message'}; fix spec.source or its Secret to retry`,
+    };
+  if (i.sync === 'Pending' || i.sync === 'Running')
+    return { status: 'False', reason: 'Syncing', message: `syncing the data into the volume${d.sync ? `: ${d.sync}` : ''}` };
+  if (i.readyPartitions === 0)
+    return { status: 'False', reason: 'RuntimeNotReady', message: `no runtime pod is ready (0/${i.partitions})${podsMsg}` };
+  if (i.sync === 'NotStarted')
+    return { status: 'False', reason: 'SyncPending', message: `waiting to start the initial sync${d.sync ? `: ${d.sync}` : ''}` };
   if (!i.replicasMatch || i.readyPartitions < i.partitions)
-    return { status: 'False', reason: 'PartitionsNotReady', message: `${Math.min(i.readyPartitions, i.partitions)}/${i.partitions} runtime pods ready${podsMsg}` };
-  if (!i.distinctNodes) return { status: 'False', reason: 'PartitionsShareNode', message: `two runtime pods run on the same node${podsMsg}` };
+    return {
+      status: 'False',
+      reason: 'PartitionsNotReady',
+      message: `${Math.min(i.readyPartitions, i.partitions)}/${i.partitions} runtime pods ready${podsMsg}`,
+    };
+  if (!i.distinctNodes)
+    return { status: 'False', reason: 'PartitionsShareNode', message: `two runtime pods run on the same node${podsMsg}` };
   return { status: 'True', reason: 'Ready', message: `${i.partitions}/${i.partitions} cache nodes ready` };
 }

@@ -8,8 +8,26 @@
  * annotation and volumeHandle (the engine's, or the PV name that earlier releases used).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import { CREATED_BY_LABEL, CREATED_BY_VALUE, LABEL_DOMAIN, PV, PVC, SAMPLESET_LABEL, SECRET, SERVICE, STATEFULSET, type ResourceType } from '../../api/constants.js';
+import type {
+  KubernetesObject,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Secret,
+  V1Service,
+  V1StatefulSet,
+} from '@kubernetes/client-node';
+import {
+  CREATED_BY_LABEL,
+  CREATED_BY_VALUE,
+  LABEL_DOMAIN,
+  PV,
+  PVC,
+  SAMPLESET_LABEL,
+  SECRET,
+  SERVICE,
+  STATEFULSET,
+  type ResourceType,
+} from '../../api/constants.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { Clock } from '../../kube/clock.js';
@@ -85,7 +103,8 @@ export class RuntimeObjectsPhase {
     const { runtimeImage } = this.deps;
     const tokenName = engine.tokenSecretName(ss);
     const existingToken = this.deps.cached<V1Secret>(SECRET, tokenName, ns);
-    const token = (existingToken && isControlledBy(existingToken, ss) && readRuntimeToken(existingToken)) || randomBytes(32).toString('hex');
+    const token =
+      (existingToken && isControlledBy(existingToken, ss) && readRuntimeToken(existingToken)) || randomBytes(32).toString('hex');
     let built = engine.buildObjects({ sampleSet: ss, volumeSecret, runtimeToken: token, runtimeImage });
     const pvName = built.persistentVolume.metadata!.name!;
     const pv = await this.ensurePv(ss, stamp(ss, built.persistentVolume, false));
@@ -126,9 +145,14 @@ export class RuntimeObjectsPhase {
   private async nudgeBinder(pv: V1PersistentVolume, pvc: V1PersistentVolumeClaim, ns: string): Promise<number | undefined> {
     if (pvc.status?.phase !== 'Pending' || !pv.spec?.claimRef?.uid || pv.spec.claimRef.uid !== pvc.metadata?.uid) return undefined;
     const now = this.deps.clock.now();
-    const last = Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') || Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) || 0;
+    const last =
+      Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') ||
+      Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) ||
+      0;
     if (now - last >= BIND_NUDGE_MS) {
-      await this.deps.api.patch(PVC, pvc.metadata.name!, ns, { metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } } });
+      await this.deps.api.patch(PVC, pvc.metadata.name!, ns, {
+        metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } },
+      });
     }
     return BIND_NUDGE_MS;
   }
@@ -141,7 +165,9 @@ export class RuntimeObjectsPhase {
     if (sts.metadata?.deletionTimestamp) return sts.spec?.replicas === partitions;
     const wantHash = tokenHash(runtimeToken);
     if (sts.spec?.template?.metadata?.annotations?.[TOKEN_HASH_ANNOTATION] !== wantHash) {
-      await this.deps.api.patch(STATEFULSET, name, ns, { spec: { template: { metadata: { annotations: { [TOKEN_HASH_ANNOTATION]: wantHash } } } } });
+      await this.deps.api.patch(STATEFULSET, name, ns, {
+        spec: { template: { metadata: { annotations: { [TOKEN_HASH_ANNOTATION]: wantHash } } } },
+      });
       await this.deps.event(ss, 'Normal', 'RuntimeTokenChanged', `the runtime token changed; restarting the pods of ${name} with it`);
     }
     if (sts.spec?.replicas !== partitions) {
@@ -153,7 +179,11 @@ export class RuntimeObjectsPhase {
   }
 
   private blocked(conflict: string): Blocked {
-    return new Blocked('ObjectConflict', `${conflict}: the operator adopts nothing it did not create; delete or rename it`, this.deps.conflictRetryMs);
+    return new Blocked(
+      'ObjectConflict',
+      `${conflict}: the operator adopts nothing it did not create; delete or rename it`,
+      this.deps.conflictRetryMs,
+    );
   }
 
   /** Gets (from the cache) or creates a namespaced object the SampleSet controls; a foreign one blocks the pass. */

@@ -60,13 +60,18 @@ function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
 }
 
 /** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
-export function describeRuntime(status: StatusDraft, { partitions, statefulSetName, pv, pvc, observed, inputs, podReads }: DescribeInput): { phase: SampleSetPhase; verdict: ConditionVerdict } {
+export function describeRuntime(
+  status: StatusDraft,
+  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads }: DescribeInput,
+): { phase: SampleSetPhase; verdict: ConditionVerdict } {
   const ns = pvc.metadata?.namespace;
   const pvName = pv.metadata!.name!;
   const { ready, distinctNodes } = observed;
   const podNames = Array.from({ length: partitions }, (_, i) => `${statefulSetName}-${i}`);
   const byOrdinal = new Map(observed.partitionPods.map((p) => [p.ordinal, p]));
-  const problems = podNames.map((n, i) => (byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i)))).filter((x): x is string => !!x);
+  const problems = podNames
+    .map((n, i) => (byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i))))
+    .filter((x): x is string => !!x);
   // Read figures: the latest collection's, else what status showed (a restarted operator keeps them).
   const shown = new Map((status.get<CacheNodeStatus[]>('nodes') ?? []).map((n) => [n.pod, n]));
   const nodes: CacheNodeStatus[] = podNames.map((pod, i) => {
@@ -94,7 +99,9 @@ export function describeRuntime(status: StatusDraft, { partitions, statefulSetNa
     CONDITION.runtimeReady,
     allPodsReady ? 'True' : 'False',
     allPodsReady ? 'AllReplicasReady' : !distinctNodes ? 'PartitionsShareNode' : 'ReplicasNotReady',
-    allPodsReady ? `${partitions}/${partitions} runtime pods ready on distinct nodes` : `${ready.length}/${partitions} runtime pods ready${problems.length ? `: ${problems.join('; ')}` : ''}`,
+    allPodsReady
+      ? `${partitions}/${partitions} runtime pods ready on distinct nodes`
+      : `${ready.length}/${partitions} runtime pods ready${problems.length ? `: ${problems.join('; ')}` : ''}`,
   );
   const verdict = readyCondition(inputs, {
     volume: status.get<Condition[]>('conditions')?.find((c) => c.type === CONDITION.volumeBound)?.message,

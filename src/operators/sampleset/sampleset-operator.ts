@@ -18,7 +18,21 @@
  * sleeps.
  */
 import type { KubernetesObject, V1Node, V1PersistentVolume, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { LABEL_DOMAIN, NODE, POD, PV, PVC, SAMPLESET, SAMPLESET_FINALIZER, SAMPLESET_LABEL, SECRET, SERVICE, STATEFULSET, cacheNodeLabelKey, type ResourceType } from '../../api/constants.js';
+import {
+  LABEL_DOMAIN,
+  NODE,
+  POD,
+  PV,
+  PVC,
+  SAMPLESET,
+  SAMPLESET_FINALIZER,
+  SAMPLESET_LABEL,
+  SECRET,
+  SERVICE,
+  STATEFULSET,
+  cacheNodeLabelKey,
+  type ResourceType,
+} from '../../api/constants.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
@@ -104,7 +118,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       submitRetryMs: options.submitRetryMs ?? 500,
     };
     const requeue = (key: string): void => this.queue.add(key);
-    const event = (ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> => this.event(ss, type, reason, message);
+    const event = (ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> =>
+      this.event(ss, type, reason, message);
     this.watcher = new RuntimeJobWatcher(runtime, requeue, {
       waitSeconds: this.opts.syncWaitSeconds,
       progressIntervalMs: this.opts.syncProgressIntervalMs,
@@ -118,10 +133,18 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       clock: this.clock,
     });
     this.stats = new CacheStatsPlanner(new StatsCollector(runtime, requeue, this.opts.statsTimeoutMs, this.clock), this.opts, this.clock);
-    this.initialSync = new InitialSync({ runtime, watcher: this.watcher, submitRetryMs: this.opts.submitRetryMs, event, onSucceeded: (k) => this.stats.invalidate(k), clock: this.clock });
+    this.initialSync = new InitialSync({
+      runtime,
+      watcher: this.watcher,
+      submitRetryMs: this.opts.submitRetryMs,
+      event,
+      onSucceeded: (k) => this.stats.invalidate(k),
+      clock: this.clock,
+    });
     this.objects = new RuntimeObjectsPhase({
       api: this.api,
-      cached: <T extends KubernetesObject>(type: ResourceType, name: string, namespace?: string) => this.cacheOf<T>(type).get(name, namespace),
+      cached: <T extends KubernetesObject>(type: ResourceType, name: string, namespace?: string) =>
+        this.cacheOf<T>(type).get(name, namespace),
       event,
       clock: this.clock,
       runtimeImage: this.opts.runtimeImage,
@@ -192,7 +215,9 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       return [{ namespace, name }];
     }
     const name = o.metadata?.labels?.[SAMPLESET_LABEL];
-    return name ? this.primary.list(undefined, (ss) => ss.metadata.name === name).map((ss) => ({ namespace: ss.metadata.namespace, name })) : [];
+    return name
+      ? this.primary.list(undefined, (ss) => ss.metadata.name === name).map((ss) => ({ namespace: ss.metadata.namespace, name }))
+      : [];
   }
 
   private nodeLabelKeyOf(ss: SampleSet): string {
@@ -272,7 +297,16 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 6. the initial sync
     let requeue = objects.requeueAfterMs ?? Infinity;
-    const sync = await this.initialSync.step({ key: k, sampleSet: ss, engine: spec.engine, status, ready, token: runtimeToken, sourceSecret: spec.sourceSecret, wantsSync: spec.wantsSync });
+    const sync = await this.initialSync.step({
+      key: k,
+      sampleSet: ss,
+      engine: spec.engine,
+      status,
+      ready,
+      token: runtimeToken,
+      sourceSecret: spec.sourceSecret,
+      wantsSync: spec.wantsSync,
+    });
     if (sync.requeueAfterMs !== undefined) requeue = Math.min(requeue, sync.requeueAfterMs);
 
     // 7. cache statistics (once the data is in place)
@@ -283,9 +317,24 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     }
 
     // 8. phase, conditions, runtime and node status
-    const inputs: PhaseInputs = { volumeBound, partitions, readyPartitions: ready.length, distinctNodes: observed.distinctNodes, replicasMatch, sync: sync.phase };
+    const inputs: PhaseInputs = {
+      volumeBound,
+      partitions,
+      readyPartitions: ready.length,
+      distinctNodes: observed.distinctNodes,
+      replicasMatch,
+      sync: sync.phase,
+    };
     const prevPhase = ss.status?.phase ?? '';
-    const { phase, verdict } = describeRuntime(status, { partitions, statefulSetName: stsName, pv, pvc, observed, inputs, podReads: this.stats.podReads(k) });
+    const { phase, verdict } = describeRuntime(status, {
+      partitions,
+      statefulSetName: stsName,
+      pv,
+      pvc,
+      observed,
+      inputs,
+      podReads: this.stats.podReads(k),
+    });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);
 
@@ -322,10 +371,18 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
         await this.api.delete(type, o.metadata!.name!, ns, { uid: o.metadata!.uid });
       }
     }
-    for (const pv of this.cacheOf<V1PersistentVolume>(PV).list(undefined, (o) => o.metadata?.annotations?.[PV_OWNER_ANNOTATION] === `${ns}/${name}`)) {
+    for (const pv of this.cacheOf<V1PersistentVolume>(PV).list(
+      undefined,
+      (o) => o.metadata?.annotations?.[PV_OWNER_ANNOTATION] === `${ns}/${name}`,
+    )) {
       await this.api.delete(PV, pv.metadata!.name!, undefined, { uid: pv.metadata!.uid });
     }
     await this.removeFinalizer(ss, SAMPLESET_FINALIZER);
-    await this.event(ss, 'Normal', 'Deleted', 'removed the node labels, runtime, volume claim and PersistentVolume (the data in the volume is kept)');
+    await this.event(
+      ss,
+      'Normal',
+      'Deleted',
+      'removed the node labels, runtime, volume claim and PersistentVolume (the data in the volume is kept)',
+    );
   }
 }

@@ -36,9 +36,13 @@ export function checkSpec(ss: SampleSet, engines: EngineRegistry, secretOf: (key
   const engine = engines.get(engineNameOf(ss));
   engine.validateSpec(ss);
   const volRef = secretKeyOf(ss, ss.spec.secretRef);
-  if (!volRef) throw new SpecError('SecretRefMissing', 'spec.secretRef must name the volume Secret of the SampleSet\'s cache engine');
+  if (!volRef) throw new SpecError('SecretRefMissing', "spec.secretRef must name the volume Secret of the SampleSet's cache engine");
   const volumeSecret = secretOf(volRef);
-  if (!volumeSecret) throw new SpecError('SecretNotFound', `Secret ${volRef.namespace}/${volRef.name} (spec.secretRef) does not exist; create it and the SampleSet proceeds`);
+  if (!volumeSecret)
+    throw new SpecError(
+      'SecretNotFound',
+      `Secret ${volRef.namespace}/${volRef.name} (spec.secretRef) does not exist; create it and the SampleSet proceeds`,
+    );
   engine.validateVolumeSecret(volumeSecret, ss);
   const wantsSync = !ss.spec.noSync && !!ss.spec.source?.uri;
   if (!wantsSync) return { engine, volumeSecret, wantsSync };
@@ -46,7 +50,11 @@ export function checkSpec(ss: SampleSet, engines: EngineRegistry, secretOf: (key
   const srcRef = secretKeyOf(ss, ss.spec.source?.secretRef);
   if (srcRef) {
     const found = secretOf(srcRef);
-    if (!found) throw new SpecError('SourceSecretNotFound', `Secret ${srcRef.namespace}/${srcRef.name} (spec.source.secretRef) does not exist; create it and the SampleSet proceeds`);
+    if (!found)
+      throw new SpecError(
+        'SourceSecretNotFound',
+        `Secret ${srcRef.namespace}/${srcRef.name} (spec.source.secretRef) does not exist; create it and the SampleSet proceeds`,
+      );
     sourceSecret = found;
   }
   // the sync request is pure: building it now reports problems of the source with its credentials

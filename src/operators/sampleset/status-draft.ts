@@ -37,13 +37,17 @@ export class StatusDraft {
   }
 
   condition(type: string, status: 'True' | 'False' | 'Unknown', reason: string, message: string): void {
-    this.next.conditions = setCondition(this.next.conditions as Condition[] | undefined, {
-      type,
-      status,
-      reason,
-      message: maskUriUserinfo(message).slice(0, 32_000),
-      observedGeneration: this.ss.metadata.generation,
-    }, new Date(this.clock.now()));
+    this.next.conditions = setCondition(
+      this.next.conditions as Condition[] | undefined,
+      {
+        type,
+        status,
+        reason,
+        message: maskUriUserinfo(message).slice(0, 32_000),
+        observedGeneration: this.ss.metadata.generation,
+      },
+      new Date(this.clock.now()),
+    );
   }
 
   /** The merge patch from the original status, or undefined when nothing changed. */

@@ -31,14 +31,19 @@ export function syncRelevantSpec(ss: SampleSet): unknown {
   const ns = ss.metadata.namespace ?? '';
   const src = ss.spec.source;
   return {
-    source: src ? { uri: src.uri, secretRef: src.secretRef ? { name: src.secretRef.name, namespace: src.secretRef.namespace || ns } : null } : null,
+    source: src
+      ? { uri: src.uri, secretRef: src.secretRef ? { name: src.secretRef.name, namespace: src.secretRef.namespace || ns } : null }
+      : null,
     secretRef: { name: ss.spec.secretRef?.name ?? '', namespace: ss.spec.secretRef?.namespace || ns },
   };
 }
 
 /** 10 hex digits of SHA-256 over the sync-relevant spec. */
 export function syncSpecHash(ss: SampleSet): string {
-  return createHash('sha256').update(canonicalJson(syncRelevantSpec(ss))).digest('hex').slice(0, 10);
+  return createHash('sha256')
+    .update(canonicalJson(syncRelevantSpec(ss)))
+    .digest('hex')
+    .slice(0, 10);
 }
 
 /** The hash part of an id made by `syncIdFor` (undefined for a foreign id). */
@@ -58,7 +63,11 @@ export function syncIdFor(ss: SampleSet): string {
   const hash = syncSpecHash(ss);
   const current = ss.status?.syncJob?.id;
   if (current && hashOfSyncId(current) === hash) return current;
-  const uid = (ss.metadata.uid ?? '').replace(/[^0-9a-z]/gi, '').toLowerCase().slice(0, 8) || '0';
+  const uid =
+    (ss.metadata.uid ?? '')
+      .replace(/[^0-9a-z]/gi, '')
+      .toLowerCase()
+      .slice(0, 8) || '0';
   return `sync-${uid}-g${ss.metadata.generation ?? 0}-${hash}`;
 }
 
@@ -70,8 +79,10 @@ export function isTerminalSyncPhase(p: string | undefined): p is 'Succeeded' | '
 export function formatProgress(p: JobProgressReport | undefined): string {
   if (!p) return '';
   const parts: string[] = [];
-  if (p.filesDone !== undefined) parts.push(p.filesTotal ? `${formatCount(p.filesDone)}/${formatCount(p.filesTotal)} files` : `${formatCount(p.filesDone)} files`);
-  if (p.bytesDone !== undefined) parts.push(p.bytesTotal ? `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone));
+  if (p.filesDone !== undefined)
+    parts.push(p.filesTotal ? `${formatCount(p.filesDone)}/${formatCount(p.filesTotal)} files` : `${formatCount(p.filesDone)} files`);
+  if (p.bytesDone !== undefined)
+    parts.push(p.bytesTotal ? `${formatBytes(p.bytesDone)}/${formatBytes(p.bytesTotal)}` : formatBytes(p.bytesDone));
   let s = parts.join(', ');
   if (p.bytesTotal) s += ` (${formatPercent(p.bytesDone ?? 0, p.bytesTotal)})`;
   else if (p.filesTotal) s += ` (${formatPercent(p.filesDone ?? 0, p.filesTotal)})`;
@@ -83,9 +94,15 @@ export function syncJobStatusFrom(prev: SyncJobStatus | undefined, id: string, s
   const phase = phaseOfRuntimeJob(state.status);
   const same = prev?.id === id;
   const out: SyncJobStatus = { id, phase, startTime: (same && prev?.startTime) || state.startTime || now };
-  if (phase === 'Failed') out.message = state.status === 'cancelled' ? `the sync was cancelled on the runtime${state.message ? `: ${state.message}` : ''}` : state.message || 'the sync failed';
+  if (phase === 'Failed')
+    out.message =
+      state.status === 'cancelled'
+        ? `the sync was cancelled on the runtime${state.message ? `: ${state.message}` : ''}`
+        : state.message || 'the sync failed';
   else if (phase === 'Succeeded') out.message = formatProgress(state.progress) || state.message || undefined;
-  else out.message = formatProgress(state.progress) || (phase === 'Pending' ? 'waiting for the runtime to start the sync' : state.message) || undefined;
+  else
+    out.message =
+      formatProgress(state.progress) || (phase === 'Pending' ? 'waiting for the runtime to start the sync' : state.message) || undefined;
   if (isTerminalSyncPhase(phase)) out.completionTime = (same && prev?.completionTime) || state.completionTime || now;
   if (out.message === undefined) delete out.message;
   // runtime text (juicefs's errors quote URIs): never a URI's userinfo in status
@@ -107,14 +124,30 @@ export function submitRetry(
   if (failure.busy) {
     const retryMs = Math.min(60_000, Math.max(baseRetryMs, failure.retryAfterMs ?? 5_000));
     const limit = failure.queueLimit ? ` (${failure.queueLimit} pending)` : '';
-    return { reason: 'RuntimeBusy', message: `runtime pod ${pod} has a full job queue${limit}; the sync is submitted again in ${Math.round(retryMs / 1000)} s`, retryMs, countsAsFailure: false };
+    return {
+      reason: 'RuntimeBusy',
+      message: `runtime pod ${pod} has a full job queue${limit}; the sync is submitted again in ${Math.round(retryMs / 1000)} s`,
+      retryMs,
+      countsAsFailure: false,
+    };
   }
   const n = failuresSoFar + 1;
   const retryMs = n <= 20 ? baseRetryMs : Math.min(30_000, baseRetryMs * 2 ** Math.min(n - 20, 10));
-  return { reason: 'SyncSubmitFailed', message: `runtime pod ${pod} did not accept the sync (retrying in ${Math.round(retryMs / 1000)} s): ${failure.message}`, retryMs, countsAsFailure: true };
+  return {
+    reason: 'SyncSubmitFailed',
+    message: `runtime pod ${pod} did not accept the sync (retrying in ${Math.round(retryMs / 1000)} s): ${failure.message}`,
+    retryMs,
+    countsAsFailure: true,
+  };
 }
 
 /** `submitRetry`'s waits as the runtime job watcher's backoff of the initial sync's submissions. */
 export function syncSubmitBackoff(baseRetryMs: number): SubmitBackoff {
-  return (f) => submitRetry({ busy: f.busy, retryAfterMs: f.retryAfterMs, queueLimit: f.queueLimit, message: f.message }, f.busy ? 0 : f.failures - 1, '', baseRetryMs).retryMs;
+  return (f) =>
+    submitRetry(
+      { busy: f.busy, retryAfterMs: f.retryAfterMs, queueLimit: f.queueLimit, message: f.message },
+      f.busy ? 0 : f.failures - 1,
+      '',
+      baseRetryMs,
+    ).retryMs;
 }

@@ -113,7 +113,15 @@ export class RuntimeClient implements RuntimeCalls {
 
   /** POST /jobs: queues the job (or returns the existing one with the same id). */
   async submit(baseUrl: string, token: string, req: RuntimeJobRequest): Promise<RuntimeJobState> {
-    const r = await this.call(baseUrl, { method: 'POST', route: '/jobs', path: '/jobs', token, body: req, timeoutMs: this.timeoutMs, accept: [200, 202] });
+    const r = await this.call(baseUrl, {
+      method: 'POST',
+      route: '/jobs',
+      path: '/jobs',
+      token,
+      body: req,
+      timeoutMs: this.timeoutMs,
+      accept: [200, 202],
+    });
     return r.body as RuntimeJobState;
   }
 
@@ -136,26 +144,54 @@ export class RuntimeClient implements RuntimeCalls {
 
   /** DELETE /jobs/{id}: cancels the job; `undefined` when it is unknown. */
   async cancel(baseUrl: string, token: string, id: string): Promise<RuntimeJobState | undefined> {
-    const r = await this.call(baseUrl, { method: 'DELETE', route: '/jobs/:id', path: `/jobs/${encodeURIComponent(id)}`, token, timeoutMs: this.timeoutMs, accept: [200, 404] });
+    const r = await this.call(baseUrl, {
+      method: 'DELETE',
+      route: '/jobs/:id',
+      path: `/jobs/${encodeURIComponent(id)}`,
+      token,
+      timeoutMs: this.timeoutMs,
+      accept: [200, 404],
+    });
     return r.status === 404 ? undefined : (r.body as RuntimeJobState);
   }
 
   /** POST /terminate: cancels the running job and every queued one; returns their ids. */
   async terminate(baseUrl: string, token: string): Promise<string[]> {
-    const r = await this.call(baseUrl, { method: 'POST', route: '/terminate', path: '/terminate', token, body: {}, timeoutMs: this.timeoutMs, accept: [200] });
+    const r = await this.call(baseUrl, {
+      method: 'POST',
+      route: '/terminate',
+      path: '/terminate',
+      token,
+      body: {},
+      timeoutMs: this.timeoutMs,
+      accept: [200],
+    });
     return (r.body as { cancelled?: string[] }).cancelled ?? [];
   }
 
   /** GET /cache: this node's cache statistics. */
   async cacheStats(baseUrl: string, token: string): Promise<NodeCacheStats> {
-    const r = await this.call(baseUrl, { method: 'GET', route: '/cache', path: '/cache', token, timeoutMs: this.statsTimeoutMs, accept: [200] });
+    const r = await this.call(baseUrl, {
+      method: 'GET',
+      route: '/cache',
+      path: '/cache',
+      token,
+      timeoutMs: this.statsTimeoutMs,
+      accept: [200],
+    });
     return r.body as NodeCacheStats;
   }
 
   /** GET /healthz (no token): true when the server answers 200. Never throws. */
   async healthz(baseUrl: string): Promise<boolean> {
     try {
-      const r = await this.once(baseUrl, { method: 'GET', route: '/healthz', path: '/healthz', timeoutMs: Math.min(this.timeoutMs, 5000), accept: [200] });
+      const r = await this.once(baseUrl, {
+        method: 'GET',
+        route: '/healthz',
+        path: '/healthz',
+        timeoutMs: Math.min(this.timeoutMs, 5000),
+        accept: [200],
+      });
       return r.status === 200;
     } catch {
       return false;
@@ -224,7 +260,10 @@ export class RuntimeClient implements RuntimeCalls {
           const message = `${c.method} ${c.route} → ${status}: ${reason}`;
           const limit = typeof answer.limit === 'number' ? answer.limit : undefined;
           const header = res.headers['retry-after'];
-          fail(status === 429 ? new RuntimeBusyError(message, parseRetryAfter(header), limit) : new RuntimeClientError(message, status), status);
+          fail(
+            status === 429 ? new RuntimeBusyError(message, parseRetryAfter(header), limit) : new RuntimeClientError(message, status),
+            status,
+          );
         });
       });
       const timer = setTimeout(() => {

@@ -249,7 +249,16 @@ export class RuntimeJobWatcher {
       // the runtime answered: it is only full. Not a failed attempt; wait as long as it asks.
       const refusals = (e.busy?.refusals ?? 0) + 1;
       e.busy = { queueLimit: err.queueLimit, retryAfterMs: err.retryAfterMs, refusals, since: e.busy?.since ?? now };
-      e.nextSubmitAt = now + this.backoff({ busy: true, retryAfterMs: err.retryAfterMs, queueLimit: err.queueLimit, refusals, failures: e.submitFailures, message: e.submitError });
+      e.nextSubmitAt =
+        now +
+        this.backoff({
+          busy: true,
+          retryAfterMs: err.retryAfterMs,
+          queueLimit: err.queueLimit,
+          refusals,
+          failures: e.submitFailures,
+          message: e.submitError,
+        });
     } else {
       e.busy = undefined;
       e.submitFailures++;

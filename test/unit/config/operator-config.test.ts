@@ -4,12 +4,23 @@ import { ConfigError, parseListenAddress, parseOperatorConfig } from '../../../s
 describe('parseOperatorConfig', () => {
   it('has production defaults', () => {
     const c = parseOperatorConfig([], {});
-    expect(c).to.include({ namespace: '', concurrency: 4, leaderElect: false, logFormat: 'json', logLevel: 'info', metricsAddress: ':8080', probeAddress: ':8081' });
+    expect(c).to.include({
+      namespace: '',
+      concurrency: 4,
+      leaderElect: false,
+      logFormat: 'json',
+      logLevel: 'info',
+      metricsAddress: ':8080',
+      probeAddress: ':8081',
+    });
     expect(c.operators).to.deep.equal(['sampleset', 'samplejob', 'paddlejob']);
     expect(c.hostPortRange).to.deep.equal([35000, 65000]);
   });
   it('reads flags before environment', () => {
-    const c = parseOperatorConfig(['--namespace', 'a', '--leader-elect=true', '--log-format=text', '--concurrency=8'], { WATCH_NAMESPACE: 'b', LOG_LEVEL: 'debug' });
+    const c = parseOperatorConfig(['--namespace', 'a', '--leader-elect=true', '--log-format=text', '--concurrency=8'], {
+      WATCH_NAMESPACE: 'b',
+      LOG_LEVEL: 'debug',
+    });
     expect(c).to.include({ namespace: 'a', leaderElect: true, logFormat: 'text', logLevel: 'debug', concurrency: 8 });
     expect(parseOperatorConfig(['--leader-elect=false'], { LEADER_ELECT: 'true' }).leaderElect).to.equal(false);
     expect(parseOperatorConfig(['--leader-elect'], {}).leaderElect).to.equal(true);
@@ -25,8 +36,13 @@ describe('parseOperatorConfig', () => {
   // Class 8 of issue 12: cache tiers only under roots the cluster admin configures.
   it('reads the cache roots from --cache-root (repeatable, comma-separated) or CACHE_ROOTS, with safe defaults', () => {
     expect(parseOperatorConfig([], {}).cacheRoots).to.deep.equal(['/var/lib/paddle-operator/cache', '/dev/shm/paddle-operator']);
-    expect(parseOperatorConfig(['--cache-root', '/mnt/ssd0/', '--cache-root=/mnt/ssd1,/dev/shm/x'], { CACHE_ROOTS: '/ignored' }).cacheRoots).to.deep.equal(['/mnt/ssd0', '/mnt/ssd1', '/dev/shm/x']);
-    expect(parseOperatorConfig([], { CACHE_ROOTS: '/mnt/nvme/cache, /dev/shm/p' }).cacheRoots).to.deep.equal(['/mnt/nvme/cache', '/dev/shm/p']);
+    expect(
+      parseOperatorConfig(['--cache-root', '/mnt/ssd0/', '--cache-root=/mnt/ssd1,/dev/shm/x'], { CACHE_ROOTS: '/ignored' }).cacheRoots,
+    ).to.deep.equal(['/mnt/ssd0', '/mnt/ssd1', '/dev/shm/x']);
+    expect(parseOperatorConfig([], { CACHE_ROOTS: '/mnt/nvme/cache, /dev/shm/p' }).cacheRoots).to.deep.equal([
+      '/mnt/nvme/cache',
+      '/dev/shm/p',
+    ]);
     for (const bad of ['/', 'relative', '/etc', '/mnt/a/../b', '/mnt/a,/mnt/a/b', '/a:b']) {
       expect(() => parseOperatorConfig([`--cache-root=${bad}`], {}), bad).to.throw(ConfigError, /--cache-root/);
     }

@@ -28,7 +28,9 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
 const nodeAffinity: V1NodeAffinity = {
-  requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a100'] }] }] },
+  requiredDuringSchedulingIgnoredDuringExecution: {
+    nodeSelectorTerms: [{ matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a100'] }] }],
+  },
 };
 const tolerations: V1Toleration[] = [{ key: 'dedicated', operator: 'Equal', value: 'cache', effect: 'NoSchedule' }];
 
@@ -96,7 +98,8 @@ for (const pkg of PACKAGES) {
       expect(o.persistentVolumeClaim.spec?.volumeName).to.equal(engine.persistentVolumeName(s));
       expect(o.persistentVolume.spec?.persistentVolumeReclaimPolicy).to.equal('Retain');
       const ref = o.persistentVolume.spec?.claimRef;
-      if (ref) expect({ namespace: ref.namespace, name: ref.name }).to.deep.equal({ namespace: 'ml', name: engine.persistentVolumeClaimName(s) });
+      if (ref)
+        expect({ namespace: ref.namespace, name: ref.name }).to.deep.equal({ namespace: 'ml', name: engine.persistentVolumeClaimName(s) });
     });
 
     it(`stores the runtime token under the Secret key "${RUNTIME_TOKEN_KEY}" and hands it to the runtime as ${RUNTIME_TOKEN_ENV}`, () => {
@@ -137,7 +140,9 @@ for (const pkg of PACKAGES) {
     it('places at most one runtime pod per node, where the SampleSet says (nodeAffinity, tolerations), one per partition', () => {
       const spec = template(o).spec!;
       const terms = spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-      const own = terms.filter((t) => t.topologyKey === 'kubernetes.io/hostname' && subset(t.labelSelector?.matchLabels, template(o).metadata?.labels));
+      const own = terms.filter(
+        (t) => t.topologyKey === 'kubernetes.io/hostname' && subset(t.labelSelector?.matchLabels, template(o).metadata?.labels),
+      );
       expect(own, 'a required anti-affinity term on kubernetes.io/hostname matching the pods themselves').to.have.length.greaterThan(0);
       expect(own[0].labelSelector!.matchLabels![SAMPLESET_LABEL]).to.equal(s.metadata.name);
       expect(spec.affinity?.nodeAffinity).to.deep.equal(nodeAffinity);
@@ -151,7 +156,7 @@ for (const pkg of PACKAGES) {
       expect(engine.nodeLabelKey(contractSampleSet(pkg, 'other'))).not.to.equal(key);
     });
 
-    it('fits the API server\'s name limits for the longest SampleSet name the CRD admits (55) and the most partitions', () => {
+    it("fits the API server's name limits for the longest SampleSet name the CRD admits (55) and the most partitions", () => {
       expect(LONGEST_NAME).to.have.length(55);
       const long = contractSampleSet(pkg, LONGEST_NAME, MAX_WARMUP_SHARDS);
       const lo = build(engine, long);
@@ -179,7 +184,7 @@ for (const pkg of PACKAGES) {
       }
     });
 
-    it('names no two SampleSets\' objects alike (same name in two namespaces; two names in one)', () => {
+    it("names no two SampleSets' objects alike (same name in two namespaces; two names in one)", () => {
       const a = contractSampleSet(pkg, 'data');
       const b = { ...a, metadata: { ...a.metadata, namespace: 'other' } };
       const c = contractSampleSet(pkg, 'data2');

@@ -8,7 +8,12 @@ export function sampleSet(spec: Partial<SampleSetSpec> = {}, name = 'imagenet', 
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
     kind: 'SampleSet',
     metadata: { name, namespace, uid: 'uid-1', generation: 1 },
-    spec: { partitions: 2, secretRef: { name: 'imagenet-juicefs' }, source: { uri: 's3://bucket.s3.us-east-1.amazonaws.com/imagenet/' }, ...spec },
+    spec: {
+      partitions: 2,
+      secretRef: { name: 'imagenet-juicefs' },
+      source: { uri: 's3://bucket.s3.us-east-1.amazonaws.com/imagenet/' },
+      ...spec,
+    },
   };
 }
 

@@ -13,7 +13,11 @@ interface Descriptor {
 }
 
 function parseImage(tar: Buffer): { files: Map<string, Buffer>; index: { manifests: Descriptor[] }; blob: (d: Descriptor) => Buffer } {
-  const files = new Map(readTar(tar).filter((e) => e.type === 'file').map((e) => [e.name, e.data!]));
+  const files = new Map(
+    readTar(tar)
+      .filter((e) => e.type === 'file')
+      .map((e) => [e.name, e.data!]),
+  );
   const blob = (d: Descriptor): Buffer => {
     const b = files.get(`blobs/sha256/${d.digest.slice(7)}`);
     if (!b) throw new Error(`missing blob ${d.digest}`);
@@ -57,13 +61,12 @@ describe('oci-image: tar writer', () => {
   });
 
   it('adds parent directories, sorts entries and refuses paths that escape', () => {
-    expect(layerEntries([{ path: '/usr/bin/app', data: Buffer.from('x'), mode: 0o755 }, { path: 'etc/passwd', data: Buffer.from('') }]).map((e) => e.name)).to.deep.equal([
-      'etc/',
-      'etc/passwd',
-      'usr/',
-      'usr/bin/',
-      'usr/bin/app',
-    ]);
+    expect(
+      layerEntries([
+        { path: '/usr/bin/app', data: Buffer.from('x'), mode: 0o755 },
+        { path: 'etc/passwd', data: Buffer.from('') },
+      ]).map((e) => e.name),
+    ).to.deep.equal(['etc/', 'etc/passwd', 'usr/', 'usr/bin/', 'usr/bin/app']);
     expect(() => layerEntries([{ path: '../x', data: Buffer.from('') }])).to.throw(/plain relative path/);
   });
 });
@@ -72,12 +75,21 @@ describe('oci-image: image layout', () => {
   const pause = Buffer.from('#!fake pause binary');
 
   it('names the image in index.json and links index → manifest → config and layer by digest', () => {
-    const { files, index, blob } = parseImage(ociImageTarball({ name: 'registry.k8s.io/pause:3.10', files: [{ path: 'pause', data: pause, mode: 0o755 }], entrypoint: ['/pause'] }));
+    const { files, index, blob } = parseImage(
+      ociImageTarball({ name: 'registry.k8s.io/pause:3.10', files: [{ path: 'pause', data: pause, mode: 0o755 }], entrypoint: ['/pause'] }),
+    );
     expect(files.get('oci-layout')!.toString()).to.equal('{"imageLayoutVersion":"1.0.0"}');
     expect(index.manifests).to.have.length(1);
-    expect(index.manifests[0].annotations).to.deep.equal({ 'io.containerd.image.name': 'registry.k8s.io/pause:3.10', 'org.opencontainers.image.ref.name': '3.10' });
+    expect(index.manifests[0].annotations).to.deep.equal({
+      'io.containerd.image.name': 'registry.k8s.io/pause:3.10',
+      'org.opencontainers.image.ref.name': '3.10',
+    });
     const manifest = JSON.parse(blob(index.manifests[0]).toString()) as { config: Descriptor; layers: Descriptor[] };
-    const config = JSON.parse(blob(manifest.config).toString()) as { config: { Entrypoint: string[] }; rootfs: { diff_ids: string[] }; os: string };
+    const config = JSON.parse(blob(manifest.config).toString()) as {
+      config: { Entrypoint: string[] };
+      rootfs: { diff_ids: string[] };
+      os: string;
+    };
     expect(config.os).to.equal('linux');
     expect(config.config.Entrypoint).to.deep.equal(['/pause']);
     expect(manifest.layers[0].mediaType).to.equal(OCI_LAYER);
@@ -89,9 +101,14 @@ describe('oci-image: image layout', () => {
   });
 
   it('gzips the layer on request, with diff_id over the uncompressed tar', () => {
-    const { index, blob } = parseImage(ociImageTarball({ name: 'x/y:z', files: [{ path: 'a', data: pause }], gzip: true, user: '65532', cmd: ['a'] }));
+    const { index, blob } = parseImage(
+      ociImageTarball({ name: 'x/y:z', files: [{ path: 'a', data: pause }], gzip: true, user: '65532', cmd: ['a'] }),
+    );
     const manifest = JSON.parse(blob(index.manifests[0]).toString()) as { config: Descriptor; layers: Descriptor[] };
-    const config = JSON.parse(blob(manifest.config).toString()) as { config: { User: string; Cmd: string[] }; rootfs: { diff_ids: string[] } };
+    const config = JSON.parse(blob(manifest.config).toString()) as {
+      config: { User: string; Cmd: string[] };
+      rootfs: { diff_ids: string[] };
+    };
     expect(manifest.layers[0].mediaType).to.equal(OCI_LAYER_GZIP);
     const raw = zlib.gunzipSync(blob(manifest.layers[0]));
     expect(config.rootfs.diff_ids).to.deep.equal([sha(raw)]);
@@ -106,14 +123,28 @@ describe('oci-image: image layout', () => {
 });
 
 describe('oci-image: appendLayer', () => {
-  const base = ociImageTarball({ name: 'docker.io/library/base:1', files: [{ path: 'usr/local/bin/tool', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }], entrypoint: ['/usr/local/bin/tool'], user: '65532', env: ['A=1'] });
+  const base = ociImageTarball({
+    name: 'docker.io/library/base:1',
+    files: [{ path: 'usr/local/bin/tool', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 }],
+    entrypoint: ['/usr/local/bin/tool'],
+    user: '65532',
+    env: ['A=1'],
+  });
 
   it('keeps the base layers, adds one layer and changes only the asked config fields', () => {
-    const derived = appendLayer(base, { name: 'docker.io/library/derived:2', files: [{ path: 'bin/mount.juicefs', symlink: '/usr/local/bin/juicefs' }], user: '0', env: ['B=2'] });
+    const derived = appendLayer(base, {
+      name: 'docker.io/library/derived:2',
+      files: [{ path: 'bin/mount.juicefs', symlink: '/usr/local/bin/juicefs' }],
+      user: '0',
+      env: ['B=2'],
+    });
     const b = parseImage(base);
     const d = parseImage(derived);
     expect(d.index.manifests).to.have.length(1);
-    expect(d.index.manifests[0].annotations).to.deep.equal({ 'io.containerd.image.name': 'docker.io/library/derived:2', 'org.opencontainers.image.ref.name': '2' });
+    expect(d.index.manifests[0].annotations).to.deep.equal({
+      'io.containerd.image.name': 'docker.io/library/derived:2',
+      'org.opencontainers.image.ref.name': '2',
+    });
     type M = { config: Descriptor; layers: Descriptor[] };
     type C = { config: { User?: string; Env: string[]; Entrypoint: string[] }; rootfs: { diff_ids: string[] }; history: unknown[] };
     const bm = JSON.parse(b.blob(b.index.manifests[0]).toString()) as M;
@@ -137,12 +168,16 @@ describe('oci-image: appendLayer', () => {
   it('is reproducible and rejects a tarball that is not an image layout', () => {
     const opts = { name: 'x/y:z', files: [{ path: 'f', data: Buffer.from('1') }] };
     expect(appendLayer(base, opts).equals(appendLayer(base, opts))).to.equal(true);
-    expect(() => appendLayer(tarArchive([{ name: 'a', type: 'file', mode: 0o644, data: Buffer.from('') }]), opts)).to.throw(/no index.json/);
+    expect(() => appendLayer(tarArchive([{ name: 'a', type: 'file', mode: 0o644, data: Buffer.from('') }]), opts)).to.throw(
+      /no index.json/,
+    );
   });
 
   it('skips pax extended headers when reading an archive', () => {
     const tar = tarArchive([{ name: 'a', type: 'file', mode: 0o644, data: Buffer.from('x') }]);
-    const pax = Buffer.from(tarArchive([{ name: 'PaxHeader/a', type: 'file', mode: 0o644, data: Buffer.from('17 path=abcdefgh\n') }]).subarray(0, 1024));
+    const pax = Buffer.from(
+      tarArchive([{ name: 'PaxHeader/a', type: 'file', mode: 0o644, data: Buffer.from('17 path=abcdefgh\n') }]).subarray(0, 1024),
+    );
     pax.write('x', 156, 'ascii');
     // recompute the header checksum after changing the type flag
     pax.fill(' ', 148, 156);

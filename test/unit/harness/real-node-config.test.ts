@@ -1,8 +1,19 @@
 import { expect } from 'chai';
 import YAML from 'yaml';
 import {
-  bridgeAddress, clientKubeconfigYaml, cniConflist, containerdConfigToml, fuseMountPoints, juicefsCsiDriverObject, kubeletConfigYaml, kubeProxyConfigYaml,
-  nodeCgroupRoot, nodeConfigFiles, nodeNetwork, REAL_NODE_PREFIX, SANDBOX_IMAGE,
+  bridgeAddress,
+  clientKubeconfigYaml,
+  cniConflist,
+  containerdConfigToml,
+  fuseMountPoints,
+  juicefsCsiDriverObject,
+  kubeletConfigYaml,
+  kubeProxyConfigYaml,
+  nodeCgroupRoot,
+  nodeConfigFiles,
+  nodeNetwork,
+  REAL_NODE_PREFIX,
+  SANDBOX_IMAGE,
 } from '../../harness/real-node-config.js';
 
 describe('real-node-config: address plan', () => {
@@ -49,7 +60,14 @@ describe('real-node-config: address plan', () => {
 
 describe('real-node-config: files', () => {
   it('containerd: cgroupfs runc, restricted OOM scores, CNI dirs, pinned sandbox image', () => {
-    const toml = containerdConfigToml({ root: '/r', state: '/run/containerd/state', socket: '/run/containerd/containerd.sock', runcPath: '/b/runc', cniBinDir: '/b/cni', cniConfDir: '/c' });
+    const toml = containerdConfigToml({
+      root: '/r',
+      state: '/run/containerd/state',
+      socket: '/run/containerd/containerd.sock',
+      runcPath: '/b/runc',
+      cniBinDir: '/b/cni',
+      cniConfDir: '/c',
+    });
     expect(toml).to.match(/^version = 3$/m);
     expect(toml).to.include('root = "/r"');
     expect(toml).to.include('address = "/run/containerd/containerd.sock"');
@@ -62,7 +80,12 @@ describe('real-node-config: files', () => {
 
   it('CNI: a gateway bridge without masquerade, host-local IPAM in the node directory', () => {
     const conf = JSON.parse(cniConflist(nodeNetwork(0, 1), '/n/ipam')) as { plugins: Array<Record<string, unknown>> };
-    const bridge = conf.plugins[0] as { type: string; isGateway: boolean; ipMasq: boolean; ipam: { dataDir: string; ranges: Array<Array<{ subnet: string; gateway: string }>> } };
+    const bridge = conf.plugins[0] as {
+      type: string;
+      isGateway: boolean;
+      ipMasq: boolean;
+      ipam: { dataDir: string; ranges: Array<Array<{ subnet: string; gateway: string }>> };
+    };
     expect(bridge).to.include({ type: 'bridge', isGateway: true, ipMasq: false });
     expect(bridge.ipam.dataDir).to.equal('/n/ipam');
     expect(bridge.ipam.ranges).to.deep.equal([[{ subnet: '10.244.1.0/24', gateway: '10.244.1.1' }]]);
@@ -71,7 +94,15 @@ describe('real-node-config: files', () => {
 
   it('kubelet: what a namespace on this machine needs', () => {
     const cfg = YAML.parse(
-      kubeletConfigYaml({ nodeIP: '10.201.0.2', caFile: '/ca.crt', podLogsDir: '/logs', cgroupRoot: '/pdlrn0n0', volumePluginDir: '/vp', healthzPort: 10248, resolvConf: '/r' }),
+      kubeletConfigYaml({
+        nodeIP: '10.201.0.2',
+        caFile: '/ca.crt',
+        podLogsDir: '/logs',
+        cgroupRoot: '/pdlrn0n0',
+        volumePluginDir: '/vp',
+        healthzPort: 10248,
+        resolvConf: '/r',
+      }),
     ) as Record<string, unknown>;
     expect(cfg).to.include({
       kind: 'KubeletConfiguration',
@@ -84,18 +115,32 @@ describe('real-node-config: files', () => {
       readOnlyPort: 0,
       containerRuntimeEndpoint: 'unix:///run/containerd/containerd.sock',
     });
-    expect(cfg.authentication).to.deep.equal({ anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: '/ca.crt' } });
+    expect(cfg.authentication).to.deep.equal({
+      anonymous: { enabled: false },
+      webhook: { enabled: true },
+      x509: { clientCAFile: '/ca.crt' },
+    });
     expect(cfg.authorization).to.deep.equal({ mode: 'Webhook' });
   });
 
   it('kube-proxy: nftables, conntrack left alone', () => {
-    const cfg = YAML.parse(kubeProxyConfigYaml({ kubeconfig: '/k', hostname: 'n', clusterCIDR: '10.244.0.0/24', healthzPort: 1, metricsPort: 2 })) as Record<string, unknown>;
-    expect(cfg).to.include({ kind: 'KubeProxyConfiguration', mode: 'nftables', hostnameOverride: 'n', clusterCIDR: '10.244.0.0/24', metricsBindAddress: '127.0.0.1:2' });
+    const cfg = YAML.parse(
+      kubeProxyConfigYaml({ kubeconfig: '/k', hostname: 'n', clusterCIDR: '10.244.0.0/24', healthzPort: 1, metricsPort: 2 }),
+    ) as Record<string, unknown>;
+    expect(cfg).to.include({
+      kind: 'KubeProxyConfiguration',
+      mode: 'nftables',
+      hostnameOverride: 'n',
+      clusterCIDR: '10.244.0.0/24',
+      metricsBindAddress: '127.0.0.1:2',
+    });
     expect(cfg.conntrack).to.deep.equal({ maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' });
   });
 
   it('kubeconfig: one cluster, one certificate user', () => {
-    const cfg = YAML.parse(clientKubeconfigYaml({ server: 'https://10.201.0.1:6443', caFile: '/ca', certFile: '/c', keyFile: '/k', user: 'system:node:n' })) as {
+    const cfg = YAML.parse(
+      clientKubeconfigYaml({ server: 'https://10.201.0.1:6443', caFile: '/ca', certFile: '/c', keyFile: '/k', user: 'system:node:n' }),
+    ) as {
       clusters: Array<{ cluster: Record<string, string> }>;
       users: Array<{ name: string; user: Record<string, string> }>;
       'current-context': string;
@@ -106,22 +151,44 @@ describe('real-node-config: files', () => {
   });
 
   it('CSIDriver: no attach, pod info on mount', () => {
-    expect(juicefsCsiDriverObject()).to.deep.include({ metadata: { name: 'csi.juicefs.com' }, spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] } });
+    expect(juicefsCsiDriverObject()).to.deep.include({
+      metadata: { name: 'csi.juicefs.com' },
+      spec: { attachRequired: false, podInfoOnMount: true, volumeLifecycleModes: ['Persistent'] },
+    });
   });
 });
 
 describe('real-node-config: nodeConfigFiles', () => {
   it('writes every file of a node, pointing at each other consistently', () => {
     const files = nodeConfigFiles({
-      nodeDir: '/run/x/real-nodes/n0', name: 'n0', net: nodeNetwork(0, 0), binDir: '/bin/node', server: 'https://10.201.0.1:6443', caFile: '/pki/ca.crt',
-      cgroupRoot: '/pdlrn0n0', kubeletCert: { cert: '/p/kubelet.crt', key: '/p/kubelet.key' }, proxyCert: { cert: '/p/kp.crt', key: '/p/kp.key' },
+      nodeDir: '/run/x/real-nodes/n0',
+      name: 'n0',
+      net: nodeNetwork(0, 0),
+      binDir: '/bin/node',
+      server: 'https://10.201.0.1:6443',
+      caFile: '/pki/ca.crt',
+      cgroupRoot: '/pdlrn0n0',
+      kubeletCert: { cert: '/p/kubelet.crt', key: '/p/kubelet.key' },
+      proxyCert: { cert: '/p/kp.crt', key: '/p/kp.key' },
     });
     expect(Object.keys(files).sort()).to.deep.equal([
-      'cni/net.d/10-paddle-bridge.conflist', 'containerd/config.toml', 'kube-proxy.kubeconfig', 'kube-proxy.yaml', 'kubelet.kubeconfig', 'kubelet.yaml', 'resolv.conf',
+      'cni/net.d/10-paddle-bridge.conflist',
+      'containerd/config.toml',
+      'kube-proxy.kubeconfig',
+      'kube-proxy.yaml',
+      'kubelet.kubeconfig',
+      'kubelet.yaml',
+      'resolv.conf',
     ]);
     expect(files['containerd/config.toml']).to.include('conf_dir = "/run/x/real-nodes/n0/cni/net.d"');
-    expect(YAML.parse(files['kubelet.yaml'])).to.include({ resolvConf: '/run/x/real-nodes/n0/resolv.conf', cgroupRoot: '/pdlrn0n0', address: '10.201.0.2' });
-    expect(YAML.parse(files['kube-proxy.yaml'])).to.deep.include({ clientConnection: { kubeconfig: '/run/x/real-nodes/n0/kube-proxy.kubeconfig' } });
+    expect(YAML.parse(files['kubelet.yaml'])).to.include({
+      resolvConf: '/run/x/real-nodes/n0/resolv.conf',
+      cgroupRoot: '/pdlrn0n0',
+      address: '10.201.0.2',
+    });
+    expect(YAML.parse(files['kube-proxy.yaml'])).to.deep.include({
+      clientConnection: { kubeconfig: '/run/x/real-nodes/n0/kube-proxy.kubeconfig' },
+    });
     expect(files['kubelet.kubeconfig']).to.include('system:node:n0');
     expect(files['kube-proxy.kubeconfig']).to.include('system:kube-proxy');
   });

@@ -11,8 +11,18 @@ describe('sampleset/status-diff', () => {
   });
 
   it('builds a minimal merge patch with nulls for removed members', () => {
-    const from = { phase: 'Syncing', syncJob: { id: 'x', phase: 'Running', message: '1/2' }, cacheStatus: { totalSize: '1 B', errorMassage: 'x' }, nodes: [{ pod: 'a' }] };
-    const to = { phase: 'Ready', syncJob: { id: 'x', phase: 'Succeeded' }, cacheStatus: { totalSize: '1 B' }, nodes: [{ pod: 'a' }, { pod: 'b' }] };
+    const from = {
+      phase: 'Syncing',
+      syncJob: { id: 'x', phase: 'Running', message: '1/2' },
+      cacheStatus: { totalSize: '1 B', errorMassage: 'x' },
+      nodes: [{ pod: 'a' }],
+    };
+    const to = {
+      phase: 'Ready',
+      syncJob: { id: 'x', phase: 'Succeeded' },
+      cacheStatus: { totalSize: '1 B' },
+      nodes: [{ pod: 'a' }, { pod: 'b' }],
+    };
     expect(mergePatch(from, to)).to.deep.equal({
       phase: 'Ready',
       syncJob: { phase: 'Succeeded', message: null },

@@ -55,17 +55,41 @@ describe('ReconcilingOperator', () => {
     const ctx = context(lines);
     const op = new TestOperator(ctx);
     (op as unknown as { queue: { start(): void } }).queue.start();
-    feed(ctx.informers, STATEFULSET, {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'a-runtime', namespace: 'ns', resourceVersion: '1', ownerReferences: [{ apiVersion: 'batch.paddlepaddle.org/v1alpha1', kind: 'SampleSet', name: 'a', uid: 'u1', controller: true }] },
-    }, 'x');
-    feed(ctx.informers, STATEFULSET, {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'foreign', namespace: 'ns', resourceVersion: '2', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'u2', controller: true }] },
-    }, 'x');
-    feed(ctx.informers, CONFIGMAP, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'ns2', resourceVersion: '3', labels: { target: 'b' } } });
+    feed(
+      ctx.informers,
+      STATEFULSET,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: {
+          name: 'a-runtime',
+          namespace: 'ns',
+          resourceVersion: '1',
+          ownerReferences: [{ apiVersion: 'batch.paddlepaddle.org/v1alpha1', kind: 'SampleSet', name: 'a', uid: 'u1', controller: true }],
+        },
+      },
+      'x',
+    );
+    feed(
+      ctx.informers,
+      STATEFULSET,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: {
+          name: 'foreign',
+          namespace: 'ns',
+          resourceVersion: '2',
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'u2', controller: true }],
+        },
+      },
+      'x',
+    );
+    feed(ctx.informers, CONFIGMAP, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cm', namespace: 'ns2', resourceVersion: '3', labels: { target: 'b' } },
+    });
     await op.drain();
     expect(op.seen.sort()).to.deep.equal(['ns/a', 'ns2/b']);
     expect(() => (op as unknown as { cacheOf(t: unknown): unknown }).cacheOf(POD)).to.throw(/does not watch Pod/);

@@ -102,10 +102,14 @@ describe('WorkQueue', () => {
     const t = new FakeTime();
     let fail = 3;
     const outcomes: string[] = [];
-    const q = new WorkQueue(
-      () => (fail-- > 0 ? Promise.reject(new Error('boom')) : Promise.resolve()),
-      { baseDelayMs: 100, maxDelayMs: 250, setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now, onProcessed: (_k, o) => outcomes.push(o) },
-    );
+    const q = new WorkQueue(() => (fail-- > 0 ? Promise.reject(new Error('boom')) : Promise.resolve()), {
+      baseDelayMs: 100,
+      maxDelayMs: 250,
+      setTimer: t.setTimer,
+      clearTimer: t.clearTimer,
+      now: () => t.now,
+      onProcessed: (_k, o) => outcomes.push(o),
+    });
     q.start();
     q.add('k');
     await q.idle();

@@ -4,22 +4,50 @@ import { maskUriUserinfo, maskUriUserinfoDeep, secretScrubber } from '../../../s
 
 describe('paddle-runtime command line', () => {
   it('round-trips through format and parse', () => {
-    const args = formatRuntimeArgs({ engine: 'juicefs', dataDir: '/data', cacheDirs: ['/cache/0', '/cache/1'], hostCacheDirs: ['/dev/shm/a', '/mnt/b'], host: '127.0.0.9', port: 7716, fileSourceRoots: ['/srv'] });
+    const args = formatRuntimeArgs({
+      engine: 'juicefs',
+      dataDir: '/data',
+      cacheDirs: ['/cache/0', '/cache/1'],
+      hostCacheDirs: ['/dev/shm/a', '/mnt/b'],
+      host: '127.0.0.9',
+      port: 7716,
+      fileSourceRoots: ['/srv'],
+    });
     expect(args[0]).to.equal('serve');
     const o = parseRuntimeArgs(args);
-    expect(o).to.deep.include({ command: 'serve', engine: 'juicefs', dataDir: '/data', cacheDirs: ['/cache/0', '/cache/1'], hostCacheDirs: ['/dev/shm/a', '/mnt/b'], host: '127.0.0.9', port: 7716, fileSourceRoots: ['/srv'] });
-    const clean = parseRuntimeArgs(formatRuntimeArgs({ command: 'clean-cache', engine: 'juicefs', dataDir: '/data', cacheDirs: ['/cache/0'] }));
+    expect(o).to.deep.include({
+      command: 'serve',
+      engine: 'juicefs',
+      dataDir: '/data',
+      cacheDirs: ['/cache/0', '/cache/1'],
+      hostCacheDirs: ['/dev/shm/a', '/mnt/b'],
+      host: '127.0.0.9',
+      port: 7716,
+      fileSourceRoots: ['/srv'],
+    });
+    const clean = parseRuntimeArgs(
+      formatRuntimeArgs({ command: 'clean-cache', engine: 'juicefs', dataDir: '/data', cacheDirs: ['/cache/0'] }),
+    );
     expect(clean).to.deep.include({ command: 'clean-cache', cacheDirs: ['/cache/0'], hostCacheDirs: [] });
   });
 
   it('has defaults and rejects bad input', () => {
-    expect(parseRuntimeArgs(['--data-dir', '/d'])).to.deep.include({ command: 'serve', engine: 'juicefs', host: '0.0.0.0', port: 7716, logFormat: 'json' });
+    expect(parseRuntimeArgs(['--data-dir', '/d'])).to.deep.include({
+      command: 'serve',
+      engine: 'juicefs',
+      host: '0.0.0.0',
+      port: 7716,
+      logFormat: 'json',
+    });
     expect(parseRuntimeArgs(['--data-dir', '/d', '--listen', '[::1]:80'])).to.deep.include({ host: '::1', port: 80 });
     expect(() => parseRuntimeArgs([])).to.throw(CliError, /data-dir/);
     expect(() => parseRuntimeArgs(['bogus', '--data-dir', '/d'])).to.throw(CliError, /unknown command/);
     expect(() => parseRuntimeArgs(['--data-dir', '/d', '--nope'])).to.throw(CliError);
     expect(() => parseRuntimeArgs(['--data-dir', '/d', '--listen', 'x'])).to.throw(CliError);
-    expect(() => parseRuntimeArgs(['--data-dir', '/d', '--cache-dir', '/a', '--host-cache-dir', '/b', '--host-cache-dir', '/c'])).to.throw(CliError, /once per/);
+    expect(() => parseRuntimeArgs(['--data-dir', '/d', '--cache-dir', '/a', '--host-cache-dir', '/b', '--host-cache-dir', '/c'])).to.throw(
+      CliError,
+      /once per/,
+    );
   });
 });
 
@@ -59,7 +87,15 @@ describe('secret scrubbing', () => {
   }
 
   it('masks every string of a status patch', () => {
-    const status = { conditions: [{ type: 'Ready', message: 'failed: s3://AKIAXYZ:sec/ret@b/' }], nodes: [{ message: 'webdav://u:p/w@h/' }], n: 3 };
-    expect(maskUriUserinfoDeep(status)).to.deep.equal({ conditions: [{ type: 'Ready', message: 'failed: s3://****@b/' }], nodes: [{ message: 'webdav://****@h/' }], n: 3 });
+    const status = {
+      conditions: [{ type: 'Ready', message: 'failed: s3://AKIAXYZ:sec/ret@b/' }],
+      nodes: [{ message: 'webdav://u:p/w@h/' }],
+      n: 3,
+    };
+    expect(maskUriUserinfoDeep(status)).to.deep.equal({
+      conditions: [{ type: 'Ready', message: 'failed: s3://****@b/' }],
+      nodes: [{ message: 'webdav://****@h/' }],
+      n: 3,
+    });
   });
 });

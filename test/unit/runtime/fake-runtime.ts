@@ -37,9 +37,19 @@ export class FakeRuntime implements CacheRuntime {
   readonly started: string[] = [];
   impl: FakeImpl = async () => {};
   statsCalls = 0;
-  statsValue: NodeCacheStats = { totalBytes: 100, totalFiles: 2, cachedBytes: 50, tiers: [{ path: '/dev/shm/x', sizeBytes: 1000, usedBytes: 500, availBytes: 500 }] };
+  statsValue: NodeCacheStats = {
+    totalBytes: 100,
+    totalFiles: 2,
+    cachedBytes: 50,
+    tiers: [{ path: '/dev/shm/x', sizeBytes: 1000, usedBytes: 500, availBytes: 500 }],
+  };
 
-  async run(type: SampleJobType, options: RuntimeJobOptions, credentials: Record<string, string> | undefined, exec: JobExecution): Promise<void> {
+  async run(
+    type: SampleJobType,
+    options: RuntimeJobOptions,
+    credentials: Record<string, string> | undefined,
+    exec: JobExecution,
+  ): Promise<void> {
     const call = { type, options, credentials, exec };
     this.calls.push(call);
     return this.impl(call);

@@ -29,7 +29,9 @@ export function rawExchange(port: number, parts: RawPart[], opts: { timeoutMs?: 
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve(parse(received, status, opts.head ?? false) ?? { status: status ?? 0, headers: {}, body: '', text: received.toString('latin1') });
+      resolve(
+        parse(received, status, opts.head ?? false) ?? { status: status ?? 0, headers: {}, body: '', text: received.toString('latin1') },
+      );
     };
     const timer = setTimeout(() => done(-1), opts.timeoutMs ?? 5000);
     socket.on('data', (d: Buffer) => {
@@ -75,6 +77,12 @@ function parse(buf: Buffer, fallback: number | undefined, head: boolean): (RawAn
     }
     const body = text.slice(end + 4);
     const length = head ? 0 : Number(headers['content-length'] ?? NaN);
-    return { status, headers, body, text: buf.toString('latin1'), complete: Number.isFinite(length) && Buffer.byteLength(body, 'latin1') >= length };
+    return {
+      status,
+      headers,
+      body,
+      text: buf.toString('latin1'),
+      complete: Number.isFinite(length) && Buffer.byteLength(body, 'latin1') >= length,
+    };
   }
 }

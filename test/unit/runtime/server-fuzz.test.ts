@@ -31,7 +31,12 @@ const auth: Header = ['Authorization', `Bearer ${TOKEN}`];
 const close: Header = ['Connection', 'close'];
 
 function json(method: string, target: string, body: string, extra: Header[] = []): Buffer {
-  return request(method, target, [auth, close, ['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(body))], ...extra], body);
+  return request(
+    method,
+    target,
+    [auth, close, ['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(body))], ...extra],
+    body,
+  );
 }
 
 function chunked(body: Buffer | string, size = 64 * 1024): RawPart[] {
@@ -61,7 +66,11 @@ function corpus(): Case[] {
   const validJob = JSON.stringify({ id: 'corpus-ok', type: 'rmr', options: { paths: ['/x'] } });
   const deep = '['.repeat(400_000) + ']'.repeat(400_000);
   const deepOpts = `{"id":"deep","type":"sync","options":{"source":"s3://b/x","flags":{"include":${'['.repeat(200_000)}${']'.repeat(200_000)}}}}`;
-  const hugeArray = JSON.stringify({ id: 'huge', type: 'warmup', options: { shard: 0, shards: 1, paths: Array.from({ length: 200_000 }, () => 'a') } });
+  const hugeArray = JSON.stringify({
+    id: 'huge',
+    type: 'warmup',
+    options: { shard: 0, shards: 1, paths: Array.from({ length: 200_000 }, () => 'a') },
+  });
   const chunkHead = `POST /jobs HTTP/1.1\r\nHost: runtime\r\nAuthorization: Bearer ${TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n`;
   return [
     { name: 'malformed percent-encoding in a job id', parts: [request('GET', '/jobs/%E0%A4%A', [auth, close])], expect: [400] },
@@ -69,7 +78,16 @@ function corpus(): Case[] {
     { name: 'encoded NUL in a job id', parts: [request('GET', '/jobs/a%00b', [auth, close])], expect: [400] },
     { name: 'encoded slash in a job id', parts: [request('GET', '/jobs/a%2Fb', [auth, close])], expect: [400] },
     { name: 'raw NUL in the target', parts: [request('GET', '/jobs/a\u0000b', [auth, close])], expect: [400] },
-    { name: 'raw unicode in the target', parts: [Buffer.concat([Buffer.from('GET /jobs/'), Buffer.from('é☃', 'utf8'), Buffer.from(` HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`)])] },
+    {
+      name: 'raw unicode in the target',
+      parts: [
+        Buffer.concat([
+          Buffer.from('GET /jobs/'),
+          Buffer.from('é☃', 'utf8'),
+          Buffer.from(` HTTP/1.1\r\nAuthorization: Bearer ${TOKEN}\r\nConnection: close\r\n\r\n`),
+        ]),
+      ],
+    },
     { name: 'escaped unicode job id', parts: [request('GET', '/jobs/%C3%A9%E2%98%83', [auth, close])], expect: [400] },
     { name: 'huge target', parts: [request('GET', `/jobs/${'a'.repeat(20_000)}`, [auth, close])], expect: [431, 414, 400] },
     { name: 'long job id', parts: [request('GET', `/jobs/${'a'.repeat(4000)}`, [auth, close])], expect: [400] },
@@ -83,41 +101,168 @@ function corpus(): Case[] {
     { name: 'lowercase method', parts: [request('get', '/healthz', [close])], expect: [400] },
     { name: 'garbage request line', parts: ['\u0001\u0002garbage\r\n\r\n'], expect: [400] },
     { name: 'HTTP/2 preface', parts: ['PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'], expect: [400, 505] },
-    { name: 'no auth', parts: [json('POST', '/jobs', validJob).subarray(0).toString().replace(`Authorization: Bearer ${TOKEN}\r\n`, '')], expect: [401] },
-    { name: 'planted secret as the bearer token', parts: [request('GET', '/cache', [['Authorization', `Bearer ${SECRET}`], close])], expect: [401] },
-    { name: 'basic auth with a secret', parts: [request('GET', '/cache', [['Authorization', `Basic ${Buffer.from(`u:${SECRET}`).toString('base64')}`], close])], expect: [401] },
-    { name: 'huge bearer token', parts: [request('GET', '/cache', [['Authorization', `Bearer ${'x'.repeat(15_000)}`], close])], expect: [401, 431] },
+    {
+      name: 'no auth',
+      parts: [json('POST', '/jobs', validJob).subarray(0).toString().replace(`Authorization: Bearer ${TOKEN}\r\n`, '')],
+      expect: [401],
+    },
+    {
+      name: 'planted secret as the bearer token',
+      parts: [request('GET', '/cache', [['Authorization', `Bearer ${SECRET}`], close])],
+      expect: [401],
+    },
+    {
+      name: 'basic auth with a secret',
+      parts: [request('GET', '/cache', [['Authorization', `Basic ${Buffer.from(`u:${SECRET}`).toString('base64')}`], close])],
+      expect: [401],
+    },
+    {
+      name: 'huge bearer token',
+      parts: [request('GET', '/cache', [['Authorization', `Bearer ${'x'.repeat(15_000)}`], close])],
+      expect: [401, 431],
+    },
     { name: 'oversized headers', parts: [request('GET', '/healthz', [['X-Big', 'y'.repeat(20_000)], close])], expect: [431] },
-    { name: 'many headers', parts: [request('GET', '/healthz', [...Array.from({ length: 3000 }, (_, i): Header => [`X-${i}`, SECRET]), close])], expect: [200, 431] },
+    {
+      name: 'many headers',
+      parts: [request('GET', '/healthz', [...Array.from({ length: 3000 }, (_, i): Header => [`X-${i}`, SECRET]), close])],
+      expect: [200, 431],
+    },
     { name: 'header without colon', parts: [`GET /healthz HTTP/1.1\r\nHost: x\r\nbroken header ${SECRET}\r\n\r\n`], expect: [400] },
     { name: 'header with a NUL', parts: [`GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000${SECRET}\r\n\r\n`], expect: [400] },
-    { name: 'duplicate differing content-length', parts: [request('POST', '/jobs', [auth, ['Content-Length', '5'], ['Content-Length', '6']], '{}')], expect: [400] },
-    { name: 'duplicate equal content-length', parts: [request('POST', '/jobs', [auth, close, ['Content-Length', '2'], ['Content-Length', '2']], '{}')], expect: [400] },
+    {
+      name: 'duplicate differing content-length',
+      parts: [request('POST', '/jobs', [auth, ['Content-Length', '5'], ['Content-Length', '6']], '{}')],
+      expect: [400],
+    },
+    {
+      name: 'duplicate equal content-length',
+      parts: [request('POST', '/jobs', [auth, close, ['Content-Length', '2'], ['Content-Length', '2']], '{}')],
+      expect: [400],
+    },
     { name: 'non-numeric content-length', parts: [request('POST', '/jobs', [auth, ['Content-Length', 'abc']], '{}')], expect: [400] },
     { name: 'negative content-length', parts: [request('POST', '/jobs', [auth, ['Content-Length', '-1']], '{}')], expect: [400] },
-    { name: 'huge declared content-length', parts: [request('POST', '/jobs', [auth, ['Content-Length', '99999999999999']], '{}')], expect: [413] },
-    { name: 'content-length and chunked', parts: [request('POST', '/jobs', [auth, ['Content-Length', '3'], ['Transfer-Encoding', 'chunked']], '0\r\n\r\n')], expect: [400] },
-    { name: 'unsupported transfer-encoding', parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'gzip']], '{}')], expect: [400, 501] },
-    { name: 'bad chunk size', parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'chunked']], `zz\r\n${SECRET}\r\n0\r\n\r\n`)], expect: [400] },
-    { name: 'truncated chunked body', parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'chunked']], `ff\r\n{"id":`), { pauseMs: 50 }], expect: [400, 408], timeoutMs: 4000 },
+    {
+      name: 'huge declared content-length',
+      parts: [request('POST', '/jobs', [auth, ['Content-Length', '99999999999999']], '{}')],
+      expect: [413],
+    },
+    {
+      name: 'content-length and chunked',
+      parts: [request('POST', '/jobs', [auth, ['Content-Length', '3'], ['Transfer-Encoding', 'chunked']], '0\r\n\r\n')],
+      expect: [400],
+    },
+    {
+      name: 'unsupported transfer-encoding',
+      parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'gzip']], '{}')],
+      expect: [400, 501],
+    },
+    {
+      name: 'bad chunk size',
+      parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'chunked']], `zz\r\n${SECRET}\r\n0\r\n\r\n`)],
+      expect: [400],
+    },
+    {
+      name: 'truncated chunked body',
+      parts: [request('POST', '/jobs', [auth, ['Transfer-Encoding', 'chunked']], `ff\r\n{"id":`), { pauseMs: 50 }],
+      expect: [400, 408],
+      timeoutMs: 4000,
+    },
     { name: 'empty body', parts: [json('POST', '/jobs', '')], expect: [400] },
-    { name: 'invalid JSON holding a secret', parts: [json('POST', '/jobs', `{"id":"x","credentials":{"secret-key":"${SECRET}"`)], expect: [400] },
+    {
+      name: 'invalid JSON holding a secret',
+      parts: [json('POST', '/jobs', `{"id":"x","credentials":{"secret-key":"${SECRET}"`)],
+      expect: [400],
+    },
     { name: 'JSON that is not an object', parts: [json('POST', '/jobs', `["${SECRET}"]`)], expect: [400] },
-    { name: 'credential that is not a string', parts: [json('POST', '/jobs', JSON.stringify({ id: 'c1', type: 'sync', options: { source: 's3://b/x' }, credentials: { 'secret-key': [SECRET] } }))], expect: [400] },
-    { name: 'credentials with a bad key', parts: [json('POST', '/jobs', JSON.stringify({ id: 'c2', type: 'sync', options: { source: 's3://b/x' }, credentials: { 'bad key!': SECRET } }))], expect: [400] },
-    { name: 'credentials in the source URI', parts: [json('POST', '/jobs', JSON.stringify({ id: 'c3', type: 'sync', options: { source: `s3://AKIA:${SECRET}@bucket/x` }, credentials: { 'secret-key': SECRET } }))], expect: [400] },
-    { name: 'secret as an invalid option value', parts: [json('POST', '/jobs', JSON.stringify({ id: 'c4', type: 'warmup', options: { shard: SECRET, shards: 1 }, credentials: { 'secret-key': SECRET } }))], expect: [400] },
+    {
+      name: 'credential that is not a string',
+      parts: [
+        json(
+          'POST',
+          '/jobs',
+          JSON.stringify({ id: 'c1', type: 'sync', options: { source: 's3://b/x' }, credentials: { 'secret-key': [SECRET] } }),
+        ),
+      ],
+      expect: [400],
+    },
+    {
+      name: 'credentials with a bad key',
+      parts: [
+        json(
+          'POST',
+          '/jobs',
+          JSON.stringify({ id: 'c2', type: 'sync', options: { source: 's3://b/x' }, credentials: { 'bad key!': SECRET } }),
+        ),
+      ],
+      expect: [400],
+    },
+    {
+      name: 'credentials in the source URI',
+      parts: [
+        json(
+          'POST',
+          '/jobs',
+          JSON.stringify({
+            id: 'c3',
+            type: 'sync',
+            options: { source: `s3://AKIA:${SECRET}@bucket/x` },
+            credentials: { 'secret-key': SECRET },
+          }),
+        ),
+      ],
+      expect: [400],
+    },
+    {
+      name: 'secret as an invalid option value',
+      parts: [
+        json(
+          'POST',
+          '/jobs',
+          JSON.stringify({ id: 'c4', type: 'warmup', options: { shard: SECRET, shards: 1 }, credentials: { 'secret-key': SECRET } }),
+        ),
+      ],
+      expect: [400],
+    },
     { name: 'deeply nested JSON', parts: [json('POST', '/jobs', deep)], expect: [400] },
     { name: 'deeply nested option', parts: [json('POST', '/jobs', deepOpts)], expect: [400] },
     { name: 'huge array', parts: [json('POST', '/jobs', hugeArray)], expect: [400] },
-    { name: '__proto__ keys', parts: [json('POST', '/jobs', `{"id":"p1","type":"rmr","options":{"paths":["/a"]},"credentials":{"__proto__":"${SECRET}"}}`)], expect: [202, 200] },
-    { name: 'declared body over the limit', parts: [request('POST', '/jobs', [auth, ['Content-Length', String(MIB + 1)]]), Buffer.alloc(MIB + 1, 0x61)], expect: [413] },
+    {
+      name: '__proto__ keys',
+      parts: [json('POST', '/jobs', `{"id":"p1","type":"rmr","options":{"paths":["/a"]},"credentials":{"__proto__":"${SECRET}"}}`)],
+      expect: [202, 200],
+    },
+    {
+      name: 'declared body over the limit',
+      parts: [request('POST', '/jobs', [auth, ['Content-Length', String(MIB + 1)]]), Buffer.alloc(MIB + 1, 0x61)],
+      expect: [413],
+    },
     { name: 'chunked body over the limit, no content-length', parts: [chunkHead, ...chunked(Buffer.alloc(2 * MIB, 0x61))], expect: [413] },
-    { name: 'chunked body over the limit, one huge chunk', parts: [chunkHead, `${(4 * MIB).toString(16)}\r\n`, Buffer.alloc(2 * MIB, 0x62)], expect: [413] },
+    {
+      name: 'chunked body over the limit, one huge chunk',
+      parts: [chunkHead, `${(4 * MIB).toString(16)}\r\n`, Buffer.alloc(2 * MIB, 0x62)],
+      expect: [413],
+    },
     { name: 'body on a GET', parts: [request('GET', '/jobs/x', [auth, close, ['Content-Length', '10']], '0123456789')], expect: [404] },
-    { name: 'expect 100-continue', parts: [request('POST', '/jobs', [auth, close, ['Expect', '100-continue'], ['Content-Length', '2']], '{}')], expect: [400] },
-    { name: 'unknown expectation', parts: [request('POST', '/jobs', [auth, close, ['Expect', 'tea'], ['Content-Length', '2']], '{}')], expect: [417] },
-    { name: 'upgrade request', parts: [request('GET', '/healthz', [['Connection', 'Upgrade'], ['Upgrade', 'websocket']])], expect: [200] },
+    {
+      name: 'expect 100-continue',
+      parts: [request('POST', '/jobs', [auth, close, ['Expect', '100-continue'], ['Content-Length', '2']], '{}')],
+      expect: [400],
+    },
+    {
+      name: 'unknown expectation',
+      parts: [request('POST', '/jobs', [auth, close, ['Expect', 'tea'], ['Content-Length', '2']], '{}')],
+      expect: [417],
+    },
+    {
+      name: 'upgrade request',
+      parts: [
+        request('GET', '/healthz', [
+          ['Connection', 'Upgrade'],
+          ['Upgrade', 'websocket'],
+        ]),
+      ],
+      expect: [200],
+    },
     { name: 'HEAD healthz', parts: [request('HEAD', '/healthz', [close])], expect: [200], head: true },
     { name: 'POST healthz', parts: [request('POST', '/healthz', [close, ['Content-Length', '0']])], expect: [405] },
     { name: 'PUT jobs', parts: [request('PUT', '/jobs', [auth, close, ['Content-Length', '0']])], expect: [405] },
@@ -127,13 +272,19 @@ function corpus(): Case[] {
     { name: 'valid job', parts: [json('POST', '/jobs', validJob)], expect: [202, 200] },
     {
       name: 'slowloris headers',
-      parts: ['GET /healthz HTTP/1.1\r\nHost: x\r\n', ...Array.from({ length: 30 }, (): RawPart[] => [{ pauseMs: 100 }, `X-Slow: ${SECRET}\r\n`]).flat()],
+      parts: [
+        'GET /healthz HTTP/1.1\r\nHost: x\r\n',
+        ...Array.from({ length: 30 }, (): RawPart[] => [{ pauseMs: 100 }, `X-Slow: ${SECRET}\r\n`]).flat(),
+      ],
       expect: [408],
       timeoutMs: 5000,
     },
     {
       name: 'slow body',
-      parts: [request('POST', '/jobs', [auth, ['Content-Length', '200']]), ...Array.from({ length: 40 }, (): RawPart[] => [{ pauseMs: 100 }, '{']).flat()],
+      parts: [
+        request('POST', '/jobs', [auth, ['Content-Length', '200']]),
+        ...Array.from({ length: 40 }, (): RawPart[] => [{ pauseMs: 100 }, '{']).flat(),
+      ],
       expect: [408],
       timeoutMs: 6000,
     },
@@ -151,9 +302,52 @@ function randomCases(seed: number, n: number): Case[] {
   const r = rng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)];
   const methods = ['GET', 'POST', 'DELETE', 'PUT', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE', 'FOO', 'G ET', 'POST\t', ''];
-  const ids = ['a', 'job-1', `x${Math.floor(r() * 1e6)}`, '%', '%zz', '%E0%A4%A', '%00', '..', '.', 'a%2F..%2Fb', '%C0%AE', encodeURIComponent('é☃'), 'a'.repeat(300), `${SECRET}%`, '', '_bad'];
-  const paths = () => pick(['/healthz', '/jobs', '/terminate', '/cache', '/', '', '/jobs/', `/jobs/${pick(ids)}`, `/jobs/${pick(ids)}/x`, `/jobs/${pick(ids)}?waitSeconds=${pick(['0', '1', '0.2', 'x', '-3', '1e9', '%', SECRET])}`, `/${SECRET}`, '/healthz?%zz']);
-  const auths = () => pick<Header | undefined>([auth, auth, auth, undefined, ['Authorization', ''], ['Authorization', 'Bearer'], ['Authorization', `Bearer ${SECRET}`], ['Authorization', `bearer ${TOKEN}`], ['Authorization', `Bearer ${TOKEN} extra`], ['Authorization', `Bearer ${TOKEN}\t`]]);
+  const ids = [
+    'a',
+    'job-1',
+    `x${Math.floor(r() * 1e6)}`,
+    '%',
+    '%zz',
+    '%E0%A4%A',
+    '%00',
+    '..',
+    '.',
+    'a%2F..%2Fb',
+    '%C0%AE',
+    encodeURIComponent('é☃'),
+    'a'.repeat(300),
+    `${SECRET}%`,
+    '',
+    '_bad',
+  ];
+  const paths = () =>
+    pick([
+      '/healthz',
+      '/jobs',
+      '/terminate',
+      '/cache',
+      '/',
+      '',
+      '/jobs/',
+      `/jobs/${pick(ids)}`,
+      `/jobs/${pick(ids)}/x`,
+      `/jobs/${pick(ids)}?waitSeconds=${pick(['0', '1', '0.2', 'x', '-3', '1e9', '%', SECRET])}`,
+      `/${SECRET}`,
+      '/healthz?%zz',
+    ]);
+  const auths = () =>
+    pick<Header | undefined>([
+      auth,
+      auth,
+      auth,
+      undefined,
+      ['Authorization', ''],
+      ['Authorization', 'Bearer'],
+      ['Authorization', `Bearer ${SECRET}`],
+      ['Authorization', `bearer ${TOKEN}`],
+      ['Authorization', `Bearer ${TOKEN} extra`],
+      ['Authorization', `Bearer ${TOKEN}\t`],
+    ]);
   const bodies = (): string | Buffer | undefined =>
     pick([
       undefined,
@@ -223,12 +417,15 @@ async function runAll(port: number, cases: Case[], parallel: number): Promise<{ 
 
 function get(port: number, path: string, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path, method: 'GET', agent: false, headers: token ? { authorization: `Bearer ${token}` } : {} },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -237,7 +434,14 @@ function get(port: number, path: string, token?: string): Promise<{ status: numb
 function post(port: number, path: string, body: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
-      { host: '127.0.0.1', port, path, method: 'POST', agent: false, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        agent: false,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -289,7 +493,14 @@ describe('runtime server fuzz (issue 12, class 4)', function () {
   it('regression: an authenticated chunked POST /jobs over the body limit gets 413 and the server lives on', async () => {
     const status = await new Promise<number>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port, method: 'POST', path: '/jobs', agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } },
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/jobs',
+          agent: false,
+          headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' },
+        },
         (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
@@ -333,12 +544,14 @@ describe('runtime server fuzz (issue 12, class 4)', function () {
     }
     expect(submitted.status).to.equal(202);
     let state = JSON.parse((await get(port, '/jobs/after-fuzz?waitSeconds=1', TOKEN)).body) as { status: string };
-    for (let i = 0; i < 20 && state.status !== 'succeeded'; i++) state = JSON.parse((await get(port, '/jobs/after-fuzz?waitSeconds=1', TOKEN)).body) as { status: string };
+    for (let i = 0; i < 20 && state.status !== 'succeeded'; i++)
+      state = JSON.parse((await get(port, '/jobs/after-fuzz?waitSeconds=1', TOKEN)).body) as { status: string };
     expect(state.status).to.equal('succeeded');
 
     // nothing answered or logged carries the planted credential or the token
     const answers = results.map(({ a }) => a.text).join('\n');
-    if (process.env.FUZZ_DEBUG) for (const { c, a } of results) if (a.text.includes(SECRET)) console.log('LEAK', c.name, JSON.stringify(a.text.slice(0, 600)));
+    if (process.env.FUZZ_DEBUG)
+      for (const { c, a } of results) if (a.text.includes(SECRET)) console.log('LEAK', c.name, JSON.stringify(a.text.slice(0, 600)));
     const logText = JSON.stringify(logs);
     expect(answers.includes(SECRET), 'a response echoed the planted secret').to.equal(false);
     expect(logText.includes(SECRET), 'a log line carried the planted secret').to.equal(false);

@@ -19,12 +19,20 @@ const rmr = (id: string): RuntimeJobRequest => ({ id, type: 'rmr', options: { pa
 function rawPost(base: string, path: string, body: unknown): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: unknown }> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, base), { method: 'POST', agent: false, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } }, (res) => {
-      let t = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (t += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(t) as unknown }));
-    });
+    const req = http.request(
+      new URL(path, base),
+      {
+        method: 'POST',
+        agent: false,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) },
+      },
+      (res) => {
+        let t = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (t += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(t) as unknown }));
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -104,7 +112,12 @@ describe('runtime server limits', () => {
       if (type === 'sync') throw new Error(`unsupported sync option for ${(options as { source: string }).source} with sup3r-s3cret`);
     };
     await start();
-    const r = await rawPost(base, '/jobs', { id: 's1', type: 'sync', options: { source: 's3://bucket/x' }, credentials: { 'secret-key': 'sup3r-s3cret' } });
+    const r = await rawPost(base, '/jobs', {
+      id: 's1',
+      type: 'sync',
+      options: { source: 's3://bucket/x' },
+      credentials: { 'secret-key': 'sup3r-s3cret' },
+    });
     expect(r.status).to.equal(400);
     expect((r.body as { error?: string }).error).to.match(/unsupported sync option for s3:\/\/bucket\/x/);
     expect(JSON.stringify(r.body)).to.not.include('sup3r-s3cret');

@@ -15,7 +15,12 @@ interface Raw {
   headers: http.IncomingHttpHeaders;
 }
 
-function raw(base: string, method: string, path: string, opts: { token?: string | null; body?: string; headers?: Record<string, string> } = {}): Promise<Raw> {
+function raw(
+  base: string,
+  method: string,
+  path: string,
+  opts: { token?: string | null; body?: string; headers?: Record<string, string> } = {},
+): Promise<Raw> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token !== null) headers.authorization = `Bearer ${opts.token ?? TOKEN}`;
@@ -51,7 +56,15 @@ describe('runtime server', () => {
   beforeEach(async () => {
     fake = new FakeRuntime();
     logs.length = 0;
-    server = new RuntimeServer({ runtime: fake, token: TOKEN, host: '127.0.0.1', port: 0, maxWaitSeconds: 2, cancelWaitMs: 1000, log: (...a) => logs.push(a) });
+    server = new RuntimeServer({
+      runtime: fake,
+      token: TOKEN,
+      host: '127.0.0.1',
+      port: 0,
+      maxWaitSeconds: 2,
+      cancelWaitMs: 1000,
+      log: (...a) => logs.push(a),
+    });
     const addr = await server.listen();
     base = `http://127.0.0.1:${addr.port}`;
   });
@@ -114,7 +127,9 @@ describe('runtime server', () => {
       expect(r.status, body).to.equal(400);
       expect((r.body as { error?: string }).error, body).to.match(re);
     }
-    const big = await raw(base, 'POST', '/jobs', { body: JSON.stringify({ id: 'a', type: 'rmr', options: { paths: ['x'.repeat(2 * 1024 * 1024)] } }) }).catch(() => ({ status: 413 }));
+    const big = await raw(base, 'POST', '/jobs', {
+      body: JSON.stringify({ id: 'a', type: 'rmr', options: { paths: ['x'.repeat(2 * 1024 * 1024)] } }),
+    }).catch(() => ({ status: 413 }));
     expect(big.status).to.equal(413);
     expect((await raw(base, 'GET', '/jobs/a', { headers: {} })).status).to.equal(404);
     expect((await raw(base, 'GET', '/jobs/x?waitSeconds=-1')).status).to.equal(400);
@@ -228,7 +243,9 @@ describe('runtime server', () => {
       call.exec.log(`using ${call.credentials!['secret-key']}`);
       return Promise.reject(new Error(`failed with ${call.credentials!['secret-key']}`));
     };
-    const submitted = await raw(base, 'POST', '/jobs', { body: JSON.stringify({ id: 's', type: 'sync', options: { source: 's3://b/x' }, credentials: creds }) });
+    const submitted = await raw(base, 'POST', '/jobs', {
+      body: JSON.stringify({ id: 's', type: 'sync', options: { source: 's3://b/x' }, credentials: creds }),
+    });
     let s = await client.get(base, TOKEN, 's', 2);
     if (s?.status !== 'failed') s = await client.get(base, TOKEN, 's', 2);
     expect(s?.status).to.equal('failed');
@@ -288,7 +305,8 @@ describe('RuntimeClient', () => {
     const hung = http.createServer(() => {
       // never answers
     });
-    const listen = (s: http.Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
+    const listen = (s: http.Server) =>
+      new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as { port: number }).port)));
     const busyPort = await listen(busy);
     const hungPort = await listen(hung);
     try {

@@ -23,7 +23,8 @@ function clone<T>(o: T): T {
 /** A JSON merge patch (RFC 7386): objects merge key by key, null deletes a key, anything else replaces. */
 function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return clone(patch);
-  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const out: Record<string, unknown> =
+    target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete out[k];
     else if (v === undefined) continue;
@@ -164,25 +165,25 @@ export class FakeApi {
     }
   }
 
-     
   async get<T extends KubernetesObject>(t: ResourceType, name: string, namespace?: string): Promise<T | undefined> {
     this.record({ verb: 'get', plural: t.plural, name, namespace });
     const o = this.objects.get(FakeApi.key(t, name, namespace));
     return o ? (clone(o) as T) : undefined;
   }
 
-     
   async list<T extends KubernetesObject>(t: ResourceType, namespace?: string): Promise<{ items: T[]; resourceVersion: string }> {
     this.record({ verb: 'list', plural: t.plural, namespace });
-    const items = [...this.objects].filter(([k, o]) => k.startsWith(`${t.plural}/`) && (!namespace || o.metadata?.namespace === namespace)).map(([, o]) => clone(o) as T);
+    const items = [...this.objects]
+      .filter(([k, o]) => k.startsWith(`${t.plural}/`) && (!namespace || o.metadata?.namespace === namespace))
+      .map(([, o]) => clone(o) as T);
     return { items, resourceVersion: String(this.rv) };
   }
 
-     
   async create<T extends KubernetesObject>(t: ResourceType, obj: T, namespace?: string): Promise<T> {
     const ns = namespace ?? obj.metadata?.namespace;
     this.record({ verb: 'create', plural: t.plural, name: obj.metadata?.name, namespace: ns, body: obj });
-    if (this.objects.has(FakeApi.key(t, obj.metadata!.name!, ns))) throw new ApiError(409, 'AlreadyExists', `${t.plural} "${obj.metadata!.name}" already exists`);
+    if (this.objects.has(FakeApi.key(t, obj.metadata!.name!, ns)))
+      throw new ApiError(409, 'AlreadyExists', `${t.plural} "${obj.metadata!.name}" already exists`);
     const o = clone(obj);
     o.metadata!.namespace = ns;
     o.metadata!.creationTimestamp = new Date().toISOString() as unknown as Date;
@@ -191,8 +192,14 @@ export class FakeApi {
     return clone(this.save(t, o, this.reflect));
   }
 
-     
-  async patch<T extends KubernetesObject>(t: ResourceType, name: string, namespace: string | undefined, patch: unknown, _type = 'merge', opts: { subresource?: string } = {}): Promise<T> {
+  async patch<T extends KubernetesObject>(
+    t: ResourceType,
+    name: string,
+    namespace: string | undefined,
+    patch: unknown,
+    _type = 'merge',
+    opts: { subresource?: string } = {},
+  ): Promise<T> {
     this.record({ verb: 'patch', plural: t.plural, name, namespace, body: patch, subresource: opts.subresource });
     const cur = this.objects.get(FakeApi.key(t, name, namespace)) as Obj | undefined;
     if (!cur) throw new ApiError(404, 'NotFound', `${t.plural} "${name}" not found`);
@@ -216,14 +223,18 @@ export class FakeApi {
     return clone(this.save(t, next, this.reflect)) as unknown as T;
   }
 
-     
   async delete(t: ResourceType, name: string, namespace?: string, opts: { uid?: string } = {}): Promise<boolean> {
     this.record({ verb: 'delete', plural: t.plural, name, namespace });
     const cur = this.objects.get(FakeApi.key(t, name, namespace));
     if (!cur) return false;
     if (opts.uid && cur.metadata!.uid !== opts.uid) throw new ApiError(409, 'Conflict', 'precondition failed: uid');
     if ((cur.metadata!.finalizers ?? []).length > 0) {
-      if (!cur.metadata!.deletionTimestamp) this.save(t, { ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date().toISOString() as unknown as Date } }, this.reflect);
+      if (!cur.metadata!.deletionTimestamp)
+        this.save(
+          t,
+          { ...cur, metadata: { ...cur.metadata, deletionTimestamp: new Date().toISOString() as unknown as Date } },
+          this.reflect,
+        );
       return true;
     }
     this.drop(t, cur, this.reflect);

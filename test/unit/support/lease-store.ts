@@ -19,7 +19,12 @@ export class LeaseStore {
   }
   private commit(l: V1Lease, type: 'ADDED' | 'MODIFIED'): V1Lease {
     this.rv++;
-    this.lease = { ...JSON.parse(JSON.stringify(l)), apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { ...l.metadata, uid: 'u1', resourceVersion: String(this.rv) } } as V1Lease;
+    this.lease = {
+      ...JSON.parse(JSON.stringify(l)),
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { ...l.metadata, uid: 'u1', resourceVersion: String(this.rv) },
+    } as V1Lease;
     for (const w of this.watchers) w({ type, object: this.copy()! });
     return this.copy()!;
   }
@@ -31,21 +36,21 @@ export class LeaseStore {
   api(): KubeApi {
     const unreachable = () => new ApiError(0, 'Unreachable', 'connection refused');
     return {
-       
       get: async () => {
         if (this.down) throw unreachable();
         return this.copy();
       },
-       
+
       create: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
         if (this.lease) throw new ApiError(409, 'AlreadyExists', 'exists');
         return this.commit(obj, 'ADDED');
       },
-       
+
       replace: async (_t: unknown, obj: V1Lease) => {
         if (this.down) throw unreachable();
-        if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion) throw new ApiError(409, 'Conflict', 'stale resourceVersion');
+        if (obj.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion)
+          throw new ApiError(409, 'Conflict', 'stale resourceVersion');
         return this.commit(obj, 'MODIFIED');
       },
       watch: (_path: string, _q: unknown, onEvent: (e: WatchEvent) => void, signal: AbortSignal) => {

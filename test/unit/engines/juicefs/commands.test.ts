@@ -45,7 +45,9 @@ describe('juicefs commands', () => {
 
   it('builds an Azure connection string and an HDFS user name', () => {
     const w = place('wasb://container.core.windows.net/x/');
-    expect(w.env.AZURE_STORAGE_CONNECTION_STRING).to.equal('DefaultEndpointsProtocol=https;AccountName=AKIAEXAMPLE;AccountKey=se/cr+et:1@x;EndpointSuffix=core.windows.net');
+    expect(w.env.AZURE_STORAGE_CONNECTION_STRING).to.equal(
+      'DefaultEndpointsProtocol=https;AccountName=AKIAEXAMPLE;AccountKey=se/cr+et:1@x;EndpointSuffix=core.windows.net',
+    );
     expect(w.uri).to.not.include('AKIA');
     expect(place('hdfs://nn:8020/x/').env).to.deep.equal({ HADOOP_USER_NAME: 'AKIAEXAMPLE' });
   });
@@ -65,13 +67,19 @@ describe('juicefs commands', () => {
     for (const scheme of ['ks3', 'webdav', 'redis', 'swift', 'b2', 'wasabi', 'qingstor', 'tikv', 'ceph']) {
       expect(credentialsOnlyInUri(scheme), scheme).to.equal(true);
       expect(() => place(`${scheme}://host.example.com/x/`), scheme).to.throw(CredentialsInArgumentsError, /allowCredentialsInArguments/);
-      expect(() => place(`${scheme}://host.example.com/x/`, { ...creds, [CREDENTIALS_IN_ARGUMENTS]: 'true' }), scheme).to.throw(CredentialsInArgumentsError);
+      expect(() => place(`${scheme}://host.example.com/x/`, { ...creds, [CREDENTIALS_IN_ARGUMENTS]: 'true' }), scheme).to.throw(
+        CredentialsInArgumentsError,
+      );
     }
-    for (const scheme of [...Object.keys(ENV_CREDENTIALS), 'wasb', 'hdfs', 'gs', 'file']) expect(credentialsOnlyInUri(scheme), scheme).to.equal(false);
+    for (const scheme of [...Object.keys(ENV_CREDENTIALS), 'wasb', 'hdfs', 'gs', 'file'])
+      expect(credentialsOnlyInUri(scheme), scheme).to.equal(false);
   });
 
   it('masks the whole userinfo in the displayed command line, also with / : @ in the secret', () => {
-    const uri = placeSourceCredentials(parseSourceUri('webdav://dav.example.com/x/'), 'webdav://dav.example.com/x/', { ...creds, [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE }).uri;
+    const uri = placeSourceCredentials(parseSourceUri('webdav://dav.example.com/x/'), 'webdav://dav.example.com/x/', {
+      ...creds,
+      [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE,
+    }).uri;
     for (const source of [uri, 'webdav://AKIAEXAMPLE:se/cr+et:1@x@dav.example.com/x/']) {
       const cmd = syncCommand(source, '/data', {});
       const shown = cmd.display.join(' ');
@@ -82,7 +90,15 @@ describe('juicefs commands', () => {
 
   it('builds the sync command with both ends ending in / and masks secrets for display', () => {
     const cmd = syncCommand('minio://127.0.0.1:9000/b/p', 'jfs://META/train', { threads: 4, update: true });
-    expect(cmd.args).to.deep.equal(['sync', '--metrics', '127.0.0.1:0', '--threads=4', '--update', 'minio://127.0.0.1:9000/b/p/', 'jfs://META/train/']);
+    expect(cmd.args).to.deep.equal([
+      'sync',
+      '--metrics',
+      '127.0.0.1:0',
+      '--threads=4',
+      '--update',
+      'minio://127.0.0.1:9000/b/p/',
+      'jfs://META/train/',
+    ]);
     const withCreds = syncCommand('ks3://AK:SK@bucket.example.com/x/', '/data', {});
     expect(withCreds.display.join(' ')).to.not.include('SK');
     expect(withCreds.display).to.include('ks3://****@bucket.example.com/x/');
@@ -93,22 +109,28 @@ describe('juicefs commands', () => {
   });
 
   it('parses the sync summary line', () => {
-    const line = '2026/11/30 09:42:18.384841 juicefs[24724] <INFO>: Found: 20, excluded: 1 (2 B), skipped: 3 (1.50 KiB), copied: 16 (9.54 MiB), extra: 0 (0 B), deleted: 2, failed: 0 [Sync@sync.go:1677]';
+    const line =
+      '2026/11/30 09:42:18.384841 juicefs[24724] <INFO>: Found: 20, excluded: 1 (2 B), skipped: 3 (1.50 KiB), copied: 16 (9.54 MiB), extra: 0 (0 B), deleted: 2, failed: 0 [Sync@sync.go:1677]';
     const s = parseSyncSummary(line)!;
     expect(s).to.include({ found: 20, excluded: 1, skipped: 3, copied: 16, extra: 0, deleted: 2, failed: 0, lost: 0 });
     expect(s.skippedBytes).to.equal(1536);
     expect(s.copiedBytes).to.be.closeTo(10003415, 6000);
-    expect(syncSummaryText(line)).to.equal('Found: 20, excluded: 1 (2 B), skipped: 3 (1.50 KiB), copied: 16 (9.54 MiB), extra: 0 (0 B), deleted: 2, failed: 0');
+    expect(syncSummaryText(line)).to.equal(
+      'Found: 20, excluded: 1 (2 B), skipped: 3 (1.50 KiB), copied: 16 (9.54 MiB), extra: 0 (0 B), deleted: 2, failed: 0',
+    );
     expect(parseSyncSummary('something else')).to.equal(undefined);
     expect(parseSize('12 B')).to.equal(12);
     expect(parseSize('2.00 GiB')).to.equal(2 * 1024 ** 3);
   });
 
   it('parses juicefs info, Prometheus text and the metrics address', () => {
-    const info = '/mnt :\n  inode: 1\n  files: 2\n   dirs: 3\n length: 9.54 MiB (10000003 Bytes)\n   size: 9.55 MiB (10018816 Bytes)\n   path: /\n';
+    const info =
+      '/mnt :\n  inode: 1\n  files: 2\n   dirs: 3\n length: 9.54 MiB (10000003 Bytes)\n   size: 9.55 MiB (10018816 Bytes)\n   path: /\n';
     expect(parseInfoOutput(info)).to.deep.equal({ files: 2, dirs: 3, bytes: 10000003 });
     expect(parseInfoOutput('/mnt/a :\n  files: 1\n   dirs: 2\n length: 3 Bytes\n')).to.deep.equal({ files: 1, dirs: 2, bytes: 3 });
-    const prom = parsePrometheusText('# HELP x\njuicefs_sync_handled{cmd="sync",pid="1"} 5\njuicefs_sync_copied_bytes{cmd="sync"} 1.5e+06\njuicefs_blockcache_bytes 42\n');
+    const prom = parsePrometheusText(
+      '# HELP x\njuicefs_sync_handled{cmd="sync",pid="1"} 5\njuicefs_sync_copied_bytes{cmd="sync"} 1.5e+06\njuicefs_blockcache_bytes 42\n',
+    );
     expect(prom.get('juicefs_sync_handled')).to.equal(5);
     expect(prom.get('juicefs_sync_copied_bytes')).to.equal(1500000);
     expect(prom.get('juicefs_blockcache_bytes')).to.equal(42);
@@ -117,11 +139,17 @@ describe('juicefs commands', () => {
     );
     expect(readStatsOf(mount)).to.deep.equal({ hits: 90, misses: 10, hitBytes: 368640, missBytes: 40960 });
     expect(readStatsOf(prom)).to.equal(undefined);
-    expect(parseMetricsAddress('... <INFO>: Prometheus metrics listening on 127.0.0.1:33929 [exposeMetrics@mount.go:134]')).to.equal('127.0.0.1:33929');
+    expect(parseMetricsAddress('... <INFO>: Prometheus metrics listening on 127.0.0.1:33929 [exposeMetrics@mount.go:134]')).to.equal(
+      '127.0.0.1:33929',
+    );
   });
 
   it('tidies juicefs log lines', () => {
-    expect(tidyJuiceFsLine('2026/11/30 09:53:07.470155 juicefs[8081] <INFO>: Prometheus metrics listening on 127.0.0.1:33929 [exposeMetrics@mount.go:134]')).to.equal('INFO Prometheus metrics listening on 127.0.0.1:33929');
+    expect(
+      tidyJuiceFsLine(
+        '2026/11/30 09:53:07.470155 juicefs[8081] <INFO>: Prometheus metrics listening on 127.0.0.1:33929 [exposeMetrics@mount.go:134]',
+      ),
+    ).to.equal('INFO Prometheus metrics listening on 127.0.0.1:33929');
     expect(tidyJuiceFsLine('plain')).to.equal('plain');
   });
 

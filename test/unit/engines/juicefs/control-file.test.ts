@@ -4,7 +4,15 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CMD_FILL_CACHE, CMD_RMR, ControlAnswerParser, errnoName, fillCacheMessage, openControlFile, rmrMessage } from '../../../../src/engines/juicefs/control-file.js';
+import {
+  CMD_FILL_CACHE,
+  CMD_RMR,
+  ControlAnswerParser,
+  errnoName,
+  fillCacheMessage,
+  openControlFile,
+  rmrMessage,
+} from '../../../../src/engines/juicefs/control-file.js';
 
 describe('JuiceFS control file protocol', () => {
   it('builds the rmr message as juicefs rmr does: header, parent inode, name, skip-trash, threads', () => {
@@ -44,7 +52,10 @@ describe('JuiceFS control file protocol', () => {
     for (let cut = 1; cut < stream.length; cut++) {
       const p = new ControlAnswerParser();
       const events = [...p.push(stream.subarray(0, cut)), ...p.push(stream.subarray(cut))];
-      expect(events.map((e) => e.kind), `cut ${cut}`).to.deep.equal(['progress', 'progress', 'data']);
+      expect(
+        events.map((e) => e.kind),
+        `cut ${cut}`,
+      ).to.deep.equal(['progress', 'progress', 'data']);
       expect(events[2]).to.deep.equal({ kind: 'data', json: json.toString() });
       expect(p.done).to.equal(true);
     }
@@ -57,10 +68,14 @@ describe('JuiceFS control file protocol', () => {
     expect(errnoName(200)).to.equal('errno 200');
   });
 
-  it('refuses a .control that is not the mount\'s virtual control file (a tenant\'s file, a link, nothing)', async () => {
+  it("refuses a .control that is not the mount's virtual control file (a tenant's file, a link, nothing)", async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'control-'));
     try {
-      for (const plant of [() => {}, () => fs.writeFileSync(path.join(tmp, '.control'), ''), () => fs.symlinkSync('/dev/null', path.join(tmp, '.control'))]) {
+      for (const plant of [
+        () => {},
+        () => fs.writeFileSync(path.join(tmp, '.control'), ''),
+        () => fs.symlinkSync('/dev/null', path.join(tmp, '.control')),
+      ]) {
         fs.rmSync(path.join(tmp, '.control'), { force: true });
         plant();
         try {

@@ -10,10 +10,24 @@ import type { SampleJob } from '../../../../src/api/samplejob.js';
 import type { SampleSet } from '../../../../src/api/sampleset.js';
 import { SpecError } from '../../../../src/engines/cache-engine.js';
 import { jobRequest } from '../../../../src/engines/juicefs/job-requests.js';
-import { DURATION_PATTERN, formatMountOption, MOUNT_OPTIONS, MOUNT_SCALAR_MAX_LENGTH, mountOptionRange, SIZE_PATTERN } from '../../../../src/engines/juicefs/mount-flags.js';
+import {
+  DURATION_PATTERN,
+  formatMountOption,
+  MOUNT_OPTIONS,
+  MOUNT_SCALAR_MAX_LENGTH,
+  mountOptionRange,
+  SIZE_PATTERN,
+} from '../../../../src/engines/juicefs/mount-flags.js';
 import { buildMountConfig } from '../../../../src/engines/juicefs/mount-options.js';
 import { MAX_SHARDS } from '../../../../src/engines/juicefs/sharding.js';
-import { IGNORED_SYNC_FLAGS, NO_CONTROL_CHARS, SYNC_FLAGS, SYNC_STRING_MAX_LENGTH, syncIntRange, validateSyncFlags } from '../../../../src/engines/juicefs/sync-flags.js';
+import {
+  IGNORED_SYNC_FLAGS,
+  NO_CONTROL_CHARS,
+  SYNC_FLAGS,
+  SYNC_STRING_MAX_LENGTH,
+  syncIntRange,
+  validateSyncFlags,
+} from '../../../../src/engines/juicefs/sync-flags.js';
 import { MAX_WARMUP_SHARDS } from '../../../../src/api/runtime-protocol.js';
 import { sampleJob, sampleSet } from '../fixtures.js';
 import { at, celRegex, crdSchema, schemaAccepts, type Json } from './crd-schema.js';
@@ -45,7 +59,9 @@ function engineAcceptsSync(name: string, value: unknown): boolean {
 
 /** The flag names among the syncOptions fields. */
 function flagKeysOf(schema: Json): string[] {
-  return Object.keys(schema.properties as Json).filter((k) => k !== 'source' && k !== 'destination').sort();
+  return Object.keys(schema.properties as Json)
+    .filter((k) => k !== 'source' && k !== 'destination')
+    .sort();
 }
 
 /** The pattern a string field is checked with: `pattern`, else the first `matches` of its CEL rules. */
@@ -65,8 +81,49 @@ function probes(node: Json): unknown[] {
     out.push(node.minimum, (node.minimum ?? NaN) - 1, node.maximum, (node.maximum ?? NaN) + 1, 1, 1.5);
   }
   if (node.type === 'string' || node['x-kubernetes-int-or-string']) {
-    out.push('0', '1', '07', '0600', '022', '0.2', '.5', '1', '1.0', '90s', '1h30m', '2d', '500ms', '1.5', 'soon', '512M', '2G', '1Gi', '128K', '100MiB', '1.5GiB', '72h');
-    out.push('none', '2-random', 'lru', 'extend', 'relatime', 'sometimes', '1-6', '25', '1000:1000', '0', 'root', 'STANDARD_IA', 'a/b', '127.0.0.1:9567', '[::1]:9567', ':9567', 'not an address');
+    out.push(
+      '0',
+      '1',
+      '07',
+      '0600',
+      '022',
+      '0.2',
+      '.5',
+      '1',
+      '1.0',
+      '90s',
+      '1h30m',
+      '2d',
+      '500ms',
+      '1.5',
+      'soon',
+      '512M',
+      '2G',
+      '1Gi',
+      '128K',
+      '100MiB',
+      '1.5GiB',
+      '72h',
+    );
+    out.push(
+      'none',
+      '2-random',
+      'lru',
+      'extend',
+      'relatime',
+      'sometimes',
+      '1-6',
+      '25',
+      '1000:1000',
+      '0',
+      'root',
+      'STANDARD_IA',
+      'a/b',
+      '127.0.0.1:9567',
+      '[::1]:9567',
+      ':9567',
+      'not an address',
+    );
     out.push('env:prod;team:ml', 'env=prod', '2006-01-02 15:04:05', 'yesterday');
     if (node.maxLength !== undefined) {
       out.push('1'.repeat(node.maxLength), '1'.repeat(node.maxLength + 1), 'a'.repeat(node.maxLength), 'a'.repeat(node.maxLength + 1));
@@ -94,7 +151,9 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
       it(`${name}: same type, range and pattern; described with its limits`, () => {
         const def = MOUNT_OPTIONS[name];
         const node = at(mountSchema, name);
-        expect(node.description, 'description').to.be.a('string').and.include(`\`--${def.flag ?? name}\``);
+        expect(node.description, 'description')
+          .to.be.a('string')
+          .and.include(`\`--${def.flag ?? name}\``);
         const { min, max } = mountOptionRange(def);
         switch (def.kind) {
           case 'bool':
@@ -137,7 +196,11 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
       expect(formatMountOption('buffer-size', '2G')).to.equal('2G');
       expect(formatMountOption('read-only', true)).to.equal('');
       expect(formatMountOption('read-only', false)).to.equal(undefined);
-      expect(buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'no-usage-report': true, 'cache-eviction': 'none', 'max-deletes': 4 } } })).options).to.include.members(['no-usage-report', 'cache-eviction=none', 'max-deletes=4']);
+      expect(
+        buildMountConfig(
+          sampleSet({ csi: { juiceFSMountOptions: { 'no-usage-report': true, 'cache-eviction': 'none', 'max-deletes': 4 } } }),
+        ).options,
+      ).to.include.members(['no-usage-report', 'cache-eviction=none', 'max-deletes=4']);
     });
   });
 
@@ -187,16 +250,22 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
 
   describe('the e2e fixtures the apiserver accepts at every limit (fixtures/valid)', () => {
     const docs = (file: string) =>
-      parseAllDocuments(readFileSync(path.join(process.cwd(), 'test', 'e2e', 'fixtures', 'valid', file), 'utf8')).map((d) => d.toJS() as SampleSet | SampleJob);
+      parseAllDocuments(readFileSync(path.join(process.cwd(), 'test', 'e2e', 'fixtures', 'valid', file), 'utf8')).map(
+        (d) => d.toJS() as SampleSet | SampleJob,
+      );
     const named = (file: string, name: string) => docs(file).find((d) => d.metadata.name === name)!;
 
     it('edge-mount-options: the engine takes every option', () => {
       const set = named('sampleset-edge-cases.yaml', 'edge-mount-options') as SampleSet;
       const options = buildMountConfig(set).options.map((o) => o.split('=')[0]);
-      const set_ = Object.entries(set.spec.csi!.juiceFSMountOptions!).filter(([, v]) => v !== false).map(([k]) => k);
+      const set_ = Object.entries(set.spec.csi!.juiceFSMountOptions!)
+        .filter(([, v]) => v !== false)
+        .map(([k]) => k);
       expect(options).to.include.members(set_);
       // The fixture covers every supported option but cache-dir and sub-dir (path rules of their own).
-      expect([...Object.keys(set.spec.csi!.juiceFSMountOptions!), 'cache-dir', 'sub-dir'].sort()).to.deep.equal(Object.keys(MOUNT_OPTIONS).sort());
+      expect([...Object.keys(set.spec.csi!.juiceFSMountOptions!), 'cache-dir', 'sub-dir'].sort()).to.deep.equal(
+        Object.keys(MOUNT_OPTIONS).sort(),
+      );
     });
 
     it('edge-sync-flags and edge-warmup-paths-at-limit: the engine translates them', () => {
@@ -220,7 +289,10 @@ describe('CRD ↔ JuiceFS engine agreement', () => {
     it('translates a warmup for every shard of the largest SampleSet, and refuses one more', () => {
       const s = sampleSet({ partitions: MAX_SHARDS });
       const job = sampleJob({ type: 'warmup' });
-      expect(jobRequest(job, s, 'w', MAX_SHARDS - 1, MAX_SHARDS, undefined).options).to.include({ shard: MAX_SHARDS - 1, shards: MAX_SHARDS });
+      expect(jobRequest(job, s, 'w', MAX_SHARDS - 1, MAX_SHARDS, undefined).options).to.include({
+        shard: MAX_SHARDS - 1,
+        shards: MAX_SHARDS,
+      });
       expect(() => jobRequest(job, s, 'w', 0, MAX_SHARDS + 1, undefined)).to.throw(SpecError, /at most|1-5000/);
     });
   });

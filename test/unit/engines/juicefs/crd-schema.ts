@@ -30,7 +30,9 @@ const FILES = { SampleSet: 'batch.paddlepaddle.org_samplesets.yaml', SampleJob: 
 
 /** The openAPIV3Schema of a kind. */
 export function crdSchema(kind: keyof typeof FILES): Json {
-  const crd = parse(readFileSync(path.join(process.cwd(), 'crds', FILES[kind]), 'utf8')) as { spec: { versions: { schema: { openAPIV3Schema: Json } }[] } };
+  const crd = parse(readFileSync(path.join(process.cwd(), 'crds', FILES[kind]), 'utf8')) as {
+    spec: { versions: { schema: { openAPIV3Schema: Json } }[] };
+  };
   return crd.spec.versions[0].schema.openAPIV3Schema;
 }
 

@@ -22,12 +22,51 @@ const rng = seededRandom;
 // The apiserver enforces the CRDs' structural schema (types) before the operator sees anything, so
 // each field gets values of its schema type, with nasty content; wrong types are the CRD tests' job.
 const STRINGS = [
-  '', ' ', '/', '..', '../..', '/../etc', 'a/../../b', '.trash', '/.control', '.accesslog', 'x\u0000y', 'line\nbreak', 'a'.repeat(5000), '\u202e\u0301', '%2e%2e/x', '%zz', '-1', '1e308', 'true',
-  's3://AK:sk@bucket/', 'file:///etc/', 'jfs://PADDLE_RUNTIME_TOKEN/', 'redis://h:6379/1', 'memory', '/var/lib/etcd', '/dev/shm/paddle-operator/x',
-  '/var/lib/paddle-operator/cache/../../etcd', '/dev/shm/paddle-operator/other_ns/raw', 'other-namespace', 'MEM', 'SSD', 's3://bucket/x/', '/train', 'random', 'sequence',
+  '',
+  ' ',
+  '/',
+  '..',
+  '../..',
+  '/../etc',
+  'a/../../b',
+  '.trash',
+  '/.control',
+  '.accesslog',
+  'x\u0000y',
+  'line\nbreak',
+  'a'.repeat(5000),
+  '\u202e\u0301',
+  '%2e%2e/x',
+  '%zz',
+  '-1',
+  '1e308',
+  'true',
+  's3://AK:sk@bucket/',
+  'file:///etc/',
+  'jfs://PADDLE_RUNTIME_TOKEN/',
+  'redis://h:6379/1',
+  'memory',
+  '/var/lib/etcd',
+  '/dev/shm/paddle-operator/x',
+  '/var/lib/paddle-operator/cache/../../etcd',
+  '/dev/shm/paddle-operator/other_ns/raw',
+  'other-namespace',
+  'MEM',
+  'SSD',
+  's3://bucket/x/',
+  '/train',
+  'random',
+  'sequence',
 ];
 // Credentials are planted where a user could put them by mistake: in source URIs, and in Secrets.
-const URIS = [...STRINGS, `s3://AK:${SECRET}@bucket/`, `s3://AK:${encodeURIComponent(SECRET)}@bucket/`, `webdav://u:${SECRET}@host/`, `s3://bucket/${SECRET}@x/`, `ks3://AK:${SECRET}@b.example.com/x/`];
+const URIS = [
+  ...STRINGS,
+  `s3://AK:${SECRET}@bucket/`,
+  `s3://AK:${encodeURIComponent(SECRET)}@bucket/`,
+  `webdav://u:${SECRET}@host/`,
+  `s3://bucket/${SECRET}@x/`,
+  `ks3://AK:${SECRET}@b.example.com/x/`,
+];
 const NUMBERS = [0, -1, 1, 2, 1.5, 5000, 5001, 1e308, Number.MAX_SAFE_INTEGER];
 const POOLS: Record<string, unknown[]> = {
   string: STRINGS,
@@ -35,23 +74,69 @@ const POOLS: Record<string, unknown[]> = {
   bool: [true, false],
   uri: URIS,
   type: ['sync', 'warmup', 'rmr', 'clear'],
-  strings: [[], [''], ['/', '..'], ['/train', '/train/'], Array.from({ length: 2000 }, (_, i) => `p${i}`), Array.from({ length: 20 }, () => 'a'.repeat(4096)), STRINGS],
+  strings: [
+    [],
+    [''],
+    ['/', '..'],
+    ['/train', '/train/'],
+    Array.from({ length: 2000 }, (_, i) => `p${i}`),
+    Array.from({ length: 20 }, () => 'a'.repeat(4096)),
+    STRINGS,
+  ],
   object: [{}, { name: 'x' }, { name: 'x', namespace: 'other' }],
-  levels: [[], [{}], [{ path: '/dev/shm/paddle-operator/a:/var/lib/paddle-operator/cache/b', cacheSize: 0 }], [{ mediumType: 'MEM', path: '/etc' }], Array.from({ length: 10 }, (_, i) => ({ path: `/dev/shm/paddle-operator/l${i}`, cacheSize: i }))],
+  levels: [
+    [],
+    [{}],
+    [{ path: '/dev/shm/paddle-operator/a:/var/lib/paddle-operator/cache/b', cacheSize: 0 }],
+    [{ mediumType: 'MEM', path: '/etc' }],
+    Array.from({ length: 10 }, (_, i) => ({ path: `/dev/shm/paddle-operator/l${i}`, cacheSize: i })),
+  ],
 };
 
 const SET_PATHS: [(string | number)[], string][] = [
-  [['partitions'], 'number'], [['noSync'], 'bool'], [['secretRef'], 'object'], [['secretRef', 'name'], 'string'], [['secretRef', 'namespace'], 'string'], [['source'], 'object'], [['source', 'uri'], 'uri'],
-  [['source', 'secretRef'], 'object'], [['source', 'secretRef', 'namespace'], 'string'], [['source', 'allowCredentialsInArguments'], 'bool'],
-  [['cache', 'levels'], 'levels'], [['cache', 'levels', 0, 'path'], 'string'], [['cache', 'levels', 0, 'cacheSize'], 'number'], [['cache', 'levels', 0, 'mediumType'], 'string'],
-  [['csi', 'driver'], 'string'], [['csi', 'juiceFSMountOptions', 'cache-dir'], 'string'], [['csi', 'juiceFSMountOptions', 'subdir'], 'string'], [['csi', 'juiceFSMountOptions', 'buffer-size'], 'number'],
-  [['csi', 'juiceFSMountOptions', 'attr-cache'], 'string'], [['csi', 'juiceFSMountOptions', 'cache-size'], 'number'], [['csi', 'juiceFSMountOptions', 'writeback'], 'bool'],
+  [['partitions'], 'number'],
+  [['noSync'], 'bool'],
+  [['secretRef'], 'object'],
+  [['secretRef', 'name'], 'string'],
+  [['secretRef', 'namespace'], 'string'],
+  [['source'], 'object'],
+  [['source', 'uri'], 'uri'],
+  [['source', 'secretRef'], 'object'],
+  [['source', 'secretRef', 'namespace'], 'string'],
+  [['source', 'allowCredentialsInArguments'], 'bool'],
+  [['cache', 'levels'], 'levels'],
+  [['cache', 'levels', 0, 'path'], 'string'],
+  [['cache', 'levels', 0, 'cacheSize'], 'number'],
+  [['cache', 'levels', 0, 'mediumType'], 'string'],
+  [['csi', 'driver'], 'string'],
+  [['csi', 'juiceFSMountOptions', 'cache-dir'], 'string'],
+  [['csi', 'juiceFSMountOptions', 'subdir'], 'string'],
+  [['csi', 'juiceFSMountOptions', 'buffer-size'], 'number'],
+  [['csi', 'juiceFSMountOptions', 'attr-cache'], 'string'],
+  [['csi', 'juiceFSMountOptions', 'cache-size'], 'number'],
+  [['csi', 'juiceFSMountOptions', 'writeback'], 'bool'],
 ];
 const JOB_PATHS: [(string | number)[], string][] = [
-  [['type'], 'type'], [['secretRef'], 'object'], [['secretRef', 'namespace'], 'string'], [['syncOptions', 'source'], 'uri'], [['syncOptions', 'destination'], 'string'], [['syncOptions', 'threads'], 'number'],
-  [['syncOptions', 'bwlimit'], 'number'], [['syncOptions', 'delete-dst'], 'bool'], [['syncOptions', 'exclude'], 'string'], [['syncOptions', 'include'], 'string'],
-  [['warmupOptions', 'paths'], 'strings'], [['warmupOptions', 'paths', 0], 'string'], [['warmupOptions', 'file'], 'string'], [['warmupOptions', 'threads'], 'number'], [['warmupOptions', 'partitions'], 'number'], [['warmupOptions', 'strategyName'], 'string'],
-  [['rmrOptions', 'paths'], 'strings'], [['rmrOptions', 'paths', 0], 'string'], [['clearOptions', 'paths'], 'strings'], [['clearOptions', 'paths', 0], 'string'],
+  [['type'], 'type'],
+  [['secretRef'], 'object'],
+  [['secretRef', 'namespace'], 'string'],
+  [['syncOptions', 'source'], 'uri'],
+  [['syncOptions', 'destination'], 'string'],
+  [['syncOptions', 'threads'], 'number'],
+  [['syncOptions', 'bwlimit'], 'number'],
+  [['syncOptions', 'delete-dst'], 'bool'],
+  [['syncOptions', 'exclude'], 'string'],
+  [['syncOptions', 'include'], 'string'],
+  [['warmupOptions', 'paths'], 'strings'],
+  [['warmupOptions', 'paths', 0], 'string'],
+  [['warmupOptions', 'file'], 'string'],
+  [['warmupOptions', 'threads'], 'number'],
+  [['warmupOptions', 'partitions'], 'number'],
+  [['warmupOptions', 'strategyName'], 'string'],
+  [['rmrOptions', 'paths'], 'strings'],
+  [['rmrOptions', 'paths', 0], 'string'],
+  [['clearOptions', 'paths'], 'strings'],
+  [['clearOptions', 'paths', 0], 'string'],
 ];
 
 function setAt(obj: Record<string, unknown>, p: (string | number)[], value: unknown): void {
@@ -123,10 +208,18 @@ describe('operator fuzz pass: engine translation of mutated SampleSets, SampleJo
         if (!(r instanceof SpecError)) checkRequest(`${what} initial sync`, r);
       }
       const type = (['sync', 'warmup', 'rmr', 'clear'] as const)[Math.floor(next() * 4)];
-      const base = sampleJob({ type, syncOptions: { source: 's3://bucket/x/' }, warmupOptions: { paths: ['/train'] }, rmrOptions: { paths: ['/old'] }, clearOptions: { paths: [] } });
+      const base = sampleJob({
+        type,
+        syncOptions: { source: 's3://bucket/x/' },
+        warmupOptions: { paths: ['/train'] },
+        rmrOptions: { paths: ['/old'] },
+        clearOptions: { paths: [] },
+      });
       const job = mutate(base, JOB_PATHS, next);
       const jobWhat = `${what} job ${JSON.stringify(job.spec).slice(0, 300)}`;
-      const req = specOnly(jobWhat, () => engine.jobRequest(job, set, `job-${i}`, 0, Math.max(1, Number(set.spec.partitions) || 1), credentials));
+      const req = specOnly(jobWhat, () =>
+        engine.jobRequest(job, set, `job-${i}`, 0, Math.max(1, Number(set.spec.partitions) || 1), credentials),
+      );
       if (!(req instanceof SpecError)) checkRequest(jobWhat, req);
     }
     // the pass exercised both sides

@@ -23,7 +23,11 @@ function reason(fn: () => unknown): string {
 describe('juicefs source URIs', () => {
   it('accepts the original schemes plus file', () => {
     expect(SOURCE_SCHEMES).to.include.members(['s3', 'minio', 'oss', 'bos', 'hdfs', 'gs', 'file', 'webdav', 'tikv']);
-    expect(parseSourceUri('s3://bucket.s3.us-east-1.amazonaws.com/prefix/')).to.include({ scheme: 's3', host: 'bucket.s3.us-east-1.amazonaws.com', path: '/prefix/' });
+    expect(parseSourceUri('s3://bucket.s3.us-east-1.amazonaws.com/prefix/')).to.include({
+      scheme: 's3',
+      host: 'bucket.s3.us-east-1.amazonaws.com',
+      path: '/prefix/',
+    });
     expect(parseSourceUri('minio://127.0.0.1:9000/bkt/pre')).to.include({ scheme: 'minio', host: '127.0.0.1:9000', path: '/bkt/pre' });
     expect(parseSourceUri('file:///srv/data/')).to.include({ scheme: 'file', host: '', path: '/srv/data/' });
     expect(parseSourceUri('hdfs://namenode:8020/data')).to.include({ scheme: 'hdfs' });
@@ -93,14 +97,44 @@ describe('juicefs source URIs', () => {
 
 describe('juicefs sync flags', () => {
   it('passes allowed flags through, drops false booleans and http-port', () => {
-    const f = validateSyncFlags({ threads: 20, update: true, 'force-update': false, 'delete-dst': true, exclude: '*.tmp', include: ['a*', 'b*'], bwlimit: 100, 'http-port': 6070, 'no-https': true });
-    expect(f).to.deep.equal({ threads: 20, update: true, 'delete-dst': true, exclude: ['*.tmp'], include: ['a*', 'b*'], bwlimit: 100, 'no-https': true });
-    expect(syncFlagArgs(f)).to.deep.equal(['--include=a*', '--include=b*', '--exclude=*.tmp', '--bwlimit=100', '--delete-dst', '--no-https', '--threads=20', '--update']);
+    const f = validateSyncFlags({
+      threads: 20,
+      update: true,
+      'force-update': false,
+      'delete-dst': true,
+      exclude: '*.tmp',
+      include: ['a*', 'b*'],
+      bwlimit: 100,
+      'http-port': 6070,
+      'no-https': true,
+    });
+    expect(f).to.deep.equal({
+      threads: 20,
+      update: true,
+      'delete-dst': true,
+      exclude: ['*.tmp'],
+      include: ['a*', 'b*'],
+      bwlimit: 100,
+      'no-https': true,
+    });
+    expect(syncFlagArgs(f)).to.deep.equal([
+      '--include=a*',
+      '--include=b*',
+      '--exclude=*.tmp',
+      '--bwlimit=100',
+      '--delete-dst',
+      '--no-https',
+      '--threads=20',
+      '--update',
+    ]);
   });
 
   it('rejects unknown, cluster and file-reading flags and bad values', () => {
     for (const bad of [{ manager: 'x' }, { worker: 'h1,h2' }, { 'files-from': '/etc/passwd' }, { metrics: '0.0.0.0:1' }, { nope: 1 }]) {
-      expect(reason(() => validateSyncFlags(bad)), JSON.stringify(bad)).to.equal('InvalidSyncOption');
+      expect(
+        reason(() => validateSyncFlags(bad)),
+        JSON.stringify(bad),
+      ).to.equal('InvalidSyncOption');
     }
     expect(reason(() => validateSyncFlags({ threads: -1 }))).to.equal('InvalidSyncOption');
     expect(reason(() => validateSyncFlags({ threads: 5000 }))).to.equal('InvalidSyncOption');
@@ -112,7 +146,12 @@ describe('juicefs sync flags', () => {
 describe('juicefs job requests', () => {
   it('builds the initial sync from the SampleSet source with credentials from the Secret', () => {
     const req = engine.initialSyncRequest(s, 'sync-1', secret({ 'access-key': 'AKIA', 'secret-key': 'SECRET' }));
-    expect(req).to.deep.equal({ id: 'sync-1', type: 'sync', options: { source: 's3://bucket.s3.us-east-1.amazonaws.com/imagenet/' }, credentials: { 'access-key': 'AKIA', 'secret-key': 'SECRET' } });
+    expect(req).to.deep.equal({
+      id: 'sync-1',
+      type: 'sync',
+      options: { source: 's3://bucket.s3.us-east-1.amazonaws.com/imagenet/' },
+      credentials: { 'access-key': 'AKIA', 'secret-key': 'SECRET' },
+    });
     expect(validateJobRequest(req)).to.deep.equal(req);
     const noCreds = engine.initialSyncRequest(s, 'sync-2', undefined);
     expect(noCreds.credentials).to.equal(undefined);
@@ -120,7 +159,10 @@ describe('juicefs job requests', () => {
   });
 
   it('translates a sync SampleJob: source, destination and flags', () => {
-    const job = sampleJob({ type: 'sync', syncOptions: { source: 'minio://10.0.0.1:9000/bkt/train', destination: '/train', threads: 8, 'delete-dst': true, update: false } });
+    const job = sampleJob({
+      type: 'sync',
+      syncOptions: { source: 'minio://10.0.0.1:9000/bkt/train', destination: '/train', threads: 8, 'delete-dst': true, update: false },
+    });
     const req = engine.jobRequest(job, s, 'j1', 0, 1, secret({ 'access-key': 'a', 'secret-key': 'b', other: 'x' }));
     expect(req).to.deep.equal({
       id: 'j1',
@@ -130,7 +172,9 @@ describe('juicefs job requests', () => {
     });
     expect(validateJobRequest(req)).to.deep.equal(req);
     // The SampleSet's source is the default.
-    expect((engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j2', 0, 1, undefined).options as { source: string }).source).to.equal(s.spec.source!.uri);
+    expect((engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j2', 0, 1, undefined).options as { source: string }).source).to.equal(
+      s.spec.source!.uri,
+    );
   });
 
   // Class 6 of issue 12: storages that take credentials only in the URI (so in juicefs's argv).
@@ -138,60 +182,116 @@ describe('juicefs job requests', () => {
     const creds = secret({ 'access-key': 'AKIA', 'secret-key': 'sec/ret' });
     const webdav = sampleSet({ source: { uri: 'webdav://dav.example.com/data/' } });
     expect(reason(() => engine.initialSyncRequest(webdav, 'i', creds))).to.equal('CredentialsInArguments');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'ks3://b.ks3-cn-beijing.ksyun.com/x/' } }), s, 'j', 0, 1, creds))).to.equal('CredentialsInArguments');
+    expect(
+      reason(() =>
+        engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'ks3://b.ks3-cn-beijing.ksyun.com/x/' } }), s, 'j', 0, 1, creds),
+      ),
+    ).to.equal('CredentialsInArguments');
     // no credentials: nothing goes into argv, nothing to refuse
     expect(engine.initialSyncRequest(webdav, 'i', undefined).credentials).to.equal(undefined);
     // env storages never need the opt-in and never get the marker
     expect(engine.initialSyncRequest(s, 'i', creds).credentials).to.deep.equal({ 'access-key': 'AKIA', 'secret-key': 'sec/ret' });
     const optedIn = sampleSet({ source: { uri: 'webdav://dav.example.com/data/', allowCredentialsInArguments: true } });
-    expect(engine.initialSyncRequest(optedIn, 'i', creds).credentials).to.deep.equal({ 'access-key': 'AKIA', 'secret-key': 'sec/ret', [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
+    expect(engine.initialSyncRequest(optedIn, 'i', creds).credentials).to.deep.equal({
+      'access-key': 'AKIA',
+      'secret-key': 'sec/ret',
+      [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE,
+    });
     // honoured for SampleJob syncs against that SampleSet, whatever their source
     const job = sampleJob({ type: 'sync', syncOptions: { source: 'swift://c.example.com/x/' } });
-    expect(engine.jobRequest(job, optedIn, 'j', 0, 1, creds).credentials).to.include({ [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
+    expect(engine.jobRequest(job, optedIn, 'j', 0, 1, creds).credentials).to.include({
+      [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE,
+    });
     // a Secret cannot set the marker itself
     const sneaky = secret({ 'access-key': 'AKIA', 'secret-key': 'x', [CREDENTIALS_IN_ARGUMENTS]: CREDENTIALS_IN_ARGUMENTS_VALUE });
     expect(reason(() => engine.initialSyncRequest(webdav, 'i', sneaky))).to.equal('CredentialsInArguments');
   });
 
   it('rejects sync jobs without a source, with credentials in the URI or unsafe destinations', () => {
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), sampleSet({ source: undefined }), 'j', 0, 1, undefined))).to.equal('SourceMissing');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { source: 'oss://ak:sk@b.oss.aliyuncs.com/x' } }), s, 'j', 0, 1, undefined))).to.equal('CredentialsInURI');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: '../../etc' } }), s, 'j', 0, 1, undefined))).to.equal('InvalidPath');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: 'a\0b' } }), s, 'j', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), sampleSet({ source: undefined }), 'j', 0, 1, undefined))).to.equal(
+      'SourceMissing',
+    );
+    expect(
+      reason(() =>
+        engine.jobRequest(
+          sampleJob({ type: 'sync', syncOptions: { source: 'oss://ak:sk@b.oss.aliyuncs.com/x' } }),
+          s,
+          'j',
+          0,
+          1,
+          undefined,
+        ),
+      ),
+    ).to.equal('CredentialsInURI');
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: '../../etc' } }), s, 'j', 0, 1, undefined)),
+    ).to.equal('InvalidPath');
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: 'a\0b' } }), s, 'j', 0, 1, undefined)),
+    ).to.equal('InvalidPath');
   });
 
   it('translates warmup with this pod shard', () => {
     const job = sampleJob({ type: 'warmup', warmupOptions: { paths: ['/train', 'val'], threads: 16, strategyName: 'random' } });
     const req = engine.jobRequest(job, s, 'w1', 1, 3, undefined);
-    expect(req).to.deep.equal({ id: 'w1', type: 'warmup', options: { shard: 1, shards: 3, strategy: 'random', paths: ['/train', 'val'], threads: 16 } });
+    expect(req).to.deep.equal({
+      id: 'w1',
+      type: 'warmup',
+      options: { shard: 1, shards: 3, strategy: 'random', paths: ['/train', 'val'], threads: 16 },
+    });
     expect(validateJobRequest(req)).to.deep.equal(req);
     const whole = engine.jobRequest(sampleJob({ type: 'warmup' }), s, 'w2', 0, 2, undefined);
     expect(whole.options).to.deep.equal({ shard: 0, shards: 2, strategy: 'sequence' });
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'warmup', warmupOptions: { paths: ['a/../..'] } }), s, 'w', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'warmup', warmupOptions: { paths: ['a/../..'] } }), s, 'w', 0, 1, undefined)),
+    ).to.equal('InvalidPath');
     expect(reason(() => engine.jobRequest(sampleJob({ type: 'warmup' }), s, 'w', 2, 2, undefined))).to.equal('InvalidJob');
   });
 
   it('translates rmr (paths required, never the root) and clear', () => {
-    expect(engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/a', 'b/c'] } }), s, 'r', 0, 1, undefined).options).to.deep.equal({ paths: ['/a', 'b/c'] });
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: [] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(
+      engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/a', 'b/c'] } }), s, 'r', 0, 1, undefined).options,
+    ).to.deep.equal({ paths: ['/a', 'b/c'] });
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: [] } }), s, 'r', 0, 1, undefined))).to.equal(
+      'InvalidPath',
+    );
+    expect(reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['/'] } }), s, 'r', 0, 1, undefined))).to.equal(
+      'InvalidPath',
+    );
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'rmr', rmrOptions: { paths: ['x/../../y'] } }), s, 'r', 0, 1, undefined)),
+    ).to.equal('InvalidPath');
     expect(engine.jobRequest(sampleJob({ type: 'clear' }), s, 'c', 0, 2, undefined).options).to.deep.equal({});
     const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet' }] } });
-    expect(engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet'] } }), cached, 'c', 0, 2, undefined).options).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet'] });
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined))).to.equal('InvalidPath');
+    expect(
+      engine.jobRequest(
+        sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet'] } }),
+        cached,
+        'c',
+        0,
+        2,
+        undefined,
+      ).options,
+    ).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet'] });
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths: ['/dev/shm/../etc'] } }), s, 'c', 0, 1, undefined)),
+    ).to.equal('InvalidPath');
     // absolute paths written against the declared level are mapped into the SampleSet's own directory
     const leveled = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet' }] } });
-    const clear = (paths: string[]) => engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths } }), leveled, 'c', 0, 1, undefined).options;
+    const clear = (paths: string[]) =>
+      engine.jobRequest(sampleJob({ type: 'clear', clearOptions: { paths } }), leveled, 'c', 0, 1, undefined).options;
     expect(clear(['/dev/shm/paddle-operator/imagenet/x', '/dev/shm/paddle-operator/imagenet', 'rel/y'])).to.deep.equal({
       paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/x', '/dev/shm/paddle-operator/ml_imagenet/imagenet', 'rel/y'],
     });
     expect(reason(() => clear(['/elsewhere']))).to.equal('InvalidPath');
-    expect(clear(['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'])).to.deep.equal({ paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'] });
+    expect(clear(['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'])).to.deep.equal({
+      paths: ['/dev/shm/paddle-operator/ml_imagenet/imagenet/z'],
+    });
   });
 
   it('refuses at translation what the runtime would refuse later (complete validation)', () => {
-    const j = (spec: Parameters<typeof sampleJob>[0], set = s, id = 'j', shard = 0, shards = 1) => reason(() => engine.jobRequest(sampleJob(spec), set, id, shard, shards, undefined));
+    const j = (spec: Parameters<typeof sampleJob>[0], set = s, id = 'j', shard = 0, shards = 1) =>
+      reason(() => engine.jobRequest(sampleJob(spec), set, id, shard, shards, undefined));
     // JuiceFS control files are not dataset paths: the runtime refuses them (rmr) or would read an endless file (warmup list).
     expect(j({ type: 'rmr', rmrOptions: { paths: ['ok', '/.trash'] } })).to.equal('InvalidPath');
     expect(j({ type: 'rmr', rmrOptions: { paths: ['.control/x'] } })).to.equal('InvalidPath');
@@ -201,8 +301,12 @@ describe('juicefs job requests', () => {
     // A name that only starts like a control file is a dataset path.
     expect(j({ type: 'rmr', rmrOptions: { paths: ['.trash-old', 'x/.trash'] } })).to.equal('no error');
     // Absolute clear paths must lie in one of the SampleSet's cache directories (or /cache/<i> in the pod).
-    const cached = sampleSet({ cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet-0:/dev/shm/paddle-operator/imagenet-1' }] } });
-    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet-1/x', '/cache/1/y', 'rel'] } }, cached)).to.equal('no error');
+    const cached = sampleSet({
+      cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle-operator/imagenet-0:/dev/shm/paddle-operator/imagenet-1' }] },
+    });
+    expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet-1/x', '/cache/1/y', 'rel'] } }, cached)).to.equal(
+      'no error',
+    );
     expect(j({ type: 'clear', clearOptions: { paths: ['/var/lib/etcd'] } }, cached)).to.equal('InvalidPath');
     expect(j({ type: 'clear', clearOptions: { paths: ['/cache/2'] } }, cached)).to.equal('InvalidPath');
     expect(j({ type: 'clear', clearOptions: { paths: ['/dev/shm/paddle-operator/imagenet-10'] } }, cached)).to.equal('InvalidPath');
@@ -219,7 +323,9 @@ describe('juicefs job requests', () => {
     // Over-long lists (the runtime takes at most 10000 paths).
     expect(j({ type: 'rmr', rmrOptions: { paths: Array.from({ length: 10001 }, (_, i) => `p${i}`) } })).to.equal('InvalidPath');
     // Credentials the runtime would refuse: too long or with NUL (never echoed).
-    expect(reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j', 0, 1, secret({ 'access-key': 'a\0b', 'secret-key': 'x' })))).to.equal('SecretKeyInvalid');
+    expect(
+      reason(() => engine.jobRequest(sampleJob({ type: 'sync' }), s, 'j', 0, 1, secret({ 'access-key': 'a\0b', 'secret-key': 'x' }))),
+    ).to.equal('SecretKeyInvalid');
   });
 
   it('fans out sync and rmr to one pod, warmup and clear to all', () => {

@@ -19,7 +19,15 @@ function exec(): JobExecution & { progress: JobProgressReport[]; messages: strin
   const progress: JobProgressReport[] = [];
   const messages: string[] = [];
   const logs: string[] = [];
-  return { signal: new AbortController().signal, onProgress: (p) => progress.push(p), log: (m) => logs.push(m), setMessage: (m) => messages.push(m), progress, messages, logs };
+  return {
+    signal: new AbortController().signal,
+    onProgress: (p) => progress.push(p),
+    log: (m) => logs.push(m),
+    setMessage: (m) => messages.push(m),
+    progress,
+    messages,
+    logs,
+  };
 }
 
 /**
@@ -71,7 +79,13 @@ describe('JuiceFsRuntime (file-system logic)', () => {
       `#!/bin/sh\ncase "$1" in\n  warmup) f="\${2#--file=}"; cat "$f" >> "$FAKE_LOG"; echo "warmup cache: ok" >&2 ;;\n  info) echo "no JuiceFS" >&2; exit 1 ;;\n  *) exit 2 ;;\nesac\n`,
       { mode: 0o755 },
     );
-    rt = new JuiceFsRuntime({ dataDir: data, cacheDirs: tiers, hostCacheDirs: ['/host/ssd0', '/host/ssd1'], binary: fakeBin, baseEnv: { PATH: process.env.PATH, FAKE_LOG: fakeLog } });
+    rt = new JuiceFsRuntime({
+      dataDir: data,
+      cacheDirs: tiers,
+      hostCacheDirs: ['/host/ssd0', '/host/ssd1'],
+      binary: fakeBin,
+      baseEnv: { PATH: process.env.PATH, FAKE_LOG: fakeLog },
+    });
   });
 
   afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -125,7 +139,14 @@ describe('JuiceFsRuntime (file-system logic)', () => {
 
   it('clear refuses other volumes, staging blocks, paths outside the tiers and symlink escapes', async () => {
     fs.symlinkSync(path.join(tmp, 'outside'), path.join(tiers[0], UUID, 'raw', 'escape'));
-    const refused = [[`/host/ssd0/${OTHER}/raw`], [`/host/ssd0/${UUID}/rawstaging`], ['/etc'], ['/host/ssd0/../../etc'], [`${UUID}/raw/escape`], [`${UUID}/raw/escape/keep`]];
+    const refused = [
+      [`/host/ssd0/${OTHER}/raw`],
+      [`/host/ssd0/${UUID}/rawstaging`],
+      ['/etc'],
+      ['/host/ssd0/../../etc'],
+      [`${UUID}/raw/escape`],
+      [`${UUID}/raw/escape/keep`],
+    ];
     for (const paths of refused) {
       const err = await refusalOf(rt.run('clear', { paths }, undefined, exec()), paths[0]);
       expect(err.message, paths[0]).to.match(/refused|\.\./);
@@ -142,7 +163,7 @@ describe('JuiceFsRuntime (file-system logic)', () => {
   });
 
   it('rmr refuses to run on a directory that is not a JuiceFS mount (nothing removed)', async () => {
-    write(path.join(data, '.control'), 'a tenant file, not the mount\'s control file');
+    write(path.join(data, '.control'), "a tenant file, not the mount's control file");
     try {
       await rt.run('rmr', { paths: ['val'] }, undefined, exec());
       expect.fail('should refuse');
@@ -158,7 +179,9 @@ describe('JuiceFsRuntime (file-system logic)', () => {
     execFileSync('mkfifo', [path.join(data, 'train', 'fifo')]);
     const e = exec();
     const files = await warmupTargets({ shard: 0, shards: 1 }, data, e);
-    expect(canonicalOrder(files.keys())).to.deep.equal(canonicalOrder([...Array.from({ length: 10 }, (_, i) => `train/f${i}.bin`), 'val/v.bin']));
+    expect(canonicalOrder(files.keys())).to.deep.equal(
+      canonicalOrder([...Array.from({ length: 10 }, (_, i) => `train/f${i}.bin`), 'val/v.bin']),
+    );
   });
 
   it('warmup takes paths and a list file; a missing path fails, a stale list entry is skipped', async () => {

@@ -7,7 +7,9 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 describe('juicefs names: the PV volumeHandle', () => {
   it('is a DNS label (the CSI driver makes it the mount pod hostname) and not the dotted PV name', () => {
     const s = sampleSet({}, 'imagenet', 'ml');
-    expect(volumeHandle(s)).to.match(DNS_LABEL).and.to.match(/^ml-imagenet-[0-9a-f]{10}$/);
+    expect(volumeHandle(s))
+      .to.match(DNS_LABEL)
+      .and.to.match(/^ml-imagenet-[0-9a-f]{10}$/);
     expect(volumeHandle(s)).to.not.equal(persistentVolumeName(s));
   });
 

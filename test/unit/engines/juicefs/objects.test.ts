@@ -10,7 +10,15 @@ const engine = new JuiceFsEngine({ cacheRoots: ['/dev/shm/paddle', '/mnt/ssd0', 
 
 function build(spec: Parameters<typeof sampleSet>[0] = {}, name = 'imagenet', ns = 'ml') {
   const s = sampleSet(spec, name, ns);
-  return { s, objs: engine.buildObjects({ sampleSet: s, volumeSecret: secret({ name: 'imagenet', metaurl: 'redis://r:6379/1' }), runtimeToken: 'tok-123456789012345678', runtimeImage: 'paddle-operator:test' }) };
+  return {
+    s,
+    objs: engine.buildObjects({
+      sampleSet: s,
+      volumeSecret: secret({ name: 'imagenet', metaurl: 'redis://r:6379/1' }),
+      runtimeToken: 'tok-123456789012345678',
+      runtimeImage: 'paddle-operator:test',
+    }),
+  };
 }
 
 describe('juicefs engine objects', () => {
@@ -55,7 +63,11 @@ describe('juicefs engine objects', () => {
     const opts = parseMountOptions(pv.spec!.csi!.volumeAttributes!.mountOptions);
     expect(opts.get('writeback')).to.equal('');
     expect(opts.get('cache-size')).to.equal('102400');
-    expect(pv.metadata?.labels).to.include({ [SAMPLESET_LABEL]: 'imagenet', 'paddlepaddle.org/sampleset-namespace': 'ml', [CREATED_BY_LABEL]: 'paddle-operator' });
+    expect(pv.metadata?.labels).to.include({
+      [SAMPLESET_LABEL]: 'imagenet',
+      'paddlepaddle.org/sampleset-namespace': 'ml',
+      [CREATED_BY_LABEL]: 'paddle-operator',
+    });
 
     const pvc = objs.persistentVolumeClaim;
     expect(pvc.metadata).to.include({ name: 'imagenet', namespace: 'ml' });
@@ -67,19 +79,33 @@ describe('juicefs engine objects', () => {
   });
 
   // Class 7 of issue 12: the CSI driver reads nodePublishSecretRef with its own rights.
-  it('always takes the volume Secret from the SampleSet\'s own namespace, whatever secretRef.namespace says', () => {
-    expect(build({ secretRef: { name: 'shared', namespace: 'juicefs' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'shared', namespace: 'ml' });
-    expect(build({ secretRef: { name: 'shared' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({ name: 'shared', namespace: 'ml' });
+  it("always takes the volume Secret from the SampleSet's own namespace, whatever secretRef.namespace says", () => {
+    expect(
+      build({ secretRef: { name: 'shared', namespace: 'juicefs' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef,
+    ).to.deep.equal({ name: 'shared', namespace: 'ml' });
+    expect(build({ secretRef: { name: 'shared' } }).objs.persistentVolume.spec?.csi?.nodePublishSecretRef).to.deep.equal({
+      name: 'shared',
+      namespace: 'ml',
+    });
   });
 
   it('builds the runtime StatefulSet', () => {
-    const nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'cache', operator: 'In', values: ['true'] }] }] } };
+    const nodeAffinity = {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchExpressions: [{ key: 'cache', operator: 'In', values: ['true'] }] }],
+      },
+    };
     const tolerations = [{ key: 'dedicated', operator: 'Equal', value: 'cache', effect: 'NoSchedule' }];
     const { objs } = build({
       partitions: 3,
       nodeAffinity,
       tolerations,
-      cache: { levels: [{ mediumType: 'MEM', path: '/dev/shm/paddle/imagenet', cacheSize: 100 }, { mediumType: 'SSD', path: '/mnt/ssd0/i:/mnt/ssd1', cacheSize: 200 }] },
+      cache: {
+        levels: [
+          { mediumType: 'MEM', path: '/dev/shm/paddle/imagenet', cacheSize: 100 },
+          { mediumType: 'SSD', path: '/mnt/ssd0/i:/mnt/ssd1', cacheSize: 200 },
+        ],
+      },
     });
     const sts = objs.statefulSet;
     expect(sts.metadata).to.include({ name: 'imagenet-runtime', namespace: 'ml' });
@@ -118,7 +144,11 @@ describe('juicefs engine objects', () => {
     const parsed = parseRuntimeArgs(c.args!);
     expect(parsed).to.include({ command: 'serve', engine: 'juicefs', dataDir: '/data', host: '0.0.0.0', port: RUNTIME_PORT });
     expect(parsed.cacheDirs).to.deep.equal(['/cache/0', '/cache/1', '/cache/2']);
-    expect(parsed.hostCacheDirs).to.deep.equal(['/dev/shm/paddle/ml_imagenet/imagenet', '/mnt/ssd0/ml_imagenet/i', '/mnt/ssd1/ml_imagenet']);
+    expect(parsed.hostCacheDirs).to.deep.equal([
+      '/dev/shm/paddle/ml_imagenet/imagenet',
+      '/mnt/ssd0/ml_imagenet/i',
+      '/mnt/ssd1/ml_imagenet',
+    ]);
     const mounts = Object.fromEntries(c.volumeMounts!.map((m) => [m.name, m]));
     expect(mounts.data).to.include({ mountPath: '/data', mountPropagation: 'HostToContainer' });
     expect(mounts['cache-1'].mountPath).to.equal('/cache/1');
@@ -135,7 +165,12 @@ describe('juicefs engine objects', () => {
     expect(clean.cacheDirs).to.deep.equal(parsed.cacheDirs);
     expect(clean.hostCacheDirs).to.deep.equal(parsed.hostCacheDirs);
     expect(clean.dataDir).to.equal('/data');
-    expect(c.securityContext).to.include({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0 });
+    expect(c.securityContext).to.include({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsUser: 0,
+    });
     expect(c.securityContext?.capabilities?.drop).to.deep.equal(['ALL']);
     expect(c.securityContext?.capabilities?.add).to.not.include('SYS_ADMIN');
   });
@@ -144,12 +179,14 @@ describe('juicefs engine objects', () => {
     const { objs } = build();
     const vols = objs.statefulSet.spec!.template.spec!.volumes!.filter((v) => v.hostPath);
     expect(vols.map((v) => v.hostPath!.path)).to.deep.equal(['/dev/shm/paddle/ml_imagenet']);
-    expect(new JuiceFsEngine().buildObjects({ sampleSet: sampleSet(), volumeSecret: secret({}), runtimeToken: 't', runtimeImage: 'i' }).statefulSet.spec!.template.spec!.volumes!.find((v) => v.hostPath)!.hostPath!.path).to.equal(
-      '/var/lib/paddle-operator/cache/ml_imagenet',
-    );
+    expect(
+      new JuiceFsEngine()
+        .buildObjects({ sampleSet: sampleSet(), volumeSecret: secret({}), runtimeToken: 't', runtimeImage: 'i' })
+        .statefulSet.spec!.template.spec!.volumes!.find((v) => v.hostPath)!.hostPath!.path,
+    ).to.equal('/var/lib/paddle-operator/cache/ml_imagenet');
   });
 
-  it('refuses a cache level outside the engine\'s cache roots (InvalidCacheDir) in validateSpec and buildObjects', () => {
+  it("refuses a cache level outside the engine's cache roots (InvalidCacheDir) in validateSpec and buildObjects", () => {
     const bad = { cache: { levels: [{ mediumType: 'SSD' as const, path: '/var/lib/etcd' }] } };
     for (const fn of [() => engine.validateSpec(sampleSet(bad)), () => build(bad)]) {
       try {
@@ -185,7 +222,12 @@ describe('juicefs engine validation', () => {
   const s = sampleSet();
   it('requires name and metaurl in the volume Secret, naming the missing key', () => {
     expect(() => engine.validateVolumeSecret(secret({ name: 'imagenet', metaurl: 'redis://r/1' }), s)).to.not.throw();
-    expect(() => engine.validateVolumeSecret(secret({ name: 'imagenet', metaurl: 'redis://r/1', storage: 's3', bucket: 'b', 'access-key': 'a', 'secret-key': 's' }), s)).to.not.throw();
+    expect(() =>
+      engine.validateVolumeSecret(
+        secret({ name: 'imagenet', metaurl: 'redis://r/1', storage: 's3', bucket: 'b', 'access-key': 'a', 'secret-key': 's' }),
+        s,
+      ),
+    ).to.not.throw();
     for (const [data, key] of [
       [{ metaurl: 'redis://r/1' }, 'name'],
       [{ name: 'imagenet' }, 'metaurl'],

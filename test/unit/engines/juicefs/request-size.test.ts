@@ -89,8 +89,16 @@ function worstSyncOptions(): Record<string, unknown> {
     if (IGNORED_SYNC_FLAGS.includes(name)) continue;
     if (node.type === 'boolean') options[name] = true;
     else if (node.type === 'integer') options[name] = node.maximum;
-    else if (name === 'source') options[name] = worstString(node, (v) => accepted(() => jobRequest(sampleJob({ type: 'sync', syncOptions: { source: v } }), sampleSet(), ID, 0, 1, undefined)), 's3://bucket/');
-    else if (name === 'destination') options[name] = worstString(node, (v) => accepted(() => jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: v } }), sampleSet(), ID, 0, 1, undefined)));
+    else if (name === 'source')
+      options[name] = worstString(
+        node,
+        (v) => accepted(() => jobRequest(sampleJob({ type: 'sync', syncOptions: { source: v } }), sampleSet(), ID, 0, 1, undefined)),
+        's3://bucket/',
+      );
+    else if (name === 'destination')
+      options[name] = worstString(node, (v) =>
+        accepted(() => jobRequest(sampleJob({ type: 'sync', syncOptions: { destination: v } }), sampleSet(), ID, 0, 1, undefined)),
+      );
     else options[name] = worstString(node, (v) => accepted(() => validateSyncFlags({ [name]: v })));
   }
   return options;
@@ -136,19 +144,28 @@ describe('runtime request size: every valid object fits MAX_JOB_REQUEST_BYTES', 
   it('sync: every option at its limit, with the longest credentials', () => {
     const options = worstSyncOptions();
     const req = jobRequest(sampleJob({ type: 'sync', syncOptions: options as never }), sampleSet(), ID, 0, 1, worstCredentials());
-    expect(Object.keys((req.options as { flags: object }).flags).length, 'every flag reached the request').to.equal(Object.keys(options).length - 2);
+    expect(Object.keys((req.options as { flags: object }).flags).length, 'every flag reached the request').to.equal(
+      Object.keys(options).length - 2,
+    );
     sizes.sync = expectFits(req);
   });
 
   it("a SampleSet's initial sync: the longest source URI, with the longest credentials", () => {
     const uriNode = at(sampleSets, 'spec.source.uri');
-    const uri = worstString(uriNode, (v) => accepted(() => initialSyncRequest(sampleSet({ source: { uri: v } }), ID, undefined)), 's3://bucket/');
+    const uri = worstString(
+      uriNode,
+      (v) => accepted(() => initialSyncRequest(sampleSet({ source: { uri: v } }), ID, undefined)),
+      's3://bucket/',
+    );
     sizes.initialSync = expectFits(initialSyncRequest(sampleSet({ source: { uri } }), ID, worstCredentials()));
   });
 
   it('refuses longer credentials than the runtime takes, without echoing them', () => {
     const long = secret({ 'access-key': 'AK', 'secret-key': `S${'x'.repeat(MAX_CREDENTIAL_LENGTH)}` });
-    expect(() => initialSyncRequest(sampleSet(), ID, long)).to.throw(SpecError, /secret-key/).with.property('message').that.does.not.include('xxxx');
+    expect(() => initialSyncRequest(sampleSet(), ID, long))
+      .to.throw(SpecError, /secret-key/)
+      .with.property('message')
+      .that.does.not.include('xxxx');
   });
 
   it('refuses, at translation, a job stored before these limits whose request would not fit (1,000 paths of 4,096 characters)', () => {

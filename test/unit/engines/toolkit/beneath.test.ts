@@ -5,7 +5,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { lstatIn, openDirBeneath, readRegularFileBeneath, removeIn, walkBeneath, writeFileBeneath } from '../../../../src/engines/toolkit/beneath.js';
+import {
+  lstatIn,
+  openDirBeneath,
+  readRegularFileBeneath,
+  removeIn,
+  walkBeneath,
+  writeFileBeneath,
+} from '../../../../src/engines/toolkit/beneath.js';
 import { PathSafetyError } from '../../../../src/engines/toolkit/path-safety.js';
 
 function write(p: string, content = 'x'): void {
@@ -145,7 +152,9 @@ describe('beneath: file-system access that cannot leave its root', () => {
   it('a cancelled read ends at once', async () => {
     const ac = new AbortController();
     ac.abort(new Error('cancelled by the user'));
-    expect(await refusal(readRegularFileBeneath(root, 'a/list', { maxBytes: 100, timeoutMs: 1000, signal: ac.signal }))).to.match(/cancelled by the user/);
+    expect(await refusal(readRegularFileBeneath(root, 'a/list', { maxBytes: 100, timeoutMs: 1000, signal: ac.signal }))).to.match(
+      /cancelled by the user/,
+    );
   });
 
   it('writes never through a planted link', async () => {

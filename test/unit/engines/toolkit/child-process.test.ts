@@ -17,7 +17,13 @@ function alive(pid: number): boolean {
 describe('runChild', () => {
   it('collects scrubbed lines and the exit code', async () => {
     const lines: string[] = [];
-    const r = await runChild({ bin: 'sh', args: ['-c', 'echo hello secret; echo oops >&2; exit 3'], env: { PATH: process.env.PATH }, scrub: (l) => l.replace('secret', '****'), onLine: (l) => lines.push(l) });
+    const r = await runChild({
+      bin: 'sh',
+      args: ['-c', 'echo hello secret; echo oops >&2; exit 3'],
+      env: { PATH: process.env.PATH },
+      scrub: (l) => l.replace('secret', '****'),
+      onLine: (l) => lines.push(l),
+    });
     expect(r.code).to.equal(3);
     expect(lines).to.have.members(['hello ****', 'oops']);
     expect(r.tail).to.have.members(['hello ****', 'oops']);

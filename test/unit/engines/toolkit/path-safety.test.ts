@@ -2,7 +2,13 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isInside, normalizeUserPath, PathSafetyError, resolveExistingUnderRoot, resolveUnderRoot } from '../../../../src/engines/toolkit/path-safety.js';
+import {
+  isInside,
+  normalizeUserPath,
+  PathSafetyError,
+  resolveExistingUnderRoot,
+  resolveUnderRoot,
+} from '../../../../src/engines/toolkit/path-safety.js';
 
 async function rejects(p: Promise<unknown>, re?: RegExp): Promise<void> {
   try {

@@ -9,7 +9,7 @@ const req = { key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: 
 const juicefs = new JuiceFsEngine();
 
 describe('paddlejob cache affinity', () => {
-  it('takes the claim, the cache-node label and the runtime pods from the SampleSet\'s engine (JuiceFS)', () => {
+  it("takes the claim, the cache-node label and the runtime pods from the SampleSet's engine (JuiceFS)", () => {
     const b = sampleSetBinding(makeSampleSet('imagenet', 3), '/data', juicefs);
     expect(b).to.deep.equal({
       name: 'imagenet',
@@ -39,7 +39,11 @@ describe('paddlejob cache affinity', () => {
       { partition: 1, pod: 'a-very-long-sample-1234abcd-rt-1', node: 'n2' },
       { partition: 0, pod: 'a-very-long-sample-1234abcd-rt-0', node: 'n1' },
     ];
-    expect(sampleSetBinding(ss, '/d', juicefs).runtimePods).to.deep.equal(['a-very-long-sample-1234abcd-rt-0', 'a-very-long-sample-1234abcd-rt-1', 'a-very-long-sampleset-name-runtime-2']);
+    expect(sampleSetBinding(ss, '/d', juicefs).runtimePods).to.deep.equal([
+      'a-very-long-sample-1234abcd-rt-0',
+      'a-very-long-sample-1234abcd-rt-1',
+      'a-very-long-sampleset-name-runtime-2',
+    ]);
   });
 
   it('creates one term when the user has none', () => {
@@ -54,11 +58,16 @@ describe('paddlejob cache affinity', () => {
         requiredDuringSchedulingIgnoredDuringExecution: {
           nodeSelectorTerms: [
             { matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a100'] }] },
-            { matchExpressions: [{ key: 'zone', operator: 'In', values: ['z1'] }], matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['n9'] }] },
+            {
+              matchExpressions: [{ key: 'zone', operator: 'In', values: ['z1'] }],
+              matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['n9'] }],
+            },
             { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] },
           ],
         },
-        preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } }],
+        preferredDuringSchedulingIgnoredDuringExecution: [
+          { weight: 1, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } },
+        ],
       },
       podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname' }] },
     };
@@ -71,7 +80,9 @@ describe('paddlejob cache affinity', () => {
     expect(terms[1].matchFields).to.deep.equal([{ key: 'metadata.name', operator: 'NotIn', values: ['n9'] }]);
     expect(terms[2].matchExpressions).to.deep.equal([req]);
     expect(terms[2].matchFields).to.deep.equal([{ key: 'metadata.name', operator: 'In', values: ['n1'] }]);
-    expect(out.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution).to.deep.equal(user.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution);
+    expect(out.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution).to.deep.equal(
+      user.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution,
+    );
     expect(out.podAntiAffinity).to.deep.equal(user.podAntiAffinity);
     expect(JSON.stringify(user), 'input untouched').to.equal(before);
   });
@@ -89,8 +100,14 @@ describe('paddlejob cache affinity', () => {
       b,
     );
     const again = mountSampleSet(spec, b);
-    expect(again.volumes).to.deep.equal([{ name: 'scratch', emptyDir: {} }, { name: 'paddle-sampleset', persistentVolumeClaim: { claimName: 'imagenet' } }]);
-    expect(again.containers[0].volumeMounts).to.deep.equal([{ name: 'scratch', mountPath: '/tmp' }, { name: 'paddle-sampleset', mountPath: '/data' }]);
+    expect(again.volumes).to.deep.equal([
+      { name: 'scratch', emptyDir: {} },
+      { name: 'paddle-sampleset', persistentVolumeClaim: { claimName: 'imagenet' } },
+    ]);
+    expect(again.containers[0].volumeMounts).to.deep.equal([
+      { name: 'scratch', mountPath: '/tmp' },
+      { name: 'paddle-sampleset', mountPath: '/data' },
+    ]);
     expect(again.containers[1].volumeMounts).to.deep.equal([{ name: 'scratch', mountPath: '/data' }]);
   });
 });

@@ -3,7 +3,10 @@ import type { RoleName } from '../../../../src/api/paddlejob.js';
 import { buildConfigMap, configMapData, endpoint, type MemberAddress } from '../../../../src/operators/paddlejob/configmap-builder.js';
 import { collectiveJob, makeJob, psJob, template } from './fixtures.js';
 
-const ip = (role: RoleName, i: number): MemberAddress => ({ host: `10.0.${role === 'ps' ? 1 : role === 'worker' ? 2 : 3}.${i + 1}`, port: 2379 });
+const ip = (role: RoleName, i: number): MemberAddress => ({
+  host: `10.0.${role === 'ps' ? 1 : role === 'worker' ? 2 : 3}.${i + 1}`,
+  port: 2379,
+});
 
 describe('paddlejob ConfigMap builder', () => {
   it('PodIP: endpoints from pod IPs on port 2379', () => {
@@ -28,15 +31,22 @@ describe('paddlejob ConfigMap builder', () => {
     expect(data).to.not.have.property('PADDLE_PSERVERS_IP_PORT_LIST');
   });
 
-  it('Host: each member at its own host port; PADDLE_PORT is the first member\'s', () => {
-    const data = configMapData(psJob(1, 2, { intranet: 'Host' }), (role, i) => ({ host: `192.168.0.${i + 1}`, port: role === 'ps' ? 35000 : 35020 + 20 * i }))!;
+  it("Host: each member at its own host port; PADDLE_PORT is the first member's", () => {
+    const data = configMapData(psJob(1, 2, { intranet: 'Host' }), (role, i) => ({
+      host: `192.168.0.${i + 1}`,
+      port: role === 'ps' ? 35000 : 35020 + 20 * i,
+    }))!;
     expect(data.PADDLE_PSERVERS_IP_PORT_LIST).to.equal('192.168.0.1:35000');
     expect(data.PADDLE_TRAINER_ENDPOINTS).to.equal('192.168.0.1:35020,192.168.0.2:35040');
     expect(data.PADDLE_PORT).to.equal('35000');
   });
 
   it('heter endpoints', () => {
-    const job = makeJob({ ps: { replicas: 1, template: template() }, worker: { replicas: 1, template: template() }, heter: { replicas: 2, template: template() } });
+    const job = makeJob({
+      ps: { replicas: 1, template: template() },
+      worker: { replicas: 1, template: template() },
+      heter: { replicas: 2, template: template() },
+    });
     expect(configMapData(job, ip)!.PADDLE_HETER_ENDPOINTS).to.equal('10.0.3.1:2379,10.0.3.2:2379');
   });
 

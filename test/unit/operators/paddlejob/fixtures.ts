@@ -27,7 +27,13 @@ export function collectiveJob(workers = 2, extra: Partial<PaddleJobSpec> = {}): 
 type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
 
 /** A member pod as the API would show it, controlled by `job`. */
-export function memberPod(job: PaddleJob, role: RoleName, index: number, phase: Phase = 'Running', opts: { ready?: boolean; ip?: string; exitCode?: number } = {}): V1Pod {
+export function memberPod(
+  job: PaddleJob,
+  role: RoleName,
+  index: number,
+  phase: Phase = 'Running',
+  opts: { ready?: boolean; ip?: string; exitCode?: number } = {},
+): V1Pod {
   const name = `${job.metadata.name}-${role}-${index}`;
   const ready = opts.ready ?? phase === 'Running';
   return {
@@ -37,7 +43,12 @@ export function memberPod(job: PaddleJob, role: RoleName, index: number, phase: 
       name,
       namespace: job.metadata.namespace,
       uid: `uid-${name}`,
-      labels: { [PADDLE_JOB_NAME]: job.metadata.name!, [PADDLE_RES_TYPE]: role, [PADDLE_RES_INDEX]: String(index), [PADDLE_RES_NAME]: name },
+      labels: {
+        [PADDLE_JOB_NAME]: job.metadata.name!,
+        [PADDLE_RES_TYPE]: role,
+        [PADDLE_RES_INDEX]: String(index),
+        [PADDLE_RES_NAME]: name,
+      },
       ownerReferences: [{ apiVersion: job.apiVersion, kind: job.kind, name: job.metadata.name!, uid: job.metadata.uid!, controller: true }],
     },
     spec: { containers: [{ name: 'main', image: 'x' }] },
@@ -51,7 +62,16 @@ export function memberPod(job: PaddleJob, role: RoleName, index: number, phase: 
           imageID: '',
           restartCount: 0,
           ready,
-          ...(phase === 'Failed' || phase === 'Succeeded' ? { state: { terminated: { exitCode: opts.exitCode ?? (phase === 'Failed' ? 1 : 0), reason: phase === 'Failed' ? 'Error' : 'Completed' } } } : {}),
+          ...(phase === 'Failed' || phase === 'Succeeded'
+            ? {
+                state: {
+                  terminated: {
+                    exitCode: opts.exitCode ?? (phase === 'Failed' ? 1 : 0),
+                    reason: phase === 'Failed' ? 'Error' : 'Completed',
+                  },
+                },
+              }
+            : {}),
         },
       ],
     },

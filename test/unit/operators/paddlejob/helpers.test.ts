@@ -16,7 +16,15 @@ describe('paddlejob helpers', () => {
       return n * 2;
     });
     expect(peak).to.equal(3);
-    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).to.deep.equal([2, 4, 6, 'four', 10, 12, 14]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).to.deep.equal([
+      2,
+      4,
+      6,
+      'four',
+      10,
+      12,
+      14,
+    ]);
     expect(await mapSettled([], 3, () => Promise.resolve(1))).to.deep.equal([]);
   });
 
@@ -35,10 +43,14 @@ describe('paddlejob helpers', () => {
     let now = 0;
     let calls = 0;
     let answer: boolean | Error = true;
-    const a = new ApiAvailability(() => {
-      calls++;
-      return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
-    }, 60_000, () => now);
+    const a = new ApiAvailability(
+      () => {
+        calls++;
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+      60_000,
+      () => now,
+    );
     expect(await Promise.all([a.available(), a.available()])).to.deep.equal([true, true]);
     expect(calls).to.equal(1);
     answer = false;

@@ -66,7 +66,7 @@ describe('paddlejob host port allocator', () => {
     expect(after.allocate('ns/d', ['w-0'])).to.equal(undefined);
   });
 
-  it('refuses to restore a block that overlaps another job\'s and reports it', () => {
+  it("refuses to restore a block that overlaps another job's and reports it", () => {
     const a = new HostPortAllocator({ min: 35000, max: 35199 });
     a.reserve('ns/a', { 'ps-0': 35000 });
     expect(a.reserve('ns/b', { 'ps-0': 35010, 'worker-0': 35100 })).to.deep.equal(['ps-0']);

@@ -19,7 +19,11 @@ describe('paddlejob mode and names', () => {
   });
 
   it('lists roles in ps, worker, heter order and sums replicas', () => {
-    const spec = { heter: { replicas: 1, template: template() }, worker: { replicas: 3, template: template() }, ps: { replicas: 2, template: template() } };
+    const spec = {
+      heter: { replicas: 1, template: template() },
+      worker: { replicas: 3, template: template() },
+      ps: { replicas: 2, template: template() },
+    };
     expect(rolesOf(spec)).to.deep.equal(['ps', 'worker', 'heter']);
     expect(totalReplicas(spec)).to.equal(6);
   });

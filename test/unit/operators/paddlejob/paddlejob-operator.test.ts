@@ -23,7 +23,10 @@ function setup(options: Partial<PaddleJobOperatorOptions> = {}, shared?: FakeClu
   const sampleSets = f.informer<SampleSet>(SAMPLESET);
   const reconcile = async (name = 'job', ns = 'ns') => {
     const obj = jobs.get(name, ns);
-    return (op as unknown as { reconcile(k: { namespace: string; name: string }, o: PaddleJob | undefined): Promise<unknown> }).reconcile({ namespace: ns, name }, obj);
+    return (op as unknown as { reconcile(k: { namespace: string; name: string }, o: PaddleJob | undefined): Promise<unknown> }).reconcile(
+      { namespace: ns, name },
+      obj,
+    );
   };
   const add = (job: PaddleJob) => f.put(PADDLEJOB, job);
   return { api: f.api, events: f.events, op, jobs, pods, configMaps, services, sampleSets, reconcile, add };
@@ -62,9 +65,17 @@ describe('PaddleJobOperator reconcile', () => {
     h.add(psJob(2, 3));
     await h.reconcile();
     const creates = h.api.writes().filter((c) => c.verb === 'create');
-    expect(names(creates.map((c) => c.body as KubernetesObject))).to.deep.equal(['job-ps-0', 'job-ps-1', 'job-worker-0', 'job-worker-1', 'job-worker-2']);
+    expect(names(creates.map((c) => c.body as KubernetesObject))).to.deep.equal([
+      'job-ps-0',
+      'job-ps-1',
+      'job-worker-0',
+      'job-worker-1',
+      'job-worker-2',
+    ]);
     expect(h.configMaps.list(), 'no IPs yet').to.have.length(0);
-    expect(h.jobs.get('job', 'ns')!.status, 'the pass that created pods leaves the status to the pass their events trigger').to.equal(undefined);
+    expect(h.jobs.get('job', 'ns')!.status, 'the pass that created pods leaves the status to the pass their events trigger').to.equal(
+      undefined,
+    );
     await h.reconcile();
     expect(h.api.writes().filter((c) => c.verb === 'create' && c.plural === 'pods')).to.have.length(5);
     expect(h.jobs.get('job', 'ns')!.status).to.deep.include({ phase: 'Pending', mode: 'PS' });
@@ -84,7 +95,10 @@ describe('PaddleJobOperator reconcile', () => {
     expect(status.ps).to.deep.include({ running: 2 });
     expect(status.worker!.refs!.map((r) => r.name)).to.deep.equal(['job-worker-0', 'job-worker-1', 'job-worker-2']);
 
-    expect(h.events.filter((e) => e.reason === 'Pending'), 'a new job being Pending is no news').to.deep.equal([]);
+    expect(
+      h.events.filter((e) => e.reason === 'Pending'),
+      'a new job being Pending is no news',
+    ).to.deep.equal([]);
     expect(h.events.filter((e) => e.reason === 'Running')).to.have.length(1);
 
     const before = h.api.writes().length;
@@ -115,7 +129,11 @@ describe('PaddleJobOperator reconcile', () => {
   it('reports pod creation failures as an event and an error (backoff retry)', async () => {
     const h = setup();
     const { ApiError } = await import('../../../../src/kube/api-error.js');
-    h.api.failNext = { match: (c) => c.verb === 'create' && c.plural === 'pods', count: Infinity, error: () => new ApiError(403, 'Forbidden', 'exceeded quota') };
+    h.api.failNext = {
+      match: (c) => c.verb === 'create' && c.plural === 'pods',
+      count: Infinity,
+      error: () => new ApiError(403, 'Forbidden', 'exceeded quota'),
+    };
     h.add(collectiveJob(2));
     let err: unknown;
     await h.reconcile().catch((e: unknown) => {
@@ -134,14 +152,24 @@ describe('PaddleJobOperator reconcile', () => {
     await h.reconcile();
     expect(h.configMaps.get('job', 'ns')!.data!.PADDLE_TRAINERS_NUM).to.equal('3');
 
-    h.add({ ...job, metadata: { ...job.metadata, generation: 2 }, spec: { ...job.spec, worker: { ...job.spec.worker!, replicas: 5 } }, status: h.jobs.get('job', 'ns')!.status });
+    h.add({
+      ...job,
+      metadata: { ...job.metadata, generation: 2 },
+      spec: { ...job.spec, worker: { ...job.spec.worker!, replicas: 5 } },
+      status: h.jobs.get('job', 'ns')!.status,
+    });
     await h.reconcile();
     expect(names(h.pods.list())).to.have.length(5);
     runAll(h);
     await h.reconcile();
     expect(h.configMaps.get('job', 'ns')!.data!.PADDLE_TRAINERS_NUM).to.equal('5');
 
-    h.add({ ...job, metadata: { ...job.metadata, generation: 3 }, spec: { ...job.spec, worker: { ...job.spec.worker!, replicas: 2 } }, status: h.jobs.get('job', 'ns')!.status });
+    h.add({
+      ...job,
+      metadata: { ...job.metadata, generation: 3 },
+      spec: { ...job.spec, worker: { ...job.spec.worker!, replicas: 2 } },
+      status: h.jobs.get('job', 'ns')!.status,
+    });
     await h.reconcile();
     expect(names(h.pods.list())).to.deep.equal(['job-worker-0', 'job-worker-1']);
     const data = h.configMaps.get('job', 'ns')!.data!;
@@ -160,7 +188,9 @@ describe('PaddleJobOperator reconcile', () => {
     const stale = h.jobs.get('job', 'ns')!;
     await h.reconcile();
     const writes = h.api.writes();
-    const statusWrite = writes.findIndex((c) => c.subresource === 'status' && (c.body as { status: { phase: string } }).status.phase === 'Completed');
+    const statusWrite = writes.findIndex(
+      (c) => c.subresource === 'status' && (c.body as { status: { phase: string } }).status.phase === 'Completed',
+    );
     const firstDelete = writes.findIndex((c) => c.verb === 'delete');
     expect(statusWrite).to.be.greaterThan(-1);
     expect(firstDelete).to.be.greaterThan(statusWrite);
@@ -171,7 +201,12 @@ describe('PaddleJobOperator reconcile', () => {
     h.jobs.put(stale);
     const before = h.api.writes().length;
     await h.reconcile();
-    expect(h.api.writes().slice(before).filter((c) => c.verb === 'create')).to.deep.equal([]);
+    expect(
+      h.api
+        .writes()
+        .slice(before)
+        .filter((c) => c.verb === 'create'),
+    ).to.deep.equal([]);
   });
 
   it('OnFailure: a failed worker fails the job and its pods are deleted', async () => {
@@ -245,7 +280,10 @@ describe('PaddleJobOperator reconcile', () => {
     const res = await again.reconcile('third');
     expect(res).to.deep.equal({ requeueAfterMs: 30_000 });
     expect(again.pods.list('ns', (p) => p.metadata!.name!.startsWith('third'))).to.have.length(0);
-    expect(again.jobs.get('third', 'ns')!.status!.conditions!.find((c) => c.type === 'HostPortsAllocated')).to.include({ status: 'False', reason: 'HostPortsExhausted' });
+    expect(again.jobs.get('third', 'ns')!.status!.conditions!.find((c) => c.type === 'HostPortsAllocated')).to.include({
+      status: 'False',
+      reason: 'HostPortsExhausted',
+    });
   });
 
   it('sampleSetRef: waits with a condition until the SampleSet is Ready, then pins pods to cache nodes', async () => {
@@ -253,14 +291,19 @@ describe('PaddleJobOperator reconcile', () => {
     h.add(collectiveJob(3, { sampleSetRef: { name: 'imagenet', mountPath: '/mnt/imagenet' } }));
     await h.reconcile();
     expect(h.pods.list()).to.have.length(0);
-    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({ status: 'False', reason: 'SampleSetNotFound' });
+    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({
+      status: 'False',
+      reason: 'SampleSetNotFound',
+    });
 
     h.sampleSets.put(makeSampleSet('imagenet', 2, 'Syncing'));
     expect(h.op.jobsUsingSampleSet(makeSampleSet('imagenet'))).to.deep.equal([{ namespace: 'ns', name: 'job' }]);
     expect(h.op.jobsUsingSampleSet(makeSampleSet('other'))).to.deep.equal([]);
     await h.reconcile();
     expect(h.pods.list()).to.have.length(0);
-    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({ reason: 'SampleSetNotReady' });
+    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({
+      reason: 'SampleSetNotReady',
+    });
 
     h.sampleSets.put(makeSampleSet('imagenet', 2, 'Ready'));
     await h.reconcile();
@@ -268,12 +311,15 @@ describe('PaddleJobOperator reconcile', () => {
     await h.reconcile();
     const w0 = h.pods.get('job-worker-0', 'ns')!;
     expect(w0.spec!.volumes).to.deep.include({ name: 'paddle-sampleset', persistentVolumeClaim: { claimName: 'imagenet' } });
-    expect(w0.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0].matchExpressions).to.deep.equal([
-      { key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: ['imagenet-runtime-0'] },
-    ]);
+    expect(
+      w0.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms[0].matchExpressions,
+    ).to.deep.equal([{ key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: ['imagenet-runtime-0'] }]);
     expect(h.pods.get('job-worker-2', 'ns')!.spec!.affinity).to.equal(undefined);
     expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'SampleSetReady')).to.include({ status: 'True' });
-    expect(h.api.writes().some((c) => c.plural === 'samplesets'), 'the SampleSet is never written').to.equal(false);
+    expect(
+      h.api.writes().some((c) => c.plural === 'samplesets'),
+      'the SampleSet is never written',
+    ).to.equal(false);
   });
 
   it('sampleSetRef: a SampleSet whose cache engine is not installed holds the job with a condition naming it, no guessed names', async () => {
@@ -293,7 +339,10 @@ describe('PaddleJobOperator reconcile', () => {
     h.add(collectiveJob(2, { schedulingPolicy: { minAvailable: 2 } }));
     await h.reconcile();
     await h.reconcile();
-    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'GangScheduling')).to.include({ status: 'False', reason: 'GangSchedulingUnavailable' });
+    expect(h.jobs.get('job', 'ns')!.status!.conditions!.find((c) => c.type === 'GangScheduling')).to.include({
+      status: 'False',
+      reason: 'GangSchedulingUnavailable',
+    });
     expect(h.pods.list()).to.have.length(2);
     expect(h.pods.get('job-worker-0', 'ns')!.spec!.schedulerName).to.equal(undefined);
   });
@@ -313,7 +362,10 @@ describe('PaddleJobOperator reconcile', () => {
     } as KubernetesObject);
     h.add(psJob(2, 3, { schedulingPolicy: { queue: 'q' } }));
     await h.reconcile();
-    const pg = h.api.objects.get('podgroups/ns/job') as unknown as { spec: { minMember: number; queue: string }; metadata: { ownerReferences: { uid: string }[] } };
+    const pg = h.api.objects.get('podgroups/ns/job') as unknown as {
+      spec: { minMember: number; queue: string };
+      metadata: { ownerReferences: { uid: string }[] };
+    };
     expect(pg.spec).to.deep.include({ minMember: 5, queue: 'q' });
     expect(pg.metadata.ownerReferences[0].uid).to.equal('uid-job');
     const pod = h.pods.get('job-ps-0', 'ns')!;
@@ -333,7 +385,10 @@ describe('PaddleJobOperator reconcile', () => {
     h.add(job);
     await h.reconcile(job.metadata.name);
     expect(h.pods.list()).to.have.length(0);
-    expect(h.jobs.get(job.metadata.name, 'ns')!.status!.conditions!.find((c) => c.type === 'SpecValid')).to.include({ status: 'False', reason: 'NameTooLong' });
+    expect(h.jobs.get(job.metadata.name, 'ns')!.status!.conditions!.find((c) => c.type === 'SpecValid')).to.include({
+      status: 'False',
+      reason: 'NameTooLong',
+    });
   });
 
   it('removes the legacy finalizer of a deleted job and forgets a vanished one', async () => {

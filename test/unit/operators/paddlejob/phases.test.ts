@@ -30,7 +30,7 @@ describe('PaddleJob phases (pure parts)', () => {
     expect(desiredMembers(psJob(1, 2)).map((m) => m.name)).to.deep.equal(['job-ps-0', 'job-worker-0', 'job-worker-1']);
   });
 
-  it('memberAddresses: pod IPs of the job\'s own pods, host ports in Host intranet, nothing for a missing pod', () => {
+  it("memberAddresses: pod IPs of the job's own pods, host ports in Host intranet, nothing for a missing pod", () => {
     const job = collectiveJob(2);
     const pods = new Map<string, V1Pod>([['job-worker-0', memberPod(job, 'worker', 0, 'Running', { ip: '10.1.0.1' })]]);
     const at = memberAddresses(job, (name) => pods.get(name), {});
@@ -38,7 +38,10 @@ describe('PaddleJob phases (pure parts)', () => {
     expect(at('worker', 1)).to.equal(undefined);
     const host = collectiveJob(1, { intranet: 'Host' });
     const hostPods = new Map<string, V1Pod>([['job-worker-0', memberPod(host, 'worker', 0, 'Running', { ip: '10.1.0.2' })]]);
-    expect(memberAddresses(host, (name) => hostPods.get(name), { 'worker-0': 35000 })('worker', 0)).to.deep.equal({ host: '10.1.0.2', port: 35000 });
+    expect(memberAddresses(host, (name) => hostPods.get(name), { 'worker-0': 35000 })('worker', 0)).to.deep.equal({
+      host: '10.1.0.2',
+      port: 35000,
+    });
     const svc = collectiveJob(1, { intranet: 'Service' });
     expect(memberAddresses(svc, () => undefined, {})('worker', 0)?.host).to.equal('job-worker-0');
   });

@@ -15,10 +15,22 @@ describe('paddlejob pod builder', () => {
     const pod = buildPod(psJob(), 'worker', 1);
     expect(pod.metadata!.name).to.equal('job-worker-1');
     expect(pod.metadata!.namespace).to.equal('ns');
-    expect(pod.metadata!.labels).to.include({ [PADDLE_JOB_NAME]: 'job', [PADDLE_RES_TYPE]: 'worker', [PADDLE_RES_INDEX]: '1', [PADDLE_RES_NAME]: 'job-worker-1' });
+    expect(pod.metadata!.labels).to.include({
+      [PADDLE_JOB_NAME]: 'job',
+      [PADDLE_RES_TYPE]: 'worker',
+      [PADDLE_RES_INDEX]: '1',
+      [PADDLE_RES_NAME]: 'job-worker-1',
+    });
     expect(pod.metadata!.annotations).to.include({ 'paddle-resource': 'worker' });
     expect(pod.metadata!.ownerReferences).to.deep.equal([
-      { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', name: 'job', uid: 'uid-job', controller: true, blockOwnerDeletion: true },
+      {
+        apiVersion: 'batch.paddlepaddle.org/v1',
+        kind: 'PaddleJob',
+        name: 'job',
+        uid: 'uid-job',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
     ]);
   });
 
@@ -32,7 +44,14 @@ describe('paddlejob pod builder', () => {
 
   it('puts the Paddle environment contract on every container', () => {
     const job = psJob();
-    job.spec.ps!.template!.spec!.containers.push({ name: 'sidecar', image: 'side', env: [{ name: 'PADDLE_TRAINER_ID', value: 'user' }, { name: 'KEEP', value: '1' }] });
+    job.spec.ps!.template!.spec!.containers.push({
+      name: 'sidecar',
+      image: 'side',
+      env: [
+        { name: 'PADDLE_TRAINER_ID', value: 'user' },
+        { name: 'KEEP', value: '1' },
+      ],
+    });
     const pod = buildPod(job, 'ps', 1);
     for (let c = 0; c < 2; c++) {
       const env = envOf(pod, c);
@@ -117,11 +136,16 @@ describe('paddlejob pod builder', () => {
         const pod = buildPod(job, role, i, { sampleSet: binding });
         expect(pod.spec!.volumes).to.deep.include({ name: 'paddle-sampleset', persistentVolumeClaim: { claimName: 'imagenet' } });
         for (const c of [...pod.spec!.containers, ...pod.spec!.initContainers!]) {
-          expect(c.volumeMounts, `${pod.metadata!.name}/${c.name}`).to.deep.include({ name: 'paddle-sampleset', mountPath: '/mnt/imagenet' });
+          expect(c.volumeMounts, `${pod.metadata!.name}/${c.name}`).to.deep.include({
+            name: 'paddle-sampleset',
+            mountPath: '/mnt/imagenet',
+          });
         }
         const terms = pod.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
         if (i < 2) {
-          expect(terms).to.deep.equal([{ matchExpressions: [{ key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: [`imagenet-runtime-${i}`] }] }]);
+          expect(terms).to.deep.equal([
+            { matchExpressions: [{ key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: [`imagenet-runtime-${i}`] }] },
+          ]);
         } else {
           expect(terms, 'beyond the partitions: no cache affinity').to.equal(undefined);
         }

@@ -29,12 +29,19 @@ describe('paddlejob PodGroup', () => {
   });
 
   it('takes minAvailable, minResources, queue and priority class from the scheduling policy', () => {
-    const job = psJob(2, 3, { schedulingPolicy: { minAvailable: 3, queue: 'train', priorityClass: 'high', minResources: { cpu: '1500m', memory: '2Gi' } } });
+    const job = psJob(2, 3, {
+      schedulingPolicy: { minAvailable: 3, queue: 'train', priorityClass: 'high', minResources: { cpu: '1500m', memory: '2Gi' } },
+    });
     const pg = buildPodGroup(job);
     expect(pg).to.deep.include({ apiVersion: 'scheduling.volcano.sh/v1beta1', kind: 'PodGroup' });
     expect(pg.metadata!.name).to.equal('job');
     expect(pg.metadata!.ownerReferences![0]).to.include({ kind: 'PaddleJob', controller: true });
-    expect(pg.spec).to.deep.equal({ minMember: 3, minResources: { cpu: '1500m', memory: '2147483648' }, queue: 'train', priorityClassName: 'high' });
+    expect(pg.spec).to.deep.equal({
+      minMember: 3,
+      minResources: { cpu: '1500m', memory: '2147483648' },
+      queue: 'train',
+      priorityClassName: 'high',
+    });
   });
 
   it('needs an update only when a field we set differs', () => {
@@ -43,7 +50,9 @@ describe('paddlejob PodGroup', () => {
     const pg = { spec: { minMember: 2, queue: 'default' } };
     expect(podGroupNeedsUpdate(pg, want), 'a queue Volcano defaulted is not ours to change').to.equal(false);
     expect(podGroupNeedsUpdate({ spec: { minMember: 1 } }, want)).to.equal(true);
-    expect(podGroupNeedsUpdate({ spec: { minMember: 2, minResources: { cpu: '1000m' } } }, { minMember: 2, minResources: { cpu: '1' } })).to.equal(false);
+    expect(
+      podGroupNeedsUpdate({ spec: { minMember: 2, minResources: { cpu: '1000m' } } }, { minMember: 2, minResources: { cpu: '1' } }),
+    ).to.equal(false);
     expect(podGroupNeedsUpdate({ spec: { minMember: 2, queue: 'a' } }, { minMember: 2, queue: 'b' })).to.equal(true);
   });
 });

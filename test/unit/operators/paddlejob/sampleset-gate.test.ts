@@ -25,7 +25,7 @@ describe('paddlejob SampleSet gate', () => {
     expect(sampleSetCondition(gate, 1)).to.include({ type: 'SampleSetReady', status: 'True', reason: 'SampleSetReady' });
   });
 
-  it('accepts an explicit namespace equal to the job\'s', () => {
+  it("accepts an explicit namespace equal to the job's", () => {
     const job = collectiveJob(2, { sampleSetRef: { name: 'imagenet', namespace: 'ns', mountPath: '/data' } });
     expect(checkSampleSet(job, lookupOf(makeSampleSet('imagenet')), engines)!.open).to.equal(true);
   });
@@ -43,12 +43,14 @@ describe('paddlejob SampleSet gate', () => {
     expect(sampleSetCondition(gate, 1)).to.include({ status: 'False', reason: 'SampleSetNotReady' });
   });
 
-  it('holds the job when the SampleSet\'s cache engine is not installed, before looking at its phase', () => {
+  it("holds the job when the SampleSet's cache engine is not installed, before looking at its phase", () => {
     const job = collectiveJob(2, { sampleSetRef: { name: 'imagenet', mountPath: '/data' } });
     for (const phase of ['Ready', 'Syncing']) {
       const gate = checkSampleSet(job, lookupOf(makeSampleSet('imagenet', 2, phase, 'ns', 'alluxio')), engines)!;
       expect(gate).to.deep.include({ open: false, reason: 'CacheEngineNotInstalled' });
-      expect(gate.message).to.equal('SampleSet ns/imagenet uses cache engine "alluxio", which this operator does not have installed (installed: juicefs); the job waits until it runs with that engine');
+      expect(gate.message).to.equal(
+        'SampleSet ns/imagenet uses cache engine "alluxio", which this operator does not have installed (installed: juicefs); the job waits until it runs with that engine',
+      );
       expect(sampleSetCondition(gate, 1)).to.include({ type: 'SampleSetReady', status: 'False', reason: 'CacheEngineNotInstalled' });
     }
   });

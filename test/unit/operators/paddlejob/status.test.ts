@@ -1,13 +1,22 @@
 import { expect } from 'chai';
 import type { PaddleJob } from '../../../../src/api/paddlejob.js';
-import { decidePhase, memberPods, nextStatus, podState, roleStatuses, statusChanged, statusPatch } from '../../../../src/operators/paddlejob/status.js';
+import {
+  decidePhase,
+  memberPods,
+  nextStatus,
+  podState,
+  roleStatuses,
+  statusChanged,
+  statusPatch,
+} from '../../../../src/operators/paddlejob/status.js';
 import { collectiveJob, makeJob, memberPod, psJob, template } from './fixtures.js';
 
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
 function all(job: PaddleJob, phase: Parameters<typeof memberPod>[3] = 'Running') {
   const pods = [];
-  for (const role of ['ps', 'worker', 'heter'] as const) for (let i = 0; i < (job.spec[role]?.replicas ?? 0); i++) pods.push(memberPod(job, role, i, phase));
+  for (const role of ['ps', 'worker', 'heter'] as const)
+    for (let i = 0; i < (job.spec[role]?.replicas ?? 0); i++) pods.push(memberPod(job, role, i, phase));
   return pods;
 }
 
@@ -35,7 +44,11 @@ describe('paddlejob status', () => {
 
   it('per-role counts and refs, zeros included', () => {
     const job = psJob(2, 2);
-    const roles = roleStatuses(job.spec, [memberPod(job, 'ps', 0), memberPod(job, 'ps', 1, 'Pending'), memberPod(job, 'worker', 0, 'Running', { ready: false })]);
+    const roles = roleStatuses(job.spec, [
+      memberPod(job, 'ps', 0),
+      memberPod(job, 'ps', 1, 'Pending'),
+      memberPod(job, 'worker', 0, 'Running', { ready: false }),
+    ]);
     expect(roles.ps).to.deep.include({ pending: 1, starting: 0, running: 1, failed: 0, succeeded: 0, unknown: 0 });
     expect(roles.ps!.refs).to.deep.equal([
       { apiVersion: 'v1', kind: 'Pod', name: 'job-ps-0', namespace: 'ns', uid: 'uid-job-ps-0' },
@@ -46,13 +59,16 @@ describe('paddlejob status', () => {
   });
 
   describe('phase', () => {
-    const phase = (job: PaddleJob, pods: ReturnType<typeof memberPod>[]) => decidePhase(job.spec, roleStatuses(job.spec, memberPods(job, pods))).phase;
+    const phase = (job: PaddleJob, pods: ReturnType<typeof memberPod>[]) =>
+      decidePhase(job.spec, roleStatuses(job.spec, memberPods(job, pods))).phase;
 
     it('Pending with no pods or a missing/pending member', () => {
       const job = psJob(1, 2);
       expect(phase(job, [])).to.equal('Pending');
       expect(phase(job, [memberPod(job, 'ps', 0), memberPod(job, 'worker', 0)])).to.equal('Pending');
-      expect(phase(job, [memberPod(job, 'ps', 0), memberPod(job, 'worker', 0), memberPod(job, 'worker', 1, 'Pending')])).to.equal('Pending');
+      expect(phase(job, [memberPod(job, 'ps', 0), memberPod(job, 'worker', 0), memberPod(job, 'worker', 1, 'Pending')])).to.equal(
+        'Pending',
+      );
     });
 
     it('Starting while members exist but some are not ready', () => {
@@ -67,8 +83,20 @@ describe('paddlejob status', () => {
 
     it('Completed when every worker succeeded, even with parameter servers still running', () => {
       const job = psJob(2, 2);
-      expect(phase(job, [...all(job).filter((p) => p.metadata!.name!.includes('ps')), memberPod(job, 'worker', 0, 'Succeeded'), memberPod(job, 'worker', 1, 'Succeeded')])).to.equal('Completed');
-      expect(phase(job, [...all(job).filter((p) => p.metadata!.name!.includes('ps')), memberPod(job, 'worker', 0, 'Succeeded'), memberPod(job, 'worker', 1)])).to.equal('Running');
+      expect(
+        phase(job, [
+          ...all(job).filter((p) => p.metadata!.name!.includes('ps')),
+          memberPod(job, 'worker', 0, 'Succeeded'),
+          memberPod(job, 'worker', 1, 'Succeeded'),
+        ]),
+      ).to.equal('Completed');
+      expect(
+        phase(job, [
+          ...all(job).filter((p) => p.metadata!.name!.includes('ps')),
+          memberPod(job, 'worker', 0, 'Succeeded'),
+          memberPod(job, 'worker', 1),
+        ]),
+      ).to.equal('Running');
     });
 
     it('Completed for a job without workers when every pod succeeded', () => {
@@ -78,7 +106,9 @@ describe('paddlejob status', () => {
 
     it('Failed as soon as one member failed', () => {
       const job = collectiveJob(3);
-      expect(phase(job, [memberPod(job, 'worker', 0), memberPod(job, 'worker', 1, 'Failed'), memberPod(job, 'worker', 2, 'Succeeded')])).to.equal('Failed');
+      expect(
+        phase(job, [memberPod(job, 'worker', 0), memberPod(job, 'worker', 1, 'Failed'), memberPod(job, 'worker', 2, 'Succeeded')]),
+      ).to.equal('Failed');
     });
   });
 
@@ -97,7 +127,14 @@ describe('paddlejob status', () => {
     const job = collectiveJob(2);
     const done = nextStatus(job, all(job, 'Succeeded'), undefined, NOW);
     expect(done).to.deep.include({ phase: 'Completed', completionTime: '2026-01-02T03:04:05Z', startTime: '2026-01-02T03:04:05Z' });
-    expect(done.conditions).to.deep.include({ type: 'Completed', status: 'True', reason: 'WorkersSucceeded', message: 'all 2 workers succeeded', observedGeneration: 1, lastTransitionTime: '2026-01-02T03:04:05Z' });
+    expect(done.conditions).to.deep.include({
+      type: 'Completed',
+      status: 'True',
+      reason: 'WorkersSucceeded',
+      message: 'all 2 workers succeeded',
+      observedGeneration: 1,
+      lastTransitionTime: '2026-01-02T03:04:05Z',
+    });
 
     const failed = nextStatus(job, [memberPod(job, 'worker', 0), memberPod(job, 'worker', 1, 'Failed', { exitCode: 3 })], undefined, NOW);
     expect(failed.phase).to.equal('Failed');

@@ -65,7 +65,12 @@ export class FakeRuntime implements RuntimeJobCalls {
     const existing = s.jobs.get(req.id);
     if (existing) return existing.state;
     const full = this.full.get(baseUrl);
-    if (full) throw new RuntimeBusyError(`POST /jobs → 429: the runtime's job queue is full (${full.limit} pending jobs); retry later`, full.retryAfterMs, full.limit);
+    if (full)
+      throw new RuntimeBusyError(
+        `POST /jobs → 429: the runtime's job queue is full (${full.limit} pending jobs); retry later`,
+        full.retryAfterMs,
+        full.limit,
+      );
     const state: RuntimeJobState = { id: req.id, type: req.type, status: 'pending' };
     s.jobs.set(req.id, { state, req });
     return state;

@@ -28,7 +28,9 @@ export function fakeEngine(): CacheEngine {
       if (t === 'warmup') return { id, type: t, options: { paths: job.spec.warmupOptions?.paths, shard, shards } };
       if (t === 'clear') return { id, type: t, options: { paths: job.spec.clearOptions?.paths } };
       const source = job.spec.syncOptions?.source ?? sampleSet.spec.source?.uri ?? '';
-      const creds = secret?.data ? Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()])) : undefined;
+      const creds = secret?.data
+        ? Object.fromEntries(Object.entries(secret.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]))
+        : undefined;
       return { id, type: 'sync', options: { source, destination: job.spec.syncOptions?.destination }, credentials: creds };
     },
   };

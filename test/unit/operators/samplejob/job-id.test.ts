@@ -2,10 +2,20 @@ import { expect } from 'chai';
 import type { SampleJob, SampleJobSpec } from '../../../../src/api/samplejob.js';
 import { canonicalJson, jobId, jobIdOf, specHash } from '../../../../src/operators/samplejob/job-id.js';
 
-const spec = (over: Partial<SampleJobSpec> = {}): SampleJobSpec => ({ type: 'rmr', sampleSetRef: { name: 'ds' }, rmrOptions: { paths: ['/a'] }, ...over });
+const spec = (over: Partial<SampleJobSpec> = {}): SampleJobSpec => ({
+  type: 'rmr',
+  sampleSetRef: { name: 'ds' },
+  rmrOptions: { paths: ['/a'] },
+  ...over,
+});
 
 function job(name = 'clean-a', uid = 'u-1', generation = 1, s = spec()): SampleJob {
-  return { apiVersion: 'batch.paddlepaddle.org/v1alpha1', kind: 'SampleJob', metadata: { name, uid, generation, namespace: 'ns' }, spec: s };
+  return {
+    apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+    kind: 'SampleJob',
+    metadata: { name, uid, generation, namespace: 'ns' },
+    spec: s,
+  };
 }
 
 describe('samplejob run id', () => {
@@ -15,13 +25,25 @@ describe('samplejob run id', () => {
   it('hashes the spec stably regardless of key order', () => {
     const a = specHash({ type: 'rmr', sampleSetRef: { name: 'ds' }, rmrOptions: { paths: ['/a'] } });
     const b = specHash({ rmrOptions: { paths: ['/a'] }, sampleSetRef: { name: 'ds' }, type: 'rmr' });
-    expect(a).to.equal(b).and.to.match(/^[0-9a-f]{16}$/);
+    expect(a)
+      .to.equal(b)
+      .and.to.match(/^[0-9a-f]{16}$/);
   });
   it('changes the hash when the work changes, not when only schedule fields do', () => {
     const base = specHash(spec());
     expect(specHash(spec({ rmrOptions: { paths: ['/b'] } }))).to.not.equal(base);
     expect(specHash(spec({ terminate: true }))).to.not.equal(base);
-    expect(specHash(spec({ suspend: true, concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 3, failedJobsHistoryLimit: 1, startingDeadlineSeconds: 5 }))).to.equal(base);
+    expect(
+      specHash(
+        spec({
+          suspend: true,
+          concurrencyPolicy: 'Forbid',
+          successfulJobsHistoryLimit: 3,
+          failedJobsHistoryLimit: 1,
+          startingDeadlineSeconds: 5,
+        }),
+      ),
+    ).to.equal(base);
   });
   it('derives the same id for the same (uid, spec hash, generation) — a retried reconcile reuses it', () => {
     expect(jobIdOf(job())).to.equal(jobIdOf(job()));

@@ -22,21 +22,24 @@ describe('samplejob progress', () => {
     expect(aggregateProgress([{ phase: 'Running', progress: { filesDone: 1, filesTotal: 4 } }]).percent).to.equal('25%');
   });
   it('does not let a finished pod make the job look done while another has not started', () => {
-    const p = aggregateProgress([
-      { phase: 'Succeeded', progress: { bytesDone: 400, bytesTotal: 400 } },
-      { phase: 'Pending' },
-    ]);
+    const p = aggregateProgress([{ phase: 'Succeeded', progress: { bytesDone: 400, bytesTotal: 400 } }, { phase: 'Pending' }]);
     expect(p.percent).to.equal('50%');
   });
   it('never says 100% before every pod succeeded, and says it when they did', () => {
     expect(aggregateProgress([{ phase: 'Running', progress: { bytesDone: 400, bytesTotal: 400 } }]).percent).to.equal('99%');
-    expect(aggregateProgress([{ phase: 'Succeeded' }, { phase: 'Succeeded', progress: { filesDone: 3 } }])).to.deep.equal({ filesDone: 3, percent: '100%' });
+    expect(aggregateProgress([{ phase: 'Succeeded' }, { phase: 'Succeeded', progress: { filesDone: 3 } }])).to.deep.equal({
+      filesDone: 3,
+      percent: '100%',
+    });
   });
   it('rises as the pods progress', () => {
-    const seen = [0, 100, 250, 400].map((d) => aggregateProgress([
-      { phase: 'Running', progress: { bytesDone: d, bytesTotal: 400 } },
-      { phase: 'Running', progress: { bytesDone: d / 2, bytesTotal: 400 } },
-    ]).percent);
+    const seen = [0, 100, 250, 400].map(
+      (d) =>
+        aggregateProgress([
+          { phase: 'Running', progress: { bytesDone: d, bytesTotal: 400 } },
+          { phase: 'Running', progress: { bytesDone: d / 2, bytesTotal: 400 } },
+        ]).percent,
+    );
     expect(seen).to.deep.equal(['0%', '18%', '46%', '75%']);
   });
 });

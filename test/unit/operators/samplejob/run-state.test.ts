@@ -1,6 +1,13 @@
 import { expect } from 'chai';
 import type { SampleJobNodeStatus } from '../../../../src/api/samplejob.js';
-import { decideNode, jobPhaseOf, nodeFailureMessage, nodeFailureReason, type NodeContext, type TrackView } from '../../../../src/operators/samplejob/run-state.js';
+import {
+  decideNode,
+  jobPhaseOf,
+  nodeFailureMessage,
+  nodeFailureReason,
+  type NodeContext,
+  type TrackView,
+} from '../../../../src/operators/samplejob/run-state.js';
 
 const NOW = 1_000_000;
 const readyPod = { name: 'ds-runtime-0', uid: 'pod-a', ready: true, podIP: '10.0.0.1', nodeName: 'n1' };
@@ -21,7 +28,10 @@ describe('samplejob run state', () => {
       const notReady = { ...readyPod, ready: false };
       expect(decideNode(ctx({ attempts: 0 }, { pod: notReady }))).to.include({ action: 'observe', phase: 'Waiting', waiting: true });
       expect(decideNode(ctx({ attempts: 0 }, { pod: undefined, waitingSince: NOW - 10_000 }))).to.include({ action: 'observe' });
-      expect(decideNode(ctx({ attempts: 0 }, { pod: undefined, waitingSince: NOW - 61_000 }))).to.include({ action: 'fail', reason: 'RuntimeUnavailable' });
+      expect(decideNode(ctx({ attempts: 0 }, { pod: undefined, waitingSince: NOW - 61_000 }))).to.include({
+        action: 'fail',
+        reason: 'RuntimeUnavailable',
+      });
     });
     it('is done with terminal nodes', () => {
       expect(decideNode(ctx({ attempts: 1, phase: 'Succeeded' }))).to.deep.equal({ action: 'done' });
@@ -38,14 +48,33 @@ describe('samplejob run state', () => {
         message: undefined,
         progress: { filesDone: 3, filesTotal: 9 },
       });
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, status: 'succeeded' } }) }))).to.include({ action: 'observe', phase: 'Succeeded' });
+      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, status: 'succeeded' } }) }))).to.include({
+        action: 'observe',
+        phase: 'Succeeded',
+      });
     });
     it('turns a runtime failure or cancellation into a node failure with a reason', () => {
       const st = { id: 'j', type: 'rmr' as const, status: 'failed' as const, message: 'juicefs exited with 1' };
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: st }) }))).to.deep.equal({ action: 'fail', reason: 'JobFailed', message: 'juicefs exited with 1' });
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, status: 'cancelled', message: undefined } }) }))).to.include({ action: 'fail', reason: 'Cancelled' });
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, message: 'rm: "/link/x" resolves outside its root' } }) }))).to.include({ action: 'fail', reason: 'UnsafePath' });
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, message: 'refused: "a/b": "a" is a symlink on the way (rmr never follows a symlink)' } }) }))).to.include({ action: 'fail', reason: 'UnsafePath' });
+      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: st }) }))).to.deep.equal({
+        action: 'fail',
+        reason: 'JobFailed',
+        message: 'juicefs exited with 1',
+      });
+      expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, status: 'cancelled', message: undefined } }) }))).to.include({
+        action: 'fail',
+        reason: 'Cancelled',
+      });
+      expect(
+        decideNode(ctx({ attempts: 1 }, { track: track({ state: { ...st, message: 'rm: "/link/x" resolves outside its root' } }) })),
+      ).to.include({ action: 'fail', reason: 'UnsafePath' });
+      expect(
+        decideNode(
+          ctx(
+            { attempts: 1 },
+            { track: track({ state: { ...st, message: 'refused: "a/b": "a" is a symlink on the way (rmr never follows a symlink)' } }) },
+          ),
+        ),
+      ).to.include({ action: 'fail', reason: 'UnsafePath' });
     });
     it('resubmits a run its pod lost (unknown job) while attempts remain', () => {
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ unknown: true }) }))).to.include({ action: 'submit', resubmit: true });
@@ -54,11 +83,24 @@ describe('samplejob run state', () => {
     it('after a pod replacement, resubmits once the runtime there does not know the job, waiting for the pod to be ready', () => {
       const replaced = { ...readyPod, uid: 'pod-b' };
       // the old process may still answer on a reused address: its word counts until it says otherwise
-      expect(decideNode(ctx({ attempts: 1, phase: 'Running' }, { pod: replaced, track: track({ state: { id: 'j', type: 'warmup', status: 'running' } }) }))).to.include({ action: 'observe', phase: 'Running' });
-      expect(decideNode(ctx({ attempts: 1 }, { pod: replaced, track: track({ unknown: true }) }))).to.include({ action: 'submit', resubmit: true });
-      expect(decideNode(ctx({ attempts: 1 }, { pod: { ...replaced, ready: false }, track: track({ unknown: true }) }))).to.include({ action: 'observe', waiting: true });
+      expect(
+        decideNode(
+          ctx(
+            { attempts: 1, phase: 'Running' },
+            { pod: replaced, track: track({ state: { id: 'j', type: 'warmup', status: 'running' } }) },
+          ),
+        ),
+      ).to.include({ action: 'observe', phase: 'Running' });
+      expect(decideNode(ctx({ attempts: 1 }, { pod: replaced, track: track({ unknown: true }) }))).to.include({
+        action: 'submit',
+        resubmit: true,
+      });
+      expect(decideNode(ctx({ attempts: 1 }, { pod: { ...replaced, ready: false }, track: track({ unknown: true }) }))).to.include({
+        action: 'observe',
+        waiting: true,
+      });
     });
-    it('treats a job the runtime cancelled while shutting down as lost (resubmit), not as the user\'s cancel', () => {
+    it("treats a job the runtime cancelled while shutting down as lost (resubmit), not as the user's cancel", () => {
       const st = { id: 'j', type: 'warmup' as const, status: 'cancelled' as const, message: 'runtime shutting down before it started' };
       expect(decideNode(ctx({ attempts: 1 }, { track: track({ state: st }) }))).to.include({ action: 'submit', resubmit: true });
       expect(decideNode(ctx({ attempts: 3 }, { track: track({ state: st }) }))).to.include({ action: 'fail', reason: 'RuntimeLost' });
@@ -68,16 +110,26 @@ describe('samplejob run state', () => {
       expect(s).to.include({ action: 'fail', reason: 'RuntimeLost' });
     });
     it('retries a failed POST (same attempt) until the deadline, then fails as unreachable', () => {
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ submitPending: true, submitError: 'ECONNREFUSED' }), waitingSince: NOW - 1000 }))).to.deep.equal({ action: 'retry-submit' });
-      expect(decideNode(ctx({ attempts: 1 }, { track: track({ submitPending: true, submitError: 'ECONNREFUSED' }), waitingSince: NOW - 70_000 }))).to.include({
+      expect(
+        decideNode(ctx({ attempts: 1 }, { track: track({ submitPending: true, submitError: 'ECONNREFUSED' }), waitingSince: NOW - 1000 })),
+      ).to.deep.equal({ action: 'retry-submit' });
+      expect(
+        decideNode(
+          ctx({ attempts: 1 }, { track: track({ submitPending: true, submitError: 'ECONNREFUSED' }), waitingSince: NOW - 70_000 }),
+        ),
+      ).to.include({
         action: 'fail',
         reason: 'RuntimeUnreachable',
       });
     });
     it('keeps a node whose poll errors briefly, and fails it when the runtime stays unreachable', () => {
       const st = { id: 'j', type: 'warmup' as const, status: 'running' as const };
-      expect(decideNode(ctx({ attempts: 1, phase: 'Running' }, { track: track({ state: st, error: 'ECONNRESET', errorSince: NOW - 1000 }) }))).to.include({ action: 'observe', phase: 'Running' });
-      expect(decideNode(ctx({ attempts: 1, phase: 'Running' }, { track: track({ state: st, error: 'ECONNRESET', errorSince: NOW - 61_000 }) }))).to.include({ action: 'fail', reason: 'RuntimeUnreachable' });
+      expect(
+        decideNode(ctx({ attempts: 1, phase: 'Running' }, { track: track({ state: st, error: 'ECONNRESET', errorSince: NOW - 1000 }) })),
+      ).to.include({ action: 'observe', phase: 'Running' });
+      expect(
+        decideNode(ctx({ attempts: 1, phase: 'Running' }, { track: track({ state: st, error: 'ECONNRESET', errorSince: NOW - 61_000 }) })),
+      ).to.include({ action: 'fail', reason: 'RuntimeUnreachable' });
     });
   });
 

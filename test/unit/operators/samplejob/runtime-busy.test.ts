@@ -25,7 +25,14 @@ describe('SampleJob and a busy runtime (429)', () => {
       podWaitTimeoutMs: 60_000,
       ...more,
     });
-    const busyTrack = (nextSubmitAt: number) => ({ unknown: false, submitPending: true, submitFailures: 0, submitError: '429', nextSubmitAt, busy: { queueLimit: 100, refusals: 4 } });
+    const busyTrack = (nextSubmitAt: number) => ({
+      unknown: false,
+      submitPending: true,
+      submitFailures: 0,
+      submitError: '429',
+      nextSubmitAt,
+      busy: { queueLimit: 100, refusals: 4 },
+    });
 
     it('waits without a deadline while the runtime asks to, then submits again (same attempt)', () => {
       const step = decideNode(ctx({ track: busyTrack(NOW + 5000), waitingSince: NOW - 3_600_000 }));
@@ -34,7 +41,9 @@ describe('SampleJob and a busy runtime (429)', () => {
     });
 
     it('names the pod and the queue size, and makes RuntimeBusy the job reason while nothing runs', () => {
-      expect(runtimeBusyMessage('ds-runtime-0', 100)).to.equal('RuntimeBusy: runtime pod ds-runtime-0 has a full job queue (100 pending jobs); submitting again with backoff');
+      expect(runtimeBusyMessage('ds-runtime-0', 100)).to.equal(
+        'RuntimeBusy: runtime pod ds-runtime-0 has a full job queue (100 pending jobs); submitting again with backoff',
+      );
       const busy = { pod: 'ds-runtime-1', phase: 'Pending', attempts: 1, message: runtimeBusyMessage('ds-runtime-1', 100) };
       expect(jobPhaseOf([{ pod: 'ds-runtime-0', phase: 'Pending', attempts: 1 }, busy])).to.deep.equal({
         phase: 'Pending',
@@ -91,7 +100,13 @@ describe('SampleJob and a busy runtime (429)', () => {
       runtimePod(kube, 'ds', 0);
       rt.full.set(baseUrl(0), { limit: 100, retryAfterMs: 40 });
       // a short pod wait deadline: a busy runtime must not run into it
-      op = new SampleJobOperator(kube.context(), registry(), rt, new CacheStatsNotifier(), { longPollSeconds: 20, progressIntervalMs: 50, resyncMs: 500, statsSettleMs: 0, podWaitTimeoutMs: 200 });
+      op = new SampleJobOperator(kube.context(), registry(), rt, new CacheStatsNotifier(), {
+        longPollSeconds: 20,
+        progressIntervalMs: 50,
+        resyncMs: 500,
+        statsSettleMs: 0,
+        podWaitTimeoutMs: 200,
+      });
       await op.start();
       sampleJob(kube, 'rm', { type: 'rmr', rmrOptions: { paths: ['/a'] } });
       const cond = () => getJob(kube, 'rm')?.status?.conditions?.find((c) => c.type === 'Succeeded');

@@ -18,7 +18,13 @@ describe('SampleJobOperator', () => {
   let op: SampleJobOperator;
 
   async function startOperator(opts: SampleJobOperatorOptions = {}, clock?: Clock): Promise<void> {
-    op = new SampleJobOperator(kube.context(4, clock), registry(), rt, notifier, { longPollSeconds: 20, progressIntervalMs: 50, resyncMs: 500, statsSettleMs: 0, ...opts });
+    op = new SampleJobOperator(kube.context(4, clock), registry(), rt, notifier, {
+      longPollSeconds: 20,
+      progressIntervalMs: 50,
+      resyncMs: 500,
+      statsSettleMs: 0,
+      ...opts,
+    });
     await op.start();
   }
 
@@ -36,7 +42,14 @@ describe('SampleJobOperator', () => {
   const phase = (name: string): string | undefined => getJob(kube, name)?.status?.phase;
   const reason = (name: string): string | undefined => getJob(kube, name)?.status?.conditions?.find((c) => c.type === 'Succeeded')?.reason;
   const submits = (): { baseUrl: string; id?: string; shard?: number; shards?: number }[] =>
-    rt.calls.filter((c) => c.op === 'submit').map((c) => ({ baseUrl: c.baseUrl, id: c.id, shard: (c.req?.options as { shard?: number }).shard, shards: (c.req?.options as { shards?: number }).shards }));
+    rt.calls
+      .filter((c) => c.op === 'submit')
+      .map((c) => ({
+        baseUrl: c.baseUrl,
+        id: c.id,
+        shard: (c.req?.options as { shard?: number }).shard,
+        shards: (c.req?.options as { shards?: number }).shards,
+      }));
 
   describe('one-shot runs', () => {
     it('runs an rmr on runtime pod 0: Pending → Running → Succeeded, with times, nodes, events and a cache refresh', async () => {
@@ -69,8 +82,15 @@ describe('SampleJobOperator', () => {
       sampleSet(kube);
       runtimePod(kube, 'ds', 0);
       await startOperator();
-      kube.api.failNext = { match: (c) => c.verb === 'patch' && c.subresource === 'status', count: 1, error: () => new ApiError(500, 'InternalError', 'etcd timeout') };
-      const statusWrites = (): { status: { jobName?: string } }[] => kube.api.calls.filter((c) => c.verb === 'patch' && c.subresource === 'status').map((c) => c.body as { status: { jobName?: string } });
+      kube.api.failNext = {
+        match: (c) => c.verb === 'patch' && c.subresource === 'status',
+        count: 1,
+        error: () => new ApiError(500, 'InternalError', 'etcd timeout'),
+      };
+      const statusWrites = (): { status: { jobName?: string } }[] =>
+        kube.api.calls
+          .filter((c) => c.verb === 'patch' && c.subresource === 'status')
+          .map((c) => c.body as { status: { jobName?: string } });
       let writesBeforeSubmit = -1;
       const submit = rt.submit.bind(rt);
       rt.submit = (...args) => {
@@ -96,7 +116,11 @@ describe('SampleJobOperator', () => {
       await startOperator();
       sampleJob(kube, 'warm', { type: 'warmup' });
       await until(() => submits().length === 2, 2000, 'two submissions');
-      expect(submits().map((s) => [s.baseUrl, s.shard, s.shards]).sort()).to.deep.equal([
+      expect(
+        submits()
+          .map((s) => [s.baseUrl, s.shard, s.shards])
+          .sort(),
+      ).to.deep.equal([
         [baseUrl(0), 0, 2],
         [baseUrl(1), 1, 2],
       ]);
@@ -106,7 +130,13 @@ describe('SampleJobOperator', () => {
       await until(() => getJob(kube, 'warm')!.status?.progress?.percent === '12%', 2000, '12%');
       rt.update(baseUrl(1), id, 'running', { progress: { filesDone: 2, filesTotal: 4, bytesDone: 200, bytesTotal: 400 } });
       await until(() => getJob(kube, 'warm')!.status?.progress?.percent === '37%', 2000, '37%');
-      expect(getJob(kube, 'warm')!.status?.progress).to.deep.equal({ filesDone: 3, filesTotal: 8, bytesDone: 300, bytesTotal: 800, percent: '37%' });
+      expect(getJob(kube, 'warm')!.status?.progress).to.deep.equal({
+        filesDone: 3,
+        filesTotal: 8,
+        bytesDone: 300,
+        bytesTotal: 800,
+        percent: '37%',
+      });
       rt.update(baseUrl(0), id, 'succeeded', { progress: { filesDone: 4, filesTotal: 4, bytesDone: 400, bytesTotal: 400 } });
       await until(() => getJob(kube, 'warm')!.status?.nodes?.[0].phase === 'Succeeded', 2000, 'node 0 done');
       expect(phase('warm')).to.equal('Running');
@@ -172,13 +202,19 @@ describe('SampleJobOperator', () => {
     });
 
     // Class 7 of issue 12: a Secret of another namespace is never read.
-    it('refuses a Secret of another namespace (its own secretRef or the SampleSet\'s) without reading it: CrossNamespaceSecret', async () => {
+    it("refuses a Secret of another namespace (its own secretRef or the SampleSet's) without reading it: CrossNamespaceSecret", async () => {
       const ss = sampleSet(kube, 'ds', 1);
       runtimePod(kube, 'ds', 0);
-      kube.put(SECRET, { metadata: { name: 'src', namespace: 'victim' }, data: { 'access-key': Buffer.from('VICTIM').toString('base64') } });
+      kube.put(SECRET, {
+        metadata: { name: 'src', namespace: 'victim' },
+        data: { 'access-key': Buffer.from('VICTIM').toString('base64') },
+      });
       kube.put(SECRET, { metadata: { name: 'src', namespace: NS }, data: { 'access-key': Buffer.from('OWN').toString('base64') } });
       const other = sampleSet(kube, 'other', 1);
-      kube.put(SAMPLESET, { ...other, spec: { ...other.spec, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src', namespace: 'victim' } } } });
+      kube.put(SAMPLESET, {
+        ...other,
+        spec: { ...other.spec, source: { uri: 's3://bucket/prefix', secretRef: { name: 'src', namespace: 'victim' } } },
+      });
       runtimePod(kube, 'other', 0);
       await startOperator();
       sampleJob(kube, 'steal', { type: 'sync', secretRef: { name: 'src', namespace: 'victim' } });
@@ -205,7 +241,8 @@ describe('SampleJobOperator', () => {
       const id = getJob(kube, 'rm')!.status!.jobName!;
       rt.update(baseUrl(0), id, 'failed', { message: 'juicefs sync failed: parse "webdav://AKIDX:Zq9/xW7@host/": invalid port' });
       await until(() => phase('rm') === 'Failed', 2000, 'Failed');
-      const text = JSON.stringify(getJob(kube, 'rm')!.status) + JSON.stringify(kube.events) + JSON.stringify(kube.api.calls.map((c) => c.body));
+      const text =
+        JSON.stringify(getJob(kube, 'rm')!.status) + JSON.stringify(kube.events) + JSON.stringify(kube.api.calls.map((c) => c.body));
       expect(text).to.include('webdav://****@host/');
       expect(text).to.not.include('Zq9');
       expect(text).to.not.include('AKIDX');
@@ -343,7 +380,12 @@ describe('SampleJobOperator', () => {
       const id = getJob(kube, 'warm')!.status!.jobName!;
       await kube.api.delete(SAMPLEJOB, 'warm', NS);
       await until(() => getJob(kube, 'warm') === undefined, 2000, 'deleted');
-      expect(rt.calls.filter((c) => c.op === 'cancel').map((c) => [c.baseUrl, c.id]).sort()).to.deep.equal([
+      expect(
+        rt.calls
+          .filter((c) => c.op === 'cancel')
+          .map((c) => [c.baseUrl, c.id])
+          .sort(),
+      ).to.deep.equal([
         [baseUrl(0), id],
         [baseUrl(1), id],
       ]);
@@ -369,10 +411,16 @@ describe('SampleJobOperator', () => {
       sampleSet(kube, 'ds', 1);
       runtimePod(kube, 'ds', 0);
       await startOperator({}, clock);
-      const parent = sampleJob(kube, 'nightly', { type: 'warmup', schedule: '* * * * *', successfulJobsHistoryLimit: 1, concurrencyPolicy: 'Forbid' });
+      const parent = sampleJob(kube, 'nightly', {
+        type: 'warmup',
+        schedule: '* * * * *',
+        successfulJobsHistoryLimit: 1,
+        concurrencyPolicy: 'Forbid',
+      });
       const created = Date.parse(parent.metadata.creationTimestamp as unknown as string);
       const minute = (n: number): number => (Math.floor(created / 60_000) + n) * 60_000;
-      const children = (): SampleJob[] => kube.informer<SampleJob>(SAMPLEJOB).list(NS, (j) => j.metadata?.ownerReferences?.[0]?.name === 'nightly');
+      const children = (): SampleJob[] =>
+        kube.informer<SampleJob>(SAMPLEJOB).list(NS, (j) => j.metadata?.ownerReferences?.[0]?.name === 'nightly');
       clock.set(minute(1) + 10);
       op.enqueue(parent);
       await until(() => children().length === 1, 2000, 'first child');
@@ -410,14 +458,18 @@ describe('SampleJobOperator', () => {
       await kube.editSpec(SAMPLEJOB, 'nightly', NS, { ...getJob(kube, 'nightly')!.spec, suspend: true });
       clock.set(minute(4) + 10);
       op.enqueue(parent);
-      await until(() => getJob(kube, 'nightly')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Suspended') === true);
+      await until(
+        () => getJob(kube, 'nightly')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'Suspended') === true,
+      );
       expect(kube.api.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(2);
     });
 
     it('reports an invalid time zone on the parent and creates nothing', async () => {
       await startOperator();
       sampleJob(kube, 'tz', { type: 'warmup', schedule: '* * * * *', timeZone: 'Mars/Olympus' });
-      await until(() => getJob(kube, 'tz')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'InvalidSchedule') === true);
+      await until(
+        () => getJob(kube, 'tz')!.status?.conditions?.some((c) => c.type === 'Scheduled' && c.reason === 'InvalidSchedule') === true,
+      );
       expect(kube.api.calls.filter((c) => c.verb === 'create' && c.plural === 'samplejobs')).to.have.length(0);
     });
   });

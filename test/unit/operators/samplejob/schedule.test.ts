@@ -46,7 +46,15 @@ describe('samplejob schedule', () => {
       expect(a).to.match(/-\d+$/);
     });
     it('builds a child owned by the parent with the spec minus the schedule fields', () => {
-      const p = parent({ suspend: false, concurrencyPolicy: 'Forbid', successfulJobsHistoryLimit: 2, failedJobsHistoryLimit: 0, startingDeadlineSeconds: 30, timeZone: 'UTC', warmupOptions: { paths: ['/train'] } });
+      const p = parent({
+        suspend: false,
+        concurrencyPolicy: 'Forbid',
+        successfulJobsHistoryLimit: 2,
+        failedJobsHistoryLimit: 0,
+        startingDeadlineSeconds: 30,
+        timeZone: 'UTC',
+        warmupOptions: { paths: ['/train'] },
+      });
       const c = buildChild(p, 'nightly-1', new Date('2024-01-01T00:05:00Z'));
       expect(c.spec).to.deep.equal({ type: 'warmup', sampleSetRef: { name: 'imagenet' }, warmupOptions: { paths: ['/train'] } });
       expect(isScheduled(c)).to.equal(false);
@@ -102,7 +110,10 @@ describe('samplejob schedule', () => {
     it('creates the run that is due, records lastScheduleTime and active, and points at the next run', () => {
       const p = parent({ schedule: '0 * * * *' }, {}, '2024-01-01T00:10:00Z');
       const d = decideSchedule(p, [], T('2024-01-01T01:00:00.020Z'));
-      expect(d.toCreate).to.deep.equal({ name: childName('nightly', T('2024-01-01T01:00:00Z')), scheduledTime: new Date('2024-01-01T01:00:00Z') });
+      expect(d.toCreate).to.deep.equal({
+        name: childName('nightly', T('2024-01-01T01:00:00Z')),
+        scheduledTime: new Date('2024-01-01T01:00:00Z'),
+      });
       expect(d.lastScheduleTime?.toISOString()).to.equal('2024-01-01T01:00:00.000Z');
       expect(d.active.map((a) => a.name)).to.deep.equal([d.toCreate!.name]);
       expect(d.nextRunAt?.toISOString()).to.equal('2024-01-01T02:00:00.000Z');
@@ -182,7 +193,9 @@ describe('samplejob schedule', () => {
       const after = parent({ concurrencyPolicy: 'Forbid' }, { lastScheduleTime: d.lastScheduleTime!.toISOString() });
       const done = child(after, '2024-01-01T00:04:00Z', 'Succeeded', '2024-01-01T00:05:30Z');
       expect(decideSchedule(after, [done], T('2024-01-01T00:05:40Z')).toCreate).to.equal(undefined);
-      expect(decideSchedule(after, [done], T('2024-01-01T00:06:00Z')).toCreate?.scheduledTime.toISOString()).to.equal('2024-01-01T00:06:00.000Z');
+      expect(decideSchedule(after, [done], T('2024-01-01T00:06:00Z')).toCreate?.scheduledTime.toISOString()).to.equal(
+        '2024-01-01T00:06:00.000Z',
+      );
     });
     it('Forbid: a child being deleted does not block', () => {
       const p = parent({ concurrencyPolicy: 'Forbid' }, { lastScheduleTime: '2024-01-01T00:04:00Z' });
@@ -206,7 +219,10 @@ describe('samplejob schedule', () => {
 
     it('keeps 3 succeeded and 1 failed by default, deleting the oldest', () => {
       const d = decideSchedule(p, [ok(1), ok(2), ok(3), ok(4), ok(5), bad(6), bad(7), bad(8)], T('2024-01-01T00:10:30Z'));
-      const deleted = d.toDelete.filter((x) => x.reason === 'HistoryLimit').map((x) => x.name).sort();
+      const deleted = d.toDelete
+        .filter((x) => x.reason === 'HistoryLimit')
+        .map((x) => x.name)
+        .sort();
       expect(deleted).to.deep.equal([ok(1), ok(2), bad(6), bad(7)].map((c) => c.metadata.name!).sort());
       expect(d.lastSuccessfulTime?.toISOString()).to.equal('2024-01-01T00:05:30.000Z');
     });
@@ -235,27 +251,47 @@ describe('samplejob schedule', () => {
     });
     it('spring forward: a fixed time that does not exist runs once, right after the gap', () => {
       // Europe/Berlin 2024-03-31: 02:00 → 03:00; 02:30 does not exist
-      const p = parent({ schedule: '30 2 * * *', timeZone: 'Europe/Berlin' }, { lastScheduleTime: '2024-03-30T01:30:00Z' }, '2024-03-01T00:00:00Z');
+      const p = parent(
+        { schedule: '30 2 * * *', timeZone: 'Europe/Berlin' },
+        { lastScheduleTime: '2024-03-30T01:30:00Z' },
+        '2024-03-01T00:00:00Z',
+      );
       const d = decideSchedule(p, [], T('2024-03-31T00:00:00Z'));
       expect(d.nextRunAt?.toISOString()).to.equal('2024-03-31T01:00:00.000Z'); // 03:00 CEST
       const after = decideSchedule(p, [], T('2024-03-31T01:00:10Z'));
       expect(after.toCreate?.scheduledTime.toISOString()).to.equal('2024-03-31T01:00:00.000Z');
       // and the day after, 02:30 CEST again
-      const p2 = parent({ schedule: '30 2 * * *', timeZone: 'Europe/Berlin' }, { lastScheduleTime: '2024-03-31T01:00:00Z' }, '2024-03-01T00:00:00Z');
+      const p2 = parent(
+        { schedule: '30 2 * * *', timeZone: 'Europe/Berlin' },
+        { lastScheduleTime: '2024-03-31T01:00:00Z' },
+        '2024-03-01T00:00:00Z',
+      );
       expect(decideSchedule(p2, [], T('2024-03-31T12:00:00Z')).nextRunAt?.toISOString()).to.equal('2024-04-01T00:30:00.000Z');
     });
     it('fall back: a fixed time that occurs twice runs once', () => {
       // Europe/Berlin 2024-10-27: 03:00 CEST → 02:00 CET; 02:30 occurs at 00:30Z and 01:30Z
-      const p = parent({ schedule: '30 2 * * *', timeZone: 'Europe/Berlin' }, { lastScheduleTime: '2024-10-26T00:30:00Z' }, '2024-10-01T00:00:00Z');
+      const p = parent(
+        { schedule: '30 2 * * *', timeZone: 'Europe/Berlin' },
+        { lastScheduleTime: '2024-10-26T00:30:00Z' },
+        '2024-10-01T00:00:00Z',
+      );
       const first = decideSchedule(p, [], T('2024-10-27T00:30:01Z'));
       expect(first.toCreate?.scheduledTime.toISOString()).to.equal('2024-10-27T00:30:00.000Z');
-      const p2 = parent({ schedule: '30 2 * * *', timeZone: 'Europe/Berlin' }, { lastScheduleTime: '2024-10-27T00:30:00Z' }, '2024-10-01T00:00:00Z');
+      const p2 = parent(
+        { schedule: '30 2 * * *', timeZone: 'Europe/Berlin' },
+        { lastScheduleTime: '2024-10-27T00:30:00Z' },
+        '2024-10-01T00:00:00Z',
+      );
       const second = decideSchedule(p2, [], T('2024-10-27T01:30:01Z'));
       expect(second.toCreate).to.equal(undefined);
       expect(second.nextRunAt?.toISOString()).to.equal('2024-10-28T01:30:00.000Z');
     });
     it('interval schedules keep their UTC spacing across DST', () => {
-      const p = parent({ schedule: '*/30 * * * *', timeZone: 'Europe/Berlin' }, { lastScheduleTime: '2024-10-27T00:30:00Z' }, '2024-10-01T00:00:00Z');
+      const p = parent(
+        { schedule: '*/30 * * * *', timeZone: 'Europe/Berlin' },
+        { lastScheduleTime: '2024-10-27T00:30:00Z' },
+        '2024-10-01T00:00:00Z',
+      );
       expect(decideSchedule(p, [], T('2024-10-27T00:45:00Z')).nextRunAt?.toISOString()).to.equal('2024-10-27T01:00:00.000Z');
     });
     it('without a time zone uses the process time zone', () => {

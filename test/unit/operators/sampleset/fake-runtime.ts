@@ -8,7 +8,12 @@ import { FakeRuntime } from '../samplejob/fake-runtime.js';
 
 export class FakeSampleSetRuntime extends FakeRuntime implements RuntimeCalls {
   /** What every pod reports as its cache statistics. */
-  stats: NodeCacheStats = { totalBytes: 4096, totalFiles: 4, cachedBytes: 1024, tiers: [{ path: '/cache', sizeBytes: 8192, usedBytes: 1024, availBytes: 7168 }] };
+  stats: NodeCacheStats = {
+    totalBytes: 4096,
+    totalFiles: 4,
+    cachedBytes: 1024,
+    tiers: [{ path: '/cache', sizeBytes: 8192, usedBytes: 1024, availBytes: 7168 }],
+  };
 
   async cacheStats(baseUrl: string): Promise<NodeCacheStats> {
     this.calls.push({ op: 'cacheStats', baseUrl });

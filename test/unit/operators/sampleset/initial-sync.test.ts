@@ -38,7 +38,15 @@ const KEY = 'ns/ds';
 const SUBMIT_RETRY_MS = 500;
 
 function pods(n: number): RuntimePod[] {
-  return Array.from({ length: n }, (_, i) => ({ pod: {}, name: `ds-runtime-${i}`, ordinal: i, ready: true, podIP: `10.0.0.${i + 1}`, uid: `u${i}`, nodeName: `node-${i}` }));
+  return Array.from({ length: n }, (_, i) => ({
+    pod: {},
+    name: `ds-runtime-${i}`,
+    ordinal: i,
+    ready: true,
+    podIP: `10.0.0.${i + 1}`,
+    uid: `u${i}`,
+    nodeName: `node-${i}`,
+  }));
 }
 
 function sampleSet(syncJob?: SyncJobStatus): SampleSet {
@@ -64,7 +72,13 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     clock = new ManualClock();
     notified = [];
     events = [];
-    watcher = new RuntimeJobWatcher(rt, (k) => notified.push(k), { waitSeconds: 1, clock, submitBackoff: syncSubmitBackoff(SUBMIT_RETRY_MS), minRetryMs: 5, maxRetryMs: 20 });
+    watcher = new RuntimeJobWatcher(rt, (k) => notified.push(k), {
+      waitSeconds: 1,
+      clock,
+      submitBackoff: syncSubmitBackoff(SUBMIT_RETRY_MS),
+      minRetryMs: 5,
+      maxRetryMs: 20,
+    });
     sync = new InitialSync({
       runtime: rt,
       watcher,
@@ -87,7 +101,11 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     const ss = sampleSet();
     const first = await step(ss);
     expect(first).to.include({ phase: 'NotStarted' });
-    expect(first.synced).to.include({ status: 'False', reason: 'SyncPending', message: 'submitting the initial sync to runtime pod ds-runtime-0' });
+    expect(first.synced).to.include({
+      status: 'False',
+      reason: 'SyncPending',
+      message: 'submitting the initial sync to runtime pod ds-runtime-0',
+    });
     expect(first.status.get('syncJob')).to.equal(undefined);
     await until(() => rt.held === 1, 2000, 'the POST');
     expect((await step(ss)).phase).to.equal('NotStarted'); // still in flight: nothing new is sent
@@ -111,7 +129,10 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     await until(() => notified.length === 1, 2000, 'refused');
     const busy = await step(ss);
     expect(busy).to.include({ phase: 'NotStarted', requeueAfterMs: 7000 });
-    expect(busy.synced).to.include({ reason: 'RuntimeBusy', message: 'runtime pod ds-runtime-0 has a full job queue (100 pending); the sync is submitted again in 7 s' });
+    expect(busy.synced).to.include({
+      reason: 'RuntimeBusy',
+      message: 'runtime pod ds-runtime-0 has a full job queue (100 pending); the sync is submitted again in 7 s',
+    });
     expect(watcher.get(syncIdFor(ss), 'ds-runtime-0')).to.include({ submitFailures: 0 });
     clock.advance(6000);
     expect((await step(ss)).requeueAfterMs).to.equal(1000);
@@ -144,7 +165,11 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     const looking = await step(ss);
     expect(looking).to.include({ phase: 'Pending' });
     expect(looking.synced?.message).to.equal(`looking for sync ${id} on the runtime pods`);
-    await until(() => watcher.get(id, 'ds-runtime-0')?.unknown === true && watcher.get(id, 'ds-runtime-1')?.state !== undefined, 2000, 'both pods answered');
+    await until(
+      () => watcher.get(id, 'ds-runtime-0')?.unknown === true && watcher.get(id, 'ds-runtime-1')?.state !== undefined,
+      2000,
+      'both pods answered',
+    );
     const found = await step(ss);
     expect(found.phase).to.equal('Running');
     expect(found.synced?.message).to.equal('syncing on ds-runtime-1: 1/4 files (25.0%)');
@@ -161,7 +186,10 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     const resubmitting = await step(ss);
     expect(resubmitting.synced?.message).to.equal('submitting the initial sync to runtime pod ds-runtime-0');
     await until(() => events.length === 1, 2000, 'accepted');
-    expect(events[0]).to.deep.equal({ reason: 'SyncResubmitted', message: `runtime pod ds-runtime-0 did not know sync ${id}; submitted it again` });
+    expect(events[0]).to.deep.equal({
+      reason: 'SyncResubmitted',
+      message: `runtime pod ds-runtime-0 did not know sync ${id}; submitted it again`,
+    });
     expect(rt.job(baseUrl(0), id)).to.not.equal(undefined);
     expect(watcher.entriesOf(KEY).map((e) => e.pod)).to.deep.equal(['ds-runtime-0']);
   });
@@ -171,7 +199,10 @@ describe('sampleset/initial-sync (submitted and followed by the runtime job watc
     await step(ss);
     await until(() => notified.length === 1, 2000, 'accepted');
     const oldId = syncIdFor(ss);
-    const changed = { ...sampleSet({ id: oldId, phase: 'Running', startTime: '2026-01-01T00:00:00Z' }), spec: { ...ss.spec, source: { uri: 'file:///data/other' } } } as SampleSet;
+    const changed = {
+      ...sampleSet({ id: oldId, phase: 'Running', startTime: '2026-01-01T00:00:00Z' }),
+      spec: { ...ss.spec, source: { uri: 'file:///data/other' } },
+    } as SampleSet;
     const r = await step(changed);
     expect(r.phase).to.equal('NotStarted');
     await until(() => rt.job(baseUrl(0), oldId)?.state.status === 'cancelled', 2000, 'cancelled');

@@ -25,8 +25,14 @@ describe('sampleset/node-labels', () => {
   });
 
   it('skips pods beyond partitions, unscheduled, not running or terminating pods; lower ordinal wins a shared node', () => {
-    const d = desiredNodeLabels([rp(2, 'n2'), rp(1, 'n0'), rp(0, 'n0'), rp(3, undefined), rp(4, 'n4', { phase: 'Pending' }), rp(5, 'n5', { deleting: true })], 10);
-    expect([...d]).to.deep.equal([['n0', 'imagenet-runtime-0'], ['n2', 'imagenet-runtime-2']]);
+    const d = desiredNodeLabels(
+      [rp(2, 'n2'), rp(1, 'n0'), rp(0, 'n0'), rp(3, undefined), rp(4, 'n4', { phase: 'Pending' }), rp(5, 'n5', { deleting: true })],
+      10,
+    );
+    expect([...d]).to.deep.equal([
+      ['n0', 'imagenet-runtime-0'],
+      ['n2', 'imagenet-runtime-2'],
+    ]);
     expect([...desiredNodeLabels([rp(0, 'n0'), rp(1, 'n1')], 1)]).to.deep.equal([['n0', 'imagenet-runtime-0']]);
   });
 

@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { isReady, nextPhase, phaseWhenStopped, readyCondition, type PhaseInputs } from '../../../../src/operators/sampleset/phase.js';
 
-const base: PhaseInputs = { volumeBound: true, partitions: 2, readyPartitions: 2, distinctNodes: true, replicasMatch: true, sync: 'Succeeded' };
+const base: PhaseInputs = {
+  volumeBound: true,
+  partitions: 2,
+  readyPartitions: 2,
+  distinctNodes: true,
+  replicasMatch: true,
+  sync: 'Succeeded',
+};
 const at = (over: Partial<PhaseInputs>): PhaseInputs => ({ ...base, ...over });
 
 describe('sampleset/phase', () => {
@@ -39,13 +46,21 @@ describe('sampleset/phase', () => {
   });
 
   it('explains why it is not Ready', () => {
-    expect(readyCondition(at({ volumeBound: false }), { volume: 'PVC is Pending' })).to.deep.equal({ status: 'False', reason: 'VolumeNotBound', message: 'PVC is Pending' });
+    expect(readyCondition(at({ volumeBound: false }), { volume: 'PVC is Pending' })).to.deep.equal({
+      status: 'False',
+      reason: 'VolumeNotBound',
+      message: 'PVC is Pending',
+    });
     expect(readyCondition(at({ sync: 'Failed' }), { sync: 'no such bucket' }).reason).to.equal('SyncFailed');
     expect(readyCondition(at({ sync: 'Failed' }), { sync: 'no such bucket' }).message).to.contain('no such bucket');
     expect(readyCondition(at({ sync: 'Running' }), { sync: '1/2 files' }).message).to.contain('1/2 files');
     expect(readyCondition(at({ readyPartitions: 0, sync: 'Skipped' })).reason).to.equal('RuntimeNotReady');
     const partial = readyCondition(at({ partitions: 3 }), { pods: ['x-runtime-2: not scheduled yet'] });
-    expect(partial).to.deep.equal({ status: 'False', reason: 'PartitionsNotReady', message: '2/3 runtime pods ready: x-runtime-2: not scheduled yet' });
+    expect(partial).to.deep.equal({
+      status: 'False',
+      reason: 'PartitionsNotReady',
+      message: '2/3 runtime pods ready: x-runtime-2: not scheduled yet',
+    });
     expect(readyCondition(at({ distinctNodes: false })).reason).to.equal('PartitionsShareNode');
     expect(readyCondition(at({}))).to.deep.equal({ status: 'True', reason: 'Ready', message: '2/2 cache nodes ready' });
   });

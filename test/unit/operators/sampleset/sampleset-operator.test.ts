@@ -31,7 +31,13 @@ describe('SampleSetOperator', () => {
 
   async function start(): Promise<void> {
     const engines = new EngineRegistry([new ExampleEngine()]);
-    op = new SampleSetOperator(kube.context(), engines, rt, { runtimeImage: 'img', syncWaitSeconds: 1, syncProgressIntervalMs: 10, conflictRetryMs: 50, submitRetryMs: 10, statsRetryMs: 10 }, notifier);
+    op = new SampleSetOperator(
+      kube.context(),
+      engines,
+      rt,
+      { runtimeImage: 'img', syncWaitSeconds: 1, syncProgressIntervalMs: 10, conflictRetryMs: 50, submitRetryMs: 10, statsRetryMs: 10 },
+      notifier,
+    );
     await op.start();
   }
 
@@ -90,7 +96,7 @@ describe('SampleSetOperator', () => {
       await until(() => !!kube.get(PV, 'ns.ds-example'), 2000, 'the PV after the Secret appeared');
     });
 
-    it('a spec the engine refuses: Ready=False with the engine\'s reason', async () => {
+    it("a spec the engine refuses: Ready=False with the engine's reason", async () => {
       volumeSecret();
       sampleSet({ noSync: false, source: { uri: 's3://bucket/x' } });
       await start();
@@ -104,18 +110,34 @@ describe('SampleSetOperator', () => {
       sampleSet();
       await start();
       await until(() => !!kube.get(STATEFULSET, 'ds-runtime', NS), 2000, 'StatefulSet');
-      const creates = kube.api.writes().filter((c) => c.verb === 'create').map((c) => c.plural);
+      const creates = kube.api
+        .writes()
+        .filter((c) => c.verb === 'create')
+        .map((c) => c.plural);
       expect(creates).to.deep.equal(['persistentvolumes', 'persistentvolumeclaims', 'secrets', 'services', 'statefulsets']);
       const ss = get()!;
-      for (const [type, name] of [[PVC, 'ds'], [SECRET, 'ds-runtime-token'], [SERVICE, 'ds-runtime'], [STATEFULSET, 'ds-runtime']] as const) {
+      for (const [type, name] of [
+        [PVC, 'ds'],
+        [SECRET, 'ds-runtime-token'],
+        [SERVICE, 'ds-runtime'],
+        [STATEFULSET, 'ds-runtime'],
+      ] as const) {
         expect(isControlledBy(kube.get(type, name, NS)!, ss), `${type.kind} ${name}`).to.equal(true);
       }
-      expect(kube.get<V1PersistentVolume>(PV, 'ns.ds-example')?.metadata?.annotations).to.deep.include({ 'paddlepaddle.org/sampleset-owner': 'ns/ds' });
+      expect(kube.get<V1PersistentVolume>(PV, 'ns.ds-example')?.metadata?.annotations).to.deep.include({
+        'paddlepaddle.org/sampleset-owner': 'ns/ds',
+      });
       const sts = kube.get<V1StatefulSet>(STATEFULSET, 'ds-runtime', NS)!;
       expect(sts.spec?.replicas).to.equal(2);
       expect(sts.spec?.template?.metadata?.annotations?.[TOKEN_HASH_ANNOTATION]).to.be.a('string');
       await until(() => cond('VolumeBound')?.status === 'False' && phase() === '', 2000, 'VolumeBound=False, phase ""');
-      expect(reasons()).to.include.members(['CreatedPersistentVolume', 'CreatedPersistentVolumeClaim', 'CreatedSecret', 'CreatedService', 'CreatedStatefulSet']);
+      expect(reasons()).to.include.members([
+        'CreatedPersistentVolume',
+        'CreatedPersistentVolumeClaim',
+        'CreatedSecret',
+        'CreatedService',
+        'CreatedStatefulSet',
+      ]);
     });
 
     it('an object of that name it does not own blocks the pass (Ready=False ObjectConflict) and is never adopted', async () => {
@@ -233,12 +255,17 @@ describe('SampleSetOperator', () => {
       await until(() => phase() === 'Ready', 2000, 'Ready');
       await kube.api.delete(SAMPLESET, 'ds', NS);
       await until(() => !get(), 2000, 'SampleSet gone');
-      for (const [type, name] of [[STATEFULSET, 'ds-runtime'], [SERVICE, 'ds-runtime'], [SECRET, 'ds-runtime-token'], [PVC, 'ds']] as const) {
+      for (const [type, name] of [
+        [STATEFULSET, 'ds-runtime'],
+        [SERVICE, 'ds-runtime'],
+        [SECRET, 'ds-runtime-token'],
+        [PVC, 'ds'],
+      ] as const) {
         expect(kube.get(type, name, NS), `${type.kind} ${name}`).to.equal(undefined);
       }
       expect(kube.get(PV, 'ns.ds-example')).to.equal(undefined);
       expect(kube.get<V1Node>(NODE, 'node-0')?.metadata?.labels?.[LABEL]).to.equal(undefined);
-      expect(kube.get(SECRET, 'vol', NS), 'the user\'s Secret stays').to.not.equal(undefined);
+      expect(kube.get(SECRET, 'vol', NS), "the user's Secret stays").to.not.equal(undefined);
       expect(reasons()).to.include('Deleted');
     });
   });

@@ -4,7 +4,10 @@ import { SAMPLESET_LABEL } from '../../../../src/api/constants.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
 import { isPodReady, podOrdinal, readRuntimeToken, runtimeBaseUrl, runtimePodsOf } from '../../../../src/operators/shared/runtime-pods.js';
 
-const pod = (name: string, opts: { label?: string; owner?: string; ready?: boolean; ip?: string; node?: string; deleting?: boolean } = {}): V1Pod => ({
+const pod = (
+  name: string,
+  opts: { label?: string; owner?: string; ready?: boolean; ip?: string; node?: string; deleting?: boolean } = {},
+): V1Pod => ({
   metadata: {
     name,
     namespace: 'ml',

@@ -2,7 +2,12 @@ import { expect } from 'chai';
 import { StatsCollector, type StatsSource } from '../../../../src/operators/sampleset/stats-collector.js';
 import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 
-const stats = (cached: number): NodeCacheStats => ({ totalBytes: 100, totalFiles: 3, cachedBytes: cached, tiers: [{ path: '/c', sizeBytes: 1000, usedBytes: 10, availBytes: 990 }] });
+const stats = (cached: number): NodeCacheStats => ({
+  totalBytes: 100,
+  totalFiles: 3,
+  cachedBytes: cached,
+  tiers: [{ path: '/c', sizeBytes: 1000, usedBytes: 10, availBytes: 990 }],
+});
 
 class FakeSource implements StatsSource {
   calls = 0;
@@ -33,7 +38,18 @@ describe('sampleset/stats-collector', () => {
     const src = new FakeSource({ a: () => Promise.resolve(stats(40)), b: () => Promise.resolve(stats(30)) });
     const done: string[] = [];
     const c = new StatsCollector(src, (k) => done.push(k), 1000);
-    expect(c.collect('ns/x', 'sig', 1, [{ pod: 'x-0', baseUrl: 'a' }, { pod: 'x-1', baseUrl: 'b' }], 't')).to.equal(true);
+    expect(
+      c.collect(
+        'ns/x',
+        'sig',
+        1,
+        [
+          { pod: 'x-0', baseUrl: 'a' },
+          { pod: 'x-1', baseUrl: 'b' },
+        ],
+        't',
+      ),
+    ).to.equal(true);
     expect(c.busy('ns/x')).to.equal(true);
     expect(c.collect('ns/x', 'sig', 1, [{ pod: 'x-0', baseUrl: 'a' }], 't'), 'one at a time').to.equal(false);
     await waitDone(done);
@@ -49,7 +65,17 @@ describe('sampleset/stats-collector', () => {
     const src = new FakeSource({ a: () => Promise.resolve(stats(40)), slow: () => new Promise(() => undefined) });
     const done: string[] = [];
     const c = new StatsCollector(src, (k) => done.push(k), 50);
-    c.collect('ns/x', 'sig', 1, [{ pod: 'x-0', baseUrl: 'a' }, { pod: 'x-1', baseUrl: 'down' }, { pod: 'x-2', baseUrl: 'slow' }], 't');
+    c.collect(
+      'ns/x',
+      'sig',
+      1,
+      [
+        { pod: 'x-0', baseUrl: 'a' },
+        { pod: 'x-1', baseUrl: 'down' },
+        { pod: 'x-2', baseUrl: 'slow' },
+      ],
+      't',
+    );
     await waitDone(done);
     const agg = c.latest('ns/x')!.agg;
     expect(agg.answered).to.deep.equal(['x-0']);

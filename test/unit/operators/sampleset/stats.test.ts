@@ -3,7 +3,11 @@ import { aggregateCacheStats, isFullyCached, withoutReads } from '../../../../sr
 import type { NodeCacheStats } from '../../../../src/api/runtime-protocol.js';
 
 const GiB = 1024 ** 3;
-const node = (cached: number, tiers: Array<[number, number, number]> = [[10 * GiB, 4 * GiB, 6 * GiB]], extra: Partial<NodeCacheStats> = {}): NodeCacheStats => ({
+const node = (
+  cached: number,
+  tiers: Array<[number, number, number]> = [[10 * GiB, 4 * GiB, 6 * GiB]],
+  extra: Partial<NodeCacheStats> = {},
+): NodeCacheStats => ({
   totalBytes: 4 * GiB,
   totalFiles: 128660,
   cachedBytes: cached,
@@ -15,7 +19,13 @@ describe('sampleset/stats', () => {
   it('takes totals from the first pod, sums cache and disks, renders strings', () => {
     const agg = aggregateCacheStats([
       { pod: 'x-runtime-0', stats: node(1 * GiB) },
-      { pod: 'x-runtime-1', stats: node(0.5 * GiB, [[10 * GiB, 2 * GiB, 8 * GiB], [1 * GiB, 0, 1 * GiB]]) },
+      {
+        pod: 'x-runtime-1',
+        stats: node(0.5 * GiB, [
+          [10 * GiB, 2 * GiB, 8 * GiB],
+          [1 * GiB, 0, 1 * GiB],
+        ]),
+      },
     ]);
     const cs = agg.cacheStatus!;
     expect(cs.totalBytes).to.equal(4 * GiB);
@@ -36,14 +46,23 @@ describe('sampleset/stats', () => {
     expect(agg.unanswered).to.deep.equal([]);
   });
 
-  it('sums block reads from cache and from the store, with the hit ratio of the sum and each partition\'s own', () => {
+  it("sums block reads from cache and from the store, with the hit ratio of the sum and each partition's own", () => {
     const agg = aggregateCacheStats([
-      { pod: 'x-runtime-0', stats: node(1 * GiB, undefined, { reads: { hits: 90, misses: 10, hitBytes: 90 * 4096, missBytes: 10 * 4096 } }) },
+      {
+        pod: 'x-runtime-0',
+        stats: node(1 * GiB, undefined, { reads: { hits: 90, misses: 10, hitBytes: 90 * 4096, missBytes: 10 * 4096 } }),
+      },
       { pod: 'x-runtime-1', stats: node(1 * GiB, undefined, { reads: { hits: 0, misses: 100, hitBytes: 0, missBytes: 100 * 4096 } }) },
       { pod: 'x-runtime-2', stats: node(1 * GiB) },
     ]);
     const cs = agg.cacheStatus!;
-    expect(cs).to.include({ cacheHitRatio: '45.0%', cacheHits: 90, cacheMisses: 110, bytesFromCache: 90 * 4096, bytesFromStore: 110 * 4096 });
+    expect(cs).to.include({
+      cacheHitRatio: '45.0%',
+      cacheHits: 90,
+      cacheMisses: 110,
+      bytesFromCache: 90 * 4096,
+      bytesFromStore: 110 * 4096,
+    });
     expect(agg.podReads).to.deep.equal({
       'x-runtime-0': { cacheHitRatio: '90.0%', cacheHits: 90, cacheMisses: 10, bytesFromCache: 90 * 4096, bytesFromStore: 10 * 4096 },
       'x-runtime-1': { cacheHitRatio: '0.0%', cacheHits: 0, cacheMisses: 100, bytesFromCache: 0, bytesFromStore: 100 * 4096 },
@@ -53,7 +72,9 @@ describe('sampleset/stats', () => {
   });
 
   it('shows no hit ratio before anything was read, and no read figures from engines that do not count reads', () => {
-    const none = aggregateCacheStats([{ pod: 'x-runtime-0', stats: node(0, undefined, { reads: { hits: 0, misses: 0, hitBytes: 0, missBytes: 0 } }) }]);
+    const none = aggregateCacheStats([
+      { pod: 'x-runtime-0', stats: node(0, undefined, { reads: { hits: 0, misses: 0, hitBytes: 0, missBytes: 0 } }) },
+    ]);
     expect(none.cacheStatus).to.include({ cacheHits: 0, cacheMisses: 0 });
     expect(none.cacheStatus).to.not.have.key('cacheHitRatio');
     const uncounted = aggregateCacheStats([{ pod: 'x-runtime-0', stats: node(0) }]);

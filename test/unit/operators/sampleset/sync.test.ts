@@ -24,7 +24,10 @@ describe('sampleset/sync', () => {
   it('hashes canonically (key order and defaults do not matter)', () => {
     expect(canonicalJson({ b: 1, a: [1, { d: 2, c: undefined }] })).to.equal('{"a":[1,{"d":2}],"b":1}');
     const a = ss();
-    const b = ss({ secretRef: { name: 'jfs', namespace: 'ml' }, source: { secretRef: { namespace: 'ml', name: 'src' }, uri: 's3://bucket/prefix/' } });
+    const b = ss({
+      secretRef: { name: 'jfs', namespace: 'ml' },
+      source: { secretRef: { namespace: 'ml', name: 'src' }, uri: 's3://bucket/prefix/' },
+    });
     expect(syncSpecHash(a)).to.equal(syncSpecHash(b));
   });
 
@@ -70,17 +73,35 @@ describe('sampleset/sync', () => {
 
   it('formats progress', () => {
     expect(formatProgress(undefined)).to.equal('');
-    expect(formatProgress({ filesDone: 120, filesTotal: 300, bytesDone: 1.2 * 1024 ** 2, bytesTotal: 4 * 1024 ** 2 })).to.equal('120/300 files, 1.2 MiB/4.0 MiB (30.0%)');
+    expect(formatProgress({ filesDone: 120, filesTotal: 300, bytesDone: 1.2 * 1024 ** 2, bytesTotal: 4 * 1024 ** 2 })).to.equal(
+      '120/300 files, 1.2 MiB/4.0 MiB (30.0%)',
+    );
     expect(formatProgress({ filesDone: 1500 })).to.equal('1,500 files');
     expect(formatProgress({ filesDone: 1, filesTotal: 4 })).to.equal('1/4 files (25.0%)');
   });
 
   it('builds status.syncJob from a runtime state', () => {
     const now = '2025-01-01T00:00:00Z';
-    const running = syncJobStatusFrom(undefined, 'id1', { id: 'id1', type: 'sync', status: 'running', progress: { filesDone: 1, filesTotal: 2 } }, now);
+    const running = syncJobStatusFrom(
+      undefined,
+      'id1',
+      { id: 'id1', type: 'sync', status: 'running', progress: { filesDone: 1, filesTotal: 2 } },
+      now,
+    );
     expect(running).to.deep.equal({ id: 'id1', phase: 'Running', startTime: now, message: '1/2 files (50.0%)' });
-    const failed = syncJobStatusFrom(running, 'id1', { id: 'id1', type: 'sync', status: 'failed', message: 'bucket does not exist' }, '2025-01-01T00:01:00Z');
-    expect(failed).to.deep.equal({ id: 'id1', phase: 'Failed', startTime: now, message: 'bucket does not exist', completionTime: '2025-01-01T00:01:00Z' });
+    const failed = syncJobStatusFrom(
+      running,
+      'id1',
+      { id: 'id1', type: 'sync', status: 'failed', message: 'bucket does not exist' },
+      '2025-01-01T00:01:00Z',
+    );
+    expect(failed).to.deep.equal({
+      id: 'id1',
+      phase: 'Failed',
+      startTime: now,
+      message: 'bucket does not exist',
+      completionTime: '2025-01-01T00:01:00Z',
+    });
     const cancelled = syncJobStatusFrom(undefined, 'id1', { id: 'id1', type: 'sync', status: 'cancelled' }, now);
     expect(cancelled.phase).to.equal('Failed');
     expect(cancelled.message).to.match(/cancelled/);
@@ -104,12 +125,14 @@ describe('initial sync submission retries', () => {
     expect(submitRetry({ busy: false, message: 'x' }, 100, 'p', 500).retryMs).to.equal(30_000);
   });
 
-  it('are the runtime job watcher\'s backoff for the sync (the same waits)', () => {
+  it("are the runtime job watcher's backoff for the sync (the same waits)", () => {
     const backoff = syncSubmitBackoff(500);
     expect(backoff({ busy: true, retryAfterMs: 7000, refusals: 3, failures: 25, message: 'x' })).to.equal(7000);
     expect(backoff({ busy: true, refusals: 1, failures: 0, message: 'x' })).to.equal(5000);
     // `failures` counts this one: the 22nd failure waits as submitRetry's after 21
     expect(backoff({ busy: false, refusals: 0, failures: 1, message: 'x' })).to.equal(500);
-    expect(backoff({ busy: false, refusals: 0, failures: 22, message: 'x' })).to.equal(submitRetry({ busy: false, message: 'x' }, 21, 'p', 500).retryMs);
+    expect(backoff({ busy: false, refusals: 0, failures: 22, message: 'x' })).to.equal(
+      submitRetry({ busy: false, message: 'x' }, 21, 'p', 500).retryMs,
+    );
   });
 });

@@ -30,7 +30,12 @@ class ScriptedRuntime implements Pick<RuntimeCalls, 'submit' | 'get'> {
   }
 }
 
-const st = (status: RuntimeJobState['status'], filesDone?: number): RuntimeJobState => ({ id: 'j', type: 'sync', status, progress: filesDone === undefined ? undefined : { filesDone } });
+const st = (status: RuntimeJobState['status'], filesDone?: number): RuntimeJobState => ({
+  id: 'j',
+  type: 'sync',
+  status,
+  progress: filesDone === undefined ? undefined : { filesDone },
+});
 const req: RuntimeJobRequest = { id: 'j1', type: 'rmr', options: { paths: ['/x'] } };
 
 describe('RuntimeJobWatcher', () => {
@@ -38,7 +43,15 @@ describe('RuntimeJobWatcher', () => {
     let rt: FakeRuntime;
     let notified: string[];
     let watcher: RuntimeJobWatcher;
-    const target = (over: Partial<WatchTarget> = {}): WatchTarget => ({ key: 'ns/job', jobId: 'j1', pod: 'p-0', podUid: 'u0', baseUrl: 'http://a', token: 't', ...over });
+    const target = (over: Partial<WatchTarget> = {}): WatchTarget => ({
+      key: 'ns/job',
+      jobId: 'j1',
+      pod: 'p-0',
+      podUid: 'u0',
+      baseUrl: 'http://a',
+      token: 't',
+      ...over,
+    });
 
     beforeEach(() => {
       rt = new FakeRuntime();
@@ -51,7 +64,12 @@ describe('RuntimeJobWatcher', () => {
       await rt.submit('http://a', 't', { id: 'j1', type: 'warmup', options: { shard: 0, shards: 1 } });
       watcher.track(target());
       await until(() => rt.count('get') >= 2); // first answer at once, then a long-poll
-      expect(rt.calls.filter((c) => c.op === 'get').map((c) => c.waitSeconds).slice(0, 2)).to.deep.equal([0, 20]);
+      expect(
+        rt.calls
+          .filter((c) => c.op === 'get')
+          .map((c) => c.waitSeconds)
+          .slice(0, 2),
+      ).to.deep.equal([0, 20]);
       expect(watcher.activeLoops).to.equal(1);
       rt.update('http://a', 'j1', 'running', { progress: { filesDone: 1, filesTotal: 4 } });
       await until(() => watcher.get('j1', 'p-0')?.state?.status === 'running');
@@ -127,14 +145,23 @@ describe('RuntimeJobWatcher', () => {
       const notified: string[] = [];
       let accepted: RuntimeJobState | undefined;
       watcher = new RuntimeJobWatcher(rt, (k) => notified.push(k), { waitSeconds: 20 });
-      watcher.submit(target, async () => req, (s) => (accepted = s));
+      watcher.submit(
+        target,
+        async () => req,
+        (s) => (accepted = s),
+      );
       expect(watcher.get('j1', 'p-0')).to.include({ submitPending: true, submitting: true });
       expect(rt.count('submit')).to.equal(0); // nothing sent yet: the caller did not wait
       await until(() => watcher!.get('j1', 'p-0')?.submitPending === false);
       expect(accepted).to.include({ id: 'j1', status: 'pending' });
       expect(notified).to.deep.equal(['ns/x']);
       await until(() => rt.count('get') >= 2);
-      expect(rt.calls.filter((c) => c.op === 'get').map((c) => c.waitSeconds).slice(0, 2)).to.deep.equal([0, 20]);
+      expect(
+        rt.calls
+          .filter((c) => c.op === 'get')
+          .map((c) => c.waitSeconds)
+          .slice(0, 2),
+      ).to.deep.equal([0, 20]);
       expect(watcher.activeLoops).to.equal(1);
     });
 
@@ -153,7 +180,11 @@ describe('RuntimeJobWatcher', () => {
       rt.full.set('http://a', { limit: 7, retryAfterMs: 3000 });
       watcher.submit(target, async () => req);
       await until(() => watcher!.get('j1', 'p-0')?.submitting === false);
-      expect(watcher.get('j1', 'p-0')).to.deep.include({ submitFailures: 1, nextSubmitAt: clock.now() + 3000, busy: { queueLimit: 7, retryAfterMs: 3000, refusals: 1, since: clock.now() } });
+      expect(watcher.get('j1', 'p-0')).to.deep.include({
+        submitFailures: 1,
+        nextSubmitAt: clock.now() + 3000,
+        busy: { queueLimit: 7, retryAfterMs: 3000, refusals: 1, since: clock.now() },
+      });
     });
 
     it('a request that cannot be built, a submission that does not answer in time and an old runtime shutting down are refusals', async () => {
@@ -167,7 +198,11 @@ describe('RuntimeJobWatcher', () => {
         throw new Error('the runtime server does not answer /healthz yet');
       });
       await until(() => watcher!.get('j1', 'p-0')?.submitting === false);
-      expect(watcher.get('j1', 'p-0')).to.include({ submitPending: true, submitFailures: 1, submitError: 'the runtime server does not answer /healthz yet' });
+      expect(watcher.get('j1', 'p-0')).to.include({
+        submitPending: true,
+        submitFailures: 1,
+        submitError: 'the runtime server does not answer /healthz yet',
+      });
       watcher.submit(target, async () => req);
       await until(() => watcher!.get('j1', 'p-0')?.submitting === false);
       expect(watcher.get('j1', 'p-0')!.submitError).to.match(/no answer within 30 ms/);

@@ -9,11 +9,23 @@ describe('Secret references (own namespace only)', () => {
     expect(crossNamespaceProblem('team-a', 'spec.secretRef', { name: 's', namespace: '' })).to.equal(undefined);
     expect(crossNamespaceProblem('team-a', 'spec.secretRef', { name: 's', namespace: 'team-a' })).to.equal(undefined);
     expect(crossNamespaceProblem('team-a', 'spec.secretRef', undefined)).to.equal(undefined);
-    expect(crossNamespaceProblem('team-a', 'spec.secretRef', { name: 's', namespace: 'kube-system' })).to.match(/spec\.secretRef\.namespace is "kube-system".*own namespace "team-a"/);
-    expect(() => checkSecretNamespaces('team-a', [['spec.secretRef', { name: 'v' }], ['spec.source.secretRef', { name: 's', namespace: 'team-b' }]]))
+    expect(crossNamespaceProblem('team-a', 'spec.secretRef', { name: 's', namespace: 'kube-system' })).to.match(
+      /spec\.secretRef\.namespace is "kube-system".*own namespace "team-a"/,
+    );
+    expect(() =>
+      checkSecretNamespaces('team-a', [
+        ['spec.secretRef', { name: 'v' }],
+        ['spec.source.secretRef', { name: 's', namespace: 'team-b' }],
+      ]),
+    )
       .to.throw(SpecError, /spec\.source\.secretRef/)
       .with.property('reason', 'CrossNamespaceSecret');
-    expect(() => checkSecretNamespaces('team-a', [['spec.secretRef', { name: 'v', namespace: 'team-a' }], ['spec.source.secretRef', undefined]])).to.not.throw();
+    expect(() =>
+      checkSecretNamespaces('team-a', [
+        ['spec.secretRef', { name: 'v', namespace: 'team-a' }],
+        ['spec.source.secretRef', undefined],
+      ]),
+    ).to.not.throw();
   });
 
   it('resolves every reference in the own namespace', () => {
