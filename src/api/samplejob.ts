@@ -43,6 +43,12 @@ export interface SampleJobSpec {
   successfulJobsHistoryLimit?: number;
   failedJobsHistoryLimit?: number;
   startingDeadlineSeconds?: number;
+  /**
+   * A run not finished this many seconds after the SampleJob was created fails with
+   * DeadlineExceeded (time spent Pending counts); what it runs is cancelled. Children of a schedule
+   * inherit it; with concurrencyPolicy Allow and none set, each gets the time until the next run.
+   */
+  activeDeadlineSeconds?: number;
 }
 
 export type SampleJobPhase = '' | 'Pending' | 'Running' | 'Succeeded' | 'Failed';
@@ -75,6 +81,8 @@ export interface SampleJobStatus extends CommonStatus {
   lastSuccessfulTime?: string;
   active?: ObjectRef[];
   specHash?: string;
+  /** UID of the SampleSet this run started against: a SampleSet created again under the same name never receives the run. */
+  sampleSetUID?: string;
 }
 
 export type SampleJob = CustomResource<SampleJobSpec, SampleJobStatus>;

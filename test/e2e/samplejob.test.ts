@@ -45,6 +45,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
   let s3: S3Gateway;
   let ssOp: SampleSetOperator;
   let sjOp: SampleJobOperator;
+  let startSampleJobOperator: () => Promise<SampleJobOperator>;
   const runtime = new RuntimeClient({ retries: 1 });
   const ns = `e2e-sj-${suffix()}`;
   let workDir: string;
@@ -200,8 +201,12 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     const engines = installedEngines();
     const notifier = new CacheStatsNotifier();
     ssOp = new SampleSetOperator(ctx, engines, runtime, { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 5000 }, notifier);
-    sjOp = new SampleJobOperator(ctx, engines, runtime, notifier, { podWaitTimeoutMs: 90_000, progressIntervalMs: 250 });
-    await Promise.all([ssOp.start(), sjOp.start()]);
+    startSampleJobOperator = async () => {
+      const op = new SampleJobOperator(ctx, engines, runtime, notifier, { podWaitTimeoutMs: 90_000, progressIntervalMs: 250 });
+      await op.start();
+      return op;
+    };
+    [sjOp] = await Promise.all([startSampleJobOperator(), ssOp.start()]);
 
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -539,5 +544,50 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     );
     expect(after.status?.active ?? []).to.deep.equal([]);
     await api.patch(SAMPLEJOB, 'every-minute', ns, { spec: { suspend: true } });
+  });
+
+  it('8. a run past spec.activeDeadlineSeconds fails with DeadlineExceeded instead of waiting without bound', async function () {
+    this.timeout(60_000);
+    await createJob('bounded', { type: 'warmup', sampleSetRef: { name: 'never-created' }, activeDeadlineSeconds: 3 });
+    await jobWhere('bounded', 'waiting for its SampleSet', (j) => cond(j)?.reason === 'SampleSetNotFound');
+    const j = await finished('bounded', 30_000);
+    expect(j.status?.phase).to.equal('Failed');
+    expect(cond(j)).to.include({ reason: 'DeadlineExceeded' });
+    expect(cond(j)?.message).to.contain('activeDeadlineSeconds (3 s)');
+  });
+
+  it('9. a SampleSet deleted and created again under the same name never receives an older run (SampleSetReplaced)', async function () {
+    this.timeout(360_000);
+    await createJob('before-replace', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: s3.uri('data', 'big/'), destination: '/big-again', bwlimit: 1 },
+    });
+    const running = await jobWhere('before-replace', 'Running', (j) => j.status?.phase === 'Running');
+    const oldUid = (await getSampleSet()).metadata.uid!;
+    expect(running.status?.sampleSetUID).to.equal(oldUid);
+    // the SampleJob operator is down while the SampleSet is replaced
+    await sjOp.stop();
+    const spec = (await getSampleSet()).spec;
+    await api.delete(SAMPLESET, SS, ns);
+    await waitFor('the SampleSet gone', async () => !(await api.get(SAMPLESET, SS, ns)), { timeoutMs: 120_000, intervalMs: 250 });
+    await api.create<SampleSet>(SAMPLESET, {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleSet',
+      metadata: { name: SS, namespace: ns },
+      spec,
+    });
+    const again = await sampleSetWhere('Ready again', (x) => x.status?.phase === 'Ready', 240_000);
+    expect(again.metadata.uid).to.not.equal(oldUid);
+    sjOp = await startSampleJobOperator();
+    const j = await finished('before-replace', 60_000);
+    expect(j.status?.phase).to.equal('Failed');
+    expect(cond(j)).to.include({ reason: 'SampleSetReplaced' });
+    // nothing of the old run reached the new runtime pods
+    const t = await token();
+    for (const p of (await api.list<V1Pod>(POD, ns)).items.filter((x) => x.metadata?.name?.startsWith(`${SS}-runtime-`))) {
+      const state = await runtime.get(`http://${p.status!.podIP}:7716`, t, running.status!.jobName!);
+      expect(state, `${p.metadata?.name} knows the old run`).to.equal(undefined);
+    }
   });
 });

@@ -433,6 +433,7 @@ describe('CRDs (crds/)', () => {
           'successfulJobsHistoryLimit',
           'failedJobsHistoryLimit',
           'startingDeadlineSeconds',
+          'activeDeadlineSeconds',
         ].sort(),
       );
       // The original's sync options, minus cluster mode (manager, worker), which the engine refuses.
@@ -488,6 +489,7 @@ describe('CRDs (crds/)', () => {
           'lastSuccessfulTime',
           'active',
           'specHash',
+          'sampleSetUID',
         ].sort(),
       );
       expect(keysAt(s, 'status.progress')).to.deep.equal(['bytesDone', 'bytesTotal', 'filesDone', 'filesTotal', 'percent']);

@@ -29,10 +29,12 @@ export interface RunStatusInput {
   nodes: SampleJobNodeStatus[];
   progressOf: Map<string, NodeProgress>;
   now: number;
+  /** UID of the SampleSet the run goes to (recorded once). */
+  sampleSetUID?: string;
 }
 
 /** The status of a run as a pass sees it (phase from the nodes, progress summed). */
-export function runStatus({ job, jobId, specHash, fresh, nodes, progressOf, now }: RunStatusInput): SampleJobStatus {
+export function runStatus({ job, jobId, specHash, fresh, nodes, progressOf, now, sampleSetUID }: RunStatusInput): SampleJobStatus {
   const prev = job.status ?? {};
   const anySubmitted = nodes.some((n) => (n.attempts ?? 0) > 0);
   const result = jobPhaseOf(nodes);
@@ -48,6 +50,8 @@ export function runStatus({ job, jobId, specHash, fresh, nodes, progressOf, now 
     attempts: nodes.reduce((a, n) => a + (n.attempts ?? 0), 0),
     progress: Object.keys(progress).length ? progress : (prev.progress ?? undefined),
   };
+  const uid = prev.sampleSetUID ?? sampleSetUID;
+  if (uid) out.sampleSetUID = uid;
   if (anySubmitted) out.startTime = prev.startTime ?? kubeTime(now);
   if (isTerminalPhase(phase)) out.completionTime = prev.completionTime ?? kubeTime(now);
   const cond: Condition =
@@ -126,6 +130,7 @@ export function failedStatus(job: SampleJob, specHash: string, reason: string, m
     );
   }
   if (prev.jobName) status.jobName = prev.jobName;
+  if (prev.sampleSetUID) status.sampleSetUID = prev.sampleSetUID;
   return status;
 }
 
@@ -165,6 +170,7 @@ export function rerunPatch(job: SampleJob, now: number): Record<string, unknown>
     attempts: null,
     startTime: null,
     completionTime: null,
+    sampleSetUID: null,
     observedGeneration: job.metadata?.generation,
     conditions,
   };

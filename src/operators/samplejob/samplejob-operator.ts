@@ -31,7 +31,6 @@ import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
-import { jsonEqual } from '../../kube/merge-patch.js';
 import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { RuntimeJobCalls } from '../shared/runtime-calls.js';
@@ -42,21 +41,14 @@ import { applySteps, decideNodes, initialNodes, nextLookMs } from './run-nodes.j
 import { RunCancellation } from './run-cancellation.js';
 import { RunDispatch } from './run-dispatch.js';
 import { TERMINAL_NODE_PHASES } from './run-state.js';
-import {
-  announcement,
-  failedStatus,
-  isTerminalPhase,
-  rerunPatch,
-  runStatus,
-  significantChange,
-  waitingStatus,
-  type Announcement,
-} from './run-status.js';
+import { announcement, failedStatus, isTerminalPhase, rerunPatch, runStatus, waitingStatus, type Announcement } from './run-status.js';
 import { JobProblem, validateRun, type ValidationLookups } from './run-validation.js';
 import { RuntimeTokenCache } from './runtime-token-cache.js';
 import { isScheduled } from './schedule.js';
 import { ScheduledParents } from './scheduled-parents.js';
 import { SettledInvalidation } from './settled-invalidation.js';
+import { deadlineMessage, runDeadline, sampleSetReplacedMessage, untilDeadline } from './run-deadline.js';
+import { RunStatusWriter } from './run-status-writer.js';
 
 export interface SampleJobOperatorOptions {
   /** Submissions per runtime pod before a run lost by its pod fails with RuntimeLost (default 3). */
@@ -93,15 +85,13 @@ export { SUCCEEDED_CONDITION } from './run-status.js';
 })
 export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private readonly maxAttempts: number;
-  private readonly progressIntervalMs: number;
   private readonly podWaitTimeoutMs: number;
   private readonly resyncMs: number;
   /** Submits runs to the runtime pods and follows them (outside the reconcile). */
   readonly watcher: RuntimeJobWatcher;
   /** When a node of a run started waiting for its pod, keyed `<jobId>/<pod>`. */
   private readonly waitingSince = new Map<string, number>();
-  /** When the status of a SampleJob was last written with a progress-only change. */
-  private readonly lastProgressWrite = new Map<string, number>();
+  private readonly statusWriter: RunStatusWriter;
   private readonly tokens: RuntimeTokenCache;
   private readonly cancellation: RunCancellation;
   private readonly statsInvalidation: SettledInvalidation;
@@ -119,9 +109,12 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   ) {
     super(ctx);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
-    this.progressIntervalMs = options.progressIntervalMs ?? 1000;
     this.podWaitTimeoutMs = options.podWaitTimeoutMs ?? 300_000;
     this.resyncMs = options.resyncMs ?? 60_000;
+    this.statusWriter = new RunStatusWriter(
+      { addFinalizer: (j, f) => this.addFinalizer(j, f), patchStatus: (j, st) => this.patchStatus(j, st) },
+      options.progressIntervalMs ?? 1000,
+    );
     this.tokens = new RuntimeTokenCache(this.api, this.clock, options.tokenCacheMs ?? 30_000);
     this.cancellation = new RunCancellation(runtime, options.runtimeCallTimeoutMs ?? 5000, this.log);
     this.statsInvalidation = new SettledInvalidation(notifier, options.statsSettleMs ?? 2000);
@@ -178,7 +171,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   private forget(key: string): void {
     for (const id of this.watcher.jobIdsOf(key)) this.forgetRun(id);
     this.watcher.untrackKey(key);
-    this.lastProgressWrite.delete(key);
+    this.statusWriter.forget(key);
   }
 
   private forgetRun(jobId: string): void {
@@ -198,10 +191,13 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (isTerminalPhase(phase)) {
       if (phase === 'Failed' && status.specHash && specHash(job.spec) !== status.specHash) return this.rerun(job);
       if (status.jobName) this.forgetRun(status.jobName);
-      this.lastProgressWrite.delete(key);
+      this.statusWriter.forget(key);
       await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
       return;
     }
+
+    const deadline = runDeadline(job);
+    if (deadline !== undefined && this.clock.now() >= deadline) return this.expire(job);
 
     const hash = specHash(job.spec);
     const submitted = !!status.jobName && (status.nodes ?? []).some((n) => (n.attempts ?? 0) > 0);
@@ -218,7 +214,14 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
         // the SampleSet went away under a running job: nothing can finish it
         return this.fail(job, 'SampleSetNotFound', e.message);
       }
-      return e.wait ? this.waitFor(job, e.reason, e.message) : this.fail(job, e.reason, e.message);
+      return e.wait
+        ? untilDeadline(await this.waitFor(job, e.reason, e.message), deadline, this.clock.now())
+        : this.fail(job, e.reason, e.message);
+    }
+    const replaced = status.sampleSetUID && sampleSet.metadata.uid && status.sampleSetUID !== sampleSet.metadata.uid;
+    if (replaced) {
+      await this.cancelRuntimeWork(job);
+      return this.fail(job, 'SampleSetReplaced', sampleSetReplacedMessage(sampleSet.metadata.name!));
     }
 
     const jobId = fresh ? jobIdOf(job, hash) : status.jobName!;
@@ -261,8 +264,17 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     for (const e of applied.events) void this.event(job, e.type, e.reason, e.message);
 
     // the status this pass wants, written before anything is submitted
-    const desired = runStatus({ job, jobId, specHash: hash, fresh, nodes, progressOf: applied.progressOf, now });
-    const { current, throttledMs } = await this.record({ key, job, desired, now, mustWrite: fresh || toSubmit.length > 0 });
+    const desired = runStatus({
+      job,
+      jobId,
+      specHash: hash,
+      fresh,
+      nodes,
+      progressOf: applied.progressOf,
+      now,
+      sampleSetUID: sampleSet.metadata.uid,
+    });
+    const { current, throttledMs } = await this.statusWriter.record({ key, job, desired, now, mustWrite: fresh || toSubmit.length > 0 });
     this.announce(job, announcement(job, status.phase ?? '', desired));
 
     if (isTerminalPhase(desired.phase)) {
@@ -273,46 +285,22 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     // submissions, after the status that records them
     if (token) this.dispatch.dispatch({ key, job, sampleSet, engine, jobId, nodes, steps, podsByName: byName, token });
 
-    return {
-      requeueAfterMs: nextLookMs({
-        nodes,
-        now,
-        resyncMs: this.resyncMs,
-        throttledMs,
-        podWaitTimeoutMs: this.podWaitTimeoutMs,
-        noToken: !token,
-        waitingSince: (pod) => this.waitingSince.get(`${jobId}/${pod}`),
-        tracked: (pod) => this.watcher.get(jobId, pod),
-      }),
-    };
-  }
-
-  /**
-   * Writes the status a pass wants: at once when it must (a fresh run, a submission follows) or the
-   * change is significant; a change of progress alone at most every `progressIntervalMs` (then
-   * `throttledMs` says when the held-back write is due). The finalizer goes on before the first
-   * submission.
-   */
-  private async record(r: {
-    key: string;
-    job: SampleJob;
-    desired: SampleJobStatus;
-    now: number;
-    mustWrite: boolean;
-  }): Promise<{ current: SampleJob; throttledMs?: number }> {
-    const { key, job, desired, now } = r;
-    const status = job.status ?? {};
-    const current = r.mustWrite ? await this.addFinalizer(job, SAMPLEJOB_FINALIZER) : job;
-    const write = async (): Promise<SampleJob> => {
-      const written = (await this.patchStatus(current, desired as Record<string, unknown>)) ?? current;
-      this.lastProgressWrite.set(key, now);
-      return written;
-    };
-    if (r.mustWrite || significantChange(status, desired)) return { current: await write() };
-    if (jsonEqual(status.progress, desired.progress) && jsonEqual(status.nodes, desired.nodes)) return { current };
-    const last = this.lastProgressWrite.get(key) ?? 0;
-    if (now - last >= this.progressIntervalMs) return { current: await write() };
-    return { current, throttledMs: this.progressIntervalMs - (now - last) };
+    return untilDeadline(
+      {
+        requeueAfterMs: nextLookMs({
+          nodes,
+          now,
+          resyncMs: this.resyncMs,
+          throttledMs,
+          podWaitTimeoutMs: this.podWaitTimeoutMs,
+          noToken: !token,
+          waitingSince: (pod) => this.waitingSince.get(`${jobId}/${pod}`),
+          tracked: (pod) => this.watcher.get(jobId, pod),
+        }),
+      },
+      deadline,
+      now,
+    );
   }
 
   /** sync/rmr: move a run that has no usable pod to another ready one (nothing else can finish it). */
@@ -345,7 +333,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     if (sampleSet) this.statsInvalidation.invalidate(ns, sampleSet.metadata.name!);
     else if (job.spec?.sampleSetRef?.name) this.statsInvalidation.invalidate(ns, job.spec.sampleSetRef.name);
     if (jobId) this.forgetRun(jobId);
-    this.lastProgressWrite.delete(keyString({ namespace: ns, name: job.metadata.name! }));
+    this.statusWriter.forget(keyString({ namespace: ns, name: job.metadata.name! }));
     this.log.info('job finished', { namespace: ns, name: job.metadata?.name, phase: status.phase, job: jobId });
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
   }
@@ -393,29 +381,41 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     }
     const status = job.status ?? {};
     const jobId = status.jobName;
-    let retry = false;
-    if (jobId && !isTerminalPhase(status.phase) && !isScheduled(job)) {
-      const sampleSet = this.cacheOf<SampleSet>(SAMPLESET).get(job.spec.sampleSetRef?.name ?? '', job.metadata?.namespace);
-      let engine: CacheEngine | undefined;
-      try {
-        engine = sampleSet ? this.engines.get(engineNameOf(sampleSet)) : undefined;
-      } catch {
-        engine = undefined;
-      }
-      if (sampleSet && engine) {
-        const token = await this.tokens.tokenOf(sampleSet, engine).catch(() => undefined);
-        const pods = runtimePodsOf(this.podsIn(job.metadata?.namespace), sampleSet.metadata.name!, engine.statefulSetName(sampleSet));
-        const r = await this.cancellation.cancelRun(job, jobId, pods, token);
-        retry = r.retry;
-        if (r.targets > 0) void this.event(job, 'Normal', 'Cancelled', `cancelled job ${jobId} on ${r.cancelled} runtime pod(s)`);
-      }
-    }
-    if (retry) throw new Error('could not cancel the job on every runtime pod; retrying');
+    await this.cancelRuntimeWork(job);
     if (jobId) this.forgetRun(jobId);
     this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! }));
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
     if (job.spec?.sampleSetRef?.name && jobId && !isTerminalPhase(status.phase))
       this.statsInvalidation.invalidate(job.metadata?.namespace ?? 'default', job.spec.sampleSetRef.name);
     return;
+  }
+
+  /** A run past its active deadline: what it runs is cancelled, and it fails with DeadlineExceeded. */
+  private async expire(job: SampleJob): Promise<ReconcileResult> {
+    await this.cancelRuntimeWork(job);
+    return this.fail(job, 'DeadlineExceeded', deadlineMessage(job));
+  }
+
+  /**
+   * Cancels what an unfinished run has submitted on the SampleSet's runtime pods (nothing for a
+   * finished run or a scheduled parent); throws while some pod could not be told, so the caller is
+   * retried.
+   */
+  private async cancelRuntimeWork(job: SampleJob): Promise<void> {
+    const jobId = job.status?.jobName;
+    if (!jobId || isTerminalPhase(job.status?.phase) || isScheduled(job)) return;
+    const sampleSet = this.cacheOf<SampleSet>(SAMPLESET).get(job.spec.sampleSetRef?.name ?? '', job.metadata?.namespace);
+    let engine: CacheEngine | undefined;
+    try {
+      engine = sampleSet ? this.engines.get(engineNameOf(sampleSet)) : undefined;
+    } catch {
+      engine = undefined;
+    }
+    if (!sampleSet || !engine) return;
+    const token = await this.tokens.tokenOf(sampleSet, engine).catch(() => undefined);
+    const pods = runtimePodsOf(this.podsIn(job.metadata?.namespace), sampleSet.metadata.name!, engine.statefulSetName(sampleSet));
+    const r = await this.cancellation.cancelRun(job, jobId, pods, token);
+    if (r.targets > 0) void this.event(job, 'Normal', 'Cancelled', `cancelled job ${jobId} on ${r.cancelled} runtime pod(s)`);
+    if (r.retry) throw new Error('could not cancel the job on every runtime pod; retrying');
   }
 }

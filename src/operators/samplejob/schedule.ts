@@ -20,6 +20,7 @@
  * - History: keep the newest `successfulJobsHistoryLimit` (default 3) succeeded and
  *   `failedJobsHistoryLimit` (default 1) failed children; older finished ones are deleted.
  */
+import { defaultChildDeadlineSeconds } from './run-deadline.js';
 import { createHash } from 'node:crypto';
 import { Cron } from 'croner';
 import type { ObjectRef } from '../../api/common.js';
@@ -73,7 +74,7 @@ export interface ScheduleDecision {
   /** Invalid schedule or time zone: nothing is created until the spec changes. */
   error?: { reason: string; message: string };
   /** The run to create now (its name is deterministic). */
-  toCreate?: { name: string; scheduledTime: Date };
+  toCreate?: { name: string; scheduledTime: Date; activeDeadlineSeconds?: number };
   /** Children to delete: active ones replaced (concurrencyPolicy Replace), finished ones beyond the history limits. */
   toDelete: { name: string; uid?: string; reason: 'Replace' | 'HistoryLimit' }[];
   /** A due run that is not started (and counts as handled). */
@@ -265,16 +266,28 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
     }
     active = [...active, { name, state: 'active', scheduledTime: due }];
     lastSchedule = due;
-    return result({ nextRunAt, missed, toCreate: { name, scheduledTime: new Date(due) } });
+    // Allow lets runs overlap: there a child runs at most until the next scheduled run, unless the
+    // parent sets its own deadline (Forbid and Replace keep one unfinished child at a time)
+    const bySchedule = policy === 'Allow' ? defaultChildDeadlineSeconds(due, cron.nextRun(new Date(due))?.getTime()) : undefined;
+    const deadline = spec.activeDeadlineSeconds ?? bySchedule;
+    return result({
+      nextRunAt,
+      missed,
+      toCreate: { name, scheduledTime: new Date(due), ...(deadline !== undefined ? { activeDeadlineSeconds: deadline } : {}) },
+    });
   } finally {
     cron.stop();
   }
 }
 
-/** The child SampleJob for one scheduled run: the parent's spec minus the schedule fields, owned by the parent. */
-export function buildChild(parent: SampleJob, name: string, scheduledTime: Date): SampleJob {
+/**
+ * The child SampleJob for one scheduled run: the parent's spec minus the schedule fields, owned by
+ * the parent, with the active deadline the schedule decided.
+ */
+export function buildChild(parent: SampleJob, name: string, scheduledTime: Date, activeDeadlineSeconds?: number): SampleJob {
   const spec = JSON.parse(JSON.stringify(parent.spec)) as Record<string, unknown>;
   for (const f of SCHEDULE_FIELDS) delete spec[f];
+  if (activeDeadlineSeconds !== undefined) spec.activeDeadlineSeconds = activeDeadlineSeconds;
   const parentName = parent.metadata.name!;
   const labels: Record<string, string> = {};
   if (parentName.length <= 63) labels[SCHEDULED_BY_LABEL] = parentName;

@@ -80,7 +80,7 @@ export class ScheduledParents {
       d.toDelete.filter((x) => x.reason === 'Replace'),
     );
     if (d.toCreate) {
-      const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime);
+      const child = buildChild(parent, d.toCreate.name, d.toCreate.scheduledTime, d.toCreate.activeDeadlineSeconds);
       if (await createIfAbsent(this.ops.api, SAMPLEJOB, child, ns)) {
         void this.ops.event(
           parent,

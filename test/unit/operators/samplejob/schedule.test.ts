@@ -113,6 +113,7 @@ describe('samplejob schedule', () => {
       expect(d.toCreate).to.deep.equal({
         name: childName('nightly', T('2024-01-01T01:00:00Z')),
         scheduledTime: new Date('2024-01-01T01:00:00Z'),
+        activeDeadlineSeconds: 3600, // concurrencyPolicy Allow: at most until the next run
       });
       expect(d.lastScheduleTime?.toISOString()).to.equal('2024-01-01T01:00:00.000Z');
       expect(d.active.map((a) => a.name)).to.deep.equal([d.toCreate!.name]);
