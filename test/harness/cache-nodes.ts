@@ -27,6 +27,7 @@ import { POD, PV, PVC, SAMPLESET_LABEL, SECRET } from '../../src/api/constants.j
 import { Informer } from '../../src/kube/informer.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import type { ControlPlane } from './control-plane.js';
+import { startClaimConsumers, type ConsumerPod } from './claim-consumers.js';
 import { ManagedProcess } from './process.js';
 import { defaultLog, errorMessage, freePorts, httpRequest, repoRoot, sleep, waitFor, type LogFn } from './util.js';
 
@@ -48,6 +49,11 @@ export interface CacheNodeSimulatorOptions {
   runtimeExtraArgs?: string[];
   /** Root of the per-node directories (default `<cluster.runDir>/nodes`). */
   nodesDir?: string;
+  /**
+   * Also mount the SampleSet claims of workload pods this accepts (e.g. a PaddleJob's), as the CSI
+   * driver would on their node (claim-consumers.ts); default: none.
+   */
+  claimConsumers?: (pod: V1Pod) => boolean;
 }
 
 /** paddle-runtime with the example engine installed too (test/harness/paddle-runtime-example.ts, built). */
@@ -83,6 +89,10 @@ export interface CacheNodeSimulator {
   hostPath(node: string, hostPath: string): string;
   /** Problems met while setting up pods (for test diagnostics), newest last. */
   readonly errors: string[];
+  /** Workload pods with their claims mounted (option claimConsumers). */
+  consumers(): ConsumerPod[];
+  /** Resolves once workload pod `namespace/name` has its claims mounted (option claimConsumers). */
+  waitForConsumer(namespace: string, name: string, timeoutMs?: number): Promise<ConsumerPod>;
 }
 
 interface Sim extends SimulatedPod {
@@ -489,6 +499,9 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
   informer.addHandler((_type, pod) => schedule(podKey(pod.metadata!.namespace!, pod.metadata!.name!)));
   informer.start();
   await informer.waitForSync();
+  const consumers = opts.claimConsumers
+    ? await startClaimConsumers({ api, log, nodeDir, boundVolume, mountClaim, unmount, noteError }, opts.claimConsumers)
+    : undefined;
   log(`cache-nodes: watching runtime pods; node directories under ${nodesDir}`);
 
   return {
@@ -507,6 +520,11 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
         serving,
       })),
     hostPath,
+    consumers: () => consumers?.list() ?? [],
+    waitForConsumer: (namespace, name, timeoutMs) => {
+      if (!consumers) throw new Error('startCacheNodeSimulator was not given claimConsumers');
+      return consumers.waitFor(namespace, name, timeoutMs);
+    },
     async waitForRuntime(namespace: string, name: string, timeoutMs = 60_000): Promise<SimulatedPod> {
       return waitFor(
         `simulated runtime ${namespace}/${name}`,
@@ -522,6 +540,7 @@ export async function startCacheNodeSimulator(cluster: ControlPlane, opts: Cache
       stopped = true;
       for (const t of retryTimers.values()) clearTimeout(t);
       retryTimers.clear();
+      await consumers?.stop();
       await informer.stop();
       await chain.drain();
       for (const s of [...sims.values()]) await teardown(s, false);
