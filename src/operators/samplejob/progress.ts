@@ -9,7 +9,8 @@
 import type { JobProgress } from '../../api/samplejob.js';
 import type { JobProgressReport } from '../../api/runtime-protocol.js';
 
-export type NodePhase = 'Waiting' | 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+/** `Removed`: the node's partition was scaled away while the run went on (its share is not done). */
+export type NodePhase = 'Waiting' | 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Removed';
 
 export interface NodeProgress {
   /** A NodePhase as a rule, but read back from the status, so any string. */
@@ -32,8 +33,10 @@ export function formatPercent(f: number): string {
   return `${Math.floor(Math.min(1, Math.max(0, f)) * 100)}%`;
 }
 
-export function aggregateProgress(nodes: readonly NodeProgress[]): JobProgress {
+export function aggregateProgress(all: readonly NodeProgress[]): JobProgress {
   const out: JobProgress = {};
+  // a partition scaled away is no longer part of the run
+  const nodes = all.filter((n) => n.phase !== 'Removed');
   if (nodes.length === 0) return out;
   const sum = (k: keyof JobProgressReport): number | undefined => {
     let any = false;

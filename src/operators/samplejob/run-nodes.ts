@@ -63,6 +63,11 @@ export function applySteps(
         n.phase = 'Failed';
         n.message = nodeFailureMessage(s.reason, s.message);
         break;
+      case 'remove':
+        n.phase = 'Removed';
+        n.message = s.message;
+        events.push({ type: 'Normal', reason: 'PartitionRemoved', message: s.message });
+        break;
       case 'observe':
         // entering "runtime busy": tell the user once (the condition says it as long as it lasts)
         if (s.busy && !(n.message ?? '').startsWith(`${RUNTIME_BUSY}: `))
@@ -120,6 +125,8 @@ export interface DecideInput {
   tracked(pod: string): TrackView | undefined;
   /** When each node started waiting, keyed `<jobId>/<pod>`: updated here (a node that stops waiting is dropped). */
   waitingSince: Map<string, number>;
+  /** A run on every partition: nodes from this index on belong to partitions scaled away. */
+  partitions?: number;
 }
 
 function podView(p: RuntimePod | undefined): PodView | undefined {
@@ -128,11 +135,12 @@ function podView(p: RuntimePod | undefined): PodView | undefined {
 
 /** Decides every node of the run (see decideNode) and keeps the waiting times. */
 export function decideNodes(i: DecideInput): NodeStep[] {
-  return i.nodes.map((entry) => {
+  return i.nodes.map((entry, index) => {
     const pod = i.podsByName.get(entry.pod);
     const wk = `${i.jobId}/${entry.pod}`;
     const step = decideNode({
       entry,
+      partitionRemoved: i.partitions !== undefined && index >= i.partitions,
       pod: i.hasToken ? podView(pod) : podView(pod && { ...pod, ready: false }),
       track: i.tracked(entry.pod),
       waitingSince: i.waitingSince.get(wk),

@@ -10,7 +10,7 @@ import type { JobProgressReport, RuntimeJobState } from '../../api/runtime-proto
 import { cancelledByShutdown, phaseOfRuntimeJob } from '../shared/runtime-job-phase.js';
 import type { NodePhase } from './progress.js';
 
-export const TERMINAL_NODE_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
+export const TERMINAL_NODE_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'Removed']);
 
 /** Why a node (and so the job) failed, when it is not the runtime's own failure. */
 export type NodeFailureReason = 'RuntimeLost' | 'RuntimeUnavailable' | 'RuntimeUnreachable' | 'Cancelled' | 'UnsafePath' | 'JobFailed';
@@ -48,6 +48,8 @@ export interface TrackView {
 
 export interface NodeContext {
   entry: SampleJobNodeStatus;
+  /** The SampleSet no longer has this node's partition (scaled down). */
+  partitionRemoved?: boolean;
   pod?: PodView;
   track?: TrackView;
   /** When this node started waiting for its pod (or for its runtime to answer), if it is waiting. */
@@ -73,7 +75,9 @@ export type NodeStep =
    */
   | { action: 'observe'; phase: NodePhase; message?: string; progress?: JobProgressReport; waiting?: boolean; busy?: boolean }
   /** The node failed for good. */
-  | { action: 'fail'; reason: NodeFailureReason; message: string };
+  | { action: 'fail'; reason: NodeFailureReason; message: string }
+  /** The node's partition was scaled away: it leaves the run (its runtime pod goes, with its cache). */
+  | { action: 'remove'; message: string };
 
 /** Prefix of a node message while its runtime pod's queue is full (the condition reason). */
 export const RUNTIME_BUSY = 'RuntimeBusy';
@@ -94,6 +98,12 @@ function seconds(ms: number): string {
 export function decideNode(c: NodeContext): NodeStep {
   const { entry, pod, track, now } = c;
   if (entry.phase && TERMINAL_NODE_PHASES.has(entry.phase)) return { action: 'done' };
+  if (c.partitionRemoved) {
+    return {
+      action: 'remove',
+      message: `partition of ${entry.pod} removed by a scale-down of the SampleSet while the run went on; its share was not done`,
+    };
+  }
   const attempts = entry.attempts ?? 0;
   const podName = entry.pod;
   const waitedTooLong = c.waitingSince !== undefined && now - c.waitingSince > c.podWaitTimeoutMs;
@@ -259,8 +269,12 @@ export function jobPhaseOf(nodes: readonly SampleJobNodeStatus[]): JobPhaseResul
   const terminal = nodes.every((n) => n.phase && TERMINAL_NODE_PHASES.has(n.phase));
   const failed = nodes.filter((n) => n.phase === 'Failed');
   if (terminal) {
-    if (failed.length === 0)
-      return { phase: 'Succeeded', reason: 'Succeeded', message: `succeeded on ${nodes.map((n) => n.pod).join(', ')}` };
+    const removed = nodes.filter((n) => n.phase === 'Removed').map((n) => n.pod);
+    const gone = removed.length ? `; ${removed.join(', ')} left the run when the SampleSet was scaled down` : '';
+    if (failed.length === 0) {
+      const done = nodes.filter((n) => n.phase === 'Succeeded').map((n) => n.pod);
+      return { phase: 'Succeeded', reason: 'Succeeded', message: `succeeded on ${done.join(', ') || 'no runtime pod'}${gone}` };
+    }
     const reasons = failed.map(nodeFailureReason);
     // the most specific reason wins: lost runtime, then unavailable/unreachable, then cancelled, then the job's own failure
     const order: NodeFailureReason[] = ['RuntimeLost', 'RuntimeUnavailable', 'RuntimeUnreachable', 'UnsafePath', 'Cancelled', 'JobFailed'];

@@ -248,6 +248,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       podWaitTimeoutMs: this.podWaitTimeoutMs,
       tracked: (pod) => this.watcher.get(jobId, pod),
       waitingSince: this.waitingSince,
+      partitions: fanOut === 'all' ? sampleSet.spec.partitions : undefined,
     });
 
     const toSubmit = steps.flatMap((s, i) => (s.action === 'submit' ? [i] : []));
@@ -261,6 +262,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
     // apply the decisions to the node entries
     const applied = applySteps(nodes, steps, byName, (pod) => this.watcher.get(jobId, pod)?.state?.progress);
+    steps.forEach((s, i) => s.action === 'remove' && this.watcher.release(jobId, nodes[i].pod));
     for (const e of applied.events) void this.event(job, e.type, e.reason, e.message);
 
     // the status this pass wants, written before anything is submitted
