@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { V1Secret } from '@kubernetes/client-node';
-import { SAMPLESET, SECRET } from '../../src/api/constants.js';
+import { SAMPLESET } from '../../src/api/constants.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { installedEngines } from '../../src/engines/installed.js';
 import { Informer } from '../../src/kube/informer.js';
@@ -23,6 +22,7 @@ import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type 
 import type { ControlPlane } from '../harness/control-plane.js';
 import { sleep, waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
+import { createVolumeSecrets } from './volume-secrets.js';
 import { operatorContext } from './operator-context.js';
 
 const PREFIX = 'e2e-hit-';
@@ -98,19 +98,7 @@ describe('cache effectiveness: hit ratio and bytes from cache vs object store (r
     namespaces.push(ns);
     const volumes = path.join(cp.runDir, 'hit-ratio-volumes');
     fs.mkdirSync(volumes, { recursive: true });
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name: 'jfs', namespace: ns },
-      stringData: {
-        name: `hits-${ns}`.slice(0, 60),
-        metaurl: `sqlite3://${path.join(volumes, `${ns}.db`)}`,
-        storage: 'file',
-        bucket: path.join(volumes, `${ns}-objects`) + '/',
-      },
-    });
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name: 'source', namespace: ns },
-      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
-    });
+    await createVolumeSecrets(api, ns, volumes, gw, { volume: 'jfs', source: 'source' });
     await api.create<SampleSet>(SAMPLESET, {
       apiVersion: 'batch.paddlepaddle.org/v1alpha1',
       kind: 'SampleSet',

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { V1Node, V1PersistentVolume, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { NODE, PADDLEJOB, POD, PV, PVC, SAMPLEJOB, SAMPLESET, SECRET, STATEFULSET, cacheNodeLabelKey } from '../../src/api/constants.js';
+import type { V1Node, V1PersistentVolume, V1Pod } from '@kubernetes/client-node';
+import { NODE, PADDLEJOB, POD, PV, PVC, SAMPLEJOB, SAMPLESET, STATEFULSET, cacheNodeLabelKey } from '../../src/api/constants.js';
 import type { PaddleJob } from '../../src/api/paddlejob.js';
 import type { SampleJob } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
@@ -27,6 +27,7 @@ import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type 
 import type { ControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
+import { createVolumeSecrets } from './volume-secrets.js';
 import { operatorContext, type TestOperatorContext } from './operator-context.js';
 
 const ns = `e2e-path-${crypto.randomBytes(3).toString('hex')}`;
@@ -112,19 +113,7 @@ describe('the whole path: SampleSet from S3 → warmup → PaddleJob on the cach
     this.timeout(480_000);
     const volumes = path.join(cp.runDir, 'whole-path-volumes');
     fs.mkdirSync(volumes, { recursive: true });
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name: 'jfs', namespace: ns },
-      stringData: {
-        name: `path-${ns}`.slice(0, 60),
-        metaurl: `sqlite3://${path.join(volumes, `${ns}.db`)}`,
-        storage: 'file',
-        bucket: path.join(volumes, `${ns}-objects`) + '/',
-      },
-    });
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name: 's3', namespace: ns },
-      stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },
-    });
+    await createVolumeSecrets(api, ns, volumes, gw, { volume: 'jfs', source: 's3' });
 
     // 1. the SampleSet goes Ready from the S3 source, on two cache nodes
     await api.create<SampleSet>(SAMPLESET, {

@@ -6,6 +6,9 @@ import { SpecError, type CacheEngine } from '../../../../src/engines/cache-engin
 import { EngineRegistry } from '../../../../src/engines/registry.js';
 import type { RuntimeJobRequest } from '../../../../src/api/runtime-protocol.js';
 import type { FakeCluster } from '../../support/fake-cluster.js';
+import { SampleJobOperator, type SampleJobOperatorOptions } from '../../../../src/operators/samplejob/samplejob-operator.js';
+import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
+import type { RuntimeJobCalls } from '../../../../src/operators/shared/runtime-calls.js';
 
 export const NS = 'ns';
 
@@ -100,4 +103,20 @@ export async function until(cond: () => boolean, ms = 3000, what = 'condition'):
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** A started SampleJob operator on `kube` and `rt`, with the quick timings the unit tests use. */
+export async function startedOperator(
+  kube: FakeCluster,
+  rt: RuntimeJobCalls,
+  opts: SampleJobOperatorOptions = {},
+): Promise<SampleJobOperator> {
+  const op = new SampleJobOperator(kube.context(4), registry(), rt, new CacheStatsNotifier(), {
+    longPollSeconds: 20,
+    resyncMs: 500,
+    statsSettleMs: 0,
+    ...opts,
+  });
+  await op.start();
+  return op;
 }

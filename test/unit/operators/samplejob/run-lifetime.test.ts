@@ -5,7 +5,6 @@ import { expect } from 'chai';
 import { SAMPLESET } from '../../../../src/api/constants.js';
 import type { SampleJob } from '../../../../src/api/samplejob.js';
 import type { SampleSet } from '../../../../src/api/sampleset.js';
-import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
 import {
   defaultChildDeadlineSeconds,
   runDeadline,
@@ -16,7 +15,7 @@ import { buildChild, decideSchedule } from '../../../../src/operators/samplejob/
 import { SampleJobOperator } from '../../../../src/operators/samplejob/samplejob-operator.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
 import { FakeRuntime } from './fake-runtime.js';
-import { baseUrl, getJob, NS, registry, runtimePod, sampleJob, sampleSet, until } from './fixtures.js';
+import { baseUrl, getJob, NS, runtimePod, sampleJob, sampleSet, startedOperator, until } from './fixtures.js';
 
 const job = (spec: Partial<SampleJob['spec']>, created = '2026-12-03T10:00:00Z'): SampleJob => ({
   apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -68,12 +67,7 @@ describe('SampleJob run lifetime (operator on the fake cluster)', () => {
   beforeEach(async () => {
     kube = new FakeCluster();
     rt = new FakeRuntime();
-    op = new SampleJobOperator(kube.context(4), registry(), rt, new CacheStatsNotifier(), {
-      longPollSeconds: 20,
-      resyncMs: 500,
-      statsSettleMs: 0,
-    });
-    await op.start();
+    op = await startedOperator(kube, rt);
   });
   afterEach(async () => {
     await op.stop(1000);

@@ -7,10 +7,9 @@ import type { SampleSet } from '../../../../src/api/sampleset.js';
 import { aggregateProgress } from '../../../../src/operators/samplejob/progress.js';
 import { decideNode, jobPhaseOf } from '../../../../src/operators/samplejob/run-state.js';
 import { SampleJobOperator } from '../../../../src/operators/samplejob/samplejob-operator.js';
-import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
 import { FakeRuntime } from './fake-runtime.js';
-import { baseUrl, getJob, NS, registry, runtimePod, sampleJob, sampleSet, until } from './fixtures.js';
+import { baseUrl, getJob, NS, runtimePod, sampleJob, sampleSet, startedOperator, until } from './fixtures.js';
 
 describe('SampleJob runs and a SampleSet scale-down (pure)', () => {
   const ctx = { now: 0, maxAttempts: 3, podWaitTimeoutMs: 1000 };
@@ -44,13 +43,7 @@ describe('SampleJob runs and a SampleSet scale-down (operator on the fake cluste
   beforeEach(async () => {
     kube = new FakeCluster();
     rt = new FakeRuntime();
-    op = new SampleJobOperator(kube.context(4), registry(), rt, new CacheStatsNotifier(), {
-      longPollSeconds: 20,
-      resyncMs: 300,
-      statsSettleMs: 0,
-      podWaitTimeoutMs: 60_000,
-    });
-    await op.start();
+    op = await startedOperator(kube, rt, { resyncMs: 300, podWaitTimeoutMs: 60_000 });
   });
   afterEach(async () => {
     await op.stop(1000);
