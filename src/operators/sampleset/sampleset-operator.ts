@@ -14,9 +14,9 @@
  *  7. cache-stats-planner.ts  cache statistics, once the data is in place;
  *  8. runtime-status.ts   phase, conditions, runtime and node status (phase.ts decides the phase).
  * Deletion (deletion.ts) stands apart: it waits while pods other than the runtime mount the claim
- * (in-use.ts), unless forced by annotation. Every pass reads the caches, moves the world one step toward
- * the spec and writes status only when it changed. Waiting is a requeue or an event; nothing here
- * sleeps.
+ * (in-use.ts decides), unless forced by annotation. Every pass reads the caches, moves the world one
+ * step toward the spec and writes status only when it changed. Waiting is a requeue or an event;
+ * nothing here sleeps.
  */
 import type { KubernetesObject, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
