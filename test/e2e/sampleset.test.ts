@@ -10,48 +10,31 @@ import http from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import type {
-  V1Node,
-  V1PersistentVolume,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1Secret,
-  V1Service,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
-import {
-  NODE,
-  POD,
-  PV,
-  PVC,
-  SAMPLESET,
-  SAMPLESET_FINALIZER,
-  SAMPLESET_LABEL,
-  SECRET,
-  SERVICE,
-  STATEFULSET,
-  cacheNodeLabelKey,
-} from '../../src/api/constants.js';
-import type { Condition } from '../../src/api/conditions.js';
+import type { V1PersistentVolume, V1Pod, V1Secret, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import { POD, PV, PVC, SAMPLESET, SAMPLESET_FINALIZER, SECRET, SERVICE, STATEFULSET } from '../../src/api/constants.js';
 import type { SampleSet, SampleSetSpec } from '../../src/api/sampleset.js';
-import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
-import { InformerFactory } from '../../src/kube/informer-factory.js';
 import { Informer } from '../../src/kube/informer.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { SampleSetOperator, type SampleSetOperatorOptions } from '../../src/operators/sampleset/sampleset-operator.js';
-import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
-import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
+import type { SampleSetOperatorOptions } from '../../src/operators/sampleset/sampleset-operator.js';
 import { startCacheNodeSimulator, startS3Gateway, type CacheNodeSimulator, type S3Gateway } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { sleep, waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
-import { operatorContext } from './operator-context.js';
+import {
+  WAIT,
+  cacheNodeLabels,
+  conditionOf,
+  createSampleSet as createSampleSetIn,
+  createVolumeSecret,
+  runtimePodsOf,
+  sampleSetWhere,
+  startSampleSetOperator,
+  waitNothingLeft,
+  type Operator,
+} from './sampleset-helpers.js';
 
 const run = promisify(execFile);
 const suffix = (): string => crypto.randomBytes(3).toString('hex');
-const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
-const ENGINE = 'juicefs';
 
 /** The source dataset of the gateway: nested small files and a few large ones. */
 function datasetObjects(): Record<string, number> {
@@ -61,13 +44,6 @@ function datasetObjects(): Record<string, number> {
   for (let i = 0; i < 6; i++) objects[`large/shard-${i}.bin`] = (1 + i) * 1024 * 1024;
   objects['README.txt'] = 300;
   return objects;
-}
-
-interface Operator {
-  op: SampleSetOperator;
-  notifier: CacheStatsNotifier;
-  informers: InformerFactory;
-  stop(): Promise<void>;
 }
 
 describe('SampleSet operator (real control plane, simulated cache nodes, real JuiceFS)', function () {
@@ -82,38 +58,7 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
   const source = { bucket: 'dataset', files: 0, bytes: 0 };
   const namespaces: string[] = [];
 
-  /** The operator in this process, on the credentials of its ServiceAccount (RBAC from kustomize/default). */
-  async function startOperator(options: Partial<SampleSetOperatorOptions> = {}): Promise<Operator> {
-    const { ctx, informers, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
-    const notifier = new CacheStatsNotifier();
-    const engines = new EngineRegistry([new JuiceFsEngine()]);
-    const runtime = new RuntimeClient({ timeoutMs: 5000, retries: 1, agent });
-    const op = new SampleSetOperator(
-      ctx,
-      engines,
-      runtime,
-      {
-        runtimeImage: 'paddle-operator:e2e',
-        statsIntervalMs: 3000,
-        statsRetryMs: 1000,
-        syncWaitSeconds: 5,
-        syncProgressIntervalMs: 500,
-        conflictRetryMs: 2000,
-        ...options,
-      },
-      notifier,
-    );
-    await op.start();
-    return {
-      op,
-      notifier,
-      informers,
-      stop: async () => {
-        await op.stop();
-        await stop();
-      },
-    };
-  }
+  const startOperator = (options: Partial<SampleSetOperatorOptions> = {}): Promise<Operator> => startSampleSetOperator(agent, options);
 
   async function namespace(prefix: string): Promise<string> {
     const ns = `e2e-ss-${prefix}-${suffix()}`;
@@ -122,21 +67,8 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     return ns;
   }
 
-  /** A JuiceFS volume Secret for a fresh volume (SQLite metadata, local object storage). */
-  async function volumeSecret(
-    ns: string,
-    name: string,
-    volume = `${ns}-${name}`,
-  ): Promise<{ metaurl: string; bucket: string; volume: string }> {
-    const metaurl = `sqlite3://${path.join(volumesDir, `${volume}.db`)}`;
-    const bucket = path.join(volumesDir, `${volume}-objects`) + '/';
-    const vol = volume.replace(/[^a-z0-9-]/g, '-').slice(0, 60);
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name, namespace: ns },
-      stringData: { name: vol, metaurl, storage: 'file', bucket },
-    });
-    return { metaurl, bucket, volume: vol };
-  }
+  const volumeSecret = (ns: string, name: string, volume?: string): Promise<{ metaurl: string; bucket: string; volume: string }> =>
+    createVolumeSecret(api, volumesDir, ns, name, volume);
 
   async function sourceSecret(ns: string, name = 'source'): Promise<void> {
     await api.create<V1Secret>(SECRET, {
@@ -145,42 +77,12 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     });
   }
 
-  async function createSampleSet(ns: string, name: string, spec: Partial<SampleSetSpec>): Promise<SampleSet> {
-    return api.create<SampleSet>(SAMPLESET, {
-      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
-      kind: 'SampleSet',
-      metadata: { name, namespace: ns },
-      spec: { partitions: 2, secretRef: { name: 'jfs' }, ...spec },
-    });
-  }
-
+  const createSampleSet = (ns: string, name: string, spec: Partial<SampleSetSpec>): Promise<SampleSet> =>
+    createSampleSetIn(api, ns, name, spec);
   const getSS = (ns: string, name: string): Promise<SampleSet | undefined> => api.get<SampleSet>(SAMPLESET, name, ns);
-  const cond = (ss: SampleSet | undefined, type: string): Condition | undefined => ss?.status?.conditions?.find((c) => c.type === type);
-
-  async function ssWhere(
-    ns: string,
-    name: string,
-    what: string,
-    ok: (s: SampleSet) => boolean,
-    timeoutMs = WAIT.timeoutMs,
-  ): Promise<SampleSet> {
-    let last: SampleSet | undefined;
-    try {
-      return await waitFor(
-        `SampleSet ${ns}/${name} ${what}`,
-        async () => {
-          last = await getSS(ns, name);
-          return last && ok(last) ? last : undefined;
-        },
-        { ...WAIT, timeoutMs },
-      );
-    } catch (e) {
-      const st = last?.status;
-      throw new Error(
-        `${(e as Error).message}\nlast status: ${JSON.stringify(st, null, 1)}\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}`,
-      );
-    }
-  }
+  const cond = conditionOf;
+  const ssWhere = (ns: string, name: string, what: string, ok: (s: SampleSet) => boolean, timeoutMs = WAIT.timeoutMs): Promise<SampleSet> =>
+    sampleSetWhere(api, ns, name, what, ok, { timeoutMs, diagnostics: () => `\nsimulator errors: ${sim.errors.slice(-5).join(' | ')}` });
 
   const readyWith = (files: number, bytes: number) => (s: SampleSet) =>
     s.status?.phase === 'Ready' &&
@@ -188,21 +90,8 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     s.status.cacheStatus?.totalBytes === bytes &&
     cond(s, 'CacheStatsAvailable')?.status === 'True';
 
-  const runtimePods = async (ns: string, name: string): Promise<V1Pod[]> =>
-    (await api.list<V1Pod>(POD, ns, { labelSelector: `${SAMPLESET_LABEL}=${name}` })).items.sort((a, b) =>
-      a.metadata!.name!.localeCompare(b.metadata!.name!),
-    );
-
-  /** node → label value for the SampleSet's cache-node label. */
-  async function nodeLabels(name: string): Promise<Record<string, string>> {
-    const key = cacheNodeLabelKey(ENGINE, name);
-    const out: Record<string, string> = {};
-    for (const n of (await api.list<V1Node>(NODE)).items) {
-      const v = n.metadata?.labels?.[key];
-      if (v !== undefined) out[n.metadata!.name!] = v;
-    }
-    return out;
-  }
+  const runtimePods = (ns: string, name: string): Promise<V1Pod[]> => runtimePodsOf(api, ns, name);
+  const nodeLabels = (name: string): Promise<Record<string, string>> => cacheNodeLabels(api, name);
 
   /** Waits until the cache-node labels are exactly "node of each running pod → pod name". */
   async function labelsFollowPods(ns: string, name: string, partitions: number): Promise<Record<string, string>> {
@@ -281,31 +170,7 @@ describe('SampleSet operator (real control plane, simulated cache nodes, real Ju
     return n;
   }
 
-  /** Everything the SampleSet created is gone: PV, PVC, StatefulSet, Service, token Secret, node labels. */
-  async function nothingLeft(ns: string, name: string): Promise<void> {
-    await waitFor(
-      `everything of ${ns}/${name} to be deleted`,
-      async () => {
-        const left: string[] = [];
-        if (await getSS(ns, name)) left.push('SampleSet');
-        if (await api.get<V1PersistentVolume>(PV, `${ns}.${name}`)) left.push('PV');
-        if (await api.get<V1PersistentVolumeClaim>(PVC, name, ns)) left.push('PVC');
-        if (await api.get<V1StatefulSet>(STATEFULSET, `${name}-runtime`, ns)) left.push('StatefulSet');
-        if (await api.get<V1Service>(SERVICE, `${name}-runtime`, ns)) left.push('Service');
-        if (await api.get<V1Secret>(SECRET, `${name}-runtime-token`, ns)) left.push('token Secret');
-        if (Object.keys(await nodeLabels(name)).length > 0) left.push('node labels');
-        if ((await runtimePods(ns, name)).length > 0) left.push('pods');
-        return left.length === 0 ? true : undefined;
-      },
-      { timeoutMs: 90_000, intervalMs: 300 },
-    ).catch(async (e: unknown) => {
-      const left = [
-        (await api.get<V1PersistentVolume>(PV, `${ns}.${name}`))?.status?.phase,
-        (await api.get<V1PersistentVolumeClaim>(PVC, name, ns))?.metadata?.finalizers,
-      ];
-      throw new Error(`${(e as Error).message}; PV phase / PVC finalizers: ${JSON.stringify(left)}`);
-    });
-  }
+  const nothingLeft = (ns: string, name: string): Promise<void> => waitNothingLeft(api, ns, name);
 
   before(async function () {
     this.timeout(300_000);

@@ -13,11 +13,12 @@
  *                         RuntimeJobWatcher);
  *  7. cache-stats-planner.ts  cache statistics, once the data is in place;
  *  8. runtime-status.ts   phase, conditions, runtime and node status (phase.ts decides the phase).
- * Deletion (`finalize`) stands apart. Every pass reads the caches, moves the world one step toward
- * the spec and writes status only when it changed. Waiting is a requeue or an event; nothing here
- * sleeps.
+ * Deletion (deletion.ts) stands apart: it waits while pods other than the runtime mount the claim
+ * (in-use.ts decides), unless forced by annotation. Every pass reads the caches, moves the world one
+ * step toward the spec and writes status only when it changed. Waiting is a requeue or an event;
+ * nothing here sleeps.
  */
-import type { KubernetesObject, V1Node, V1PersistentVolume, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
   LABEL_DOMAIN,
   NODE,
@@ -38,7 +39,7 @@ import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { isForbidden } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
-import { isControlledBy, controllerOf } from '../../kube/owner-reference.js';
+import { controllerOf } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
@@ -46,6 +47,8 @@ import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
 import { runtimePodsOf } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
+import { SampleSetDeletion } from './deletion.js';
+import { claimsOfPod } from './in-use.js';
 import { InitialSync } from './initial-sync.js';
 import { NodeLabelSync } from './node-label-sync.js';
 import { phaseWhenStopped, syncDone, type PhaseInputs } from './phase.js';
@@ -58,6 +61,7 @@ import { syncSubmitBackoff } from './sync.js';
 
 export { BIND_NUDGE_ANNOTATION, PV_OWNER_ANNOTATION, TOKEN_HASH_ANNOTATION, tokenHash } from './runtime-objects.js';
 export { CONDITION } from './status-draft.js';
+export { FORCE_DELETE_ANNOTATION } from './in-use.js';
 
 export interface SampleSetOperatorOptions {
   /** Image of the runtime pods (the operator's own image). */
@@ -85,7 +89,8 @@ export interface SampleSetOperatorOptions {
 @owns(SERVICE, { labelSelector: SAMPLESET_LABEL })
 @owns(PVC, { labelSelector: SAMPLESET_LABEL })
 @watches(SECRET, (o, op: SampleSetOperator) => op.sampleSetsOfSecret(o))
-@watches(POD, (o) => SampleSetOperator.sampleSetOfLabelled(o), { labelSelector: SAMPLESET_LABEL })
+// every pod, not only the labelled runtime pods: a deletion waits for the pods that mount the claim
+@watches(POD, (o, op: SampleSetOperator) => op.sampleSetsOfPod(o))
 @watches(NODE, (o, op: SampleSetOperator) => op.sampleSetsOfNode(o))
 @watches(PV, (o, op: SampleSetOperator) => op.sampleSetsOfPv(o), { labelSelector: SAMPLESET_LABEL })
 export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
@@ -96,6 +101,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly initialSync: InitialSync;
   private readonly objects: RuntimeObjectsPhase;
   private readonly nodeLabels: NodeLabelSync;
+  private readonly deletion: SampleSetDeletion;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -158,6 +164,16 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       sampleSets: () => this.primary.list(),
       labelKeyOf: (ss) => this.nodeLabelKeyOf(ss),
     });
+    this.deletion = new SampleSetDeletion({
+      api: this.api,
+      engines,
+      cached: <T extends KubernetesObject>(type: ResourceType, namespace?: string) => this.cacheOf<T>(type).list(namespace),
+      nodeLabels: this.nodeLabels,
+      event,
+      writeStatus: (ss, draft) => this.writeStatus(ss, draft),
+      removeFinalizer: (ss) => this.removeFinalizer(ss, SAMPLESET_FINALIZER),
+      clock: this.clock,
+    });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
       this.stats.invalidate(k);
@@ -177,6 +193,22 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   static sampleSetOfLabelled(o: KubernetesObject): ObjectKey[] {
     const name = o.metadata?.labels?.[SAMPLESET_LABEL];
     return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
+  }
+
+  /**
+   * A runtime pod → its SampleSet (by label); any pod mounting a claim → the SampleSets being deleted
+   * whose claim it is (only a deletion cares about the claim's users; live SampleSets are not woken
+   * by every training pod).
+   */
+  sampleSetsOfPod(o: KubernetesObject): ObjectKey[] {
+    const out = SampleSetOperator.sampleSetOfLabelled(o);
+    const ns = o.metadata?.namespace;
+    const claims = claimsOfPod(o);
+    if (!ns || claims.length === 0) return out;
+    for (const ss of this.primary.list(ns, (s) => !!s.metadata.deletionTimestamp)) {
+      if (claims.some((c) => c === this.claimNameOf(ss))) out.push({ namespace: ns, name: ss.metadata.name! });
+    }
+    return out;
   }
 
   /** Our token Secrets (owner) and the user Secrets a SampleSet names (spec.secretRef, spec.source.secretRef). */
@@ -220,6 +252,14 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       : [];
   }
 
+  private claimNameOf(ss: SampleSet): string {
+    try {
+      return this.engines.get(engineNameOf(ss)).persistentVolumeClaimName(ss);
+    } catch {
+      return ss.metadata.name!;
+    }
+  }
+
   private nodeLabelKeyOf(ss: SampleSet): string {
     try {
       return this.engines.get(engineNameOf(ss)).nodeLabelKey(ss);
@@ -236,7 +276,10 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       this.forget(k);
       return;
     }
-    if (obj.metadata.deletionTimestamp) return this.finalize(k, obj);
+    if (obj.metadata.deletionTimestamp) {
+      this.forget(k);
+      return this.deletion.step(obj);
+    }
     if (!(obj.metadata.finalizers ?? []).includes(SAMPLESET_FINALIZER)) obj = await this.addFinalizer(obj, SAMPLESET_FINALIZER);
 
     const status = new StatusDraft(obj, this.clock);
@@ -345,44 +388,11 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     return Number.isFinite(requeue) ? { requeueAfterMs: Math.max(0, Math.round(requeue)) } : undefined;
   }
 
-  private async writeStatus(ss: SampleSet, draft: StatusDraft): Promise<void> {
+  /** Writes the status when it changed; true when it did. */
+  private async writeStatus(ss: SampleSet, draft: StatusDraft): Promise<boolean> {
     const patch = draft.patch();
-    if (!patch) return;
+    if (!patch) return false;
     await this.patchStatus(ss, patch);
-  }
-
-  // ---- deletion -------------------------------------------------------------------------------
-
-  /**
-   * Removes the node labels, then the runtime StatefulSet, Service, token Secret, PVC and PV (the
-   * volume's data stays where the engine keeps it: engines build their PV with reclaim policy
-   * Retain), then the finalizer. Talks to no runtime pod, so an unreachable runtime cannot block it;
-   * missing children are fine.
-   */
-  private async finalize(k: string, ss: SampleSet): Promise<ReconcileResult> {
-    this.forget(k);
-    if (!(ss.metadata.finalizers ?? []).includes(SAMPLESET_FINALIZER)) return;
-    const ns = ss.metadata.namespace!;
-    const name = ss.metadata.name!;
-    await this.nodeLabels.clear(ss);
-    const owned = <T extends KubernetesObject>(type: ResourceType): T[] => this.cacheOf<T>(type).list(ns, (o) => isControlledBy(o, ss));
-    for (const type of [STATEFULSET, SERVICE, SECRET, PVC]) {
-      for (const o of owned(type)) {
-        await this.api.delete(type, o.metadata!.name!, ns, { uid: o.metadata!.uid });
-      }
-    }
-    for (const pv of this.cacheOf<V1PersistentVolume>(PV).list(
-      undefined,
-      (o) => o.metadata?.annotations?.[PV_OWNER_ANNOTATION] === `${ns}/${name}`,
-    )) {
-      await this.api.delete(PV, pv.metadata!.name!, undefined, { uid: pv.metadata!.uid });
-    }
-    await this.removeFinalizer(ss, SAMPLESET_FINALIZER);
-    await this.event(
-      ss,
-      'Normal',
-      'Deleted',
-      'removed the node labels, runtime, volume claim and PersistentVolume (the data in the volume is kept)',
-    );
+    return true;
   }
 }

@@ -12,6 +12,8 @@ export const CONDITION = {
   runtimeReady: 'RuntimeReady',
   synced: 'Synced',
   cacheStats: 'CacheStatsAvailable',
+  /** Set only while a deletion waits (reason InUse: pods still mount the claim). */
+  terminating: 'Terminating',
 } as const;
 
 /** The status being computed in one pass; knows how to turn itself into a minimal merge patch. */

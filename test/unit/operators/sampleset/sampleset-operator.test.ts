@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Node, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { NODE, POD, PV, PVC, SAMPLESET, SAMPLESET_FINALIZER, SECRET, SERVICE, STATEFULSET } from '../../../../src/api/constants.js';
 import type { Condition } from '../../../../src/api/conditions.js';
 import type { SampleSet, SampleSetSpec } from '../../../../src/api/sampleset.js';
@@ -7,7 +7,11 @@ import { ExampleEngine } from '../../../../src/engines/example/example-engine.js
 import { EngineRegistry } from '../../../../src/engines/registry.js';
 import { isControlledBy } from '../../../../src/kube/owner-reference.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
-import { SampleSetOperator, TOKEN_HASH_ANNOTATION } from '../../../../src/operators/sampleset/sampleset-operator.js';
+import {
+  FORCE_DELETE_ANNOTATION,
+  SampleSetOperator,
+  TOKEN_HASH_ANNOTATION,
+} from '../../../../src/operators/sampleset/sampleset-operator.js';
 import { FakeCluster } from '../../support/fake-cluster.js';
 import { baseUrl, NS, runtimePod, until } from '../samplejob/fixtures.js';
 import { FakeSampleSetRuntime } from './fake-runtime.js';
@@ -267,6 +271,71 @@ describe('SampleSetOperator', () => {
       expect(kube.get<V1Node>(NODE, 'node-0')?.metadata?.labels?.[LABEL]).to.equal(undefined);
       expect(kube.get(SECRET, 'vol', NS), "the user's Secret stays").to.not.equal(undefined);
       expect(reasons()).to.include('Deleted');
+    });
+
+    /** A pod of a PaddleJob that mounts the SampleSet's claim (`ds`, the example engine's name for it). */
+    function userPod(name: string): void {
+      kube.put(POD, {
+        metadata: {
+          name,
+          namespace: NS,
+          uid: `uid-${name}`,
+          ownerReferences: [{ apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', name: 'train', uid: 'pj', controller: true }],
+        },
+        spec: { containers: [], volumes: [{ name: 'paddle-sampleset', persistentVolumeClaim: { claimName: 'ds' } }] },
+        status: { phase: 'Running' },
+      });
+    }
+
+    async function readyInUse(): Promise<void> {
+      await bound();
+      runtimePods(2);
+      await until(() => phase() === 'Ready', 2000, 'Ready');
+      userPod('train-worker-0');
+      await kube.api.delete(SAMPLESET, 'ds', NS);
+      await until(() => cond('Terminating')?.reason === 'InUse', 2000, 'Terminating=True InUse');
+    }
+
+    it('waits while a pod mounts the claim: nothing removed, Terminating=True InUse and a Warning; finishes once the pod is gone', async () => {
+      await readyInUse();
+      expect(cond('Terminating')).to.include({ status: 'True', observedGeneration: get()!.metadata.generation });
+      expect(cond('Terminating')?.message).to.include('pod train-worker-0 (PaddleJob train)').and.include(FORCE_DELETE_ANNOTATION);
+      const warning = kube.events.find((e) => e.reason === 'InUse');
+      expect(warning?.type).to.equal('Warning');
+      expect(warning?.message).to.equal(cond('Terminating')?.message);
+      // a second pass (any event) changes nothing and says nothing new
+      runtimePod(kube, 'ds', 0, { ip: '10.0.0.9' });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(kube.events.filter((e) => e.reason === 'InUse')).to.have.length(1);
+      expect(kube.api.writes().filter((c) => c.verb === 'delete' && c.plural !== 'samplesets')).to.deep.equal([]);
+      expect(kube.get(STATEFULSET, 'ds-runtime', NS)).to.not.equal(undefined);
+      expect(kube.get<V1Node>(NODE, 'node-0')?.metadata?.labels?.[LABEL]).to.equal('ds-runtime-0');
+      expect(reasons()).to.not.include('Deleted');
+
+      kube.remove(POD, 'train-worker-0', NS);
+      await until(() => !get(), 2000, 'SampleSet gone after its user');
+      expect(kube.get(STATEFULSET, 'ds-runtime', NS)).to.equal(undefined);
+      expect(kube.get<V1Node>(NODE, 'node-0')?.metadata?.labels?.[LABEL]).to.equal(undefined);
+      expect(reasons()).to.include('Deleted').and.not.include('ForceDeleted');
+    });
+
+    it('a user pod that finishes (Succeeded) lets the deletion finish', async () => {
+      await readyInUse();
+      const p = kube.get<V1Pod>(POD, 'train-worker-0', NS)!;
+      kube.put(POD, { ...p, status: { phase: 'Succeeded' } });
+      await until(() => !get(), 2000, 'SampleSet gone after its user finished');
+    });
+
+    it('the force-delete annotation proceeds with the pod still there, and a Warning names it', async () => {
+      await readyInUse();
+      await kube.api.patch(SAMPLESET, 'ds', NS, { metadata: { annotations: { [FORCE_DELETE_ANNOTATION]: 'true' } } });
+      await until(() => !get(), 2000, 'SampleSet gone though used');
+      expect(kube.get(STATEFULSET, 'ds-runtime', NS)).to.equal(undefined);
+      expect(kube.get(PV, 'ns.ds-example')).to.equal(undefined);
+      const forced = kube.events.find((e) => e.reason === 'ForceDeleted');
+      expect(forced?.type).to.equal('Warning');
+      expect(forced?.message).to.include('pod train-worker-0 (PaddleJob train)');
+      expect(kube.get(POD, 'train-worker-0', NS), 'the user pod is not ours to delete').to.not.equal(undefined);
     });
   });
 });
