@@ -71,8 +71,8 @@ describe('SampleSet in use (real control plane, simulated cache nodes, real Juic
     return ss;
   }
 
-  /** A pod that mounts the SampleSet's claim, optionally controlled by `owner`. */
-  function userPod(ns: string, name: string, ss: SampleSet, owner?: PaddleJob): Promise<V1Pod> {
+  /** A pod that mounts the SampleSet's claim, optionally controlled by `owner` or bound to `nodeName`. */
+  function userPod(ns: string, name: string, ss: SampleSet, owner?: PaddleJob, nodeName?: string): Promise<V1Pod> {
     return api.create<V1Pod>(POD, {
       metadata: {
         name,
@@ -90,6 +90,7 @@ describe('SampleSet in use (real control plane, simulated cache nodes, real Juic
           : undefined,
       },
       spec: {
+        ...(nodeName ? { nodeName } : {}),
         containers: [{ name: 'train', image: 'busybox', volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
         volumes: [{ name: 'data', persistentVolumeClaim: { claimName: engine.persistentVolumeClaimName(ss) } }],
       },
@@ -226,5 +227,37 @@ describe('SampleSet in use (real control plane, simulated cache nodes, real Juic
 
     await api.delete(POD, 'reader', ns, { gracePeriodSeconds: 0 });
     await waitNothingLeft(api, ns, 'forced');
+  });
+
+  it('a scale-down waits for a pod using the cache on the node it removes (PartitionsScaled=False), and goes on once it is gone', async function () {
+    this.timeout(240_000);
+    const ns = await namespace('scale');
+    await createVolumeSecret(api, volumesDir, ns, 'jfs');
+    await createSampleSet(api, ns, 'shrink', { partitions: 2, noSync: true });
+    const ss = await sampleSetWhere(api, ns, 'shrink', 'Ready on 2 partitions', (x) => x.status?.phase === 'Ready');
+    const leaving = ss.status!.nodes!.find((n) => n.partition === 1)!.node!;
+    // a training pod on the node of partition 1, reading through the claim
+    await userPod(ns, 'reader', ss, undefined, leaving);
+
+    await api.patch(SAMPLESET, 'shrink', ns, { spec: { partitions: 1 } });
+    const waiting = await sampleSetWhere(
+      api,
+      ns,
+      'shrink',
+      'PartitionsScaled=False',
+      (x) => conditionOf(x, 'PartitionsScaled')?.status === 'False',
+    );
+    expect(conditionOf(waiting, 'PartitionsScaled')).to.include({ reason: 'ScaleDownWaiting' });
+    expect(conditionOf(waiting, 'PartitionsScaled')!.message).to.include('pod reader');
+    await sleep(1000);
+    expect((await runtimePodsOf(api, ns, 'shrink')).map((p) => p.metadata!.name).sort(), 'partition 1 keeps its runtime pod').to.deep.equal(
+      ['shrink-runtime-0', 'shrink-runtime-1'],
+    );
+    expect((await api.get<SampleSet>(SAMPLESET, 'shrink', ns))!.status!.phase, 'the SampleSet stays usable').to.equal('Ready');
+    expect((await eventsOf(ns, 'shrink', 'ScaleDownWaiting'))[0]?.type).to.equal('Warning');
+
+    await api.delete(POD, 'reader', ns, { gracePeriodSeconds: 0 });
+    await waitFor('the runtime scaled to 1', async () => (await runtimePodsOf(api, ns, 'shrink')).length === 1 || undefined, WAIT);
+    await sampleSetWhere(api, ns, 'shrink', 'PartitionsScaled=True', (x) => conditionOf(x, 'PartitionsScaled')?.status === 'True');
   });
 });

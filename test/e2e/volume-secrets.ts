@@ -1,10 +1,10 @@
-// The two Secrets a SampleSet of the e2e suites needs: a fresh JuiceFS volume (SQLite metadata,
-// local object storage under `dir`) and the S3 gateway's credentials for its source.
-import path from 'node:path';
+// The two Secrets a SampleSet synced from the S3 gateway needs: a fresh JuiceFS volume (SQLite
+// metadata, local object storage under `dir`) and the gateway's credentials for its source.
 import type { V1Secret } from '@kubernetes/client-node';
 import { SECRET } from '../../src/api/constants.js';
 import type { KubeApi } from '../../src/kube/kube-api.js';
 import type { S3Gateway } from '../harness/cache-nodes.js';
+import { createVolumeSecret } from './sampleset-helpers.js';
 
 export async function createVolumeSecrets(
   api: KubeApi,
@@ -13,15 +13,7 @@ export async function createVolumeSecrets(
   gw: S3Gateway,
   names: { volume: string; source: string } = { volume: 'jfs', source: 's3' },
 ): Promise<void> {
-  await api.create<V1Secret>(SECRET, {
-    metadata: { name: names.volume, namespace: ns },
-    stringData: {
-      name: `vol-${ns}`.slice(0, 60),
-      metaurl: `sqlite3://${path.join(dir, `${ns}.db`)}`,
-      storage: 'file',
-      bucket: path.join(dir, `${ns}-objects`) + '/',
-    },
-  });
+  await createVolumeSecret(api, dir, ns, names.volume);
   await api.create<V1Secret>(SECRET, {
     metadata: { name: names.source, namespace: ns },
     stringData: { 'access-key': gw.accessKey, 'secret-key': gw.secretKey },

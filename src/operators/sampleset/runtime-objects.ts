@@ -38,6 +38,8 @@ import { isControlledBy, ownerReference } from '../../kube/owner-reference.js';
 import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
 import { readRuntimeToken } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
+import type { ClaimUser } from './in-use.js';
+import { SCALE_DOWN_RECHECK_MS, scaleDownMessage } from './scale-down-guard.js';
 
 /** Annotation on the (cluster-scoped, owner-less) PV naming its SampleSet as `<namespace>/<name>`. */
 export const PV_OWNER_ANNOTATION = `${LABEL_DOMAIN}/sampleset-owner`;
@@ -67,6 +69,8 @@ export interface RuntimeObjectsDeps {
   runtimeImage: string;
   /** Look again at an object conflict after this long. */
   conflictRetryMs: number;
+  /** The pods a scale-down to `partitions` must wait for (scale-down-guard.ts). */
+  scaleDownBlockers(ss: SampleSet, claimName: string, statefulSetName: string, partitions: number): ClaimUser[];
 }
 
 export interface RuntimeObjectsInput {
@@ -89,8 +93,10 @@ export interface RuntimeObjects {
   statefulSet: V1StatefulSet;
   /** The token the runtime pods use (the stored one). */
   runtimeToken: string;
-  /** The StatefulSet asks for exactly `partitions` replicas (after this pass's rescale). */
+  /** The StatefulSet asks for exactly `partitions` replicas (after this pass's rescale), or keeps more on purpose. */
   replicasMatch: boolean;
+  /** Why a scale-down waits (the extra partitions keep serving meanwhile). */
+  scaleDownHeld?: string;
   /** Look again this soon (the PV binder was nudged). */
   requeueAfterMs?: number;
 }
@@ -125,7 +131,17 @@ export class RuntimeObjectsPhase {
 
     await this.releaseOldClaim(pv.object, pvc);
     const requeueAfterMs = await this.nudgeBinder(pv.object, pvc, ns);
-    const replicasMatch = await this.rollOut(ss, sts, runtimeToken);
+    const { replicasMatch, held } = await this.rollOut(ss, sts, runtimeToken, pvc.metadata!.name!);
+    if (held)
+      return {
+        pv: pv.object,
+        pvc,
+        statefulSet: sts,
+        runtimeToken,
+        replicasMatch,
+        scaleDownHeld: held,
+        requeueAfterMs: SCALE_DOWN_RECHECK_MS,
+      };
     return { pv: pv.object, pvc, statefulSet: sts, runtimeToken, replicasMatch, requeueAfterMs };
   }
 
@@ -157,12 +173,20 @@ export class RuntimeObjectsPhase {
     return BIND_NUDGE_MS;
   }
 
-  /** Restarts the runtime with a new token and scales it to `partitions`; whether the replicas match. */
-  private async rollOut(ss: SampleSet, sts: V1StatefulSet, runtimeToken: string): Promise<boolean> {
+  /**
+   * Restarts the runtime with a new token and scales it to `partitions` (a scale-down waits for the
+   * pods using the cache it removes); whether the replicas match, and why a scale-down waits.
+   */
+  private async rollOut(
+    ss: SampleSet,
+    sts: V1StatefulSet,
+    runtimeToken: string,
+    claimName: string,
+  ): Promise<{ replicasMatch: boolean; held?: string }> {
     const ns = ss.metadata.namespace!;
     const name = sts.metadata!.name!;
     const partitions = Math.max(1, ss.spec.partitions ?? 1);
-    if (sts.metadata?.deletionTimestamp) return sts.spec?.replicas === partitions;
+    if (sts.metadata?.deletionTimestamp) return { replicasMatch: sts.spec?.replicas === partitions };
     const wantHash = tokenHash(runtimeToken);
     if (sts.spec?.template?.metadata?.annotations?.[TOKEN_HASH_ANNOTATION] !== wantHash) {
       await this.deps.api.patch(STATEFULSET, name, ns, {
@@ -172,10 +196,16 @@ export class RuntimeObjectsPhase {
     }
     if (sts.spec?.replicas !== partitions) {
       const from = sts.spec?.replicas ?? 0;
+      const users = from > partitions ? this.deps.scaleDownBlockers(ss, claimName, name, partitions) : [];
+      if (users.length > 0) {
+        const held = scaleDownMessage(from, partitions, users);
+        await this.deps.event(ss, 'Warning', 'ScaleDownWaiting', held);
+        return { replicasMatch: true, held };
+      }
       await this.deps.api.patch(STATEFULSET, name, ns, { spec: { replicas: partitions } });
       await this.deps.event(ss, 'Normal', 'Scaled', `runtime StatefulSet ${name} scaled from ${from} to ${partitions} partitions`);
     }
-    return true;
+    return { replicasMatch: true };
   }
 
   private blocked(conflict: string): Blocked {

@@ -51,6 +51,8 @@ export interface DescribeInput {
   inputs: PhaseInputs;
   /** Each runtime pod's latest read figures (undefined: none collected yet in this process). */
   podReads?: Record<string, CacheReadFigures>;
+  /** Why a scale-down waits (scale-down-guard.ts), if it does. */
+  scaleDownHeld?: string;
 }
 
 function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
@@ -62,7 +64,7 @@ function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
 /** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
 export function describeRuntime(
   status: StatusDraft,
-  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads }: DescribeInput,
+  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads, scaleDownHeld }: DescribeInput,
 ): { phase: SampleSetPhase; verdict: ConditionVerdict } {
   const ns = pvc.metadata?.namespace;
   const pvName = pv.metadata!.name!;
@@ -102,6 +104,12 @@ export function describeRuntime(
     allPodsReady
       ? `${partitions}/${partitions} runtime pods ready on distinct nodes`
       : `${ready.length}/${partitions} runtime pods ready${problems.length ? `: ${problems.join('; ')}` : ''}`,
+  );
+  status.condition(
+    CONDITION.partitionsScaled,
+    scaleDownHeld ? 'False' : 'True',
+    scaleDownHeld ? 'ScaleDownWaiting' : 'Scaled',
+    scaleDownHeld ?? `the runtime runs ${partitions} partition(s), as spec.partitions asks`,
   );
   const verdict = readyCondition(inputs, {
     volume: status.get<Condition[]>('conditions')?.find((c) => c.type === CONDITION.volumeBound)?.message,

@@ -56,6 +56,7 @@ import { PV_OWNER_ANNOTATION, RuntimeObjectsPhase } from './runtime-objects.js';
 import { describeRuntime, observeRuntime } from './runtime-status.js';
 import { checkSpec, secretKeyOf } from './spec-check.js';
 import { CONDITION, StatusDraft } from './status-draft.js';
+import { scaleDownBlockersOf, scaleDownWaits } from './scale-down-guard.js';
 import { StatsCollector } from './stats-collector.js';
 import { syncSubmitBackoff } from './sync.js';
 
@@ -155,6 +156,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       clock: this.clock,
       runtimeImage: this.opts.runtimeImage,
       conflictRetryMs: this.opts.conflictRetryMs,
+      scaleDownBlockers: (ss, claim, sts, to) =>
+        scaleDownBlockersOf(ss, this.cacheOf<V1Pod>(POD).list(ss.metadata.namespace), claim, sts, to),
     });
     this.nodeLabels = new NodeLabelSync({
       api: this.api,
@@ -197,15 +200,15 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
   /**
    * A runtime pod → its SampleSet (by label); any pod mounting a claim → the SampleSets being deleted
-   * whose claim it is (only a deletion cares about the claim's users; live SampleSets are not woken
-   * by every training pod).
+   * or waiting to scale down whose claim it is (only they care about the claim's users; other
+   * SampleSets are not woken by every training pod).
    */
   sampleSetsOfPod(o: KubernetesObject): ObjectKey[] {
     const out = SampleSetOperator.sampleSetOfLabelled(o);
     const ns = o.metadata?.namespace;
     const claims = claimsOfPod(o);
     if (!ns || claims.length === 0) return out;
-    for (const ss of this.primary.list(ns, (s) => !!s.metadata.deletionTimestamp)) {
+    for (const ss of this.primary.list(ns, (s) => !!s.metadata.deletionTimestamp || scaleDownWaits(s))) {
       if (claims.some((c) => c === this.claimNameOf(ss))) out.push({ namespace: ns, name: ss.metadata.name! });
     }
     return out;
@@ -326,7 +329,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       await this.writeStatus(ss, status);
       return { requeueAfterMs: objects.requeueAfterMs };
     }
-    const { pv, pvc, statefulSet, runtimeToken, replicasMatch } = objects;
+    const { pv, pvc, statefulSet, runtimeToken, replicasMatch, scaleDownHeld } = objects;
     const stsName = statefulSet.metadata!.name!;
 
     // 4. the volume and the runtime pods
@@ -377,6 +380,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       observed,
       inputs,
       podReads: this.stats.podReads(k),
+      scaleDownHeld,
     });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);

@@ -12,6 +12,7 @@ export const CONDITION = {
   runtimeReady: 'RuntimeReady',
   synced: 'Synced',
   cacheStats: 'CacheStatsAvailable',
+  partitionsScaled: 'PartitionsScaled',
   /** Set only while a deletion waits (reason InUse: pods still mount the claim). */
   terminating: 'Terminating',
 } as const;

@@ -162,6 +162,45 @@ describe('SampleSetOperator', () => {
       await until(() => kube.get<V1StatefulSet>(STATEFULSET, 'ds-runtime', NS)?.spec?.replicas === 3, 2000, 'scaled to 3');
       expect(reasons()).to.include('Scaled');
     });
+
+    it('a scale-down waits for pods that use the cache on the nodes it removes, then goes on when they are gone', async () => {
+      await bound();
+      runtimePods(2);
+      await until(() => phase() === 'Ready', 2000, 'Ready');
+      const claim = kube.get<V1PersistentVolumeClaim>(PVC, 'ds', NS)!.metadata!.name!;
+      kube.put(POD, {
+        metadata: {
+          name: 'train-0',
+          namespace: NS,
+          ownerReferences: [{ apiVersion: 'v1', kind: 'PaddleJob', name: 'train', uid: 'j', controller: true }],
+        },
+        spec: { nodeName: 'node-1', containers: [], volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] },
+        status: { phase: 'Running' },
+      });
+      await kube.editSpec(SAMPLESET, 'ds', NS, { ...get()!.spec, partitions: 1 });
+      await until(() => cond('PartitionsScaled')?.status === 'False', 2000, 'the scale-down waiting');
+      expect(cond('PartitionsScaled')).to.include({ reason: 'ScaleDownWaiting' });
+      expect(cond('PartitionsScaled')!.message).to.contain('pod train-0 (PaddleJob train)');
+      expect(kube.get<V1StatefulSet>(STATEFULSET, 'ds-runtime', NS)?.spec?.replicas).to.equal(2);
+      expect(reasons()).to.include('ScaleDownWaiting');
+      expect(phase(), 'the SampleSet stays usable while it waits').to.equal('Ready');
+      kube.remove(POD, 'train-0', NS);
+      await until(() => kube.get<V1StatefulSet>(STATEFULSET, 'ds-runtime', NS)?.spec?.replicas === 1, 2000, 'scaled to 1');
+      await until(() => cond('PartitionsScaled')?.status === 'True', 2000, 'PartitionsScaled');
+    });
+
+    it('a scale-down goes on at once when no pod on the removed nodes uses the cache', async () => {
+      await bound();
+      runtimePods(2);
+      const claim = kube.get<V1PersistentVolumeClaim>(PVC, 'ds', NS)!.metadata!.name!;
+      kube.put(POD, {
+        metadata: { name: 'elsewhere', namespace: NS },
+        spec: { nodeName: 'node-0', containers: [], volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }] },
+        status: { phase: 'Running' },
+      });
+      await kube.editSpec(SAMPLESET, 'ds', NS, { ...get()!.spec, partitions: 1 });
+      await until(() => kube.get<V1StatefulSet>(STATEFULSET, 'ds-runtime', NS)?.spec?.replicas === 1, 2000, 'scaled to 1');
+    });
   });
 
   describe('phases 4–8: runtime, node labels, sync, statistics, status', () => {
