@@ -7,7 +7,8 @@
  *  1. spec-check.ts       the spec and its Secrets are usable (SpecError otherwise);
  *  2. runtime-objects.ts  the objects exist and are ours (Blocked otherwise); 3. the runtime is
  *                         scaled to `partitions` and restarted with a new token;
- *  4. runtime-status.ts   what the runtime pods show;
+ *  4. runtime-status.ts   what the runtime pods show; node-loss-phase.ts: partitions on lost nodes
+ *                         (reported; replaced when spec.nodeLossPolicy allows);
  *  5. node-label-sync.ts  the cache-node labels;
  *  6. initial-sync.ts     the initial sync (submitted and followed in the background by the
  *                         RuntimeJobWatcher);
@@ -48,6 +49,7 @@ import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
 import { InitialSync } from './initial-sync.js';
 import { NodeLabelSync } from './node-label-sync.js';
+import { NodeLossPhase } from './node-loss-phase.js';
 import { phaseWhenStopped, syncDone, type PhaseInputs } from './phase.js';
 import { PV_OWNER_ANNOTATION, RuntimeObjectsPhase } from './runtime-objects.js';
 import { describeRuntime, observeRuntime } from './runtime-status.js';
@@ -96,6 +98,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly initialSync: InitialSync;
   private readonly objects: RuntimeObjectsPhase;
   private readonly nodeLabels: NodeLabelSync;
+  private readonly nodeLoss: NodeLossPhase;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -158,6 +161,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       sampleSets: () => this.primary.list(),
       labelKeyOf: (ss) => this.nodeLabelKeyOf(ss),
     });
+    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<V1Node>(NODE).get(n), event, clock: this.clock });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
       this.stats.invalidate(k);
@@ -198,13 +202,18 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     return out;
   }
 
-  /** SampleSets whose cache-node label the node carries (nodes are few; labels are checked per SampleSet). */
+  /**
+   * SampleSets whose cache-node label the node carries (nodes are few; labels are checked per
+   * SampleSet), and those whose status places a partition on it (a lost node keeps no label once
+   * its pod is terminating).
+   */
   sampleSetsOfNode(o: KubernetesObject): ObjectKey[] {
     const labels = o.metadata?.labels ?? {};
-    if (!Object.keys(labels).some((k) => k.startsWith(LABEL_DOMAIN + '/'))) return [];
+    const node = o.metadata?.name;
+    const labelled = Object.keys(labels).some((k) => k.startsWith(LABEL_DOMAIN + '/'));
     return this.primary
       .list()
-      .filter((ss) => labels[this.nodeLabelKeyOf(ss)] !== undefined)
+      .filter((ss) => (labelled && labels[this.nodeLabelKeyOf(ss)] !== undefined) || (ss.status?.nodes ?? []).some((n) => n.node === node))
       .map((ss) => ({ namespace: ss.metadata.namespace, name: ss.metadata.name! }));
   }
 
@@ -289,14 +298,18 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     // 4. the volume and the runtime pods
     const volumeBound = pvc.status?.phase === 'Bound';
     const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(ns), ss.metadata.name!, stsName);
-    const observed = observeRuntime(pods, partitions);
+    const loss = await this.nodeLoss.step(
+      ss,
+      pods.filter((p) => p.ordinal < partitions),
+    );
+    const observed = observeRuntime(pods, partitions, new Set(loss.lost.map((l) => l.pod)));
     const { ready } = observed;
 
     // 5. node labels
     await this.nodeLabels.sync(ss, spec.engine.nodeLabelKey(ss), pods, partitions);
 
     // 6. the initial sync
-    let requeue = objects.requeueAfterMs ?? Infinity;
+    let requeue = Math.min(objects.requeueAfterMs ?? Infinity, loss.requeueAfterMs ?? Infinity);
     const sync = await this.initialSync.step({
       key: k,
       sampleSet: ss,
@@ -324,6 +337,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       distinctNodes: observed.distinctNodes,
       replicasMatch,
       sync: sync.phase,
+      lostPartitions: loss.lost.length,
     };
     const prevPhase = ss.status?.phase ?? '';
     const { phase, verdict } = describeRuntime(status, {
@@ -334,6 +348,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       observed,
       inputs,
       podReads: this.stats.podReads(k),
+      lost: loss.lost,
+      nodeLossPolicy: ss.spec.nodeLossPolicy,
     });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);

@@ -12,6 +12,8 @@ export const CONDITION = {
   runtimeReady: 'RuntimeReady',
   synced: 'Synced',
   cacheStats: 'CacheStatsAvailable',
+  /** False (reason NodeLost) while a partition's node is deleted, not ready or unreachable (node-loss.ts). */
+  nodesAvailable: 'CacheNodesAvailable',
 } as const;
 
 /** The status being computed in one pass; knows how to turn itself into a minimal merge patch. */
