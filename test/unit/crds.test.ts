@@ -524,7 +524,8 @@ describe('CRDs (crds/)', () => {
       }
       expect(keysAt(s, 'spec.schedulingPolicy')).to.deep.equal(['minAvailable', 'minResources', 'priorityClass', 'queue']);
       expect((at(s, 'spec.schedulingPolicy.minResources').additionalProperties as Schema)['x-kubernetes-int-or-string']).to.equal(true);
-      expect(keysAt(s, 'spec.sampleSetRef')).to.deep.equal(['mountPath', 'name', 'namespace']);
+      expect(keysAt(s, 'spec.sampleSetRef')).to.deep.equal(['mountPath', 'name', 'namespace', 'waitSeconds']);
+      expect(at(s, 'spec.sampleSetRef.waitSeconds')).to.include({ type: 'integer', minimum: 0 });
       expect(at(s, 'spec.sampleSetRef').required).to.have.members(['name', 'mountPath']);
     });
 
