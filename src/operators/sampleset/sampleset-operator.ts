@@ -302,7 +302,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       ss,
       pods.filter((p) => p.ordinal < partitions),
     );
-    const observed = observeRuntime(pods, partitions, new Set(loss.lost.map((l) => l.pod)));
+    const lostPods = new Set(loss.lost.map((l) => l.pod));
+    const observed = observeRuntime(pods, partitions, lostPods);
     const { ready } = observed;
 
     // 5. node labels
@@ -324,7 +325,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 7. cache statistics (once the data is in place)
     if (volumeBound && syncDone(sync.phase) && ready.length > 0) {
-      requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken }));
+      requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken, unreachable: lostPods }));
     } else if (ready.length === 0) {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
     }

@@ -36,6 +36,7 @@ describe('SampleSetOperator: lost cache nodes', () => {
   let kube: FakeCluster;
   let clock: SkippingClock;
   let op: SampleSetOperator | undefined;
+  let rt: FakeSampleSetRuntime;
 
   const get = (): SampleSet | undefined => kube.get<SampleSet>(SAMPLESET, 'ds', NS);
   const phase = (): string | undefined => get()?.status?.phase;
@@ -67,7 +68,7 @@ describe('SampleSetOperator: lost cache nodes', () => {
     op = new SampleSetOperator(
       kube.context(4, clock),
       new EngineRegistry([new ExampleEngine()]),
-      new FakeSampleSetRuntime(),
+      (rt = new FakeSampleSetRuntime()),
       { runtimeImage: 'img', conflictRetryMs: 50, statsRetryMs: 10 },
       new CacheStatsNotifier(),
     );
@@ -99,6 +100,9 @@ describe('SampleSetOperator: lost cache nodes', () => {
 
   it('a NotReady node: PartialReady, CacheNodesAvailable=False NodeLost naming partition and node, the node entry says so, one Event; nothing deleted by default', async () => {
     await readySampleSet();
+    await until(() => get()?.status?.cacheStatus?.cachedBytes === 2048, 2000, 'statistics from both pods');
+    // from now on no collection finishes: what status shows comes from the last one
+    rt.cacheStats = () => new Promise(() => undefined);
     const lostAt = clock.now();
     putNode('node-1', 'Unknown');
     await until(() => phase() === 'PartialReady', 2000, 'PartialReady');
@@ -110,6 +114,8 @@ describe('SampleSetOperator: lost cache nodes', () => {
     expect(cond('Ready')).to.include({ status: 'False', reason: 'NodeLost' });
     expect(cond('RuntimeReady')).to.include({ status: 'False', reason: 'NodeLost' });
     expect(cond('CacheStatsAvailable')).to.include({ status: 'False', reason: 'NodeLost' });
+    // the cache of the lost node is not counted (each pod reports 1024 cached bytes of an 8192-byte tier)
+    expect(get()!.status!.cacheStatus).to.include({ cachedBytes: 1024, diskSizeBytes: 8192 });
     expect(get()!.status!.nodes![1]).to.include({ ready: false, node: 'node-1' });
     expect(get()!.status!.nodes![1].message).to.match(/^node lost: node node-1 is Ready=Unknown/);
     expect(get()!.status!.runtimeStatus).to.deep.equal({ specReplicas: 2, readyReplicas: 1, runtimeReady: '1/2' });
