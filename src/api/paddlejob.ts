@@ -27,7 +27,11 @@ export interface PaddleJobSpec {
   withGloo?: number;
   elastic?: number;
   schedulingPolicy?: SchedulingPolicy;
-  sampleSetRef?: { name: string; namespace?: string; mountPath: string };
+  /**
+   * waitSeconds: how long a job that has not started waits for the SampleSet to be Ready before it
+   * fails (reason SampleSetWaitExpired); unset, it waits as long as it takes.
+   */
+  sampleSetRef?: { name: string; namespace?: string; mountPath: string; waitSeconds?: number };
 }
 
 export type PaddleJobMode = 'PS' | 'Collective' | 'Single';

@@ -52,6 +52,17 @@ export interface SampleSetSpec {
   cache?: { levels?: CacheLevel[] };
   nodeAffinity?: V1NodeAffinity;
   tolerations?: V1Toleration[];
+  /** What to do with a partition whose node is lost (default: report it, replace nothing). */
+  nodeLossPolicy?: NodeLossPolicy;
+}
+
+/**
+ * replaceAfterSeconds: force-delete the runtime pod of a partition whose node has been lost (not
+ * ready, unreachable) this long, so the StatefulSet recreates it on another node; a deleted Node
+ * counts at once. Unset: never (the node may still run the pod; see the README).
+ */
+export interface NodeLossPolicy {
+  replaceAfterSeconds?: number;
 }
 
 export type SampleSetPhase = '' | 'Bound' | 'Mount' | 'Syncing' | 'SyncFailed' | 'PartialReady' | 'Ready';
@@ -97,6 +108,8 @@ export interface CacheNodeStatus extends CacheReadFigures {
   node?: string;
   ready?: boolean;
   message?: string;
+  /** When the operator first saw this partition's node lost (RFC 3339); absent while the node is fine. */
+  nodeLostSince?: string;
 }
 
 export interface SyncJobStatus {

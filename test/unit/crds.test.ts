@@ -312,6 +312,7 @@ describe('CRDs (crds/)', () => {
         'csi',
         'noSync',
         'nodeAffinity',
+        'nodeLossPolicy',
         'partitions',
         'secretRef',
         'source',
@@ -407,7 +408,11 @@ describe('CRDs (crds/)', () => {
       const wide = crds.SampleSet.spec.versions[0].additionalPrinterColumns?.find((c) => c.name === 'HIT RATIO');
       expect(wide).to.include({ jsonPath: '.status.cacheStatus.cacheHitRatio', priority: 1 });
       expect(at(s, 'status.cacheStatus.cachedPercentage').type).to.equal('string');
-      expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(['message', 'node', 'partition', 'pod', 'ready', ...READ_FIGURES].sort());
+      expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(
+        ['message', 'node', 'nodeLostSince', 'partition', 'pod', 'ready', ...READ_FIGURES].sort(),
+      );
+      expect(keysAt(s, 'spec.nodeLossPolicy')).to.deep.equal(['replaceAfterSeconds']);
+      expect(at(s, 'spec.nodeLossPolicy.replaceAfterSeconds')).to.include({ type: 'integer', minimum: 0 });
       expect(keysAt(s, 'status.syncJob')).to.deep.equal(['completionTime', 'id', 'message', 'phase', 'startTime']);
     });
   });
@@ -521,7 +526,8 @@ describe('CRDs (crds/)', () => {
       }
       expect(keysAt(s, 'spec.schedulingPolicy')).to.deep.equal(['minAvailable', 'minResources', 'priorityClass', 'queue']);
       expect((at(s, 'spec.schedulingPolicy.minResources').additionalProperties as Schema)['x-kubernetes-int-or-string']).to.equal(true);
-      expect(keysAt(s, 'spec.sampleSetRef')).to.deep.equal(['mountPath', 'name', 'namespace']);
+      expect(keysAt(s, 'spec.sampleSetRef')).to.deep.equal(['mountPath', 'name', 'namespace', 'waitSeconds']);
+      expect(at(s, 'spec.sampleSetRef.waitSeconds')).to.include({ type: 'integer', minimum: 0 });
       expect(at(s, 'spec.sampleSetRef').required).to.have.members(['name', 'mountPath']);
     });
 

@@ -53,6 +53,10 @@ export const REASON = {
   SampleSetReady: 'SampleSetReady',
   SampleSetNotFound: 'SampleSetNotFound',
   SampleSetNotReady: 'SampleSetNotReady',
+  /** The SampleSet is not Ready because a partition's node is lost (its CacheNodesAvailable condition is False). */
+  SampleSetNodeLost: 'SampleSetNodeLost',
+  /** The job waited spec.sampleSetRef.waitSeconds for its SampleSet to be Ready and failed. */
+  SampleSetWaitExpired: 'SampleSetWaitExpired',
   SampleSetNamespaceMismatch: 'SampleSetNamespaceMismatch',
   /** The SampleSet's spec.csi.driver names a cache engine this operator does not have installed. */
   CacheEngineNotInstalled: 'CacheEngineNotInstalled',

@@ -31,6 +31,7 @@ import { replicasOf, rolesOf } from './mode.js';
 import { MAX_NAME_LENGTH, longestPodName, memberKey } from './names.js';
 import { intranetOf, type PodBuildOptions } from './pod-builder.js';
 import { checkSampleSet, sampleSetCondition, sampleSetNamespaceOf } from './sampleset-gate.js';
+import { sampleSetWait } from './sampleset-wait.js';
 import { isTerminal, nextStatus, statusChanged, statusPatch } from './status.js';
 
 export interface PaddleJobOperatorOptions {
@@ -67,6 +68,8 @@ interface Pass {
   requeueAfterMs?: number;
   /** Pods were created in this pass: their events bring the job back at once. */
   createdPods?: boolean;
+  /** The job fails with this (it waited too long for its SampleSet). */
+  failure?: { reason: string; message: string };
 }
 
 /** The spec's pod names fit the limits of label values and Service names (pure). */
@@ -204,7 +207,7 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     const pass: Pass = { conditions: job.status?.conditions };
     if (!isTerminal(job.status?.phase)) await this.converge(job, jobKey, pass);
 
-    const next = nextStatus(job, this.children.podsOf(job), pass.conditions, new Date(this.clock.now()));
+    const next = nextStatus(job, this.children.podsOf(job), pass.conditions, new Date(this.clock.now()), pass.failure);
     const result: ReconcileResult = pass.requeueAfterMs !== undefined ? { requeueAfterMs: pass.requeueAfterMs } : undefined;
     // The pods just created are not in the cache yet, so this status would be stale at once; their
     // events run the next pass within moments, which writes it (one write per job instead of two).
@@ -242,6 +245,12 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     const gate = checkSampleSet(job, (n, ns) => this.cacheOf<SampleSet>(SAMPLESET).get(n, ns), this.engines);
     apply(gate ? { set: sampleSetCondition(gate, job.metadata.generation) } : { remove: CONDITION.SampleSetReady });
     if (gate?.open) build.sampleSet = gate.binding;
+    const wait = sampleSetWait(job, gate, getCondition(job.status?.conditions, CONDITION.SampleSetReady), this.clock.now());
+    later(wait.requeueAfterMs);
+    if (wait.failure) {
+      pass.failure = wait.failure;
+      return;
+    }
 
     const ports = await this.hostPortPhase.ensure(
       job,

@@ -58,10 +58,19 @@ export function checkSampleSet(
   }
   const phase = sampleSet.status?.phase ?? '';
   if (phase !== 'Ready') {
+    const nodeLost = sampleSet.status?.conditions?.some((c) => c.type === 'CacheNodesAvailable' && c.status === 'False');
+    const missing = missingPartitions(sampleSet);
+    const limit = ref.waitSeconds;
     return {
       open: false,
-      reason: REASON.SampleSetNotReady,
-      message: `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}; the job waits until it is Ready`,
+      reason: nodeLost ? REASON.SampleSetNodeLost : REASON.SampleSetNotReady,
+      message:
+        `SampleSet ${ns}/${ref.name} is ${phase ? `in phase ${phase}` : 'not set up yet'}` +
+        (missing.length ? `; partitions not ready: ${missing.join('; ')}` : '') +
+        `; the job waits until it is Ready` +
+        (limit === undefined
+          ? ' (no limit: set spec.sampleSetRef.waitSeconds to fail instead)'
+          : ` and fails if it has not started within ${limit}s (spec.sampleSetRef.waitSeconds)`),
     };
   }
   return {
@@ -71,6 +80,13 @@ export function checkSampleSet(
     reason: REASON.SampleSetReady,
     message: `SampleSet ${ns}/${ref.name} is Ready with ${sampleSet.spec.partitions} partition(s)`,
   };
+}
+
+/** `1 (pod x-runtime-1 on node n1: node lost: …)` for each partition the SampleSet's status shows not ready. */
+export function missingPartitions(sampleSet: SampleSet): string[] {
+  return (sampleSet.status?.nodes ?? [])
+    .filter((n) => !n.ready)
+    .map((n) => `${n.partition} (pod ${n.pod}${n.node ? ` on node ${n.node}` : ''}${n.message ? `: ${n.message}` : ''})`);
 }
 
 export function sampleSetCondition(gate: SampleSetGate, generation: number | undefined): Condition {

@@ -124,8 +124,15 @@ function isoNow(now: Date): string {
  * The next status. `conditions` are the job's conditions with the operator's gates already set.
  * Once the job is Completed or Failed its phase, counts, refs and times are frozen (pods deleted by
  * cleanPodPolicy must not rewrite how it ended); only conditions and observedGeneration move.
+ * `failure` fails a job that has not ended, whatever its pods show (it waited too long for its SampleSet).
  */
-export function nextStatus(job: PaddleJob, pods: V1Pod[], conditions: Condition[] | undefined, now: Date = new Date()): PaddleJobStatus {
+export function nextStatus(
+  job: PaddleJob,
+  pods: V1Pod[],
+  conditions: Condition[] | undefined,
+  now: Date = new Date(),
+  failure?: { reason: string; message: string },
+): PaddleJobStatus {
   const prev = job.status ?? {};
   const generation = job.metadata.generation;
   if (isTerminal(prev.phase)) {
@@ -133,7 +140,7 @@ export function nextStatus(job: PaddleJob, pods: V1Pod[], conditions: Condition[
   }
   const members = memberPods(job, pods);
   const roles = roleStatuses(job.spec, members);
-  const decision = decidePhase(job.spec, roles);
+  const decision: PhaseDecision = failure ? { phase: 'Failed', ...failure } : decidePhase(job.spec, roles);
   const status: PaddleJobStatus = { phase: decision.phase, mode: jobMode(job.spec), ...roles, observedGeneration: generation };
   status.startTime = prev.startTime ?? (decision.phase === 'Running' || isTerminal(decision.phase) ? isoNow(now) : undefined);
   if (isTerminal(decision.phase)) status.completionTime = prev.completionTime ?? isoNow(now);

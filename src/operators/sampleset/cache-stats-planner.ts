@@ -7,7 +7,7 @@ import type { SampleSet } from '../../api/sampleset.js';
 import { kubeTime } from '../../api/time.js';
 import { runtimeBaseUrl, type RuntimePod } from '../shared/runtime-pods.js';
 import type { CacheReadFigures } from '../../api/sampleset.js';
-import { isFullyCached, withoutReads } from './stats.js';
+import { aggregateCacheStats, isFullyCached, withoutReads, type AggregatedStats } from './stats.js';
 import type { Collection, StatsCollector } from './stats-collector.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
 import { systemClock, type Clock } from '../../kube/clock.js';
@@ -45,6 +45,8 @@ export interface StatsStepInput {
   /** Ready partition pods (they are asked). */
   ready: RuntimePod[];
   token: string;
+  /** Pods on lost nodes: a collection that still counted them is summed again without them. */
+  unreachable?: ReadonlySet<string>;
 }
 
 export class CacheStatsPlanner {
@@ -79,7 +81,7 @@ export class CacheStatsPlanner {
    * interval once everything is cached (the read figures still move). Returns the time until the next refresh is due (Infinity: none planned;
    * a running collection re-queues the SampleSet when it ends).
    */
-  step({ key: k, sampleSet: ss, status, ready, token }: StatsStepInput): number {
+  step({ key: k, sampleSet: ss, status, ready, token, unreachable }: StatsStepInput): number {
     const now = this.clock.now();
     const signature = ready.map((p) => `${p.name}@${p.uid}@${p.podIP}`).join(',');
     const gen = ss.metadata.generation ?? 0;
@@ -115,7 +117,7 @@ export class CacheStatsPlanner {
     // the latest figures into status (idempotent)
     const applied = mem.applied;
     if (applied) {
-      const agg = applied.agg;
+      const agg = withoutPods(applied.agg, applied.results, unreachable);
       if (agg.cacheStatus) {
         if (!jsonEqual(ss.status?.cacheStatus, agg.cacheStatus)) status.set('lastCacheUpdateTime', kubeTime(now));
         status.set('cacheStatus', agg.cacheStatus);
@@ -149,4 +151,10 @@ export class CacheStatsPlanner {
     );
     return Infinity;
   }
+}
+
+/** The figures without the pods in `drop` (summed again from each pod's answer), or as they are when none of them answered. */
+function withoutPods(agg: AggregatedStats, results: Collection['results'], drop: ReadonlySet<string> | undefined): AggregatedStats {
+  if (!drop || !agg.answered.some((p) => drop.has(p))) return agg;
+  return aggregateCacheStats(results.filter((r) => !drop.has(r.pod)));
 }

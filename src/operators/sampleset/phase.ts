@@ -13,6 +13,8 @@ export interface PhaseInputs {
   /** The StatefulSet asks for exactly `partitions` replicas. */
   replicasMatch: boolean;
   sync: SyncPhase;
+  /** Partitions whose node is lost (node-loss.ts); their pods are not counted in readyPartitions. */
+  lostPartitions?: number;
 }
 
 export function syncDone(sync: SyncPhase): boolean {
@@ -84,7 +86,7 @@ export function readyCondition(i: PhaseInputs, d: ReadyDetails = {}): ConditionV
   if (!i.replicasMatch || i.readyPartitions < i.partitions)
     return {
       status: 'False',
-      reason: 'PartitionsNotReady',
+      reason: i.lostPartitions ? 'NodeLost' : 'PartitionsNotReady',
       message: `${Math.min(i.readyPartitions, i.partitions)}/${i.partitions} runtime pods ready${podsMsg}`,
     };
   if (!i.distinctNodes)

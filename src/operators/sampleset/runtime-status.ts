@@ -1,12 +1,14 @@
 /**
  * Phases 4 and 8 of a SampleSet pass, pure: what the runtime pods show (observe), and the status
- * that follows from it — phase, the VolumeBound, RuntimeReady and Ready conditions, runtime and
- * node entries (describe).
+ * that follows from it — phase, the VolumeBound, RuntimeReady, CacheNodesAvailable and Ready
+ * conditions, runtime and node entries (describe). A pod on a lost node (node-loss.ts) never
+ * counts as ready, whatever its own status says: nothing updates a pod whose node stopped reporting.
  */
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Condition } from '../../api/conditions.js';
-import type { CacheNodeStatus, CacheReadFigures, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
+import type { CacheNodeStatus, CacheReadFigures, NodeLossPolicy, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
+import { markLost, nodesAvailableCondition, type LostPartition } from './node-loss.js';
 import { nextPhase, readyCondition, type ConditionVerdict, type PhaseInputs } from './phase.js';
 import { CONDITION, type StatusDraft } from './status-draft.js';
 
@@ -14,15 +16,15 @@ import { CONDITION, type StatusDraft } from './status-draft.js';
 export interface RuntimeObservation {
   /** Pods holding a partition (ordinal < partitions). */
   partitionPods: RuntimePod[];
-  /** The ready ones. */
+  /** The ready ones (none on a lost node). */
   ready: RuntimePod[];
   /** The ready partition pods run on pairwise distinct nodes. */
   distinctNodes: boolean;
 }
 
-export function observeRuntime(pods: RuntimePod[], partitions: number): RuntimeObservation {
+export function observeRuntime(pods: RuntimePod[], partitions: number, lostPods: ReadonlySet<string> = new Set()): RuntimeObservation {
   const partitionPods = pods.filter((p) => p.ordinal < partitions);
-  const ready = partitionPods.filter((p) => p.ready);
+  const ready = partitionPods.filter((p) => p.ready && !lostPods.has(p.name));
   const readyNodes = new Set(ready.map((p) => p.nodeName).filter(Boolean));
   return { partitionPods, ready, distinctNodes: readyNodes.size === ready.length };
 }
@@ -53,6 +55,9 @@ export interface DescribeInput {
   podReads?: Record<string, CacheReadFigures>;
   /** Why a scale-down waits (scale-down-guard.ts), if it does. */
   scaleDownHeld?: string;
+  /** Partitions on a lost node, and the SampleSet's policy for them. */
+  lost?: readonly LostPartition[];
+  nodeLossPolicy?: NodeLossPolicy;
 }
 
 function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
@@ -64,15 +69,20 @@ function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
 /** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
 export function describeRuntime(
   status: StatusDraft,
-  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads, scaleDownHeld }: DescribeInput,
+  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads, scaleDownHeld, lost = [], nodeLossPolicy }: DescribeInput,
 ): { phase: SampleSetPhase; verdict: ConditionVerdict } {
   const ns = pvc.metadata?.namespace;
   const pvName = pv.metadata!.name!;
   const { ready, distinctNodes } = observed;
   const podNames = Array.from({ length: partitions }, (_, i) => `${statefulSetName}-${i}`);
   const byOrdinal = new Map(observed.partitionPods.map((p) => [p.ordinal, p]));
+  const lostOf = new Map(lost.map((l) => [l.partition, l]));
   const problems = podNames
-    .map((n, i) => (byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i))))
+    .map((n, i) => {
+      const l = lostOf.get(i);
+      if (l) return `${n}: node lost: ${l.detail}`;
+      return byOrdinal.get(i)?.ready ? undefined : podProblem(n, byOrdinal.get(i));
+    })
     .filter((x): x is string => !!x);
   // Read figures: the latest collection's, else what status showed (a restarted operator keeps them).
   const shown = new Map((status.get<CacheNodeStatus[]>('nodes') ?? []).map((n) => [n.pod, n]));
@@ -81,7 +91,9 @@ export function describeRuntime(
     const entry: CacheNodeStatus = { partition: i, pod, ready: !!p?.ready };
     if (p?.nodeName) entry.node = p.nodeName;
     if (!p?.ready) entry.message = podProblem(pod, p).slice(pod.length + 2);
-    return { ...entry, ...(podReads ? podReads[pod] : readFiguresOf(shown.get(pod))) };
+    const withReads = { ...entry, ...(podReads ? podReads[pod] : readFiguresOf(shown.get(pod))) };
+    const l = lostOf.get(i);
+    return l ? markLost(withReads, l) : withReads;
   });
   const phase = nextPhase(inputs);
   status.set('phase', phase);
@@ -97,10 +109,12 @@ export function describeRuntime(
       : `PersistentVolumeClaim ${ns}/${pvc.metadata!.name} is ${pvc.status?.phase ?? 'Pending'} (PersistentVolume ${pvName} is ${pv.status?.phase ?? 'Pending'})`,
   );
   const allPodsReady = inputs.replicasMatch && ready.length >= partitions && distinctNodes;
+  const available = nodesAvailableCondition(lost, nodeLossPolicy);
+  status.condition(CONDITION.nodesAvailable, available.status, available.reason, available.message);
   status.condition(
     CONDITION.runtimeReady,
     allPodsReady ? 'True' : 'False',
-    allPodsReady ? 'AllReplicasReady' : !distinctNodes ? 'PartitionsShareNode' : 'ReplicasNotReady',
+    allPodsReady ? 'AllReplicasReady' : lost.length ? 'NodeLost' : !distinctNodes ? 'PartitionsShareNode' : 'ReplicasNotReady',
     allPodsReady
       ? `${partitions}/${partitions} runtime pods ready on distinct nodes`
       : `${ready.length}/${partitions} runtime pods ready${problems.length ? `: ${problems.join('; ')}` : ''}`,
@@ -111,6 +125,10 @@ export function describeRuntime(
     scaleDownHeld ? 'ScaleDownWaiting' : 'Scaled',
     scaleDownHeld ?? `the runtime runs ${partitions} partition(s), as spec.partitions asks`,
   );
+  if (lost.length > 0) {
+    const left = lost.map((l) => `${l.pod} on lost node ${l.node}`).join(', ');
+    status.condition(CONDITION.cacheStats, 'False', 'NodeLost', `the cache figures leave out ${left}: its cache is not reachable`);
+  }
   const verdict = readyCondition(inputs, {
     volume: status.get<Condition[]>('conditions')?.find((c) => c.type === CONDITION.volumeBound)?.message,
     sync: status.get<SyncJobStatus>('syncJob')?.message,

@@ -7,7 +7,8 @@
  *  1. spec-check.ts       the spec and its Secrets are usable (SpecError otherwise);
  *  2. runtime-objects.ts  the objects exist and are ours (Blocked otherwise); 3. the runtime is
  *                         scaled to `partitions` and restarted with a new token;
- *  4. runtime-status.ts   what the runtime pods show;
+ *  4. runtime-status.ts   what the runtime pods show; node-loss-phase.ts: partitions on lost nodes
+ *                         (reported; replaced when spec.nodeLossPolicy allows);
  *  5. node-label-sync.ts  the cache-node labels;
  *  6. initial-sync.ts     the initial sync (submitted and followed in the background by the
  *                         RuntimeJobWatcher);
@@ -20,7 +21,6 @@
  */
 import type { KubernetesObject, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import {
-  LABEL_DOMAIN,
   NODE,
   POD,
   PV,
@@ -31,15 +31,13 @@ import {
   SECRET,
   SERVICE,
   STATEFULSET,
-  cacheNodeLabelKey,
   type ResourceType,
 } from '../../api/constants.js';
-import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
+import type { SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { isForbidden } from '../../kube/api-error.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
-import { controllerOf } from '../../kube/owner-reference.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
@@ -48,16 +46,17 @@ import { runtimePodsOf } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
 import { SampleSetDeletion } from './deletion.js';
-import { claimsOfPod } from './in-use.js';
 import { InitialSync } from './initial-sync.js';
 import { NodeLabelSync } from './node-label-sync.js';
+import { NodeLossPhase } from './node-loss-phase.js';
 import { phaseWhenStopped, syncDone, type PhaseInputs } from './phase.js';
-import { PV_OWNER_ANNOTATION, RuntimeObjectsPhase } from './runtime-objects.js';
+import { RuntimeObjectsPhase } from './runtime-objects.js';
 import { describeRuntime, observeRuntime } from './runtime-status.js';
-import { checkSpec, secretKeyOf } from './spec-check.js';
+import { checkSpec } from './spec-check.js';
 import { CONDITION, StatusDraft } from './status-draft.js';
-import { scaleDownBlockersOf, scaleDownWaits } from './scale-down-guard.js';
+import { scaleDownBlockersOf } from './scale-down-guard.js';
 import { StatsCollector } from './stats-collector.js';
+import { SampleSetWatchMappings } from './watch-mappings.js';
 import { syncSubmitBackoff } from './sync.js';
 
 export { BIND_NUDGE_ANNOTATION, PV_OWNER_ANNOTATION, TOKEN_HASH_ANNOTATION, tokenHash } from './runtime-objects.js';
@@ -89,11 +88,11 @@ export interface SampleSetOperatorOptions {
 @owns(STATEFULSET, { labelSelector: SAMPLESET_LABEL })
 @owns(SERVICE, { labelSelector: SAMPLESET_LABEL })
 @owns(PVC, { labelSelector: SAMPLESET_LABEL })
-@watches(SECRET, (o, op: SampleSetOperator) => op.sampleSetsOfSecret(o))
+@watches(SECRET, (o, op: SampleSetOperator) => op.mappings.ofSecret(o))
 // every pod, not only the labelled runtime pods: a deletion waits for the pods that mount the claim
-@watches(POD, (o, op: SampleSetOperator) => op.sampleSetsOfPod(o))
-@watches(NODE, (o, op: SampleSetOperator) => op.sampleSetsOfNode(o))
-@watches(PV, (o, op: SampleSetOperator) => op.sampleSetsOfPv(o), { labelSelector: SAMPLESET_LABEL })
+@watches(POD, (o, op: SampleSetOperator) => op.mappings.ofPod(o))
+@watches(NODE, (o, op: SampleSetOperator) => op.mappings.ofNode(o))
+@watches(PV, (o, op: SampleSetOperator) => op.mappings.ofPv(o), { labelSelector: SAMPLESET_LABEL })
 export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly opts: Required<SampleSetOperatorOptions>;
   /** Submits and follows the initial syncs (outside the reconcile). */
@@ -103,7 +102,16 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly objects: RuntimeObjectsPhase;
   private readonly nodeLabels: NodeLabelSync;
   private readonly deletion: SampleSetDeletion;
+  private readonly nodeLoss: NodeLossPhase;
   private readonly unsubscribe: () => void;
+  /** Which SampleSets an event on another object concerns (made on first use: see watch-mappings.ts). */
+  private mappingsOnce?: SampleSetWatchMappings;
+  get mappings(): SampleSetWatchMappings {
+    return (this.mappingsOnce ??= new SampleSetWatchMappings(
+      () => this.primary,
+      () => this.engines,
+    ));
+  }
 
   constructor(
     ctx: OperatorContext,
@@ -165,7 +173,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       nodes: () => this.cacheOf<V1Node>(NODE).list(),
       podsIn: (namespace) => this.cacheOf<V1Pod>(POD).list(namespace),
       sampleSets: () => this.primary.list(),
-      labelKeyOf: (ss) => this.nodeLabelKeyOf(ss),
+      labelKeyOf: (ss) => this.mappings.nodeLabelKeyOf(ss),
     });
     this.deletion = new SampleSetDeletion({
       api: this.api,
@@ -177,6 +185,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       removeFinalizer: (ss) => this.removeFinalizer(ss, SAMPLESET_FINALIZER),
       clock: this.clock,
     });
+    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<V1Node>(NODE).get(n), event, clock: this.clock });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
       this.stats.invalidate(k);
@@ -188,87 +197,6 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     this.unsubscribe();
     await super.stop(timeoutMs);
     this.watcher.stop();
-  }
-
-  // ---- watch mappings -------------------------------------------------------------------------
-
-  /** Pods, PVs… labelled with the SampleSet name (namespaced objects only). */
-  static sampleSetOfLabelled(o: KubernetesObject): ObjectKey[] {
-    const name = o.metadata?.labels?.[SAMPLESET_LABEL];
-    return name && o.metadata?.namespace ? [{ namespace: o.metadata.namespace, name }] : [];
-  }
-
-  /**
-   * A runtime pod → its SampleSet (by label); any pod mounting a claim → the SampleSets being deleted
-   * or waiting to scale down whose claim it is (only they care about the claim's users; other
-   * SampleSets are not woken by every training pod).
-   */
-  sampleSetsOfPod(o: KubernetesObject): ObjectKey[] {
-    const out = SampleSetOperator.sampleSetOfLabelled(o);
-    const ns = o.metadata?.namespace;
-    const claims = claimsOfPod(o);
-    if (!ns || claims.length === 0) return out;
-    for (const ss of this.primary.list(ns, (s) => !!s.metadata.deletionTimestamp || scaleDownWaits(s))) {
-      if (claims.some((c) => c === this.claimNameOf(ss))) out.push({ namespace: ns, name: ss.metadata.name! });
-    }
-    return out;
-  }
-
-  /** Our token Secrets (owner) and the user Secrets a SampleSet names (spec.secretRef, spec.source.secretRef). */
-  sampleSetsOfSecret(o: KubernetesObject): ObjectKey[] {
-    const out: ObjectKey[] = [];
-    const ns = o.metadata?.namespace;
-    const name = o.metadata?.name;
-    const ref = controllerOf(o);
-    if (ref?.kind === SAMPLESET.kind && ns) out.push({ namespace: ns, name: ref.name });
-    for (const ss of this.primary.list()) {
-      for (const r of [ss.spec?.secretRef, ss.spec?.source?.secretRef]) {
-        const k = secretKeyOf(ss, r);
-        if (k && k.name === name && k.namespace === ns) {
-          out.push({ namespace: ss.metadata.namespace, name: ss.metadata.name! });
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  /** SampleSets whose cache-node label the node carries (nodes are few; labels are checked per SampleSet). */
-  sampleSetsOfNode(o: KubernetesObject): ObjectKey[] {
-    const labels = o.metadata?.labels ?? {};
-    if (!Object.keys(labels).some((k) => k.startsWith(LABEL_DOMAIN + '/'))) return [];
-    return this.primary
-      .list()
-      .filter((ss) => labels[this.nodeLabelKeyOf(ss)] !== undefined)
-      .map((ss) => ({ namespace: ss.metadata.namespace, name: ss.metadata.name! }));
-  }
-
-  sampleSetsOfPv(o: KubernetesObject): ObjectKey[] {
-    const owner = o.metadata?.annotations?.[PV_OWNER_ANNOTATION];
-    if (owner?.includes('/')) {
-      const [namespace, name] = owner.split('/', 2);
-      return [{ namespace, name }];
-    }
-    const name = o.metadata?.labels?.[SAMPLESET_LABEL];
-    return name
-      ? this.primary.list(undefined, (ss) => ss.metadata.name === name).map((ss) => ({ namespace: ss.metadata.namespace, name }))
-      : [];
-  }
-
-  private claimNameOf(ss: SampleSet): string {
-    try {
-      return this.engines.get(engineNameOf(ss)).persistentVolumeClaimName(ss);
-    } catch {
-      return ss.metadata.name!;
-    }
-  }
-
-  private nodeLabelKeyOf(ss: SampleSet): string {
-    try {
-      return this.engines.get(engineNameOf(ss)).nodeLabelKey(ss);
-    } catch {
-      return cacheNodeLabelKey(engineNameOf(ss), ss.metadata.name!);
-    }
   }
 
   // ---- reconcile ------------------------------------------------------------------------------
@@ -335,14 +263,19 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     // 4. the volume and the runtime pods
     const volumeBound = pvc.status?.phase === 'Bound';
     const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(ns), ss.metadata.name!, stsName);
-    const observed = observeRuntime(pods, partitions);
+    const loss = await this.nodeLoss.step(
+      ss,
+      pods.filter((p) => p.ordinal < partitions),
+    );
+    const lostPods = new Set(loss.lost.map((l) => l.pod));
+    const observed = observeRuntime(pods, partitions, lostPods);
     const { ready } = observed;
 
     // 5. node labels
     await this.nodeLabels.sync(ss, spec.engine.nodeLabelKey(ss), pods, partitions);
 
     // 6. the initial sync
-    let requeue = objects.requeueAfterMs ?? Infinity;
+    let requeue = Math.min(objects.requeueAfterMs ?? Infinity, loss.requeueAfterMs ?? Infinity);
     const sync = await this.initialSync.step({
       key: k,
       sampleSet: ss,
@@ -357,7 +290,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 7. cache statistics (once the data is in place)
     if (volumeBound && syncDone(sync.phase) && ready.length > 0) {
-      requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken }));
+      requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken, unreachable: lostPods }));
     } else if (ready.length === 0) {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
     }
@@ -370,6 +303,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       distinctNodes: observed.distinctNodes,
       replicasMatch,
       sync: sync.phase,
+      lostPartitions: loss.lost.length,
     };
     const prevPhase = ss.status?.phase ?? '';
     const { phase, verdict } = describeRuntime(status, {
@@ -381,6 +315,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       inputs,
       podReads: this.stats.podReads(k),
       scaleDownHeld,
+      lost: loss.lost,
+      nodeLossPolicy: ss.spec.nodeLossPolicy,
     });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);

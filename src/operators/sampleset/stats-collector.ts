@@ -24,6 +24,8 @@ export interface Collection {
   startedAt: number;
   finishedAt: number;
   agg: AggregatedStats;
+  /** Each pod's answer, to sum again without some (a pod whose node was lost since). */
+  results: PodStatsResult[];
 }
 
 export class StatsCollector {
@@ -60,7 +62,7 @@ export class StatsCollector {
       // forgotten meanwhile (SampleSet deleted): drop the result
       if (this.inflight.get(key) !== startedAt) return;
       this.inflight.delete(key);
-      this.results.set(key, { signature, generation, startedAt, finishedAt: this.clock.now(), agg: aggregateCacheStats(results) });
+      this.results.set(key, { signature, generation, startedAt, finishedAt: this.clock.now(), agg: aggregateCacheStats(results), results });
       this.onDone(key);
     })();
     return true;

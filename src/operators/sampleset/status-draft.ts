@@ -15,6 +15,8 @@ export const CONDITION = {
   partitionsScaled: 'PartitionsScaled',
   /** Set only while a deletion waits (reason InUse: pods still mount the claim). */
   terminating: 'Terminating',
+  /** False (reason NodeLost) while a partition's node is deleted, not ready or unreachable (node-loss.ts). */
+  nodesAvailable: 'CacheNodesAvailable',
 } as const;
 
 /** The status being computed in one pass; knows how to turn itself into a minimal merge patch. */

@@ -1,0 +1,230 @@
+// A cache node goes away, end to end: the real control plane (kube-scheduler, the StatefulSet
+// controller), KWOK nodes of this suite's own, simulated cache nodes with real JuiceFS, and the
+// SampleSet operator in this process on its ServiceAccount. One node of a Ready SampleSet stops
+// reporting (KWOK no longer manages it; its Ready condition goes Unknown and it gets the
+// unreachable taint, as the node lifecycle controller would do): the SampleSet shows the loss, and
+// with spec.nodeLossPolicy.replaceAfterSeconds its runtime pod is replaced on another node.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { expect } from 'chai';
+import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { EVENT, NODE, POD, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import type { Condition } from '../../src/api/conditions.js';
+import type { SampleSet } from '../../src/api/sampleset.js';
+import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
+import { EngineRegistry } from '../../src/engines/registry.js';
+import { KubeApi } from '../../src/kube/kube-api.js';
+import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
+import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
+import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
+import { startCacheNodeSimulator, type CacheNodeSimulator } from '../harness/cache-nodes.js';
+import { KWOK_NODE_ANNOTATION, type ControlPlane } from '../harness/control-plane.js';
+import { waitFor } from '../harness/util.js';
+import { deleteTestNamespaces, testCluster } from './cluster.js';
+import { operatorContext } from './operator-context.js';
+
+const suffix = crypto.randomBytes(3).toString('hex');
+const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
+/** An events.k8s.io/v1 Event, as the operator records them. */
+interface Event {
+  metadata?: object;
+  reason?: string;
+  note?: string;
+  type?: string;
+  eventTime?: string;
+}
+/** This suite's nodes carry this label; its SampleSet may only use them. */
+const POOL_LABEL = 'e2e-node-loss';
+
+describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulated cache nodes, real JuiceFS)', function () {
+  let cp: ControlPlane;
+  let api: KubeApi;
+  let sim: CacheNodeSimulator;
+  let stopOperator: (() => Promise<void>) | undefined;
+  const namespaces: string[] = [];
+  const nodes = [0, 1, 2].map((i) => `nodeloss-${suffix}-${i}`);
+
+  async function startOperator(): Promise<() => Promise<void>> {
+    const { ctx, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
+    const op = new SampleSetOperator(
+      ctx,
+      new EngineRegistry([new JuiceFsEngine()]),
+      new RuntimeClient({ timeoutMs: 5000, retries: 1 }),
+      { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 3000, statsRetryMs: 1000, conflictRetryMs: 2000 },
+      new CacheStatsNotifier(),
+    );
+    await op.start();
+    return async () => {
+      await op.stop();
+      await stop();
+    };
+  }
+
+  const cond = (ss: SampleSet | undefined, type: string): Condition | undefined => ss?.status?.conditions?.find((c) => c.type === type);
+
+  async function ssWhere(ns: string, name: string, what: string, ok: (s: SampleSet) => boolean): Promise<SampleSet> {
+    let last: SampleSet | undefined;
+    try {
+      return await waitFor(
+        `SampleSet ${ns}/${name} ${what}`,
+        async () => {
+          last = await api.get<SampleSet>(SAMPLESET, name, ns);
+          return last && ok(last) ? last : undefined;
+        },
+        WAIT,
+      );
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`);
+    }
+  }
+
+  const runtimePod = async (ns: string, name: string): Promise<V1Pod | undefined> => api.get<V1Pod>(POD, name, ns);
+
+  async function events(ns: string, reason: string): Promise<Event[]> {
+    return (await api.list<Event>(EVENT, ns)).items.filter((e) => e.reason === reason);
+  }
+
+  /**
+   * What a node that stops reporting looks like: KWOK no longer renews it, its Ready condition is
+   * Unknown, and it carries the unreachable taint (the scheduler then avoids it).
+   */
+  async function loseNode(name: string): Promise<void> {
+    await api.patch(NODE, name, undefined, {
+      metadata: { annotations: { [KWOK_NODE_ANNOTATION]: 'lost' } },
+      spec: {
+        taints: [
+          { key: 'node.kubernetes.io/unreachable', effect: 'NoSchedule' },
+          { key: 'node.kubernetes.io/unreachable', effect: 'NoExecute' },
+        ],
+      },
+    });
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+    await waitFor(
+      `node ${name} Ready=Unknown`,
+      async () => {
+        const n = await api.get<V1Node>(NODE, name);
+        const conditions = (n?.status?.conditions ?? []).filter((c) => c.type !== 'Ready');
+        conditions.push({
+          type: 'Ready',
+          status: 'Unknown',
+          reason: 'NodeStatusUnknown',
+          message: 'Kubelet stopped posting node status.',
+          lastHeartbeatTime: now as unknown as Date,
+          lastTransitionTime: now as unknown as Date,
+        });
+        await api.patch(NODE, name, undefined, { status: { conditions } }, 'merge', { subresource: 'status' });
+        // KWOK may still have had an update in flight: look again a moment later
+        await new Promise((r) => setTimeout(r, 1000));
+        const again = await api.get<V1Node>(NODE, name);
+        return again?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'Unknown' ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+  }
+
+  before(async function () {
+    this.timeout(180_000);
+    cp = testCluster();
+    api = new KubeApi(cp.kubeConfig());
+    for (const n of nodes) await cp.addNode(n, { [POOL_LABEL]: suffix });
+    await waitFor(
+      'the suite nodes Ready',
+      async () => {
+        const ready = (await api.list<V1Node>(NODE)).items.filter(
+          (n) => nodes.includes(n.metadata!.name!) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === nodes.length ? true : undefined;
+      },
+      WAIT,
+    );
+    sim = await startCacheNodeSimulator(cp, { podFilter: (p) => (p.metadata?.namespace ?? '').startsWith('e2e-nl-') });
+    stopOperator = await startOperator();
+  });
+
+  after(async function () {
+    this.timeout(180_000);
+    await deleteTestNamespaces(cp, namespaces, 'node-loss');
+    if (stopOperator) await stopOperator();
+    await sim?.stop();
+    for (const n of nodes) await api.delete(NODE, n);
+  });
+
+  it('a Ready SampleSet whose node stops reporting: PartialReady with CacheNodesAvailable=False NodeLost naming partition and node, a NodeLost Event; replaceAfterSeconds 5 replaces the pod on another node → Ready again', async function () {
+    this.timeout(240_000);
+    const ns = `e2e-nl-${suffix}`;
+    await cp.ensureNamespace(ns);
+    namespaces.push(ns);
+    const volumesDir = path.join(cp.runDir, 'node-loss-volumes');
+    fs.mkdirSync(volumesDir, { recursive: true });
+    const volume = `${ns}-jfs`;
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'jfs', namespace: ns },
+      stringData: {
+        name: volume.slice(0, 60),
+        metaurl: `sqlite3://${path.join(volumesDir, `${volume}.db`)}`,
+        storage: 'file',
+        bucket: path.join(volumesDir, `${volume}-objects`) + '/',
+      },
+    });
+    await api.create<SampleSet>(SAMPLESET, {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleSet',
+      metadata: { name: 'ds', namespace: ns },
+      spec: {
+        partitions: 2,
+        secretRef: { name: 'jfs' },
+        noSync: true,
+        nodeLossPolicy: { replaceAfterSeconds: 5 },
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: POOL_LABEL, operator: 'In', values: [suffix] }] }],
+          },
+        },
+      },
+    });
+    const ready = await ssWhere(ns, 'ds', 'Ready on 2 partitions', (s) => s.status?.phase === 'Ready');
+    expect(cond(ready, 'CacheNodesAvailable')).to.include({ status: 'True' });
+    const before = (await runtimePod(ns, 'ds-runtime-1'))!;
+    const lostNode = before.spec!.nodeName!;
+    expect(nodes).to.include(lostNode);
+
+    await loseNode(lostNode);
+    const lost = await ssWhere(
+      ns,
+      'ds',
+      'PartialReady with CacheNodesAvailable=False NodeLost',
+      (s) => s.status?.phase === 'PartialReady' && cond(s, 'CacheNodesAvailable')?.reason === 'NodeLost',
+    );
+    const c = cond(lost, 'CacheNodesAvailable')!;
+    expect(c).to.include({ status: 'False', observedGeneration: lost.metadata.generation });
+    expect(c.message).to.match(new RegExp(`^partition 1 \\(pod ds-runtime-1\\) on node ${lostNode}: node ${lostNode} is `));
+    expect(lost.status!.nodes![1]).to.include({ node: lostNode, ready: false });
+    expect(lost.status!.nodes![1].nodeLostSince).to.be.a('string');
+    expect(cond(lost, 'Ready')).to.include({ status: 'False', reason: 'NodeLost' });
+
+    const back = await ssWhere(
+      ns,
+      'ds',
+      'Ready again with partition 1 on another node',
+      (s) => s.status?.phase === 'Ready' && !!s.status.nodes?.[1]?.node && s.status.nodes[1].node !== lostNode,
+    );
+    expect(cond(back, 'CacheNodesAvailable')).to.include({ status: 'True' });
+    const after = (await runtimePod(ns, 'ds-runtime-1'))!;
+    expect(after.metadata!.uid).to.not.equal(before.metadata!.uid);
+    expect(nodes.filter((n) => n !== lostNode)).to.include(after.spec!.nodeName);
+    expect(back.status!.nodes![1]).to.not.have.property('nodeLostSince');
+
+    // the loss was reported once, the replacement too; both name the partition and the node
+    const nodeLost = await events(ns, 'NodeLost');
+    expect(nodeLost, 'NodeLost events').to.have.length(1);
+    expect(nodeLost[0].type).to.equal('Warning');
+    expect(nodeLost[0].note).to.include(`partition 1 (runtime pod ds-runtime-1) is on a lost node: node ${lostNode}`);
+    const replaced = await events(ns, 'PartitionReplaced');
+    expect(replaced, 'PartitionReplaced events').to.have.length(1);
+    expect(replaced[0].note).to.include(`deleted runtime pod ds-runtime-1 of partition 1 on lost node ${lostNode}`);
+    // it waited the 5 s the policy asks for, counted from when the loss was seen
+    const seen = Date.parse(lost.status!.nodes![1].nodeLostSince!);
+    expect(Date.parse(replaced[0].eventTime!)).to.be.at.least(seen + 4000);
+  });
+});
