@@ -664,8 +664,12 @@ export class ControlPlane {
     );
   }
 
-  /** Waits until the `default` ServiceAccount exists in `namespace`. */
-  async waitServiceAccount(namespace: string, timeoutMs = 30_000): Promise<void> {
+  /**
+   * Waits until the `default` ServiceAccount exists in `namespace`. Generous: right after an
+   * apiserver restart kube-controller-manager re-acquires its lease and resyncs before its
+   * ServiceAccount controller catches up (a suite following the restart test once waited over 30 s).
+   */
+  async waitServiceAccount(namespace: string, timeoutMs = 120_000): Promise<void> {
     await waitFor(
       `ServiceAccount ${namespace}/default`,
       async () => {
