@@ -262,7 +262,8 @@ describe('PaddleJob operator (real control plane)', function () {
         { key: 'kubernetes.io/hostname', operator: 'NotIn', values: ['kwok-node-2'] },
         { key: labelKey, operator: 'In', values: [`${ss}-runtime-1`] },
       ]);
-      expect((await getJob('strict'))!.status!.phase).to.equal('Pending');
+      // the job's status is written after its pods: wait for it rather than read it at once
+      await jobWhere('strict', 'Pending', (j) => j.status?.phase === 'Pending');
     });
   });
 
