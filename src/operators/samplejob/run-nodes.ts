@@ -157,3 +157,17 @@ export function decideNodes(i: DecideInput): NodeStep[] {
     return step;
   });
 }
+
+/**
+ * sync/rmr run on one pod: the ready pod (ordinal 0 first) to move an unfinished run to when its
+ * pod is not usable and the run never reached it or was lost there (`lostThere`); undefined to stay.
+ */
+export function replacementPod(entry: SampleJobNodeStatus, pods: readonly RuntimePod[], lostThere: boolean): RuntimePod | undefined {
+  if (TERMINAL_NODE_PHASES.has(entry.phase ?? '')) return undefined;
+  const cur = pods.find((p) => p.name === entry.pod);
+  if (cur?.ready && cur.podIP) return undefined;
+  const lost = (entry.attempts ?? 0) === 0 || !cur || lostThere;
+  if (!lost) return undefined;
+  const alt = pods.find((p) => p.ready && p.podIP && p.ordinal === 0) ?? pods.find((p) => p.ready && p.podIP);
+  return alt && alt.name !== entry.pod ? alt : undefined;
+}

@@ -27,7 +27,7 @@
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
 import type { SampleJob, SampleJobNodeStatus, SampleJobStatus } from '../../api/samplejob.js';
-import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
+import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
@@ -37,10 +37,9 @@ import type { RuntimeJobCalls } from '../shared/runtime-calls.js';
 import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
 import { runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { jobIdOf, specHash } from './job-id.js';
-import { applySteps, decideNodes, initialNodes, nextLookMs } from './run-nodes.js';
+import { applySteps, decideNodes, initialNodes, nextLookMs, replacementPod } from './run-nodes.js';
 import { RunCancellation } from './run-cancellation.js';
 import { RunDispatch } from './run-dispatch.js';
-import { TERMINAL_NODE_PHASES } from './run-state.js';
 import { announcement, failedStatus, isTerminalPhase, rerunPatch, runStatus, waitingStatus, type Announcement } from './run-status.js';
 import { JobProblem, validateRun, type ValidationLookups } from './run-validation.js';
 import { RuntimeTokenCache } from './runtime-token-cache.js';
@@ -49,6 +48,7 @@ import { ScheduledParents } from './scheduled-parents.js';
 import { SettledInvalidation } from './settled-invalidation.js';
 import { deadlineMessage, runDeadline, sampleSetReplacedMessage, untilDeadline } from './run-deadline.js';
 import { RunStatusWriter } from './run-status-writer.js';
+import { RunTeardown } from './run-teardown.js';
 
 export interface SampleJobOperatorOptions {
   /** Submissions per runtime pod before a run lost by its pod fails with RuntimeLost (default 3). */
@@ -99,6 +99,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   /** Where validation reads the SampleSet (cache), its engine and Secrets (live). */
   private readonly lookups: ValidationLookups;
   private readonly dispatch: RunDispatch;
+  private readonly teardown: RunTeardown;
 
   constructor(
     ctx: OperatorContext,
@@ -129,6 +130,13 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       secret: (name, namespace) => this.api.get<V1Secret>(SECRET, name, namespace),
     };
     this.dispatch = new RunDispatch(this.watcher, this.lookups, this.log);
+    this.teardown = new RunTeardown({
+      lookups: this.lookups,
+      tokens: this.tokens,
+      cancellation: this.cancellation,
+      pods: (ns) => this.cacheOf<V1Pod>(POD).list(ns),
+      event: (o, type, reason, message) => this.event(o, type, reason, message),
+    });
     this.scheduled = new ScheduledParents({
       api: this.api,
       clock: this.clock,
@@ -220,14 +228,14 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     }
     const replaced = status.sampleSetUID && sampleSet.metadata.uid && status.sampleSetUID !== sampleSet.metadata.uid;
     if (replaced) {
-      await this.cancelRuntimeWork(job);
+      await this.teardown.cancelRuntimeWork(job);
       return this.fail(job, 'SampleSetReplaced', sampleSetReplacedMessage(sampleSet.metadata.name!));
     }
 
     const jobId = fresh ? jobIdOf(job, hash) : status.jobName!;
     const fanOut = engine.fanOut(job.spec.type);
     const stsName = engine.statefulSetName(sampleSet);
-    const pods = runtimePodsOf(this.podsIn(job.metadata?.namespace), sampleSet.metadata.name!, stsName);
+    const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(job.metadata?.namespace), sampleSet.metadata.name!, stsName);
     const byName = new Map(pods.map((p) => [p.name, p]));
     const token = await this.tokens.tokenOf(sampleSet, engine);
 
@@ -307,14 +315,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
   /** sync/rmr: move a run that has no usable pod to another ready one (nothing else can finish it). */
   private repickSinglePod(jobId: string, entry: SampleJobNodeStatus, pods: RuntimePod[]): void {
-    if (TERMINAL_NODE_PHASES.has(entry.phase ?? '')) return;
-    const cur = pods.find((p) => p.name === entry.pod);
-    if (cur?.ready && cur.podIP) return;
-    const tracked = this.watcher.get(jobId, entry.pod);
-    const lost = (entry.attempts ?? 0) === 0 || !cur || !!tracked?.unknown;
-    if (!lost) return;
-    const alt = pods.find((p) => p.ready && p.podIP && p.ordinal === 0) ?? pods.find((p) => p.ready && p.podIP);
-    if (!alt || alt.name === entry.pod) return;
+    const alt = replacementPod(entry, pods, !!this.watcher.get(jobId, entry.pod)?.unknown);
+    if (!alt) return;
     this.watcher.untrack(jobId);
     this.waitingSince.delete(`${jobId}/${entry.pod}`);
     entry.pod = alt.name;
@@ -367,13 +369,6 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // lookups
-
-  private podsIn(namespace: string | undefined): V1Pod[] {
-    return this.cacheOf<V1Pod>(POD).list(namespace);
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // deletion
 
   private async finalize(job: SampleJob): Promise<ReconcileResult> {
@@ -383,7 +378,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     }
     const status = job.status ?? {};
     const jobId = status.jobName;
-    await this.cancelRuntimeWork(job);
+    await this.teardown.cancelRuntimeWork(job);
     if (jobId) this.forgetRun(jobId);
     this.forget(keyString({ namespace: job.metadata?.namespace, name: job.metadata.name! }));
     await this.removeFinalizer(job, SAMPLEJOB_FINALIZER);
@@ -394,30 +389,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
   /** A run past its active deadline: what it runs is cancelled, and it fails with DeadlineExceeded. */
   private async expire(job: SampleJob): Promise<ReconcileResult> {
-    await this.cancelRuntimeWork(job);
+    await this.teardown.cancelRuntimeWork(job);
     return this.fail(job, 'DeadlineExceeded', deadlineMessage(job));
-  }
-
-  /**
-   * Cancels what an unfinished run has submitted on the SampleSet's runtime pods (nothing for a
-   * finished run or a scheduled parent); throws while some pod could not be told, so the caller is
-   * retried.
-   */
-  private async cancelRuntimeWork(job: SampleJob): Promise<void> {
-    const jobId = job.status?.jobName;
-    if (!jobId || isTerminalPhase(job.status?.phase) || isScheduled(job)) return;
-    const sampleSet = this.cacheOf<SampleSet>(SAMPLESET).get(job.spec.sampleSetRef?.name ?? '', job.metadata?.namespace);
-    let engine: CacheEngine | undefined;
-    try {
-      engine = sampleSet ? this.engines.get(engineNameOf(sampleSet)) : undefined;
-    } catch {
-      engine = undefined;
-    }
-    if (!sampleSet || !engine) return;
-    const token = await this.tokens.tokenOf(sampleSet, engine).catch(() => undefined);
-    const pods = runtimePodsOf(this.podsIn(job.metadata?.namespace), sampleSet.metadata.name!, engine.statefulSetName(sampleSet));
-    const r = await this.cancellation.cancelRun(job, jobId, pods, token);
-    if (r.targets > 0) void this.event(job, 'Normal', 'Cancelled', `cancelled job ${jobId} on ${r.cancelled} runtime pod(s)`);
-    if (r.retry) throw new Error('could not cancel the job on every runtime pod; retrying');
   }
 }

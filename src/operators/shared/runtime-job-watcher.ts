@@ -23,33 +23,17 @@ import { systemClock, type Clock } from '../../kube/clock.js';
 import type { RuntimeCalls } from './runtime-calls.js';
 import { isRuntimeBusy } from './runtime-client.js';
 import { cancelledByShutdown } from './runtime-job-phase.js';
-import { exponentialSubmitBackoff, sameState, type SubmitBackoff, type WatchedJob, type WatchTarget } from './watched-job.js';
+import {
+  exponentialSubmitBackoff,
+  sameState,
+  type RuntimeJobWatcherOptions,
+  type SubmitBackoff,
+  type WatchedJob,
+  type WatchTarget,
+} from './watched-job.js';
 import { withTimeout } from './with-timeout.js';
 
-export type { RuntimeBusyState, SubmitBackoff, SubmitFailure, WatchedJob, WatchTarget } from './watched-job.js';
-
-export interface RuntimeJobWatcherOptions {
-  /** Long-poll duration passed to the runtime (default 20 s). */
-  waitSeconds?: number;
-  /** Minimum spacing of notifications for a change of progress or message alone (default 0: at once). */
-  progressIntervalMs?: number;
-  /** Minimum spacing of two polls, a guard against a server that answers at once (default 0). */
-  minPollIntervalMs?: number;
-  /** Backoff of failed polls: starts here, doubles, capped (defaults 250 ms → 5 s). */
-  minRetryMs?: number;
-  maxRetryMs?: number;
-  /** Longest wait before submitting again to a busy runtime, for the default backoff (default 60 s). */
-  maxBusyRetryMs?: number;
-  /** When to submit again after a refusal (default: exponential from minRetryMs; see exponentialSubmitBackoff). */
-  submitBackoff?: SubmitBackoff;
-  /** Consecutive poll errors before the owner is told the pod stops answering (default 1). */
-  errorsBeforeNotify?: number;
-  /** A submission (building the request and the POST) that takes longer fails (default 60 s). */
-  submitTimeoutMs?: number;
-  clock?: Clock;
-  /** Told of every failed poll and submission (logging). */
-  onError?: (e: unknown, job: WatchedJob) => void;
-}
+export type { RuntimeBusyState, RuntimeJobWatcherOptions, SubmitBackoff, SubmitFailure, WatchedJob, WatchTarget } from './watched-job.js';
 
 interface Entry extends WatchedJob {
   token: string;

@@ -3,6 +3,7 @@
  * when two answers differ, and how long to wait before submitting again after a refusal.
  */
 import type { RuntimeJobState } from '../../api/runtime-protocol.js';
+import type { Clock } from '../../kube/clock.js';
 
 /** A job on a runtime pod, and the object whose reconcile follows it. */
 export interface WatchTarget {
@@ -96,4 +97,28 @@ export function sameState(a: RuntimeJobState | undefined, b: RuntimeJobState): b
     pa.bytesDone === pb.bytesDone &&
     pa.bytesTotal === pb.bytesTotal
   );
+}
+
+/** How a RuntimeJobWatcher polls, notifies and retries. */
+export interface RuntimeJobWatcherOptions {
+  /** Long-poll duration passed to the runtime (default 20 s). */
+  waitSeconds?: number;
+  /** Minimum spacing of notifications for a change of progress or message alone (default 0: at once). */
+  progressIntervalMs?: number;
+  /** Minimum spacing of two polls, a guard against a server that answers at once (default 0). */
+  minPollIntervalMs?: number;
+  /** Backoff of failed polls: starts here, doubles, capped (defaults 250 ms → 5 s). */
+  minRetryMs?: number;
+  maxRetryMs?: number;
+  /** Longest wait before submitting again to a busy runtime, for the default backoff (default 60 s). */
+  maxBusyRetryMs?: number;
+  /** When to submit again after a refusal (default: exponential from minRetryMs; see exponentialSubmitBackoff). */
+  submitBackoff?: SubmitBackoff;
+  /** Consecutive poll errors before the owner is told the pod stops answering (default 1). */
+  errorsBeforeNotify?: number;
+  /** A submission (building the request and the POST) that takes longer fails (default 60 s). */
+  submitTimeoutMs?: number;
+  clock?: Clock;
+  /** Told of every failed poll and submission (logging). */
+  onError?: (e: unknown, job: WatchedJob) => void;
 }
