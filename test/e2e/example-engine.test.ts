@@ -15,14 +15,11 @@ import type { SampleSet, SampleSetSpec } from '../../src/api/sampleset.js';
 import { EXAMPLE_ENGINE, EXAMPLE_PACKAGE } from '../../src/engines/example/example-engine.js';
 import { INSTALLED_ENGINES, installedEngines } from '../../src/engines/installed.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
-import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
-import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { EXAMPLE_RUNTIME_ENTRY, startCacheNodeSimulator, type CacheNodeSimulator } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { httpRequest, waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
-import { operatorContext } from './operator-context.js';
+import { startSampleSetOperator } from './sampleset-helpers.js';
 
 const NS_PREFIX = 'e2e-example-';
 const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
@@ -51,28 +48,8 @@ describe('example cache engine through the SampleSet operator (real control plan
 
   /** The SampleSet operator with the example engine registered next to the installed ones. */
   async function startOperator(): Promise<() => Promise<void>> {
-    const { ctx, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
-    const engines = installedEngines({}, [...INSTALLED_ENGINES, EXAMPLE_PACKAGE]);
-    const runtime = new RuntimeClient({ timeoutMs: 5000, retries: 1, agent });
-    const op = new SampleSetOperator(
-      ctx,
-      engines,
-      runtime,
-      {
-        runtimeImage: 'paddle-operator:e2e',
-        statsIntervalMs: 3000,
-        statsRetryMs: 1000,
-        syncWaitSeconds: 5,
-        syncProgressIntervalMs: 500,
-        conflictRetryMs: 2000,
-      },
-      new CacheStatsNotifier(),
-    );
-    await op.start();
-    return async () => {
-      await op.stop();
-      await stop();
-    };
+    const operator = await startSampleSetOperator(agent, {}, installedEngines({}, [...INSTALLED_ENGINES, EXAMPLE_PACKAGE]));
+    return () => operator.stop();
   }
 
   before(async function () {

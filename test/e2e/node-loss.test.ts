@@ -10,7 +10,6 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { EVENT, NODE, POD, SAMPLESET, SECRET } from '../../src/api/constants.js';
-import type { Condition } from '../../src/api/conditions.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
@@ -23,6 +22,7 @@ import { KWOK_NODE_ANNOTATION, type ControlPlane } from '../harness/control-plan
 import { waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
 import { operatorContext } from './operator-context.js';
+import { conditionOf, sampleSetWhere } from './sampleset-helpers.js';
 
 const suffix = crypto.randomBytes(3).toString('hex');
 const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
@@ -61,23 +61,9 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     };
   }
 
-  const cond = (ss: SampleSet | undefined, type: string): Condition | undefined => ss?.status?.conditions?.find((c) => c.type === type);
-
-  async function ssWhere(ns: string, name: string, what: string, ok: (s: SampleSet) => boolean): Promise<SampleSet> {
-    let last: SampleSet | undefined;
-    try {
-      return await waitFor(
-        `SampleSet ${ns}/${name} ${what}`,
-        async () => {
-          last = await api.get<SampleSet>(SAMPLESET, name, ns);
-          return last && ok(last) ? last : undefined;
-        },
-        WAIT,
-      );
-    } catch (e) {
-      throw new Error(`${(e as Error).message}\nlast status: ${JSON.stringify(last?.status, null, 1)}`);
-    }
-  }
+  const cond = conditionOf;
+  const ssWhere = (ns: string, name: string, what: string, ok: (s: SampleSet) => boolean): Promise<SampleSet> =>
+    sampleSetWhere(api, ns, name, what, ok);
 
   const runtimePod = async (ns: string, name: string): Promise<V1Pod | undefined> => api.get<V1Pod>(POD, name, ns);
 

@@ -26,8 +26,8 @@ import {
 } from '../../src/api/constants.js';
 import type { Condition } from '../../src/api/conditions.js';
 import type { SampleSet, SampleSetSpec } from '../../src/api/sampleset.js';
-import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
-import { EngineRegistry } from '../../src/engines/registry.js';
+import { installedEngines } from '../../src/engines/installed.js';
+import type { EngineRegistry } from '../../src/engines/registry.js';
 import type { InformerFactory } from '../../src/kube/informer-factory.js';
 import type { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleSetOperator, type SampleSetOperatorOptions } from '../../src/operators/sampleset/sampleset-operator.js';
@@ -47,10 +47,13 @@ export interface Operator {
 }
 
 /** The SampleSet operator in this process, on the credentials of its ServiceAccount (RBAC from kustomize/default). */
-export async function startSampleSetOperator(agent: http.Agent, options: Partial<SampleSetOperatorOptions> = {}): Promise<Operator> {
+export async function startSampleSetOperator(
+  agent: http.Agent,
+  options: Partial<SampleSetOperatorOptions> = {},
+  engines: EngineRegistry = installedEngines(),
+): Promise<Operator> {
   const { ctx, informers, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
   const notifier = new CacheStatsNotifier();
-  const engines = new EngineRegistry([new JuiceFsEngine()]);
   const runtime = new RuntimeClient({ timeoutMs: 5000, retries: 1, agent });
   const op = new SampleSetOperator(
     ctx,
