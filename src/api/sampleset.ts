@@ -110,6 +110,29 @@ export interface CacheNodeStatus extends CacheReadFigures {
   message?: string;
   /** When the operator first saw this partition's node lost (RFC 3339); absent while the node is fine. */
   nodeLostSince?: string;
+  /** The latest automatic re-warm of this partition's shard (see CacheNodeRewarm). */
+  rewarm?: CacheNodeRewarm;
+}
+
+/**
+ * A partition's shard warmed again by the SampleSet operator: the last warmup SampleJob that
+ * succeeded against this SampleSet, re-run on one runtime pod for that pod's shard only, because the
+ * pod came after the warmup (a replaced or added partition, a restarted pod) or the partitions changed.
+ */
+export interface CacheNodeRewarm {
+  /** Name of the warmup SampleJob re-run. */
+  warmup: string;
+  /** Runtime job id of the re-run. */
+  id: string;
+  /** The shard warmed, of `shards`. */
+  shard: number;
+  shards: number;
+  /** UID of the runtime pod that ran it. */
+  podUID: string;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+  message?: string;
+  startTime?: string;
+  completionTime?: string;
 }
 
 export interface SyncJobStatus {

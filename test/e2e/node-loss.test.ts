@@ -9,14 +9,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { EVENT, NODE, POD, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import { EVENT, NODE, POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import type { SampleJob } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
+import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-operator.js';
 import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
 import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
+import { readRuntimeToken, runtimeBaseUrl } from '../../src/operators/shared/runtime-pods.js';
 import { startCacheNodeSimulator, type CacheNodeSimulator } from '../harness/cache-nodes.js';
 import { KWOK_NODE_ANNOTATION, type ControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/util.js';
@@ -47,15 +50,21 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
 
   async function startOperator(): Promise<() => Promise<void>> {
     const { ctx, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
+    const engines = new EngineRegistry([new JuiceFsEngine()]);
+    const runtime = new RuntimeClient({ timeoutMs: 5000, retries: 1 });
+    const notifier = new CacheStatsNotifier();
     const op = new SampleSetOperator(
       ctx,
-      new EngineRegistry([new JuiceFsEngine()]),
-      new RuntimeClient({ timeoutMs: 5000, retries: 1 }),
+      engines,
+      runtime,
       { runtimeImage: 'paddle-operator:e2e', statsIntervalMs: 3000, statsRetryMs: 1000, conflictRetryMs: 2000 },
-      new CacheStatsNotifier(),
+      notifier,
     );
-    await op.start();
+    // the warmup that the replaced partition's shard is warmed again with
+    const jobs = new SampleJobOperator(ctx, engines, runtime, notifier, { podWaitTimeoutMs: 60_000, progressIntervalMs: 250 });
+    await Promise.all([op.start(), jobs.start()]);
     return async () => {
+      await jobs.stop();
       await op.stop();
       await stop();
     };
@@ -171,6 +180,27 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     });
     const ready = await ssWhere(ns, 'ds', 'Ready on 2 partitions', (s) => s.status?.phase === 'Ready');
     expect(cond(ready, 'CacheNodesAvailable')).to.include({ status: 'True' });
+
+    // data in the volume (written through partition 0's mount), warmed on both partitions
+    const pod0 = await sim.waitForRuntime(ns, 'ds-runtime-0');
+    const root = Object.values(pod0.mounts)[0];
+    fs.mkdirSync(path.join(root, 'train'), { recursive: true });
+    for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(root, 'train', `f-${i}.bin`), crypto.randomBytes(16 * 1024));
+    await api.create<SampleJob>(SAMPLEJOB, {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleJob',
+      metadata: { name: 'warm', namespace: ns },
+      spec: { type: 'warmup', sampleSetRef: { name: 'ds' }, warmupOptions: { paths: ['/train'] } },
+    });
+    const warmed = await waitFor(
+      'the warmup finished',
+      async () => {
+        const j = await api.get<SampleJob>(SAMPLEJOB, 'warm', ns);
+        return j?.status?.phase === 'Succeeded' || j?.status?.phase === 'Failed' ? j : undefined;
+      },
+      WAIT,
+    );
+    expect(warmed.status?.phase, JSON.stringify(warmed.status)).to.equal('Succeeded');
     const before = (await runtimePod(ns, 'ds-runtime-1'))!;
     const lostNode = before.spec!.nodeName!;
     expect(nodes).to.include(lostNode);
@@ -200,6 +230,23 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     expect(after.metadata!.uid).to.not.equal(before.metadata!.uid);
     expect(nodes.filter((n) => n !== lostNode)).to.include(after.spec!.nodeName);
     expect(back.status!.nodes![1]).to.not.have.property('nodeLostSince');
+
+    // the new pod's shard is warmed again with the warmup that last succeeded, for that shard only
+    const rewarmed = await ssWhere(ns, 'ds', 'partition 1 re-warmed', (s) =>
+      ['Succeeded', 'Failed'].includes(s.status?.nodes?.[1]?.rewarm?.phase ?? ''),
+    );
+    expect(rewarmed.status!.nodes![1].rewarm, JSON.stringify(rewarmed.status!.nodes![1].rewarm)).to.include({
+      phase: 'Succeeded',
+      warmup: 'warm',
+      shard: 1,
+      shards: 2,
+      podUID: after.metadata!.uid,
+    });
+    expect(rewarmed.status!.nodes![0]).to.not.have.property('rewarm');
+    const token = readRuntimeToken(await api.get<V1Secret>(SECRET, 'ds-runtime-token', ns));
+    const stats = await new RuntimeClient({ retries: 1 }).cacheStats(runtimeBaseUrl((await runtimePod(ns, 'ds-runtime-1'))!)!, token!);
+    // about half of the 400 × 16 KiB files: shard 2 of 2, on a node whose cache was empty
+    expect(stats.cachedBytes).to.be.within(400 * 16 * 1024 * 0.25, 400 * 16 * 1024 * 0.8);
 
     // the loss was reported once, the replacement too; both name the partition and the node
     const nodeLost = await events(ns, 'NodeLost');

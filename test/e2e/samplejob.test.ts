@@ -1,7 +1,7 @@
 // SampleJob operator against the real control plane, with the SampleSet operator next to it (both
 // in this process, production informers/queues/clients), simulated cache nodes (real paddle-runtime
 // processes, each with its own real JuiceFS FUSE mount and cache dir) and a `juicefs gateway` as the
-// remote object store. Issue 6, scenarios 1–7.
+// remote object store. Scenarios 1–10.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -589,5 +589,30 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
       const state = await runtime.get(`http://${p.status!.podIP}:7716`, t, running.status!.jobName!);
       expect(state, `${p.metadata?.name} knows the old run`).to.equal(undefined);
     }
+  });
+
+  it('10. a scale-up after a warmup: every partition warms its shard of the new sharding by itself, the new node included', async function () {
+    this.timeout(300_000);
+    await createJob('warm-before-scale', { type: 'warmup', warmupOptions: { paths: ['/'] } });
+    await expectSucceeded('warm-before-scale', 120_000);
+    await sleep(1000);
+    expect((await getSampleSet()).status?.nodes?.map((n) => n.rewarm)).to.deep.equal([undefined, undefined]);
+
+    await api.patch(SAMPLESET, SS, ns, { spec: { partitions: 3 } });
+    const done = await sampleSetWhere(
+      'three partitions, each re-warmed for 3 shards',
+      (x) =>
+        x.status?.nodes?.length === 3 &&
+        x.status.nodes.every((n) => n.rewarm?.shards === 3 && (n.rewarm.phase === 'Succeeded' || n.rewarm.phase === 'Failed')),
+      240_000,
+    );
+    for (const n of done.status!.nodes!) {
+      expect(n.rewarm, JSON.stringify(n)).to.include({ phase: 'Succeeded', warmup: 'warm-before-scale', shard: n.partition, shards: 3 });
+    }
+    // the new node holds about a third of the dataset: its shard, warmed without anyone asking
+    const perNode = await cachedPerNode();
+    expect(perNode, `per node: ${perNode.join(',')}`).to.have.length(3);
+    expect(perNode[2], `per node: ${perNode.join(',')}`).to.be.within(trainBytes * 0.15, trainBytes * 0.6);
+    expect((await events(SS)).filter((e) => e.reason === 'RewarmSucceeded')).to.have.length(3);
   });
 });

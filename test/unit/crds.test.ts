@@ -409,7 +409,7 @@ describe('CRDs (crds/)', () => {
       expect(wide).to.include({ jsonPath: '.status.cacheStatus.cacheHitRatio', priority: 1 });
       expect(at(s, 'status.cacheStatus.cachedPercentage').type).to.equal('string');
       expect(keysAt(s, 'status.nodes.[]')).to.deep.equal(
-        ['message', 'node', 'nodeLostSince', 'partition', 'pod', 'ready', ...READ_FIGURES].sort(),
+        ['message', 'node', 'nodeLostSince', 'partition', 'pod', 'ready', 'rewarm', ...READ_FIGURES].sort(),
       );
       expect(keysAt(s, 'spec.nodeLossPolicy')).to.deep.equal(['replaceAfterSeconds']);
       expect(at(s, 'spec.nodeLossPolicy.replaceAfterSeconds')).to.include({ type: 'integer', minimum: 0 });

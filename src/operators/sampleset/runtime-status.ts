@@ -6,7 +6,14 @@
  */
 import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { Condition } from '../../api/conditions.js';
-import type { CacheNodeStatus, CacheReadFigures, NodeLossPolicy, SampleSetPhase, SyncJobStatus } from '../../api/sampleset.js';
+import type {
+  CacheNodeRewarm,
+  CacheNodeStatus,
+  CacheReadFigures,
+  NodeLossPolicy,
+  SampleSetPhase,
+  SyncJobStatus,
+} from '../../api/sampleset.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
 import { markLost, nodesAvailableCondition, type LostPartition } from './node-loss.js';
 import { nextPhase, readyCondition, type ConditionVerdict, type PhaseInputs } from './phase.js';
@@ -58,6 +65,8 @@ export interface DescribeInput {
   /** Partitions on a lost node, and the SampleSet's policy for them. */
   lost?: readonly LostPartition[];
   nodeLossPolicy?: NodeLossPolicy;
+  /** Each partition's re-warm record (partition-rewarm.ts); undefined: keep what status shows. */
+  rewarms?: ReadonlyMap<number, CacheNodeRewarm>;
 }
 
 function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
@@ -69,7 +78,7 @@ function readFiguresOf(n: CacheNodeStatus | undefined): CacheReadFigures {
 /** Writes phase, runtime, nodes and the three conditions into `status`; returns the phase and the Ready verdict. */
 export function describeRuntime(
   status: StatusDraft,
-  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads, scaleDownHeld, lost = [], nodeLossPolicy }: DescribeInput,
+  { partitions, statefulSetName, pv, pvc, observed, inputs, podReads, scaleDownHeld, lost = [], nodeLossPolicy, rewarms }: DescribeInput,
 ): { phase: SampleSetPhase; verdict: ConditionVerdict } {
   const ns = pvc.metadata?.namespace;
   const pvName = pv.metadata!.name!;
@@ -91,6 +100,8 @@ export function describeRuntime(
     const entry: CacheNodeStatus = { partition: i, pod, ready: !!p?.ready };
     if (p?.nodeName) entry.node = p.nodeName;
     if (!p?.ready) entry.message = podProblem(pod, p).slice(pod.length + 2);
+    const rewarm = rewarms ? rewarms.get(i) : shown.get(pod)?.rewarm;
+    if (rewarm) entry.rewarm = rewarm;
     const withReads = { ...entry, ...(podReads ? podReads[pod] : readFiguresOf(shown.get(pod))) };
     const l = lostOf.get(i);
     return l ? markLost(withReads, l) : withReads;

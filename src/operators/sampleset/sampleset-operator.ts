@@ -11,7 +11,8 @@
  *                         (reported; replaced when spec.nodeLossPolicy allows);
  *  5. node-label-sync.ts  the cache-node labels;
  *  6. initial-sync.ts     the initial sync (submitted and followed in the background by the
- *                         RuntimeJobWatcher);
+ *                         RuntimeJobWatcher); partition-rewarm.ts: re-warming the shard of a
+ *                         replaced, added or restarted partition;
  *  7. cache-stats-planner.ts  cache statistics, once the data is in place;
  *  8. runtime-status.ts   phase, conditions, runtime and node status (phase.ts decides the phase).
  * Deletion (deletion.ts) stands apart: it waits while pods other than the runtime mount the claim
@@ -25,6 +26,7 @@ import {
   POD,
   PV,
   PVC,
+  SAMPLEJOB,
   SAMPLESET,
   SAMPLESET_FINALIZER,
   SAMPLESET_LABEL,
@@ -33,6 +35,7 @@ import {
   STATEFULSET,
   type ResourceType,
 } from '../../api/constants.js';
+import type { SampleJob } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../../engines/cache-engine.js';
 import type { EngineRegistry } from '../../engines/registry.js';
@@ -49,6 +52,7 @@ import { SampleSetDeletion } from './deletion.js';
 import { InitialSync } from './initial-sync.js';
 import { NodeLabelSync } from './node-label-sync.js';
 import { NodeLossPhase } from './node-loss-phase.js';
+import { PartitionRewarm } from './partition-rewarm.js';
 import { phaseWhenStopped, syncDone, type PhaseInputs } from './phase.js';
 import { RuntimeObjectsPhase } from './runtime-objects.js';
 import { describeRuntime, observeRuntime } from './runtime-status.js';
@@ -93,6 +97,7 @@ export interface SampleSetOperatorOptions {
 @watches(POD, (o, op: SampleSetOperator) => op.mappings.ofPod(o))
 @watches(NODE, (o, op: SampleSetOperator) => op.mappings.ofNode(o))
 @watches(PV, (o, op: SampleSetOperator) => op.mappings.ofPv(o), { labelSelector: SAMPLESET_LABEL })
+@watches(SAMPLEJOB, (o) => SampleSetWatchMappings.ofSampleJob(o))
 export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly opts: Required<SampleSetOperatorOptions>;
   /** Submits and follows the initial syncs (outside the reconcile). */
@@ -103,6 +108,9 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
   private readonly nodeLabels: NodeLabelSync;
   private readonly deletion: SampleSetDeletion;
   private readonly nodeLoss: NodeLossPhase;
+  /** Warms the shard of a replaced, added or restarted partition again (its own watcher: see partition-rewarm.ts). */
+  private readonly rewarm: PartitionRewarm;
+  private readonly rewarmWatcher: RuntimeJobWatcher;
   private readonly unsubscribe: () => void;
   /** Which SampleSets an event on another object concerns (made on first use: see watch-mappings.ts). */
   private mappingsOnce?: SampleSetWatchMappings;
@@ -135,7 +143,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     const requeue = (key: string): void => this.queue.add(key);
     const event = (ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> =>
       this.event(ss, type, reason, message);
-    this.watcher = new RuntimeJobWatcher(runtime, requeue, {
+    const watcherOptions = {
       waitSeconds: this.opts.syncWaitSeconds,
       progressIntervalMs: this.opts.syncProgressIntervalMs,
       minPollIntervalMs: 250,
@@ -144,8 +152,11 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       // one notification when the pod has stopped answering (the reconcile shows it, and may pick another pod)
       errorsBeforeNotify: 3,
       submitTimeoutMs: 15_000,
-      submitBackoff: syncSubmitBackoff(this.opts.submitRetryMs),
       clock: this.clock,
+    };
+    this.watcher = new RuntimeJobWatcher(runtime, requeue, {
+      ...watcherOptions,
+      submitBackoff: syncSubmitBackoff(this.opts.submitRetryMs),
     });
     this.stats = new CacheStatsPlanner(new StatsCollector(runtime, requeue, this.opts.statsTimeoutMs, this.clock), this.opts, this.clock);
     this.initialSync = new InitialSync({
@@ -185,6 +196,14 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       removeFinalizer: (ss) => this.removeFinalizer(ss, SAMPLESET_FINALIZER),
       clock: this.clock,
     });
+    this.rewarmWatcher = new RuntimeJobWatcher(runtime, requeue, watcherOptions);
+    this.rewarm = new PartitionRewarm({
+      runtime,
+      watcher: this.rewarmWatcher,
+      event,
+      onSucceeded: (k) => this.stats.invalidate(k),
+      clock: this.clock,
+    });
     this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<V1Node>(NODE).get(n), event, clock: this.clock });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
@@ -197,6 +216,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     this.unsubscribe();
     await super.stop(timeoutMs);
     this.watcher.stop();
+    this.rewarmWatcher.stop();
   }
 
   // ---- reconcile ------------------------------------------------------------------------------
@@ -238,6 +258,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
   private forget(k: string): void {
     this.initialSync.forget(k);
+    this.rewarm.forget(k);
     this.stats.forget(k);
   }
 
@@ -295,6 +316,22 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
     }
 
+    // 6b. partitions whose shard the last warmup did not warm (replaced, added, restarted): warm again
+    let rewarms: Awaited<ReturnType<PartitionRewarm['step']>>['records'] | undefined;
+    if (volumeBound && syncDone(sync.phase) && ready.length > 0) {
+      const r = await this.rewarm.step({
+        key: k,
+        sampleSet: ss,
+        engine: spec.engine,
+        partitions,
+        ready,
+        token: runtimeToken,
+        sampleJobs: this.cacheOf<SampleJob>(SAMPLEJOB).list(ns),
+      });
+      rewarms = r.records;
+      requeue = Math.min(requeue, r.requeueAfterMs ?? Infinity);
+    }
+
     // 8. phase, conditions, runtime and node status
     const inputs: PhaseInputs = {
       volumeBound,
@@ -317,6 +354,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       scaleDownHeld,
       lost: loss.lost,
       nodeLossPolicy: ss.spec.nodeLossPolicy,
+      rewarms,
     });
     status.set('observedGeneration', ss.metadata.generation);
     await this.writeStatus(ss, status);

@@ -1,9 +1,10 @@
 /**
  * Which SampleSets an event on another object concerns: the watches of the SampleSet operator map
- * Secrets, pods, nodes and PersistentVolumes to SampleSet keys here, from the informer caches only.
+ * Secrets, pods, nodes, PersistentVolumes and finished SampleJobs to SampleSet keys here, from the informer caches only.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { LABEL_DOMAIN, SAMPLESET, SAMPLESET_LABEL, cacheNodeLabelKey } from '../../api/constants.js';
+import type { SampleJob } from '../../api/samplejob.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import type { ObjectKey } from '../../kube/decorators.js';
@@ -48,6 +49,18 @@ export class SampleSetWatchMappings {
       if (claims.some((c) => c === this.claimNameOf(ss))) out.push({ namespace: ns, name: ss.metadata.name! });
     }
     return out;
+  }
+
+  /**
+   * A warmup or clear SampleJob that has finished → its SampleSet, which may re-warm partitions
+   * from it (partition-rewarm.ts); runs in progress do not wake it on every progress update.
+   */
+  static ofSampleJob(o: KubernetesObject): ObjectKey[] {
+    const j = o as SampleJob;
+    const ns = j.metadata?.namespace;
+    const name = j.spec?.sampleSetRef?.name;
+    if (!ns || !name || (j.spec.type !== 'warmup' && j.spec.type !== 'clear')) return [];
+    return j.status?.phase === 'Succeeded' || j.status?.phase === 'Failed' ? [{ namespace: ns, name }] : [];
   }
 
   /** Our token Secrets (owner) and the user Secrets a SampleSet names (spec.secretRef, spec.source.secretRef). */
