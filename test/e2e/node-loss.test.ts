@@ -9,12 +9,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { EVENT, NODE, POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import { EVENT, NODE, PADDLEJOB, POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import type { PaddleJob } from '../../src/api/paddlejob.js';
 import type { SampleJob } from '../../src/api/samplejob.js';
-import type { SampleSet } from '../../src/api/sampleset.js';
+import type { NodeLossPolicy, SampleSet } from '../../src/api/sampleset.js';
 import { JuiceFsEngine } from '../../src/engines/juicefs/juicefs-engine.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
+import { PaddleJobOperator } from '../../src/operators/paddlejob/paddlejob-operator.js';
 import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-operator.js';
 import { SampleSetOperator } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
@@ -46,7 +48,8 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
   let sim: CacheNodeSimulator;
   let stopOperator: (() => Promise<void>) | undefined;
   const namespaces: string[] = [];
-  const nodes = [0, 1, 2].map((i) => `nodeloss-${suffix}-${i}`);
+  // three for the first SampleSet (one is lost, one takes its place); a fourth for the second
+  const nodes = [0, 1, 2, 3].map((i) => `nodeloss-${suffix}-${i}`);
 
   async function startOperator(): Promise<() => Promise<void>> {
     const { ctx, stop } = await operatorContext({ logLevel: process.env.E2E_LOG_LEVEL ?? 'warn' });
@@ -62,8 +65,11 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     );
     // the warmup that the replaced partition's shard is warmed again with
     const jobs = new SampleJobOperator(ctx, engines, runtime, notifier, { podWaitTimeoutMs: 60_000, progressIntervalMs: 250 });
-    await Promise.all([op.start(), jobs.start()]);
+    // PaddleJobs that wait for a SampleSet with a lost node
+    const training = new PaddleJobOperator(ctx, { engines, hostPortRange: { min: 38000, max: 38999 } });
+    await Promise.all([op.start(), jobs.start(), training.start()]);
     return async () => {
+      await training.stop();
       await jobs.stop();
       await op.stop();
       await stop();
@@ -118,6 +124,40 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     );
   }
 
+  /** Namespace `ns` with a JuiceFS volume Secret and SampleSet `ds` (2 partitions, this suite's nodes only). */
+  async function createSampleSet(ns: string, nodeLossPolicy?: NodeLossPolicy): Promise<void> {
+    await cp.ensureNamespace(ns);
+    namespaces.push(ns);
+    const volumesDir = path.join(cp.runDir, 'node-loss-volumes');
+    fs.mkdirSync(volumesDir, { recursive: true });
+    const volume = `${ns}-jfs`;
+    await api.create<V1Secret>(SECRET, {
+      metadata: { name: 'jfs', namespace: ns },
+      stringData: {
+        name: volume.slice(0, 60),
+        metaurl: `sqlite3://${path.join(volumesDir, `${volume}.db`)}`,
+        storage: 'file',
+        bucket: path.join(volumesDir, `${volume}-objects`) + '/',
+      },
+    });
+    await api.create<SampleSet>(SAMPLESET, {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleSet',
+      metadata: { name: 'ds', namespace: ns },
+      spec: {
+        partitions: 2,
+        secretRef: { name: 'jfs' },
+        noSync: true,
+        ...(nodeLossPolicy ? { nodeLossPolicy } : {}),
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchExpressions: [{ key: POOL_LABEL, operator: 'In', values: [suffix] }] }],
+          },
+        },
+      },
+    });
+  }
+
   before(async function () {
     this.timeout(180_000);
     cp = testCluster();
@@ -148,36 +188,7 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
   it('a Ready SampleSet whose node stops reporting: PartialReady with CacheNodesAvailable=False NodeLost naming partition and node, a NodeLost Event; replaceAfterSeconds 5 replaces the pod on another node → Ready again', async function () {
     this.timeout(240_000);
     const ns = `e2e-nl-${suffix}`;
-    await cp.ensureNamespace(ns);
-    namespaces.push(ns);
-    const volumesDir = path.join(cp.runDir, 'node-loss-volumes');
-    fs.mkdirSync(volumesDir, { recursive: true });
-    const volume = `${ns}-jfs`;
-    await api.create<V1Secret>(SECRET, {
-      metadata: { name: 'jfs', namespace: ns },
-      stringData: {
-        name: volume.slice(0, 60),
-        metaurl: `sqlite3://${path.join(volumesDir, `${volume}.db`)}`,
-        storage: 'file',
-        bucket: path.join(volumesDir, `${volume}-objects`) + '/',
-      },
-    });
-    await api.create<SampleSet>(SAMPLESET, {
-      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
-      kind: 'SampleSet',
-      metadata: { name: 'ds', namespace: ns },
-      spec: {
-        partitions: 2,
-        secretRef: { name: 'jfs' },
-        noSync: true,
-        nodeLossPolicy: { replaceAfterSeconds: 5 },
-        nodeAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: {
-            nodeSelectorTerms: [{ matchExpressions: [{ key: POOL_LABEL, operator: 'In', values: [suffix] }] }],
-          },
-        },
-      },
-    });
+    await createSampleSet(ns, { replaceAfterSeconds: 5 });
     const ready = await ssWhere(ns, 'ds', 'Ready on 2 partitions', (s) => s.status?.phase === 'Ready');
     expect(cond(ready, 'CacheNodesAvailable')).to.include({ status: 'True' });
 
@@ -259,5 +270,88 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     // it waited the 5 s the policy asks for, counted from when the loss was seen
     const seen = Date.parse(lost.status!.nodes![1].nodeLostSince!);
     expect(Date.parse(replaced[0].eventTime!)).to.be.at.least(seen + 4000);
+  });
+
+  it('a deleted Node: lost at once (NodeDeleted); a PaddleJob with sampleSetRef.waitSeconds fails with SampleSetWaitExpired, one without waits naming the partition; a policy then replaces the pod at once and the waiting job starts on the cache nodes', async function () {
+    this.timeout(240_000);
+    const ns = `e2e-nl-${suffix}-b`;
+    await createSampleSet(ns);
+    await ssWhere(ns, 'ds', 'Ready on 2 partitions', (s) => s.status?.phase === 'Ready');
+    const victim = (await runtimePod(ns, 'ds-runtime-1'))!.spec!.nodeName!;
+    expect(nodes).to.include(victim);
+
+    await api.delete(NODE, victim);
+    const lost = await ssWhere(
+      ns,
+      'ds',
+      'PartialReady, NodeLost',
+      (s) => s.status?.phase === 'PartialReady' && cond(s, 'CacheNodesAvailable')?.reason === 'NodeLost',
+    );
+    expect(cond(lost, 'CacheNodesAvailable')!.message).to.include(
+      `partition 1 (pod ds-runtime-1) on node ${victim}: node ${victim} no longer exists`,
+    );
+    expect(cond(lost, 'CacheNodesAvailable')!.message).to.include('not replaced automatically');
+
+    const job = (name: string, waitSeconds?: number): Promise<PaddleJob> =>
+      api.create<PaddleJob>(PADDLEJOB, {
+        apiVersion: 'batch.paddlepaddle.org/v1',
+        kind: 'PaddleJob',
+        metadata: { name, namespace: ns },
+        spec: {
+          sampleSetRef: { name: 'ds', mountPath: '/mnt/data', ...(waitSeconds === undefined ? {} : { waitSeconds }) },
+          worker: {
+            replicas: 2,
+            template: { spec: { containers: [{ name: 'main', image: 'paddle:e2e' }], terminationGracePeriodSeconds: 0 } },
+          },
+        },
+      });
+    await job('impatient', 3);
+    await job('patient');
+    const jobWhere = (name: string, what: string, ok: (j: PaddleJob) => boolean): Promise<PaddleJob> =>
+      waitFor(
+        `PaddleJob ${name} ${what}`,
+        async () => {
+          const j = await api.get<PaddleJob>(PADDLEJOB, name, ns);
+          return j && ok(j) ? j : undefined;
+        },
+        WAIT,
+      );
+    const jobCond = (j: PaddleJob, type: string): { status?: string; reason?: string; message?: string } | undefined =>
+      j.status?.conditions?.find((c) => c.type === type);
+    const failed = await jobWhere('impatient', 'Failed', (j) => j.status?.phase === 'Failed');
+    expect(jobCond(failed, 'Failed')).to.include({ reason: 'SampleSetWaitExpired' });
+    expect(jobCond(failed, 'Failed')!.message).to.include('not Ready within 3s').and.include(victim);
+    const waiting = await jobWhere(
+      'patient',
+      'waiting, naming the lost node',
+      (j) => jobCond(j, 'SampleSetReady')?.reason === 'SampleSetNodeLost',
+    );
+    expect(jobCond(waiting, 'SampleSetReady')!.message).to.include('ds-runtime-1').and.include(victim);
+    expect(waiting.status?.phase).to.not.equal('Failed');
+    const workerPods = async (name: string): Promise<V1Pod[]> =>
+      (await api.list<V1Pod>(POD, ns)).items.filter((p) => p.metadata?.name?.startsWith(`${name}-worker-`));
+    expect(await workerPods('patient')).to.deep.equal([]);
+    expect(await workerPods('impatient')).to.deep.equal([]);
+
+    // a policy on the SampleSet: a deleted Node counts at once, whatever the delay
+    await api.patch(SAMPLESET, 'ds', ns, { spec: { nodeLossPolicy: { replaceAfterSeconds: 3600 } } });
+    const back = await ssWhere(
+      ns,
+      'ds',
+      'Ready again elsewhere',
+      (s) => s.status?.phase === 'Ready' && !!s.status.nodes?.[1]?.node && s.status.nodes[1].node !== victim,
+    );
+    const started = await waitFor(
+      "both workers of the waiting job on their partitions' nodes",
+      async () => {
+        const pods = await workerPods('patient');
+        return pods.length === 2 && pods.every((p) => p.spec?.nodeName) ? pods : undefined;
+      },
+      WAIT,
+    );
+    for (const p of started) {
+      const i = Number(p.metadata!.name!.split('-').pop());
+      expect(p.spec!.nodeName, p.metadata!.name).to.equal(back.status!.nodes![i].node);
+    }
   });
 });
