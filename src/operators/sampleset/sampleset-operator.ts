@@ -60,6 +60,7 @@ import { checkSpec } from './spec-check.js';
 import { CONDITION, StatusDraft } from './status-draft.js';
 import { scaleDownBlockersOf } from './scale-down-guard.js';
 import { StatsCollector } from './stats-collector.js';
+import { nothingReachable } from './stats.js';
 import { SampleSetWatchMappings } from './watch-mappings.js';
 import { syncSubmitBackoff } from './sync.js';
 
@@ -314,6 +315,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       requeue = Math.min(requeue, this.stats.step({ key: k, sampleSet: ss, status, ready, token: runtimeToken, unreachable: lostPods }));
     } else if (ready.length === 0) {
       status.condition(CONDITION.cacheStats, 'Unknown', 'NoRuntime', 'no runtime pod is ready to report cache statistics');
+      // every partition's node lost: no cache is reachable, whatever the last collection said
+      if (loss.lost.length > 0 && ss.status?.cacheStatus) status.set('cacheStatus', nothingReachable(ss.status.cacheStatus));
     }
 
     // 6b. partitions whose shard the last warmup did not warm (replaced, added, restarted): warm again

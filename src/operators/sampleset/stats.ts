@@ -117,3 +117,27 @@ export function isFullyCached(cs: CacheStatus | undefined): boolean {
   if (!cs || cs.totalBytes === undefined) return false;
   return (cs.cachedBytes ?? 0) >= cs.totalBytes;
 }
+
+/**
+ * The figures when no cache node can be reached (every partition's node is lost): the dataset's
+ * size and file count stay, nothing counts as cached, and there is no disk or read figure to show.
+ */
+export function nothingReachable(cs: CacheStatus): CacheStatus {
+  const out: CacheStatus = {
+    cachedSize: formatBytes(0),
+    cachedPercentage: formatPercent(0, cs.totalBytes ?? 0),
+    diskSize: formatBytes(0),
+    diskUsed: formatBytes(0),
+    diskAvail: formatBytes(0),
+    diskUsageRate: formatPercent(0, 0),
+    cachedBytes: 0,
+    diskSizeBytes: 0,
+    diskUsedBytes: 0,
+    diskAvailBytes: 0,
+  };
+  if (cs.totalSize !== undefined) out.totalSize = cs.totalSize;
+  if (cs.totalFiles !== undefined) out.totalFiles = cs.totalFiles;
+  if (cs.totalBytes !== undefined) out.totalBytes = cs.totalBytes;
+  if (cs.fileCount !== undefined) out.fileCount = cs.fileCount;
+  return out;
+}

@@ -136,6 +136,17 @@ describe('SampleSetOperator: lost cache nodes', () => {
     expect(get()!.status!.nodes![1]).to.not.have.property('nodeLostSince');
   });
 
+  it('every partition lost: the totals say that no cache is reachable (the dataset size stays)', async () => {
+    await readySampleSet();
+    await until(() => get()?.status?.cacheStatus?.cachedBytes === 2048, 2000, 'statistics from both pods');
+    putNode('node-0', 'Unknown');
+    putNode('node-1', 'False');
+    await until(() => get()?.status?.cacheStatus?.cachedBytes === 0, 2000, 'nothing cached is reachable');
+    expect(get()!.status!.cacheStatus).to.include({ totalBytes: 4096, cachedPercentage: '0.0%', diskSizeBytes: 0 });
+    expect(phase()).to.equal('Bound');
+    expect(cond('CacheStatsAvailable')).to.include({ status: 'False', reason: 'NodeLost' });
+  });
+
   it('nodeLossPolicy.replaceAfterSeconds: the pod is force-deleted once that long has passed (not before), a PartitionReplaced Event, Ready again on another node', async () => {
     await readySampleSet({ nodeLossPolicy: { replaceAfterSeconds: 30 } });
     putNode('node-1', 'False');
