@@ -5,7 +5,7 @@
  * operator (pod i on the node of partition i) and the pod admission webhook (any pod mounting the
  * claim). Pure functions.
  */
-import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm } from '@kubernetes/client-node';
+import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import { runtimePodName } from './runtime-pods.js';
@@ -36,6 +36,11 @@ export function cacheNodesOf(sampleSet: SampleSet, engine: CacheEngine): CacheNo
     nodeLabelKey: engine.nodeLabelKey(sampleSet),
     runtimePods: Array.from({ length: partitions }, (_, i) => reported.get(i) ?? runtimePodName(statefulSetName, i)),
   };
+}
+
+/** The claim names of a pod's `persistentVolumeClaim` volumes. */
+export function claimsOfPod(pod: V1Pod): string[] {
+  return (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c);
 }
 
 /**
