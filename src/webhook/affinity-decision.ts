@@ -120,7 +120,8 @@ export function decideCacheAffinity(pod: V1Pod, sampleSets: readonly ClaimedSamp
   const skip = podSkip(pod);
   if (skip) return { skip, actions: [], warnings: [] };
   const own = podPolicyOf(pod);
-  if (own.policy === 'None') return { skip: { why: `opted out with annotation ${CACHE_AFFINITY_KEY}`, warn: false }, actions: [], warnings: [] };
+  if (own.policy === 'None')
+    return { skip: { why: `opted out with annotation ${CACHE_AFFINITY_KEY}`, warn: false }, actions: [], warnings: [] };
   const warnings = own.invalid
     ? [`ignoring annotation ${CACHE_AFFINITY_KEY}=${JSON.stringify(own.invalid.slice(0, 40))}: use Preferred, Required or None`]
     : [];

@@ -65,7 +65,8 @@ export function admissionRequestOf(body: unknown): AdmissionRequest {
   if (!isObject(body) || body.kind !== 'AdmissionReview' || body.apiVersion !== ADMISSION_API_VERSION)
     throw new MalformedReview(`expected an ${ADMISSION_API_VERSION} AdmissionReview`);
   const request = body.request;
-  if (!isObject(request) || typeof request.uid !== 'string' || !request.uid) throw new MalformedReview('the AdmissionReview has no request.uid');
+  if (!isObject(request) || typeof request.uid !== 'string' || !request.uid)
+    throw new MalformedReview('the AdmissionReview has no request.uid');
   return request as unknown as AdmissionRequest;
 }
 

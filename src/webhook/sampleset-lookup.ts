@@ -12,7 +12,11 @@ import type { ClaimedSampleSet } from './affinity-decision.js';
 import type { SampleSetLookup } from './pod-review.js';
 
 /** The SampleSets among `sampleSets` whose claim is one of `claims`, in the order of `claims`. */
-export function claimedSampleSets(claims: readonly string[], sampleSets: readonly SampleSet[], engines: EngineRegistry): ClaimedSampleSet[] {
+export function claimedSampleSets(
+  claims: readonly string[],
+  sampleSets: readonly SampleSet[],
+  engines: EngineRegistry,
+): ClaimedSampleSet[] {
   const byClaim = new Map<string, ClaimedSampleSet>();
   for (const sampleSet of sampleSets) {
     let engine: CacheEngine;

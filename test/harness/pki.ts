@@ -211,5 +211,9 @@ export async function issueServingCertificate(dir: string, subjectAltNames: stri
     ],
     caName,
   );
-  return { caCert: fs.readFileSync(path.join(dir, `${caName}.crt`), 'utf8'), certFile: path.join(dir, 'tls.crt'), keyFile: path.join(dir, 'tls.key') };
+  return {
+    caCert: fs.readFileSync(path.join(dir, `${caName}.crt`), 'utf8'),
+    certFile: path.join(dir, 'tls.crt'),
+    keyFile: path.join(dir, 'tls.key'),
+  };
 }

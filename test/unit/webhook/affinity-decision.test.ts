@@ -24,7 +24,9 @@ describe('webhook: the cache-affinity decision table', () => {
 
     it("a PaddleJob's pods are left to the PaddleJob operator, also those beyond the partitions it pins", () => {
       const p = pod(['imagenet']);
-      p.metadata!.ownerReferences = [{ apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', name: 'resnet', uid: 'u', controller: true }];
+      p.metadata!.ownerReferences = [
+        { apiVersion: 'batch.paddlepaddle.org/v1', kind: 'PaddleJob', name: 'resnet', uid: 'u', controller: true },
+      ];
       expect(decideCacheAffinity(p, [claimed(ready2())]).skip).to.deep.equal({
         why: 'placed by PaddleJob resnet (spec.sampleSetRef)',
         warn: false,
@@ -117,7 +119,9 @@ describe('webhook: the cache-affinity decision table', () => {
       const ss = sampleSet('imagenet', 'PartialReady', [true, false]);
       const a = only(decideCacheAffinity(pod(['imagenet']), [claimed(ss)]));
       expect(a).to.deep.include({ kind: 'preferred' });
-      expect((a as { note: string }).note).to.equal('preferred node affinity to the 1 ready of 2 cache nodes of SampleSet imagenet only, as it is PartialReady');
+      expect((a as { note: string }).note).to.equal(
+        'preferred node affinity to the 1 ready of 2 cache nodes of SampleSet imagenet only, as it is PartialReady',
+      );
     });
 
     it('Syncing with every runtime ready, or a Ready phase whose status still shows a partition not ready → preferred, not required', () => {
@@ -160,10 +164,20 @@ describe('webhook: the cache-affinity decision table', () => {
   describe('idempotence and several SampleSets', () => {
     it('a pod that already has node affinity on the cache-node label (required, as PaddleJob pins, or preferred) is left alone', () => {
       const required = pod(['imagenet'], {
-        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [inNodes('imagenet-runtime-1')] }] } } },
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [inNodes('imagenet-runtime-1')] }] },
+          },
+        },
       });
       const preferred = pod(['imagenet'], {
-        affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 3, preference: { matchExpressions: [{ key: KEY, operator: 'Exists' }] } }] } },
+        affinity: {
+          nodeAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [
+              { weight: 3, preference: { matchExpressions: [{ key: KEY, operator: 'Exists' }] } },
+            ],
+          },
+        },
       });
       for (const p of [required, preferred])
         expect(only(decideCacheAffinity(p, [claimed(ready2())]))).to.deep.equal({

@@ -44,8 +44,13 @@ export function pod(claims: string[], opts: { annotations?: Record<string, strin
       ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'train-7d9f', uid: 'rs', controller: true }],
     },
     spec: {
-      containers: [{ name: 'main', image: 'trainer:1', volumeMounts: claims.map((c, i) => ({ name: `data-${i}`, mountPath: `/data/${i}` })) }],
-      volumes: [{ name: 'scratch', emptyDir: {} }, ...claims.map((c, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName: c } }))],
+      containers: [
+        { name: 'main', image: 'trainer:1', volumeMounts: claims.map((c, i) => ({ name: `data-${i}`, mountPath: `/data/${i}` })) },
+      ],
+      volumes: [
+        { name: 'scratch', emptyDir: {} },
+        ...claims.map((c, i) => ({ name: `data-${i}`, persistentVolumeClaim: { claimName: c } })),
+      ],
       ...(opts.affinity ? { affinity: opts.affinity } : {}),
     },
   };

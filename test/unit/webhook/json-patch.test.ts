@@ -60,7 +60,9 @@ describe('webhook: RFC 6902 JSON Patch builder', () => {
       const r = rnd();
       if (depth > 3 || r < 0.3) return [1, 'two', true, null, 0][Math.floor(rnd() * 5)];
       if (r < 0.6) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
-      return Object.fromEntries(Array.from({ length: Math.floor(rnd() * 4) }, () => [keys[Math.floor(rnd() * keys.length)], value(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: Math.floor(rnd() * 4) }, () => [keys[Math.floor(rnd() * keys.length)], value(depth + 1)]),
+      );
     };
     /** `after` derived from `before` the way mutations look: some members kept, some changed, some added. */
     const mutate = (v: unknown, depth: number): unknown => {

@@ -15,7 +15,9 @@ const user: V1Affinity = {
         { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] },
       ],
     },
-    preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 5, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } }],
+    preferredDuringSchedulingIgnoredDuringExecution: [
+      { weight: 5, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } },
+    ],
   },
   podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname' }] },
 };
@@ -42,7 +44,10 @@ describe('webhook: the mutated pod and the warnings', () => {
     expect(na.requiredDuringSchedulingIgnoredDuringExecution).to.equal(user.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution);
     expect(na.preferredDuringSchedulingIgnoredDuringExecution).to.deep.equal([
       user.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0],
-      { weight: 100, preference: { matchExpressions: [{ key: KEY, operator: 'In', values: ['imagenet-runtime-0', 'imagenet-runtime-1'] }] } },
+      {
+        weight: 100,
+        preference: { matchExpressions: [{ key: KEY, operator: 'In', values: ['imagenet-runtime-0', 'imagenet-runtime-1'] }] },
+      },
     ]);
   });
 
@@ -65,7 +70,15 @@ describe('webhook: the mutated pod and the warnings', () => {
   });
 
   it('nothing to do (skipped pod, or every SampleSet skipped) → the very same pod object, no warnings', () => {
-    const none = pod(['imagenet'], { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 1, preference: { matchExpressions: [{ key: KEY, operator: 'Exists' }] } }] } } });
+    const none = pod(['imagenet'], {
+      affinity: {
+        nodeAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [
+            { weight: 1, preference: { matchExpressions: [{ key: KEY, operator: 'Exists' }] } },
+          ],
+        },
+      },
+    });
     const d = decideCacheAffinity(none, [claimed(sampleSet('imagenet', 'Ready', [true]))]);
     expect(mutatePod(none, d)).to.equal(none);
     expect(warningsOf(d)).to.deep.equal([]);
@@ -73,7 +86,9 @@ describe('webhook: the mutated pod and the warnings', () => {
     bound.spec!.nodeName = 'n1';
     const skip = decideCacheAffinity(bound, [claimed(sampleSet('imagenet', 'Ready', [true]))]);
     expect(mutatePod(bound, skip)).to.equal(bound);
-    expect(warningsOf(skip)).to.deep.equal(['paddle-operator: the pod is already bound to node n1 (spec.nodeName): no cache affinity injected']);
+    expect(warningsOf(skip)).to.deep.equal([
+      'paddle-operator: the pod is already bound to node n1 (spec.nodeName): no cache affinity injected',
+    ]);
   });
 
   it('no ready cache node: only the annotation changes, the spec keeps its identity', () => {

@@ -50,7 +50,12 @@ describe('webhook: the AdmissionReview handler', () => {
   const ready = sampleSet('imagenet', 'Ready', [true, true]);
 
   it('refuses a body that is no AdmissionReview v1 request', () => {
-    for (const body of [null, [], { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1beta1', request: { uid: 'x' } }, { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request: {} }])
+    for (const body of [
+      null,
+      [],
+      { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1beta1', request: { uid: 'x' } },
+      { kind: 'AdmissionReview', apiVersion: 'admission.k8s.io/v1', request: {} },
+    ])
       expect(() => reviewPod(body, lookup([ready])), JSON.stringify(body)).to.throw(MalformedReview);
   });
 
@@ -64,7 +69,11 @@ describe('webhook: the AdmissionReview handler', () => {
     ]) {
       const r = reviewPod(review(p, extra), lookup([ready]));
       expect(r.outcome).to.equal('unchanged');
-      expect(r.review).to.deep.equal({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'req-1', allowed: true } });
+      expect(r.review).to.deep.equal({
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        response: { uid: 'req-1', allowed: true },
+      });
     }
   });
 
@@ -84,12 +93,16 @@ describe('webhook: the AdmissionReview handler', () => {
     expect(r.outcome).to.equal('patched');
     expect(l.asked).to.deep.equal(['elsewhere', NS]);
     expect(r.review.response).to.include({ uid: 'req-1', allowed: true, patchType: 'JSONPatch' });
-    expect(r.review.response!.warnings).to.deep.equal(['paddle-operator: preferred node affinity to the 2 cache nodes of SampleSet imagenet']);
+    expect(r.review.response!.warnings).to.deep.equal([
+      'paddle-operator: preferred node affinity to the 2 cache nodes of SampleSet imagenet',
+    ]);
     const ops = JSON.parse(Buffer.from(r.review.response!.patch!, 'base64').toString('utf8')) as Operation[];
     expect(ops.map((o) => `${o.op} ${o.path}`)).to.deep.equal(['add /metadata/annotations', 'add /spec/affinity']);
     const out = patched(p, r.review);
     expect(out.spec!.affinity!.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution).to.have.length(1);
-    expect(out.metadata!.annotations![CACHE_AFFINITY_REASON_ANNOTATION]).to.equal('preferred node affinity to the 2 cache nodes of SampleSet imagenet');
+    expect(out.metadata!.annotations![CACHE_AFFINITY_REASON_ANNOTATION]).to.equal(
+      'preferred node affinity to the 2 cache nodes of SampleSet imagenet',
+    );
   });
 
   it('the namespace comes from the request when the pod object has none (generateName pods)', () => {
@@ -99,7 +112,12 @@ describe('webhook: the AdmissionReview handler', () => {
   });
 
   it('is idempotent under reinvocation: the patched pod reviewed again gives no patch and no warning', () => {
-    for (const ss of [ready, sampleSet('imagenet', 'Ready', [true, true], { podAffinity: 'Required' }), sampleSet('imagenet', 'PartialReady', [true, false]), sampleSet('imagenet', 'Bound', [false])]) {
+    for (const ss of [
+      ready,
+      sampleSet('imagenet', 'Ready', [true, true], { podAffinity: 'Required' }),
+      sampleSet('imagenet', 'PartialReady', [true, false]),
+      sampleSet('imagenet', 'Bound', [false]),
+    ]) {
       const once = patched(pod(['imagenet']), reviewPod(review(pod(['imagenet'])), lookup([ss])).review);
       const again = reviewPod(review(once), lookup([ss]));
       expect(again.outcome, ss.status!.phase).to.equal('unchanged');
@@ -111,14 +129,20 @@ describe('webhook: the AdmissionReview handler', () => {
     const ss = sampleSet('imagenet', 'PartialReady', [true, false], { podAffinity: 'Required' });
     const out = patched(pod(['imagenet']), reviewPod(review(pod(['imagenet'])), lookup([ss])).review);
     expect(out.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution).to.equal(undefined);
-    expect(out.spec!.affinity!.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0].preference.matchExpressions![0].values).to.deep.equal([
-      'imagenet-runtime-0',
-    ]);
-    expect(out.metadata!.annotations![CACHE_AFFINITY_REASON_ANNOTATION]).to.match(/only, as it is PartialReady \(Required applies once it is Ready/);
+    expect(
+      out.spec!.affinity!.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0].preference.matchExpressions![0].values,
+    ).to.deep.equal(['imagenet-runtime-0']);
+    expect(out.metadata!.annotations![CACHE_AFFINITY_REASON_ANNOTATION]).to.match(
+      /only, as it is PartialReady \(Required applies once it is Ready/,
+    );
   });
 
   it("a PaddleJob's pods as its operator builds them (pinned or beyond the partitions) are admitted unchanged: no double injection", () => {
-    const job = makeJob({ sampleSetRef: { name: 'imagenet', mountPath: '/data' }, worker: { replicas: 3, template: template() } }, 'resnet', NS);
+    const job = makeJob(
+      { sampleSetRef: { name: 'imagenet', mountPath: '/data' }, worker: { replicas: 3, template: template() } },
+      'resnet',
+      NS,
+    );
     const binding = sampleSetBinding(ready, '/data', juicefs);
     for (const index of [0, 1, 2]) {
       const r = reviewPod(review(buildPod(job, 'worker', index, { sampleSet: binding })), lookup([ready]));

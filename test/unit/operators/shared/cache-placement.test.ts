@@ -45,5 +45,4 @@ describe('cache placement: ANDing a cache-node requirement into required node af
     expect(out.podAntiAffinity).to.deep.equal(user.podAntiAffinity);
     expect(JSON.stringify(user), 'input untouched').to.equal(before);
   });
-
 });
