@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { V1Lease, V1Node, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { V1Lease, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import { LEASE, NODE, POD, SAMPLESET } from '../../src/api/constants.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
@@ -25,6 +25,7 @@ import { OPERATOR_NAMESPACE, operatorKubeConfigPath } from './operator-context.j
 import { startOperator, type OperatorProcess } from './operator-processes.js';
 import {
   WAIT,
+  addReadyNodes,
   cacheNodeLabels,
   createSampleSet,
   createVolumeSecret,
@@ -118,17 +119,7 @@ describe('Pod admission webhook: cache affinity (real kube-apiserver over TLS, k
     cp = testCluster();
     api = new KubeApi(cp.kubeConfig());
     agent = new http.Agent({ keepAlive: true });
-    for (const n of nodes) await cp.addNode(n, { [POOL_LABEL]: suffix });
-    await waitFor(
-      'the suite nodes Ready',
-      async () => {
-        const ready = (await api.list<V1Node>(NODE)).items.filter(
-          (n) => nodes.includes(n.metadata!.name!) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        );
-        return ready.length === nodes.length ? true : undefined;
-      },
-      WAIT,
-    );
+    await addReadyNodes(cp, api, nodes, { [POOL_LABEL]: suffix });
     sim = await startCacheNodeSimulator(cp, { podFilter: (p) => (p.metadata?.namespace ?? '').startsWith('e2e-wh-') });
     operator = await startSampleSetOperator(agent);
     await cp.ensureNamespace(NS, ENABLED);
