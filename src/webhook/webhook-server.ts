@@ -55,12 +55,21 @@ export class WebhookServer {
     return (server.address() as { port: number }).port;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops listening and closes idle connections at once; connections still busy get `graceMs`
+   * (reviews take milliseconds) and are then closed too — as are connections a client opened but
+   * never sent a request on, which would otherwise keep the server open.
+   */
+  async close(graceMs = 1000): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
     await new Promise<void>((resolve) => {
-      server.close(() => resolve());
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      server.close(() => {
+        clearTimeout(force);
+        resolve();
+      });
       server.closeIdleConnections();
     });
   }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import type { TLSSocket } from 'node:tls';
+import tls, { type TLSSocket } from 'node:tls';
 import { createLogger } from '../../../src/observability/logger.js';
 import { DirectoryCertificateSource } from '../../../src/webhook/directory-certificate-source.js';
 import { reviewPod, type AdmissionReview } from '../../../src/webhook/pod-review.js';
@@ -152,6 +152,30 @@ describe('webhook: the HTTPS server before its first certificate', function () {
       expect(await call(caCert)).to.equal(400);
     } finally {
       await server.close();
+      source.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('webhook: closing the HTTPS server', function () {
+  this.timeout(20_000);
+
+  it('closes within its grace although a client keeps a connection it never sent a request on', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'paddle-webhook-close-'));
+    const { caCert } = await issueServingCertificate(dir, ['IP:127.0.0.1']);
+    const source = new DirectoryCertificateSource(dir, { pollIntervalMs: 60_000 });
+    source.start();
+    const server = new WebhookServer({ certificates: source, logger: createLogger({ silent: true }), review: () => ({}) as never });
+    const port = await server.listen({ host: '127.0.0.1', port: 0 });
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: caCert });
+    try {
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      const t0 = Date.now();
+      await server.close(300);
+      expect(Date.now() - t0).to.be.below(2000);
+    } finally {
+      socket.destroy();
       source.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
