@@ -5,7 +5,7 @@
 import 'reflect-metadata';
 import { Container, type ServiceIdentifier } from 'inversify';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { OperatorConfig } from './config/operator-config.js';
+import { parseListenAddress, type OperatorConfig } from './config/operator-config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { KubeApi } from './kube/kube-api.js';
@@ -20,6 +20,8 @@ import { CacheStatsNotifier } from './operators/shared/cache-stats-notifier.js';
 import { SampleSetOperator } from './operators/sampleset/sampleset-operator.js';
 import { SampleJobOperator } from './operators/samplejob/samplejob-operator.js';
 import { PaddleJobOperator } from './operators/paddlejob/paddlejob-operator.js';
+import { DirectoryCertificateSource } from './webhook/directory-certificate-source.js';
+import { PodCacheAffinityWebhook, type ManagedCertificateSource } from './webhook/pod-webhook.js';
 
 export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
@@ -35,6 +37,10 @@ export const TYPES = {
   EngineRegistry: Symbol.for('EngineRegistry') as ServiceIdentifier<EngineRegistry>,
   RuntimeClient: Symbol.for('RuntimeClient') as ServiceIdentifier<RuntimeClient>,
   CacheStatsNotifier: Symbol.for('CacheStatsNotifier') as ServiceIdentifier<CacheStatsNotifier>,
+  /** Where the pod admission webhook's serving certificate comes from (bound only when one is configured). */
+  WebhookCertificates: Symbol.for('WebhookCertificates') as ServiceIdentifier<ManagedCertificateSource>,
+  /** The pod admission webhook (bound only when enabled and given a certificate source). */
+  PodWebhook: Symbol.for('PodWebhook') as ServiceIdentifier<PodCacheAffinityWebhook>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
@@ -101,6 +107,21 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     [TYPES.Metrics],
   );
   c.bind(TYPES.CacheStatsNotifier).toResolvedValue(() => new CacheStatsNotifier());
+
+  // The pod admission webhook: served by every replica, leader or not (the manager starts it).
+  if (config.webhookCertDir) {
+    c.bind(TYPES.WebhookCertificates).toResolvedValue(
+      (log: Logger) => new DirectoryCertificateSource(config.webhookCertDir, { logger: log }),
+      [TYPES.Logger],
+    );
+  }
+  if (parseListenAddress(config.webhookAddress) && c.isBound(TYPES.WebhookCertificates)) {
+    c.bind(TYPES.PodWebhook).toResolvedValue(
+      (informers: InformerFactory, engines: EngineRegistry, certificates: ManagedCertificateSource, logger: Logger, metrics: Metrics) =>
+        new PodCacheAffinityWebhook({ informers, engines, certificates, logger, metrics }),
+      [TYPES.InformerFactory, TYPES.EngineRegistry, TYPES.WebhookCertificates, TYPES.Logger, TYPES.Metrics],
+    );
+  }
 
   // The operators this process runs (--operators), each resolved with its dependencies.
   if (config.operators.includes('sampleset')) {

@@ -8,12 +8,14 @@ import { SAMPLEJOB, SAMPLESET } from './api/constants.js';
 import type { SampleSet } from './api/sampleset.js';
 import type { SampleJob } from './api/samplejob.js';
 import { withTimeout } from './operators/shared/with-timeout.js';
+import type { PodCacheAffinityWebhook } from './webhook/pod-webhook.js';
 
 /** The longest each shutdown step after the operators' drain may take. */
 export const SHUTDOWN_STEP_MS = 5000;
 
 /**
- * Runs the operators of one process: health and metrics endpoints first, then (with leader
+ * Runs the operators of one process: health and metrics endpoints and the pod admission webhook
+ * first (every replica serves admissions, leader or not), then (with leader
  * election) waits for the Lease, keeps renewing it from then on, starts every operator, and on shutdown stops them (in-flight
  * reconciles finish), stops the informers and releases the Lease. Losing the Lease stops the
  * operators and resolves `done` with 'lost-leadership' so the process can exit and restart clean.
@@ -21,6 +23,7 @@ export const SHUTDOWN_STEP_MS = 5000;
 export class OperatorManager {
   private readonly endpoints: HttpEndpoints;
   private elector?: LeaderElector;
+  private webhook?: PodCacheAffinityWebhook;
   private operators: RunnableOperator[] = [];
   private running = false;
   private stopping?: Promise<void>;
@@ -42,8 +45,8 @@ export class OperatorManager {
     );
   }
 
-  /** Bound ports of the endpoints (0 when disabled). */
-  ports = { metrics: 0, health: 0 };
+  /** Bound ports of the endpoints and the webhook (0 when disabled). */
+  ports = { metrics: 0, health: 0, webhook: 0 };
 
   async start(): Promise<void> {
     const c = this.container;
@@ -56,6 +59,12 @@ export class OperatorManager {
     } else {
       if (metricsAddr) this.ports.metrics = await this.endpoints.listen(metricsAddr, { health: false, metrics: true });
       if (probeAddr) this.ports.health = await this.endpoints.listen(probeAddr, { health: true, metrics: false });
+    }
+    if (c.isBound(TYPES.PodWebhook)) {
+      this.webhook = c.get(TYPES.PodWebhook);
+      this.ports.webhook = await this.webhook.start(parseListenAddress(config.webhookAddress)!);
+    } else if (config.webhookAddress && parseListenAddress(config.webhookAddress)) {
+      log.info('pod admission webhook off: no certificate source (--webhook-cert-dir)');
     }
     this.operators = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     if (config.leaderElect) {
@@ -127,6 +136,7 @@ export class OperatorManager {
       this.running = false;
       await bounded(this.container.get(TYPES.InformerFactory).stopAll(), 'stopping the watches');
       await bounded(this.elector?.release() ?? Promise.resolve(), 'releasing the lease');
+      await bounded(this.webhook?.stop() ?? Promise.resolve(), 'closing the webhook server');
       await bounded(this.endpoints.close(), 'closing the health and metrics endpoints');
       this.resolveDone(why);
     })();

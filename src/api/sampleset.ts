@@ -54,7 +54,15 @@ export interface SampleSetSpec {
   tolerations?: V1Toleration[];
   /** What to do with a partition whose node is lost (default: report it, replace nothing). */
   nodeLossPolicy?: NodeLossPolicy;
+  /**
+   * How the pod admission webhook places pods that mount this SampleSet's claim (in namespaces that
+   * enable it): near the cache nodes if possible (`Preferred`, the default) or only there
+   * (`Required`, applied while the SampleSet is Ready). A pod's own annotation wins.
+   */
+  podAffinity?: CacheAffinityPolicy;
 }
+
+export type CacheAffinityPolicy = 'Preferred' | 'Required';
 
 /**
  * replaceAfterSeconds: force-delete the runtime pod of a partition whose node has been lost (not

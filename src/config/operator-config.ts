@@ -30,6 +30,10 @@ export interface OperatorConfig {
   shutdownTimeoutSeconds: number;
   /** Host directories SampleSet cache tiers may live under (each SampleSet gets its own subdirectory). */
   cacheRoots: string[];
+  /** Where the pod admission webhook listens (HTTPS); '0' disables it. */
+  webhookAddress: string;
+  /** Directory with the webhook's tls.crt and tls.key, read again when they change; '' = none. */
+  webhookCertDir: string;
 }
 
 export const CONFIG_HELP = `paddle-operator — runs the SampleSet, SampleJob and PaddleJob operators.
@@ -52,6 +56,10 @@ Flags (each also read from the environment variable in brackets):
   --shutdown-timeout SECONDS        grace for in-flight reconciles on SIGTERM (25)
   --cache-root DIR[,DIR…]           host directories SampleSet cache tiers may use; repeatable
                                     [CACHE_ROOTS] (${DEFAULT_CACHE_ROOTS.join(',')})
+  --webhook-bind-address ADDR       HTTPS pod admission webhook, /mutate-pods [WEBHOOK_BIND_ADDRESS]
+                                    (:9443; 0 disables; it serves only with a certificate source)
+  --webhook-cert-dir DIR            the webhook's tls.crt and tls.key, reloaded when they change,
+                                    e.g. a mounted cert-manager Secret [WEBHOOK_CERT_DIR] (none)
   --help`;
 
 export class ConfigError extends Error {}
@@ -98,6 +106,8 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       operators: { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'cache-root': { type: 'string', multiple: true },
+      'webhook-bind-address': { type: 'string' },
+      'webhook-cert-dir': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -130,6 +140,8 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   } catch (e) {
     throw new ConfigError(`--cache-root: ${(e as Error).message}`);
   }
+  const webhookAddress = values['webhook-bind-address'] ?? env.WEBHOOK_BIND_ADDRESS ?? ':9443';
+  parseListenAddress(webhookAddress); // a bad address is refused here, not when the server starts
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG ?? '',
@@ -150,6 +162,8 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     operators: ops as OperatorConfig['operators'],
     shutdownTimeoutSeconds: int('shutdown-timeout', values['shutdown-timeout'], 25, 1),
     cacheRoots,
+    webhookAddress,
+    webhookCertDir: values['webhook-cert-dir'] ?? env.WEBHOOK_CERT_DIR ?? '',
   };
 }
 

@@ -117,6 +117,13 @@ export class Metrics {
     labelNames: ['namespace', 'name', 'type'] as const,
     registers: [this.registry],
   });
+  readonly admissionDuration = new Histogram({
+    name: 'paddle_operator_admission_duration_seconds',
+    help: 'Pod admission reviews answered by the webhook, from arrival to answer, by outcome (patched, unchanged, unsynced, failed, rejected).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
   readonly leader = new Gauge({
     name: 'paddle_operator_leader',
     help: '1 while this process holds the leader lease.',

@@ -25,7 +25,7 @@ import { mapSettled } from '../../src/operators/paddlejob/concurrency.js';
 import { PaddleJobOperator } from '../../src/operators/paddlejob/index.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { toolchainBinDir } from '../harness/toolchain.js';
-import { waitFor } from '../harness/util.js';
+import { runMain, waitFor } from '../harness/util.js';
 
 const NS = 'bench-paddlejob';
 const PS = 2;
@@ -218,14 +218,5 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[2] === '--operator') {
-  operatorChild(process.argv[3], Number(process.argv[4] ?? 4)).catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-} else {
-  main().catch((err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-    process.exit(1);
-  });
-}
+if (process.argv[2] === '--operator') runMain(() => operatorChild(process.argv[3], Number(process.argv[4] ?? 4)));
+else runMain(main);

@@ -243,14 +243,17 @@ describe('CRD validation (real kube-apiserver)', function () {
         'CustomResourceDefinition',
         'CustomResourceDefinition',
         'Deployment',
+        'MutatingWebhookConfiguration',
         'Namespace',
         'Role',
         'RoleBinding',
         'Service',
+        'Service',
         'ServiceAccount',
       ].sort(),
     );
-    for (const d of docs.filter((x) => !['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding'].includes(x.kind))) {
+    const clusterScoped = ['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration'];
+    for (const d of docs.filter((x) => !clusterScoped.includes(x.kind))) {
       expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).to.equal('paddle-system');
     }
     // Namespaced objects can only be dry-run into a namespace that exists: create it (with its
@@ -264,6 +267,9 @@ describe('CRD validation (real kube-apiserver)', function () {
     expect(r.stdout).to.match(/deployment\.apps\/paddle-operator (created|configured|unchanged) \(server dry run\)/);
     expect(r.stdout).to.match(
       /clusterrole\.rbac\.authorization\.k8s\.io\/paddle-operator (created|configured|unchanged) \(server dry run\)/,
+    );
+    expect(r.stdout).to.match(
+      /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/paddle-operator-pod-cache-affinity (created|configured|unchanged) \(server dry run\)/,
     );
   });
 

@@ -9,11 +9,19 @@ import YAML from 'yaml';
 import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { POD } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
-import { writeImageOverlay } from '../harness/kustomize-overlay.js';
+import { INSTALLED_WEBHOOK_CONFIGURATION } from '../harness/admission-webhook.js';
+import { writeImageOverlay, writeOverlay } from '../harness/kustomize-overlay.js';
 import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 
 const NS = 'paddle-system';
+const WEBHOOK_CONFIGURATION = INSTALLED_WEBHOOK_CONFIGURATION;
+
+interface Rendered {
+  kind: string;
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: Record<string, unknown>;
+}
 
 describe('installing kustomize/default (real apiserver, Pod Security restricted)', function () {
   this.timeout(180_000);
@@ -24,8 +32,12 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
   });
 
   after(async () => {
-    // leave the namespace and RBAC (other suites use them); remove the fake operator replicas
+    // leave the namespace and RBAC (other suites use them); remove the fake operator replicas, and
+    // the webhook configuration whose Service has no real endpoint here (webhook.test.ts registers its own)
     await testCluster().kubectl(['-n', NS, 'delete', 'deployment', 'paddle-operator', '--ignore-not-found', '--wait=false'], {
+      allowFail: true,
+    });
+    await testCluster().kubectl(['delete', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '--ignore-not-found'], {
       allowFail: true,
     });
   });
@@ -77,6 +89,49 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
       expect(p.spec!.securityContext?.runAsNonRoot).to.equal(true);
       expect(c.securityContext?.readOnlyRootFilesystem).to.equal(true);
       expect(c.securityContext?.allowPrivilegeEscalation).to.equal(false);
+    }
+  });
+
+  it("the webhook: the apiserver accepts its configuration, the Service points at the pods' webhook port, the Deployment mounts the certificate Secret (optional)", async () => {
+    const cp = testCluster();
+    const mwc = JSON.parse((await cp.kubectl(['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json'])).stdout) as {
+      webhooks: {
+        clientConfig: { service: { namespace: string; name: string } };
+        failurePolicy: string;
+        sideEffects: string;
+        timeoutSeconds: number;
+      }[];
+    };
+    expect(mwc.webhooks[0]).to.deep.include({ failurePolicy: 'Ignore', sideEffects: 'None', timeoutSeconds: 5 });
+    expect(mwc.webhooks[0].clientConfig.service).to.include({ namespace: NS, name: 'paddle-operator-webhook' });
+    const dep = await api.get<V1Deployment>(
+      { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
+      'paddle-operator',
+      NS,
+    );
+    const pod = dep!.spec!.template.spec!;
+    const manager = pod.containers[0];
+    expect(manager.args).to.include.members(['--webhook-bind-address=:9443', '--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs']);
+    expect(manager.ports!.find((p) => p.name === 'webhook')?.containerPort).to.equal(9443);
+    expect(pod.volumes!.find((v) => v.name === 'webhook-cert')?.secret).to.deep.include({
+      secretName: 'paddle-operator-webhook-cert',
+      optional: true,
+    });
+  });
+
+  it('the cert-manager component: its Certificate writes the Secret the Deployment mounts, for the webhook Service, and its CA is injected', async () => {
+    const dir = writeOverlay({ components: ['kustomize/webhook-cert-manager'] });
+    try {
+      const docs = YAML.parseAllDocuments((await testCluster().kubectl(['kustomize', dir])).stdout).map((d) => d.toJS() as Rendered);
+      const cert = docs.find((d) => d.kind === 'Certificate')!;
+      expect(cert.metadata).to.include({ name: 'paddle-operator-webhook', namespace: NS });
+      expect(cert.spec).to.deep.include({ secretName: 'paddle-operator-webhook-cert' });
+      expect(cert.spec!.dnsNames).to.include(`paddle-operator-webhook.${NS}.svc`);
+      expect(docs.find((d) => d.kind === 'Issuer')?.metadata.namespace).to.equal(NS);
+      const mwc = docs.find((d) => d.kind === 'MutatingWebhookConfiguration')!;
+      expect(mwc.metadata.annotations).to.deep.equal({ 'cert-manager.io/inject-ca-from': `${NS}/paddle-operator-webhook` });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -27,10 +27,9 @@ import { KWOK_NODE_ANNOTATION, type ControlPlane } from '../harness/control-plan
 import { waitFor } from '../harness/util.js';
 import { deleteTestNamespaces, testCluster } from './cluster.js';
 import { operatorContext } from './operator-context.js';
-import { conditionOf, sampleSetWhere } from './sampleset-helpers.js';
+import { addReadyNodes, conditionOf, sampleSetWhere } from './sampleset-helpers.js';
 
 const suffix = crypto.randomBytes(3).toString('hex');
-const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
 /** An events.k8s.io/v1 Event, as the operator records them. */
 interface Event {
   metadata?: object;
@@ -162,17 +161,7 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     this.timeout(180_000);
     cp = testCluster();
     api = new KubeApi(cp.kubeConfig());
-    for (const n of nodes) await cp.addNode(n, { [POOL_LABEL]: suffix });
-    await waitFor(
-      'the suite nodes Ready',
-      async () => {
-        const ready = (await api.list<V1Node>(NODE)).items.filter(
-          (n) => nodes.includes(n.metadata!.name!) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-        );
-        return ready.length === nodes.length ? true : undefined;
-      },
-      WAIT,
-    );
+    await addReadyNodes(cp, api, nodes, { [POOL_LABEL]: suffix });
     sim = await startCacheNodeSimulator(cp, { podFilter: (p) => (p.metadata?.namespace ?? '').startsWith('e2e-nl-') });
     stopOperator = await startOperator();
   });

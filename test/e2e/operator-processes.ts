@@ -15,8 +15,8 @@ export interface OperatorProcess {
   readonly lines: string[];
   /** Resolves with the exit code (null when killed by a signal). */
   readonly exit: Promise<number | null>;
-  /** Bound ports of the endpoints, once it said 'paddle-operator started' (0 = disabled). */
-  ports: { health: number; metrics: number };
+  /** Bound ports of the endpoints and the webhook, once it said 'paddle-operator started' (0 = disabled). */
+  ports: { health: number; metrics: number; webhook?: number };
   alive(): boolean;
   /** Sends `signal` (default SIGKILL) and resolves once the process has exited. */
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -82,7 +82,10 @@ export async function soleLeader(replicas: OperatorProcess[]): Promise<OperatorP
   return flags.filter(Boolean).length === 1 ? replicas[flags.indexOf(true)] : undefined;
 }
 
-/** Spawns an operator with loopback metrics and health endpoints and waits until it has started. */
+/**
+ * Spawns an operator with loopback metrics and health endpoints and no admission webhook (a test
+ * that wants one passes --webhook-bind-address, which wins) and waits until it has started.
+ */
 export async function startOperator(
   name: string,
   kubeconfig: string,
@@ -92,7 +95,7 @@ export async function startOperator(
   const op = spawnOperator(
     name,
     kubeconfig,
-    ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
+    ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', '--webhook-bind-address=0', ...args],
     opts,
   );
   try {
@@ -102,7 +105,7 @@ export async function startOperator(
         if (!op.alive()) throw new Error(`${name} exited`);
       },
     });
-    op.ports = started.ports as { health: number; metrics: number };
+    op.ports = started.ports as OperatorProcess['ports'];
     return op;
   } catch (e) {
     await op.kill();

@@ -33,6 +33,7 @@ import type { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleSetOperator, type SampleSetOperatorOptions } from '../../src/operators/sampleset/sampleset-operator.js';
 import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notifier.js';
 import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
+import type { ControlPlane } from '../harness/control-plane.js';
 import { waitFor } from '../harness/util.js';
 import { operatorContext } from './operator-context.js';
 
@@ -80,6 +81,21 @@ export async function startSampleSetOperator(
       await stop();
     },
   };
+}
+
+/** Adds KWOK nodes `names` labelled `labels` (a pool a suite keeps its SampleSet on) and waits until they are Ready. */
+export async function addReadyNodes(cp: ControlPlane, api: KubeApi, names: string[], labels: Record<string, string>): Promise<void> {
+  for (const n of names) await cp.addNode(n, labels);
+  await waitFor(
+    'the suite nodes Ready',
+    async () => {
+      const ready = (await api.list<V1Node>(NODE)).items.filter(
+        (n) => names.includes(n.metadata!.name!) && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      return ready.length === names.length ? true : undefined;
+    },
+    WAIT,
+  );
 }
 
 /** A JuiceFS volume Secret for a fresh volume (SQLite metadata, local object storage under `volumesDir`). */

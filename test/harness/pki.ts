@@ -182,3 +182,38 @@ export async function issueClientCertificate(
   );
   return { cert: path.join(outDir, `${name}.crt`), key: path.join(outDir, `${name}.key`) };
 }
+
+export interface ServingCertificate {
+  /** PEM of the CA that signed the leaf (what a webhook configuration's caBundle holds). */
+  caCert: string;
+  /** Files of the leaf in `dir`: `tls.crt` and `tls.key`, as a kubernetes.io/tls Secret mounts them. */
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * A CA of its own (`<caName>.crt/.key` in `dir`) and a serving certificate it signs for
+ * `subjectAltNames` (e.g. `IP:127.0.0.1`), written to `dir` as `tls.crt` and `tls.key`. Issuing
+ * again with the same `caName` reuses that CA (a rotated leaf the same caBundle still trusts).
+ */
+export async function issueServingCertificate(dir: string, subjectAltNames: string[], caName = 'serving-ca'): Promise<ServingCertificate> {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(path.join(dir, `${caName}.crt`))) await selfSignedCa(dir, caName, `paddle-operator-test-${caName}`);
+  await signed(
+    dir,
+    'tls',
+    '/CN=paddle-operator-webhook',
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=${subjectAltNames.join(',')}`,
+    ],
+    caName,
+  );
+  return {
+    caCert: fs.readFileSync(path.join(dir, `${caName}.crt`), 'utf8'),
+    certFile: path.join(dir, 'tls.crt'),
+    keyFile: path.join(dir, 'tls.key'),
+  };
+}

@@ -202,3 +202,11 @@ export function pidCommandLine(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** Runs a script's async entry point: on failure, prints the error (with its stack) and exits with 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  });
+}

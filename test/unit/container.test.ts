@@ -8,6 +8,8 @@ import { KubeApi } from '../../src/kube/kube-api.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
 import { ManualClock, systemClock } from '../../src/kube/clock.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
+import { DirectoryCertificateSource } from '../../src/webhook/directory-certificate-source.js';
+import { PodCacheAffinityWebhook } from '../../src/webhook/pod-webhook.js';
 
 function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -60,6 +62,28 @@ describe('composition root', () => {
     const c = buildContainer(config, { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
     const ops = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     expect(ops.map((o) => o.constructor.name).sort()).to.deep.equal(expectedOperators(config.operators));
+  });
+});
+
+describe('composition root: the pod admission webhook', () => {
+  const build = (args: string[]) =>
+    buildContainer(parseOperatorConfig(args, {}), {
+      kubeConfig: kubeConfig(),
+      logger: createLogger({ silent: true }),
+      metrics: new Metrics(),
+    });
+
+  it('is bound with a directory certificate source when --webhook-cert-dir is given', () => {
+    const c = build(['--webhook-cert-dir=/certs']);
+    expect(c.get(TYPES.WebhookCertificates)).to.be.instanceOf(DirectoryCertificateSource);
+    expect((c.get(TYPES.WebhookCertificates) as DirectoryCertificateSource).dir).to.equal('/certs');
+    expect(c.get(TYPES.PodWebhook)).to.be.instanceOf(PodCacheAffinityWebhook);
+  });
+
+  it('is not bound without a certificate source, nor with --webhook-bind-address=0', () => {
+    expect(build([]).isBound(TYPES.PodWebhook)).to.equal(false);
+    const off = build(['--webhook-cert-dir=/certs', '--webhook-bind-address=0']);
+    expect(off.isBound(TYPES.PodWebhook)).to.equal(false);
   });
 });
 

@@ -314,6 +314,7 @@ describe('CRDs (crds/)', () => {
         'nodeAffinity',
         'nodeLossPolicy',
         'partitions',
+        'podAffinity',
         'secretRef',
         'source',
         'tolerations',
@@ -413,6 +414,7 @@ describe('CRDs (crds/)', () => {
       );
       expect(keysAt(s, 'spec.nodeLossPolicy')).to.deep.equal(['replaceAfterSeconds']);
       expect(at(s, 'spec.nodeLossPolicy.replaceAfterSeconds')).to.include({ type: 'integer', minimum: 0 });
+      expect(at(s, 'spec.podAffinity')).to.deep.include({ type: 'string', enum: ['Preferred', 'Required'] });
       expect(keysAt(s, 'status.syncJob')).to.deep.equal(['completionTime', 'id', 'message', 'phase', 'startTime']);
     });
   });

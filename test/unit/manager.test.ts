@@ -31,7 +31,12 @@ describe('OperatorManager with leader election', () => {
     await manager?.stop(1000);
   });
 
-  function container(store: LeaseStore, operator: RunnableOperator, stopAll: () => Promise<void> = () => Promise.resolve()): Container {
+  function container(
+    store: LeaseStore,
+    operator: RunnableOperator,
+    stopAll: () => Promise<void> = () => Promise.resolve(),
+    webhook?: { start(a: { host: string; port: number }): Promise<number>; stop(): Promise<void> },
+  ): Container {
     const c = new Container();
     const config = {
       metricsAddress: '0',
@@ -40,6 +45,7 @@ describe('OperatorManager with leader election', () => {
       leaderElectionNamespace: 'paddle-system',
       leaderElectionId: 'paddle-operator',
       shutdownTimeoutSeconds: 1,
+      webhookAddress: '127.0.0.1:0',
       ...lease,
     };
     c.bind(TYPES.Config).toConstantValue(config as unknown as OperatorConfig);
@@ -49,8 +55,36 @@ describe('OperatorManager with leader election', () => {
     c.bind(TYPES.EventRecorder).toConstantValue({ record: () => Promise.resolve() } as never);
     c.bind(TYPES.InformerFactory).toConstantValue({ get: () => ({ list: () => [] }), allSynced: true, stopAll } as never);
     c.bind(TYPES.Operator).toConstantValue(operator);
+    if (webhook) c.bind(TYPES.PodWebhook).toConstantValue(webhook as never);
     return c;
   }
+
+  it('serves the admission webhook on a standby replica, before and without the lease, and closes it on stop', async () => {
+    const store = new LeaseStore();
+    rival = new LeaderElector(store.api(), { namespace: 'paddle-system', name: 'paddle-operator', identity: 'rival', ...lease }, log);
+    expect(await rival.acquire()).to.equal(true);
+    void rival.holdUntilLost();
+    const calls: string[] = [];
+    const webhook = {
+      start: (a: { host: string; port: number }) => {
+        calls.push(`start ${a.host}:${a.port}`);
+        return Promise.resolve(9443);
+      },
+      stop: () => {
+        calls.push('stop');
+        return Promise.resolve();
+      },
+    };
+    const operator = new SlowStartingOperator(0);
+    manager = new OperatorManager(container(store, operator, undefined, webhook));
+    await manager.start();
+    expect(calls).to.deep.equal(['start 127.0.0.1:0']);
+    expect(manager.ports.webhook).to.equal(9443);
+    await sleep(300);
+    expect(operator.started, 'the standby does not reconcile').to.equal(false);
+    await manager.stop(1000);
+    expect(calls).to.deep.equal(['start 127.0.0.1:0', 'stop']);
+  });
 
   it('renews the Lease from the moment it is acquired, also while the operators are still starting', async () => {
     const store = new LeaseStore();

@@ -46,6 +46,11 @@ describe('source tree', () => {
     ['src/config/', ['src/api/', 'src/observability/', 'src/engines/toolkit/']],
     ['src/runtime/', ['src/api/', 'src/observability/', 'src/engines/']],
     ['src/operators/', ['src/api/', 'src/observability/', 'src/kube/', 'src/engines/cache-engine.ts', 'src/engines/registry.ts']],
+    // the pod admission webhook places pods as the PaddleJob operator does (operators/shared/cache-placement.ts)
+    [
+      'src/webhook/',
+      ['src/api/', 'src/observability/', 'src/kube/', 'src/engines/cache-engine.ts', 'src/engines/registry.ts', 'src/operators/shared/'],
+    ],
   ];
   it('layers import one way (api ← observability ← kube, engines/toolkit ← engines ← runtime; operators see engine interfaces only)', () => {
     const wrong: string[] = [];

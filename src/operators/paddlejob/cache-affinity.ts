@@ -2,39 +2,20 @@
  * How a PaddleJob uses a SampleSet: the SampleSet's claim mounted in every container, and pod *i* of
  * each role pinned to the node that holds cache partition *i*. Pure functions on pod specs.
  */
-import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1PodSpec } from '@kubernetes/client-node';
+import type { V1NodeSelectorRequirement, V1PodSpec } from '@kubernetes/client-node';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
-import { runtimePodName } from '../shared/runtime-pods.js';
+import { andRequiredNodeAffinity, cacheNodesOf, type CacheNodes } from '../shared/cache-placement.js';
 import { SAMPLESET_VOLUME_NAME } from './constants.js';
 
-/** Everything a pod builder needs to know about the job's SampleSet. */
-export interface SampleSetBinding {
-  name: string;
-  claimName: string;
+/** Everything a pod builder needs to know about the job's SampleSet: its cache nodes and where to mount it. */
+export interface SampleSetBinding extends CacheNodes {
   mountPath: string;
-  nodeLabelKey: string;
-  /** Runtime pod name of partition i, for i < partitions. */
-  runtimePods: string[];
 }
 
-/**
- * The SampleSet as its cache engine names it: the claim, the cache-node label, and the runtime pod
- * of each partition — from the SampleSet's status (`nodes[].pod`, written by the SampleSet operator)
- * when it is there, else the engine's StatefulSet pod `<statefulSetName>-<partition>`. The engine is
- * the only source of these names; the caller looks it up in the registry.
- */
+/** The SampleSet as its cache engine names it (shared/cache-placement.ts), mounted at `mountPath`. */
 export function sampleSetBinding(sampleSet: SampleSet, mountPath: string, engine: CacheEngine): SampleSetBinding {
-  const partitions = Math.max(0, sampleSet.spec.partitions ?? 0);
-  const reported = new Map((sampleSet.status?.nodes ?? []).filter((n) => n.pod).map((n) => [n.partition, n.pod]));
-  const statefulSetName = engine.statefulSetName(sampleSet);
-  return {
-    name: sampleSet.metadata.name!,
-    claimName: engine.persistentVolumeClaimName(sampleSet),
-    mountPath,
-    nodeLabelKey: engine.nodeLabelKey(sampleSet),
-    runtimePods: Array.from({ length: partitions }, (_, i) => reported.get(i) ?? runtimePodName(statefulSetName, i)),
-  };
+  return { ...cacheNodesOf(sampleSet, engine), mountPath };
 }
 
 /**
@@ -63,30 +44,6 @@ export function cacheNodeRequirement(binding: SampleSetBinding, index: number): 
   const runtimePod = binding.runtimePods[index];
   if (runtimePod === undefined) return undefined;
   return { key: binding.nodeLabelKey, operator: 'In', values: [runtimePod] };
-}
-
-/**
- * ANDs `req` into the required node affinity: it is added to EVERY existing node-selector term
- * (terms are ORed, so appending a term of its own would weaken the user's constraints); with no
- * terms, one term holding only `req` is created. Preferred terms and pod (anti-)affinity are kept.
- * Returns a new affinity.
- */
-export function andRequiredNodeAffinity(affinity: V1Affinity | undefined, req: V1NodeSelectorRequirement): V1Affinity {
-  const nodeAffinity = affinity?.nodeAffinity;
-  const terms: V1NodeSelectorTerm[] = nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
-  const anded: V1NodeSelectorTerm[] = terms.length
-    ? terms.map((t) => ({ ...t, matchExpressions: [...(t.matchExpressions ?? []), req] }))
-    : [{ matchExpressions: [req] }];
-  return {
-    ...affinity,
-    nodeAffinity: {
-      ...nodeAffinity,
-      requiredDuringSchedulingIgnoredDuringExecution: {
-        ...nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
-        nodeSelectorTerms: anded,
-      },
-    },
-  };
 }
 
 /** Mounts the SampleSet and, for index < partitions, pins the pod to its cache node. */

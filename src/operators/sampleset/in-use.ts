@@ -5,6 +5,7 @@
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL_DOMAIN } from '../../api/constants.js';
+import { claimsOfPod } from '../shared/cache-placement.js';
 
 /**
  * Annotation on a SampleSet: `"true"` lets its deletion proceed while pods still mount its claim
@@ -39,11 +40,6 @@ export type DeletionDecision =
   | { action: 'proceed'; forced: boolean; users: ClaimUser[] }
   /** Keep everything and wait for `users` (never empty) to go. */
   | { action: 'wait'; users: ClaimUser[] };
-
-/** The claim names of a pod's `persistentVolumeClaim` volumes. */
-export function claimsOfPod(pod: V1Pod): string[] {
-  return (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c);
-}
 
 /** True when the annotation asks for a forced deletion (`"true"`, any case). */
 export function isForceDelete(annotations: Record<string, string> | undefined): boolean {

@@ -10,7 +10,7 @@ import type { EngineRegistry } from '../../engines/registry.js';
 import type { ObjectKey } from '../../kube/decorators.js';
 import type { Informer } from '../../kube/informer.js';
 import { controllerOf } from '../../kube/owner-reference.js';
-import { claimsOfPod } from './in-use.js';
+import { claimsOfPod } from '../shared/cache-placement.js';
 import { PV_OWNER_ANNOTATION } from './runtime-objects.js';
 import { scaleDownWaits } from './scale-down-guard.js';
 import { secretKeyOf } from './spec-check.js';

@@ -47,6 +47,20 @@ describe('parseOperatorConfig', () => {
       expect(() => parseOperatorConfig([`--cache-root=${bad}`], {}), bad).to.throw(ConfigError, /--cache-root/);
     }
   });
+  it('reads the webhook address (default :9443, 0 disables) and certificate directory, refusing a bad address at once', () => {
+    expect(parseOperatorConfig([], {})).to.include({ webhookAddress: ':9443', webhookCertDir: '' });
+    expect(
+      parseOperatorConfig(['--webhook-bind-address=127.0.0.1:0', '--webhook-cert-dir=/certs'], { WEBHOOK_CERT_DIR: '/env' }),
+    ).to.include({
+      webhookAddress: '127.0.0.1:0',
+      webhookCertDir: '/certs',
+    });
+    expect(parseOperatorConfig([], { WEBHOOK_BIND_ADDRESS: '0', WEBHOOK_CERT_DIR: '/env' })).to.include({
+      webhookAddress: '0',
+      webhookCertDir: '/env',
+    });
+    expect(() => parseOperatorConfig(['--webhook-bind-address=:99999'], {})).to.throw(ConfigError, /bad listen address/);
+  });
   it('parses listen addresses', () => {
     expect(parseListenAddress(':8080')).to.deep.equal({ host: '0.0.0.0', port: 8080 });
     expect(parseListenAddress('127.0.0.1:0')).to.deep.equal({ host: '127.0.0.1', port: 0 });

@@ -1,11 +1,9 @@
 import { expect } from 'chai';
-import type { V1Affinity } from '@kubernetes/client-node';
-import { andRequiredNodeAffinity, mountSampleSet, sampleSetBinding } from '../../../../src/operators/paddlejob/cache-affinity.js';
+import { mountSampleSet, sampleSetBinding } from '../../../../src/operators/paddlejob/cache-affinity.js';
 import type { CacheEngine } from '../../../../src/engines/cache-engine.js';
 import { JuiceFsEngine } from '../../../../src/engines/juicefs/juicefs-engine.js';
 import { makeSampleSet } from './fixtures.js';
 
-const req = { key: 'paddlepaddle.org/juicefs-imagenet', operator: 'In', values: ['imagenet-runtime-0'] };
 const juicefs = new JuiceFsEngine();
 
 describe('paddlejob cache affinity', () => {
@@ -44,47 +42,6 @@ describe('paddlejob cache affinity', () => {
       'a-very-long-sample-1234abcd-rt-1',
       'a-very-long-sampleset-name-runtime-2',
     ]);
-  });
-
-  it('creates one term when the user has none', () => {
-    expect(andRequiredNodeAffinity(undefined, req)).to.deep.equal({
-      nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [req] }] } },
-    });
-  });
-
-  it('ANDs the requirement into EVERY user term, never adding an ORed term of its own', () => {
-    const user: V1Affinity = {
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [
-            { matchExpressions: [{ key: 'gpu', operator: 'In', values: ['a100'] }] },
-            {
-              matchExpressions: [{ key: 'zone', operator: 'In', values: ['z1'] }],
-              matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['n9'] }],
-            },
-            { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] },
-          ],
-        },
-        preferredDuringSchedulingIgnoredDuringExecution: [
-          { weight: 1, preference: { matchExpressions: [{ key: 'ssd', operator: 'Exists' }] } },
-        ],
-      },
-      podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname' }] },
-    };
-    const before = JSON.stringify(user);
-    const out = andRequiredNodeAffinity(user, req);
-    const terms = out.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms;
-    expect(terms).to.have.length(3);
-    expect(terms[0].matchExpressions).to.deep.equal([{ key: 'gpu', operator: 'In', values: ['a100'] }, req]);
-    expect(terms[1].matchExpressions).to.deep.equal([{ key: 'zone', operator: 'In', values: ['z1'] }, req]);
-    expect(terms[1].matchFields).to.deep.equal([{ key: 'metadata.name', operator: 'NotIn', values: ['n9'] }]);
-    expect(terms[2].matchExpressions).to.deep.equal([req]);
-    expect(terms[2].matchFields).to.deep.equal([{ key: 'metadata.name', operator: 'In', values: ['n1'] }]);
-    expect(out.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution).to.deep.equal(
-      user.nodeAffinity!.preferredDuringSchedulingIgnoredDuringExecution,
-    );
-    expect(out.podAntiAffinity).to.deep.equal(user.podAntiAffinity);
-    expect(JSON.stringify(user), 'input untouched').to.equal(before);
   });
 
   it('mounts the claim once, keeps user volumes, and leaves a user mount at the same path alone', () => {

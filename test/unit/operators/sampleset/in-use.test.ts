@@ -4,13 +4,13 @@ import { SAMPLESET_LABEL } from '../../../../src/api/constants.js';
 import {
   FORCE_DELETE_ANNOTATION,
   claimUsers,
-  claimsOfPod,
   decideDeletion,
   describeUsers,
   inUseMessage,
   isForceDelete,
   type InUseInput,
 } from '../../../../src/operators/sampleset/in-use.js';
+import { claimsOfPod } from '../../../../src/operators/shared/cache-placement.js';
 
 const pod = (
   name: string,
