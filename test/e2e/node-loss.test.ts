@@ -30,6 +30,7 @@ import { operatorContext } from './operator-context.js';
 import { addReadyNodes, conditionOf, sampleSetWhere } from './sampleset-helpers.js';
 
 const suffix = crypto.randomBytes(3).toString('hex');
+const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
 /** An events.k8s.io/v1 Event, as the operator records them. */
 interface Event {
   metadata?: object;
