@@ -87,3 +87,9 @@ export const median = (xs: number[]): number => {
   if (!s.length) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+/** The element whose key is the median (the lower middle one for an even count). */
+export function medianBy<T>(xs: T[], key: (x: T) => number): T {
+  const s = [...xs].sort((a, b) => key(a) - key(b));
+  return s[Math.floor((s.length - 1) / 2)];
+}

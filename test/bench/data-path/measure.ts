@@ -19,7 +19,7 @@ import type { KubeApi } from '../../../src/kube/kube-api.js';
 import type { CacheNodeSimulator, SimulatedPod } from '../../harness/cache-nodes.js';
 import { dropPageCache, readFilesInChild, type ReadResult } from '../../harness/read-files.js';
 import { sleep, waitFor } from '../../harness/util.js';
-import { cpuMeter } from './dataset.js';
+import { cpuMeter, median, medianBy } from './dataset.js';
 
 const run = promisify(execFile);
 
@@ -47,9 +47,10 @@ export interface Measured {
   cold?: Pass;
   warm?: Pass;
   local?: Pass;
-  /** Warmup SampleJob: created → Succeeded seen, and the runtime's own part (status start → completion). */
+  /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, then local). */
+  warmOfLocal?: number;
+  /** Warmup SampleJob: created → Succeeded seen. */
   warmupSeconds: number;
-  warmupRunSeconds: number;
   /** `juicefs warmup` by hand on the same mount, from a cleared cache. */
   handSeconds?: number;
   /** Bytes each shard warmed (partitions > 1). */
@@ -69,6 +70,8 @@ export interface World {
   bytes: number;
   /** Readers in parallel (a data loader's workers). */
   workers: number;
+  /** Warm and local passes per configuration (alternating). */
+  rounds: number;
   /** A plain copy of the dataset on `node`'s disk (made on first use). */
   localCopy(node: string): string;
   say(s: string): void;
@@ -189,12 +192,6 @@ function shardBytes(w: World, shards: number, strategy: ShardStrategy): number[]
   );
 }
 
-function runSeconds(job: SampleJob): number {
-  const s = Date.parse(job.status?.startTime ?? '');
-  const e = Date.parse(job.status?.completionTime ?? '');
-  return (e - s) / 1000;
-}
-
 export async function measure(w: World, jobs: JobRunner, c: Candidate, index: number): Promise<Measured> {
   const name = `dp-${index}`;
   const partitions = c.partitions ?? 1;
@@ -224,7 +221,6 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
       return {
         candidate: c,
         warmupSeconds: warm.seconds,
-        warmupRunSeconds: runSeconds(warm.job),
         shardBytes: shardBytes(w, partitions, c.strategy ?? 'sequence'),
       };
     }
@@ -237,8 +233,10 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     await clearCache(w, jobs, name, tier);
     dropPageCache();
     const warmup = await jobs.run(warmupSpec);
-    const warm = await pass(w, mount, mount);
-    const localPass = await pass(w, local);
+    // warm and local alternate, so both see the same machine; the median round stands for them
+    const rounds: { warm: Pass; local: Pass }[] = [];
+    for (let i = 0; i < w.rounds; i++) rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local) });
+    const mid = (f: (r: { warm: Pass; local: Pass }) => Pass): Pass => medianBy(rounds.map(f), (p) => p.seconds);
 
     await clearCache(w, jobs, name, tier);
     dropPageCache();
@@ -248,10 +246,10 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     return {
       candidate: c,
       cold,
-      warm,
-      local: localPass,
+      warm: mid((r) => r.warm),
+      local: mid((r) => r.local),
+      warmOfLocal: median(rounds.map((r) => r.local.seconds / r.warm.seconds)),
       warmupSeconds: warmup.seconds,
-      warmupRunSeconds: runSeconds(warmup.job),
       handSeconds,
     };
   } finally {
