@@ -53,7 +53,7 @@ const say = (s: string): void => {
 /** What the tuning run tries, one change at a time against the engine's defaults. */
 const CANDIDATES: Candidate[] = [
   { name: 'engine defaults' },
-  { name: 'open-cache 0 (JuiceFS)', mountOptions: { 'open-cache': 0 } },
+  { name: 'open-cache 1 (s)', mountOptions: { 'open-cache': 1 } },
   { name: 'buffer-size 1024 (MiB)', mountOptions: { 'buffer-size': 1024 } },
   { name: 'prefetch 4', mountOptions: { prefetch: 4 } },
   { name: 'max-readahead 64 (MiB)', mountOptions: { 'max-readahead': 64 } },
@@ -71,17 +71,24 @@ const mibps = (p: Pass): number => p.bytes / MiB / p.seconds;
 const filesps = (p: Pass): number => p.files / p.seconds;
 const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
+function bySize(m: Measured): string {
+  const b = m.bySize;
+  if (!b) return '';
+  const pct = (x: { warm: Pass; local: Pass }): string => fmt((100 * x.local.seconds) / x.warm.seconds, 0);
+  return ` | warm/local small files ${pct(b.small)} % (${fmt(filesps(b.small.warm), 0)} f/s), large ${pct(b.large)} % (${fmt(mibps(b.large.warm))} MiB/s)`;
+}
+
 function row(m: Measured): string {
   const c = m.candidate.name.padEnd(26);
   if (!m.cold || !m.warm || !m.local) {
-    const shards = (m.shardBytes ?? []).map((b) => `${fmt(b / MiB, 0)}`).join(' / ');
+    const shards = (m.shardBytes ?? []).map((b) => fmt(b / MiB, 0)).join(' / ');
     return `${c} warmup ${fmt(m.warmupSeconds)} s; MiB per shard ${shards}`;
   }
   const p = (x: Pass): string => `${fmt(mibps(x)).padStart(6)} MiB/s ${fmt(filesps(x), 0).padStart(5)} f/s`;
   return (
     `${c} cold ${p(m.cold)} | warm ${p(m.warm)} | local ${p(m.local)} | warm/cold ×${fmt(m.warm.bytes / m.warm.seconds / (m.cold.bytes / m.cold.seconds))} ` +
     `warm/local ${fmt(100 * (m.warmOfLocal ?? NaN), 0)} % | warmup ${fmt(m.warmupSeconds)} s ` +
-    `hand ${fmt(m.handSeconds ?? NaN)} s ×${fmt(m.warmupSeconds / (m.handSeconds ?? NaN), 2)} | from cache cold ${fmt((100 * m.cold.fromCache) / m.cold.bytes, 0)} % warm ${fmt((100 * m.warm.fromCache) / m.warm.bytes, 0)} % | CPU busy ${fmt(100 * m.cold.cpu, 0)}/${fmt(100 * m.warm.cpu, 0)}/${fmt(100 * m.local.cpu, 0)} %`
+    `hand ${fmt(m.handSeconds ?? NaN)} s ×${fmt(m.warmupSeconds / (m.handSeconds ?? NaN), 2)} | from cache cold ${fmt((100 * m.cold.fromCache) / m.cold.bytes, 0)} % warm ${fmt((100 * m.warm.fromCache) / m.warm.bytes, 0)} % | CPU busy ${fmt(100 * m.cold.cpu, 0)}/${fmt(100 * m.warm.cpu, 0)}/${fmt(100 * m.local.cpu, 0)} %${bySize(m)}`
   );
 }
 
@@ -116,6 +123,20 @@ function summary(ms: Measured[]): void {
     `  (the link alone allows ${fmt(link)} MiB/s: cold ran at ${fmt((100 * cold) / link, 0)} % of it; warm is ×${fmt(warm / link)} the link)`,
   );
   say(`  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)})`);
+  const split = full.filter((m) => m.bySize);
+  if (split.length) {
+    const s = (f: (b: NonNullable<Measured['bySize']>) => number): number => median(split.map((m) => f(m.bySize!)));
+    say(
+      `  where the gap is: small files warm ${fmt(
+        s((b) => filesps(b.small.warm)),
+        0,
+      )} files/s vs local ${fmt(
+        s((b) => filesps(b.small.local)),
+        0,
+      )} files/s (${fmt(100 * s((b) => b.small.local.seconds / b.small.warm.seconds), 0)} %); ` +
+        `files ≥ 1 MiB warm ${fmt(s((b) => mibps(b.large.warm)))} MiB/s vs local ${fmt(s((b) => mibps(b.large.local)))} MiB/s (${fmt(100 * s((b) => b.large.local.seconds / b.large.warm.seconds), 0)} %)`,
+    );
+  }
   say(
     `  warmup SampleJob / juicefs warmup by hand  ×${fmt(warmupRatio, 2)}  (${fmt(med((m) => m.warmupSeconds))} s vs ${fmt(med((m) => m.handSeconds!))} s; target ≤ ×1.2: ${verdict(warmupRatio <= 1.2)})`,
   );

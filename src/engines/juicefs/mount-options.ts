@@ -6,7 +6,6 @@
  *    operator, and becomes `<root>/<namespace>_<name>[/<rest>]`; default `<first root>/<ns>_<name>`);
  *  - cache-size = the levels' cacheSize summed, in MiB (default 102400 MiB = 100 GiB — not the
  *    original's 1 EiB);
- *  - DEFAULT_MOUNT_OPTIONS (constants.ts: `open-cache=1`) unless the SampleSet sets the same flag;
  *  - booleans become bare flags (`writeback`), false ones are left out;
  *  - `sub-dir` is JuiceFS's `subdir`;
  *  - only the flags of mount-flags.ts are accepted; every value is checked (no `,` — the CSI
@@ -16,7 +15,7 @@ import type { CacheLevel, SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../cache-engine.js';
 import path from 'node:path';
 import { isInside, normalizeUserPath, PathSafetyError } from '../toolkit/path-safety.js';
-import { DEFAULT_CACHE_SIZE_MIB, DEFAULT_MOUNT_OPTIONS } from './constants.js';
+import { DEFAULT_CACHE_SIZE_MIB } from './constants.js';
 import { DEFAULT_CACHE_ROOTS, FORBIDDEN_DIRS, FORBIDDEN_TREES } from '../toolkit/cache-roots.js';
 import { formatMountOption, invalidMountOption, mountFlagName, MOUNT_OPTIONS } from './mount-flags.js';
 import { namespaceOf } from './names.js';
@@ -134,8 +133,6 @@ export function buildMountConfig(s: SampleSet, roots: string[] = DEFAULT_CACHE_R
     }
     flags.set(mountFlagName(name), formatted);
   }
-
-  for (const [flag, value] of Object.entries(DEFAULT_MOUNT_OPTIONS)) if (!flags.has(flag)) flags.set(flag, value);
 
   const levels = s.spec.cache?.levels ?? [];
   let dirs: { declared: string; effective: string }[];

@@ -49,6 +49,8 @@ export interface Measured {
   local?: Pass;
   /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, then local). */
   warmOfLocal?: number;
+  /** The small files (< 1 MiB) and the others read apart, warm and local (where the gap is). */
+  bySize?: { small: { warm: Pass; local: Pass }; large: { warm: Pass; local: Pass } };
   /** Warmup SampleJob: created → Succeeded seen. */
   warmupSeconds: number;
   /** `juicefs warmup` by hand on the same mount, from a cleared cache. */
@@ -155,14 +157,15 @@ async function settled(dir: string): Promise<number> {
 }
 
 /** Reads the whole dataset under `root` with the world's readers, from an empty page cache. */
-async function pass(w: World, root: string, mount?: string): Promise<Pass> {
+async function pass(w: World, root: string, mount?: string, files = w.files): Promise<Pass> {
   dropPageCache();
   const before = mount ? mountReads(mount) : { hitBytes: 0, missBytes: 0 };
   const cpu = cpuMeter();
-  const r = await readFilesInChild(root, w.files, w.workers);
+  const r = await readFilesInChild(root, files, w.workers);
   const busy = cpu.stop();
   const after = mount ? mountReads(mount) : before;
-  if (r.bytes !== w.bytes) throw new Error(`read ${r.bytes} bytes under ${root}, expected ${w.bytes}`);
+  const expected = files === w.files ? w.bytes : files.reduce((sum, f) => sum + w.sizes[f], 0);
+  if (r.bytes !== expected) throw new Error(`read ${r.bytes} bytes under ${root}, expected ${expected}`);
   return { ...r, fromCache: after.hitBytes - before.hitBytes, fromStore: after.missBytes - before.missBytes, cpu: busy };
 }
 
@@ -185,6 +188,15 @@ async function clearCache(w: World, jobs: JobRunner, name: string, tier: string)
 }
 
 /** Bytes in each shard, split the way the runtime splits a warmup (sharding.ts). */
+async function bySize(w: World, mount: string, local: string): Promise<Measured['bySize']> {
+  const small = w.files.filter((f) => w.sizes[f] < 1024 * 1024);
+  const large = w.files.filter((f) => w.sizes[f] >= 1024 * 1024);
+  return {
+    small: { warm: await pass(w, mount, mount, small), local: await pass(w, local, undefined, small) },
+    large: { warm: await pass(w, mount, mount, large), local: await pass(w, local, undefined, large) },
+  };
+}
+
 function shardBytes(w: World, shards: number, strategy: ShardStrategy): number[] {
   const ordered = canonicalOrder(Object.keys(w.sizes));
   return Array.from({ length: shards }, (_, i) =>
@@ -249,6 +261,7 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
       warm: mid((r) => r.warm),
       local: mid((r) => r.local),
       warmOfLocal: median(rounds.map((r) => r.local.seconds / r.warm.seconds)),
+      bySize: await bySize(w, mount, local),
       warmupSeconds: warmup.seconds,
       handSeconds,
     };

@@ -88,20 +88,8 @@ describe('juicefs mount options', () => {
     const cfg = buildMountConfig(sampleSet());
     expect(cfg.cacheDirs).to.deep.equal(['/var/lib/paddle-operator/cache/ml_imagenet']);
     expect(defaultCacheDir(sampleSet())).to.equal('/var/lib/paddle-operator/cache/ml_imagenet');
-    expect(cfg.options).to.deep.equal(['cache-dir=/var/lib/paddle-operator/cache/ml_imagenet', 'cache-size=102400', 'open-cache=1']);
+    expect(cfg.options).to.deep.equal(['cache-dir=/var/lib/paddle-operator/cache/ml_imagenet', 'cache-size=102400']);
     expect(buildMountConfig(sampleSet(), ROOTS).cacheDirs).to.deep.equal(['/dev/shm/paddle-operator/ml_imagenet']);
-  });
-
-  it('adds the engine defaults (open-cache=1) unless the SampleSet sets the flag; 0 turns it off', () => {
-    expect(buildMountConfig(sampleSet()).options).to.include('open-cache=1');
-    for (const [value, expected] of [
-      [0, 'open-cache=0'],
-      [60, 'open-cache=60'],
-      ['2m', 'open-cache=2m'],
-    ] as const) {
-      const opts = buildMountConfig(sampleSet({ csi: { juiceFSMountOptions: { 'open-cache': value } } })).options;
-      expect(opts.filter((o) => o.startsWith('open-cache'))).to.deep.equal([expected]);
-    }
   });
 
   it('uses the user cache-size when no level has one, the levels sum otherwise', () => {
