@@ -5,7 +5,7 @@
 // Ready from that source, then for each configuration (data-path/measure.ts) the dataset is read
 // through a runtime pod's mount cold, after a warmup SampleJob, and from a plain local copy on the
 // same disk (the physical limit here), and the warmup is compared with `juicefs warmup` by hand.
-//   npm run bench -- data-path                          the engine's defaults, DATA_PATH_RUNS times (2)
+//   npm run bench -- data-path                          the engine's defaults, DATA_PATH_RUNS times (3)
 //   DATA_PATH_TUNE=1 npm run bench -- data-path         every tuning candidate once
 // Env: DATA_PATH_MBPS (bandwidth, default 80 MB/s), DATA_PATH_LATENCY_MS (default 20-40),
 // DATA_PATH_WORKERS (readers in parallel, default 8), DATA_PATH_ROUNDS (warm/local passes per run, default 3), DATA_PATH_SCALE (dataset size factor, default 1),
@@ -42,7 +42,7 @@ const MBPS = Number(env.DATA_PATH_MBPS ?? 80);
 const [LAT_MIN, LAT_MAX] = (env.DATA_PATH_LATENCY_MS ?? '20-40').split('-').map(Number);
 const WORKERS = Number(env.DATA_PATH_WORKERS ?? 8);
 const SCALE = Number(env.DATA_PATH_SCALE ?? 1);
-const RUNS = Math.max(1, Number(env.DATA_PATH_RUNS ?? 2));
+const RUNS = Math.max(1, Number(env.DATA_PATH_RUNS ?? 3));
 const TUNE = env.DATA_PATH_TUNE === '1';
 const ROUNDS = Math.max(1, Number(env.DATA_PATH_ROUNDS ?? 3));
 
