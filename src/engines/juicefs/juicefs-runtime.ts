@@ -22,7 +22,7 @@ import type {
   WarmupRequest,
 } from '../../api/runtime-protocol.js';
 import type { CacheRuntime, CacheRuntimeFactory, JobExecution, RuntimeEnvironment } from '../cache-engine.js';
-import { JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
+import { DEFAULT_WARMUP_THREADS, JUICEFS_BIN_ENV, JUICEFS_ENGINE } from './constants.js';
 import { runClear, type CacheTier } from './juicefs-clear.js';
 import { runRmr } from './juicefs-rmr.js';
 import { collectStats } from './juicefs-stats.js';
@@ -36,7 +36,7 @@ export { CONTROL_FILES } from './juicefs-warmup.js';
 export interface JuiceFsRuntimeOptions extends RuntimeEnvironment {
   /** Environment the juicefs children start from (default process.env, minus the runtime token). */
   baseEnv?: NodeJS.ProcessEnv;
-  /** Default warmup threads (juicefs default 50). */
+  /** Default warmup threads (DEFAULT_WARMUP_THREADS). */
   warmupThreads?: number;
   /** Timeout of `juicefs info -r` for statistics (default 60 s). */
   infoTimeoutMs?: number;
@@ -95,7 +95,7 @@ export class JuiceFsRuntime implements CacheRuntime {
   }
 
   private async warmup(o: WarmupRequest, exec: JobExecution): Promise<void> {
-    await runWarmup({ root: this.env.dataDir, threads: this.env.warmupThreads ?? 50 }, o, exec);
+    await runWarmup({ root: this.env.dataDir, threads: this.env.warmupThreads ?? DEFAULT_WARMUP_THREADS }, o, exec);
   }
 
   private async rmr(o: RmrRequest, exec: JobExecution): Promise<void> {
