@@ -26,7 +26,9 @@ import { Metrics } from '../../src/observability/metrics.js';
 import { mapSettled } from '../../src/operators/paddlejob/concurrency.js';
 import { CACHE_AFFINITY_KEY, CACHE_AFFINITY_REASON_ANNOTATION } from '../../src/webhook/constants.js';
 import { DirectoryCertificateSource } from '../../src/webhook/directory-certificate-source.js';
+import { reviewPod } from '../../src/webhook/pod-review.js';
 import { PodCacheAffinityWebhook } from '../../src/webhook/pod-webhook.js';
+import { claimedSampleSets } from '../../src/webhook/sampleset-lookup.js';
 import { registerPodWebhook } from '../harness/admission-webhook.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { issueServingCertificate } from '../harness/pki.js';
@@ -120,6 +122,22 @@ async function createPods(
   return { sorted: ok.map((r) => r.ms).sort((a, b) => a - b), wallMs, pods: ok.map((r) => r.created) };
 }
 
+/** Milliseconds of CPU one review takes alone (parse, decide, patch, serialise; no I/O, no queue) for a pod as the apiserver stored it. */
+function reviewCost(stored: V1Pod, sampleSet: SampleSet, runs = 5000): number {
+  const engines = installedEngines();
+  const lookup = {
+    synced: () => true,
+    claimed: (_ns: string, claims: readonly string[]) => claimedSampleSets(claims, [sampleSet], engines),
+  };
+  const request = { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', namespace: WITH, object: stored };
+  const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request });
+  const once = (): string => JSON.stringify(reviewPod(JSON.parse(body), lookup).review);
+  for (let i = 0; i < runs / 10; i++) once();
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) once();
+  return (performance.now() - t0) / runs;
+}
+
 async function readySampleSet(api: KubeApi, ns: string): Promise<void> {
   await api.create<SampleSet>(SAMPLESET, {
     apiVersion: 'batch.paddlepaddle.org/v1alpha1',
@@ -195,6 +213,10 @@ async function main(): Promise<void> {
     );
     const row = (name: string, r: { sorted: number[]; wallMs: number }): string =>
       `  ${name.padEnd(18)} p50 ${ms(quantile(r.sorted, 0.5)).padStart(10)}   p99 ${ms(quantile(r.sorted, 0.99)).padStart(10)}   all ${(r.wallMs / 1000).toFixed(2)} s`;
+    const sampleSet = (await api.get<SampleSet>(SAMPLESET, 'imagenet', WITH))!;
+    say(
+      `  one review alone (parse, decide, patch, serialise; no I/O): ${(reviewCost(baseline.pods[0], sampleSet) * 1000).toFixed(0)} µs of CPU`,
+    );
     say('pod creation as the client sees it:');
     say(row('without webhook', baseline));
     say(row('with webhook', withWebhook));
