@@ -20,6 +20,8 @@ import { CacheStatsNotifier } from './operators/shared/cache-stats-notifier.js';
 import { SampleSetOperator } from './operators/sampleset/sampleset-operator.js';
 import { SampleJobOperator } from './operators/samplejob/samplejob-operator.js';
 import { PaddleJobOperator } from './operators/paddlejob/paddlejob-operator.js';
+import type { CertificateSource } from './webhook/certificate-source.js';
+import { SelfManagedCertificates } from './webhook/certificates/self-managed-certificates.js';
 
 export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
@@ -35,6 +37,10 @@ export const TYPES = {
   EngineRegistry: Symbol.for('EngineRegistry') as ServiceIdentifier<EngineRegistry>,
   RuntimeClient: Symbol.for('RuntimeClient') as ServiceIdentifier<RuntimeClient>,
   CacheStatsNotifier: Symbol.for('CacheStatsNotifier') as ServiceIdentifier<CacheStatsNotifier>,
+  /** Where the webhook's serving certificate comes from. */
+  WebhookCertificates: Symbol.for('WebhookCertificates') as ServiceIdentifier<CertificateSource>,
+  /** With --webhook-certs self-managed: the operator's own CA and serving certificate (the same object as WebhookCertificates). */
+  SelfManagedCertificates: Symbol.for('SelfManagedCertificates') as ServiceIdentifier<SelfManagedCertificates>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
@@ -101,6 +107,7 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     [TYPES.Metrics],
   );
   c.bind(TYPES.CacheStatsNotifier).toResolvedValue(() => new CacheStatsNotifier());
+  bindWebhookCertificates(c, config);
 
   // The operators this process runs (--operators), each resolved with its dependencies.
   if (config.operators.includes('sampleset')) {
@@ -125,4 +132,18 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     );
   }
   return c;
+}
+
+/**
+ * `--webhook-certs self-managed`: the operator's own CA and serving certificate, in a Secret every
+ * replica watches and serves from; the manager lets only the replica running the operators write it.
+ */
+function bindWebhookCertificates(c: Container, config: OperatorConfig): void {
+  const { mode, ...settings } = config.webhookCertificates;
+  if (mode !== 'self-managed') return;
+  c.bind(TYPES.SelfManagedCertificates).toResolvedValue(
+    (api: KubeApi, events: EventRecorder, logger: Logger, clock: Clock) => new SelfManagedCertificates({ api, events, logger, clock }, settings),
+    [TYPES.KubeApi, TYPES.EventRecorder, TYPES.Logger, TYPES.Clock],
+  );
+  c.bind(TYPES.WebhookCertificates).toService(TYPES.SelfManagedCertificates);
 }

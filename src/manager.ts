@@ -8,6 +8,7 @@ import { SAMPLEJOB, SAMPLESET } from './api/constants.js';
 import type { SampleSet } from './api/sampleset.js';
 import type { SampleJob } from './api/samplejob.js';
 import { withTimeout } from './operators/shared/with-timeout.js';
+import type { SelfManagedCertificates } from './webhook/certificates/self-managed-certificates.js';
 
 /** The longest each shutdown step after the operators' drain may take. */
 export const SHUTDOWN_STEP_MS = 5000;
@@ -21,6 +22,7 @@ export const SHUTDOWN_STEP_MS = 5000;
 export class OperatorManager {
   private readonly endpoints: HttpEndpoints;
   private elector?: LeaderElector;
+  private certificates?: SelfManagedCertificates;
   private operators: RunnableOperator[] = [];
   private running = false;
   private stopping?: Promise<void>;
@@ -57,6 +59,7 @@ export class OperatorManager {
       if (metricsAddr) this.ports.metrics = await this.endpoints.listen(metricsAddr, { health: false, metrics: true });
       if (probeAddr) this.ports.health = await this.endpoints.listen(probeAddr, { health: true, metrics: false });
     }
+    this.followCertificates();
     this.operators = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     if (config.leaderElect) {
       this.elector = new LeaderElector(
@@ -101,7 +104,18 @@ export class OperatorManager {
     }
   }
 
+  /**
+   * Self-managed webhook certificates: every replica, standby or not, follows their Secret and
+   * serves what it holds; only the replica that runs the operators writes (startOperators).
+   */
+  private followCertificates(): void {
+    if (!this.container.isBound(TYPES.SelfManagedCertificates)) return;
+    this.certificates = this.container.get(TYPES.SelfManagedCertificates);
+    this.certificates.start();
+  }
+
   private async startOperators(): Promise<void> {
+    this.certificates?.startWriting();
     await Promise.all(this.operators.map((o) => o.start()));
     this.running = true;
     this.container.get(TYPES.Logger).info('operators running', { count: this.operators.length });
@@ -126,6 +140,7 @@ export class OperatorManager {
       await Promise.all(this.operators.map((o) => o.stop(timeoutMs)));
       this.running = false;
       await bounded(this.container.get(TYPES.InformerFactory).stopAll(), 'stopping the watches');
+      await bounded(this.certificates?.close() ?? Promise.resolve(), 'stopping the webhook certificates');
       await bounded(this.elector?.release() ?? Promise.resolve(), 'releasing the lease');
       await bounded(this.endpoints.close(), 'closing the health and metrics endpoints');
       this.resolveDone(why);

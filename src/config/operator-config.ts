@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { checkCacheRoots, DEFAULT_CACHE_ROOTS } from '../engines/toolkit/cache-roots.js';
 import type { LogFormat } from '../observability/logger.js';
+import { WEBHOOK_CERTIFICATES_HELP, WEBHOOK_CERTIFICATES_OPTIONS, webhookCertificatesConfig, type WebhookCertificatesConfig } from './webhook-certificates-config.js';
 
 /** Everything the paddle-operator process can be told, from flags and environment. */
 export interface OperatorConfig {
@@ -30,6 +31,8 @@ export interface OperatorConfig {
   shutdownTimeoutSeconds: number;
   /** Host directories SampleSet cache tiers may live under (each SampleSet gets its own subdirectory). */
   cacheRoots: string[];
+  /** The webhook's serving certificate: where it comes from, and what a self-managed one looks like. */
+  webhookCertificates: WebhookCertificatesConfig;
 }
 
 export const CONFIG_HELP = `paddle-operator — runs the SampleSet, SampleJob and PaddleJob operators.
@@ -52,6 +55,7 @@ Flags (each also read from the environment variable in brackets):
   --shutdown-timeout SECONDS        grace for in-flight reconciles on SIGTERM (25)
   --cache-root DIR[,DIR…]           host directories SampleSet cache tiers may use; repeatable
                                     [CACHE_ROOTS] (${DEFAULT_CACHE_ROOTS.join(',')})
+${WEBHOOK_CERTIFICATES_HELP}
   --help`;
 
 export class ConfigError extends Error {}
@@ -98,6 +102,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       operators: { type: 'string' },
       'shutdown-timeout': { type: 'string' },
       'cache-root': { type: 'string', multiple: true },
+      ...WEBHOOK_CERTIFICATES_OPTIONS,
       help: { type: 'boolean' },
     },
   });
@@ -130,6 +135,12 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   } catch (e) {
     throw new ConfigError(`--cache-root: ${(e as Error).message}`);
   }
+  let webhookCertificates: WebhookCertificatesConfig;
+  try {
+    webhookCertificates = webhookCertificatesConfig(values, env);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG ?? '',
@@ -150,6 +161,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     operators: ops as OperatorConfig['operators'],
     shutdownTimeoutSeconds: int('shutdown-timeout', values['shutdown-timeout'], 25, 1),
     cacheRoots,
+    webhookCertificates,
   };
 }
 

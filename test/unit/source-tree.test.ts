@@ -46,6 +46,8 @@ describe('source tree', () => {
     ['src/config/', ['src/api/', 'src/observability/', 'src/engines/toolkit/']],
     ['src/runtime/', ['src/api/', 'src/observability/', 'src/engines/']],
     ['src/operators/', ['src/api/', 'src/observability/', 'src/kube/', 'src/engines/cache-engine.ts', 'src/engines/registry.ts']],
+    // self-managed webhook certificates: Kubernetes plumbing and the one interface the webhook server reads
+    ['src/webhook/certificates/', ['src/api/', 'src/observability/', 'src/kube/', 'src/webhook/certificate-source.ts']],
   ];
   it('layers import one way (api ← observability ← kube, engines/toolkit ← engines ← runtime; operators see engine interfaces only)', () => {
     const wrong: string[] = [];
