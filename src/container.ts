@@ -142,7 +142,8 @@ function bindWebhookCertificates(c: Container, config: OperatorConfig): void {
   const { mode, ...settings } = config.webhookCertificates;
   if (mode !== 'self-managed') return;
   c.bind(TYPES.SelfManagedCertificates).toResolvedValue(
-    (api: KubeApi, events: EventRecorder, logger: Logger, clock: Clock) => new SelfManagedCertificates({ api, events, logger, clock }, settings),
+    (api: KubeApi, events: EventRecorder, logger: Logger, clock: Clock) =>
+      new SelfManagedCertificates({ api, events, logger, clock }, settings),
     [TYPES.KubeApi, TYPES.EventRecorder, TYPES.Logger, TYPES.Clock],
   );
   c.bind(TYPES.WebhookCertificates).toService(TYPES.SelfManagedCertificates);

@@ -1,7 +1,12 @@
 import { parseArgs } from 'node:util';
 import { checkCacheRoots, DEFAULT_CACHE_ROOTS } from '../engines/toolkit/cache-roots.js';
 import type { LogFormat } from '../observability/logger.js';
-import { WEBHOOK_CERTIFICATES_HELP, WEBHOOK_CERTIFICATES_OPTIONS, webhookCertificatesConfig, type WebhookCertificatesConfig } from './webhook-certificates-config.js';
+import {
+  WEBHOOK_CERTIFICATES_HELP,
+  WEBHOOK_CERTIFICATES_OPTIONS,
+  webhookCertificatesConfig,
+  type WebhookCertificatesConfig,
+} from './webhook-certificates-config.js';
 
 /** Everything the paddle-operator process can be told, from flags and environment. */
 export interface OperatorConfig {

@@ -52,7 +52,8 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 /** "90s", "15m", "8760h", "1h30m", "365d" → milliseconds. */
 export function parseDuration(flag: string, v: string): number {
   const parts = [...v.matchAll(/(\d+)([smhd])/g)];
-  if (!v || parts.map((p) => p[0]).join('') !== v) throw new Error(`--${flag} must be a duration such as 90s, 15m, 8760h or 1h30m, got "${v}"`);
+  if (!v || parts.map((p) => p[0]).join('') !== v)
+    throw new Error(`--${flag} must be a duration such as 90s, 15m, 8760h or 1h30m, got "${v}"`);
   return parts.reduce((ms, p) => ms + Number(p[1]) * UNITS[p[2]], 0);
 }
 

@@ -8,6 +8,7 @@ import { KubeApi } from '../../src/kube/kube-api.js';
 import { InformerFactory } from '../../src/kube/informer-factory.js';
 import { ManualClock, systemClock } from '../../src/kube/clock.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
+import { SelfManagedCertificates } from '../../src/webhook/certificates/self-managed-certificates.js';
 
 function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -60,6 +61,15 @@ describe('composition root', () => {
     const c = buildContainer(config, { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() });
     const ops = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     expect(ops.map((o) => o.constructor.name).sort()).to.deep.equal(expectedOperators(config.operators));
+  });
+
+  it('binds the self-managed webhook certificates (one object, two names) unless the certificates come from a directory', () => {
+    const opts = { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() };
+    const c = buildContainer(config, opts);
+    expect(c.get(TYPES.SelfManagedCertificates)).to.be.instanceOf(SelfManagedCertificates);
+    expect(c.get(TYPES.WebhookCertificates)).to.equal(c.get(TYPES.SelfManagedCertificates));
+    const d = buildContainer(parseOperatorConfig(['--webhook-certs=directory'], {}), opts);
+    expect(d.isBound(TYPES.SelfManagedCertificates)).to.equal(false);
   });
 });
 

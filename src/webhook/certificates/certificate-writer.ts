@@ -16,7 +16,13 @@ import type { EventRecorder } from '../../kube/event-recorder.js';
 import type { KubeApi } from '../../kube/kube-api.js';
 import type { Logger } from '../../observability/logger.js';
 import { certificateFacts, splitPem, type CertificateFacts } from './certificate-facts.js';
-import { certificateSecret, configurationCarries, secretContents, secretContentsPatch, type SecretContents } from './certificate-objects.js';
+import {
+  certificateSecret,
+  configurationCarries,
+  secretContents,
+  secretContentsPatch,
+  type SecretContents,
+} from './certificate-objects.js';
 import { joinPem, planCertificates, type CertificateStep } from './rotation-plan.js';
 import { backdateMs, caCommonName, renewalTime, servingNames, type SelfManagedSettings } from './settings.js';
 import { issueCa, issueServingCertificate, type IssuedCertificate } from './x509-issuer.js';
@@ -122,7 +128,11 @@ export class CertificateWriter {
         const count = splitPem(secretContents(secret!).caBundle).length;
         const repaired = step.emptied.length > 0 ? ` (it was missing from ${step.emptied.join(', ')})` : '';
         const message = `wrote the CA bundle (${count} CA${count === 1 ? '' : 's'}) into MutatingWebhookConfiguration ${this.settings.configurationName}${repaired}`;
-        logger.info('webhook certificates: published the CA bundle', { configuration: this.settings.configurationName, cas: count, repaired: step.emptied });
+        logger.info('webhook certificates: published the CA bundle', {
+          configuration: this.settings.configurationName,
+          cas: count,
+          repaired: step.emptied,
+        });
         void events.record(secret!, 'Normal', 'CABundlePublished', message);
         return LOOK_AGAIN_MS;
       }
@@ -132,7 +142,12 @@ export class CertificateWriter {
         const contents = { ...current, tlsCert: serving.certPem, tlsKey: serving.keyPem };
         await this.rewrite(secret!, contents);
         logger.info('webhook certificates: issued a serving certificate', { secret: where, reason: step.reason, ca: short(step.signer) });
-        void events.record(secret!, 'Normal', 'ServingCertificateIssued', `issued ${this.describeServing(contents)} because ${step.reason}`);
+        void events.record(
+          secret!,
+          'Normal',
+          'ServingCertificateIssued',
+          `issued ${this.describeServing(contents)} because ${step.reason}`,
+        );
         return LOOK_AGAIN_MS;
       }
       case 'wait':
@@ -176,7 +191,10 @@ export class CertificateWriter {
 
   private async newCa(now: number): Promise<{ issued: IssuedCertificate; facts: CertificateFacts }> {
     const validity = this.settings.caValidityMs;
-    const issued = await issueCa(caCommonName(now), { notBefore: new Date(now - backdateMs(validity)), notAfter: new Date(now + validity) });
+    const issued = await issueCa(caCommonName(now), {
+      notBefore: new Date(now - backdateMs(validity)),
+      notAfter: new Date(now + validity),
+    });
     return { issued, facts: certificateFacts(splitPem(issued.certPem)[0])! };
   }
 

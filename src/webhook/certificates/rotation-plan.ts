@@ -19,7 +19,14 @@
 import type { V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
 import { kubeTime } from '../../api/time.js';
 import { bundleFacts, certificateFacts, issuedBy, keyMatches, sameNames, validAt, type CertificateFacts } from './certificate-facts.js';
-import { caBundlePatch, isOurSecret, secretContents, webhooksWithoutBundle, type JsonPatchOperation, type SecretContents } from './certificate-objects.js';
+import {
+  caBundlePatch,
+  isOurSecret,
+  secretContents,
+  webhooksWithoutBundle,
+  type JsonPatchOperation,
+  type SecretContents,
+} from './certificate-objects.js';
 import { caSwitchDelayMs, renewalTime, servingNames, type SelfManagedSettings } from './settings.js';
 
 /** What the Secret holds, read and cross-checked. */
@@ -146,7 +153,11 @@ export function planCertificates(o: CertificateObservation): CertificateStep {
   if (problem) {
     const s = state.serving;
     const stillVerifies =
-      s !== undefined && state.servingKeyMatches && validAt(s, now) && state.servingIssuer !== undefined && validAt(state.servingIssuer, now);
+      s !== undefined &&
+      state.servingKeyMatches &&
+      validAt(s, now) &&
+      state.servingIssuer !== undefined &&
+      validAt(state.servingIssuer, now);
     if (problem.caSwitch && stillVerifies && configuration) {
       if (o.bundleCarriedSince === undefined) return { action: 'wait', reason: 'the webhook configuration does not carry the new CA yet' };
       const at = o.bundleCarriedSince + caSwitchDelayMs(o.settings.servingValidityMs);

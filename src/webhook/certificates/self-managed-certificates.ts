@@ -76,7 +76,8 @@ export class SelfManagedCertificates implements CertificateSource {
       baseDelayMs: 1000,
       maxDelayMs: 60_000,
       onProcessed: (_key, outcome, _ms, error) => {
-        if (outcome === 'error') logger.warn('webhook certificates: pass failed; retrying with backoff', { error: (error as Error).message });
+        if (outcome === 'error')
+          logger.warn('webhook certificates: pass failed; retrying with backoff', { error: (error as Error).message });
       },
     });
     logger.info('webhook certificates: managing', {

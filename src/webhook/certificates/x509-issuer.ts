@@ -32,11 +32,16 @@ function serialNumber(): string {
 }
 
 async function newKeyPair(): Promise<CryptoKeyPair> {
-  return (await crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return crypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify']);
 }
 
+/** PEM text ends with a newline, so PEM blocks can be concatenated into a bundle as they are. */
 async function privateKeyPem(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY') + '\n';
+}
+
+function certificatePem(cert: x509.X509Certificate): string {
+  return cert.toString('pem') + '\n';
 }
 
 /** A CA that may sign end-entity certificates only (path length 0). */
@@ -52,13 +57,16 @@ export async function issueCa(commonName: string, validity: Validity): Promise<I
       signingAlgorithm: ALGORITHM,
       extensions: [
         new x509.BasicConstraintsExtension(true, 0, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+          true,
+        ),
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey, false, crypto),
       ],
     },
     crypto,
   );
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: certificatePem(cert), keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 export interface ServingRequest extends Validity {
@@ -98,5 +106,5 @@ export async function issueServingCertificate(ca: IssuedCertificate, request: Se
     },
     crypto,
   );
-  return { certPem: cert.toString('pem'), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: certificatePem(cert), keyPem: await privateKeyPem(keys.privateKey) };
 }
