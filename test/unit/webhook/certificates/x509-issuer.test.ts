@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { certificateFacts, issuedBy, keyMatches } from '../../../../src/webhook/certificates/certificate-facts.js';
 import { issueCa, issueServingCertificate } from '../../../../src/webhook/certificates/x509-issuer.js';
+import { tlsHandshake } from '../../../harness/tls-handshake.js';
 
 const HOUR = 3_600_000;
 const validity = (from: number, ms: number) => ({ notBefore: new Date(from), notAfter: new Date(from + ms) });
@@ -15,11 +16,7 @@ async function handshake(cert: string, key: string, ca: string, servername?: str
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   try {
-    const socket = tls.connect({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, ca, servername });
-    return await new Promise<string | undefined>((resolve) => {
-      socket.once('secureConnect', () => resolve(undefined));
-      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    }).finally(() => socket.destroy());
+    return await tlsHandshake({ port: (server.address() as AddressInfo).port, ca, servername });
   } finally {
     server.close();
   }
