@@ -5,20 +5,13 @@
  * and for self-managed certificates the names and lifetimes to use.
  */
 import { isIP } from 'node:net';
+import type { SelfManagedSettings } from '../webhook/certificates/settings.js';
 
 export type WebhookCertificatesMode = 'self-managed' | 'directory';
 
-export interface WebhookCertificatesConfig {
+/** The mode, and what a self-managed certificate looks like (read also in directory mode, unused there). */
+export interface WebhookCertificatesConfig extends SelfManagedSettings {
   mode: WebhookCertificatesMode;
-  /** Namespace of the webhook Service and of the certificates' Secret (the operator's own). */
-  namespace: string;
-  secretName: string;
-  serviceName: string;
-  configurationName: string;
-  /** More DNS names or IP addresses for the serving certificate. */
-  extraSans: string[];
-  servingValidityMs: number;
-  caValidityMs: number;
 }
 
 export const WEBHOOK_CERTIFICATES_OPTIONS = {

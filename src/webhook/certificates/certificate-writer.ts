@@ -66,8 +66,10 @@ export class CertificateWriter {
     try {
       return await this.carryOut(step, secret, now);
     } catch (e) {
-      // a newer Secret or configuration is on its way through the watch: plan again from it
-      if (isConflict(e) || isNotFound(e) || (e as { code?: number }).code === 422) {
+      // a newer Secret or configuration is on its way through the watch: plan again from it (a
+      // create that finds no namespace is no race, though: that one backs off and says so)
+      const raced = isConflict(e) || (step.action !== 'create' && (isNotFound(e) || (e as { code?: number }).code === 422));
+      if (raced) {
         this.deps.logger.debug('webhook certificates: lost a race, looking again', { step: step.action, error: (e as Error).message });
         return LOOK_AGAIN_MS;
       }

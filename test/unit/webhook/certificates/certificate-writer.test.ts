@@ -150,6 +150,20 @@ describe('CertificateWriter over whole certificate lifetimes (in-memory API, man
     expect(other.cluster.api.writes()).to.deep.equal([]);
   });
 
+  it('a create refused for a missing namespace is an error to back off from, not a race to retry at once', async () => {
+    const w = setup();
+    w.cluster.api.failNext = {
+      match: (c) => c.verb === 'create',
+      count: 1,
+      error: () => new ApiError(404, 'NotFound', 'namespaces "paddle-system" not found'),
+    };
+    let failure: unknown;
+    await w.pass().catch((e: unknown) => (failure = e));
+    expect((failure as Error)?.message).to.match(/namespaces "paddle-system" not found/);
+    expect(await w.pass()).to.equal(LOOK_AGAIN_MS);
+    expect(w.secret()).to.not.equal(undefined);
+  });
+
   it('two writers at once: one creates, the other finds it there; a write from a stale read loses with a conflict', async () => {
     const a = setup();
     const b = new CertificateWriter({ ...a.deps }, SETTINGS);
