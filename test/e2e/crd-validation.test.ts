@@ -244,7 +244,9 @@ describe('CRD validation (real kube-apiserver)', function () {
         'CustomResourceDefinition',
         'Deployment',
         'Namespace',
-        'Role',
+        'Role', // leader election
+        'Role', // webhook certificates
+        'RoleBinding',
         'RoleBinding',
         'Service',
         'ServiceAccount',

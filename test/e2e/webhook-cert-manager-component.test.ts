@@ -14,9 +14,9 @@ import type { KubernetesObject, V1Deployment, V1MutatingWebhookConfiguration } f
 import { repoRoot } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { OPERATOR_NAMESPACE } from './operator-context.js';
+import { CONFIGURATION } from './webhook-certificate-fixtures.js';
 
 const COMPONENT = path.join(repoRoot(), 'kustomize', 'components', 'webhook-cert-manager');
-const CONFIGURATION = 'paddle-operator-webhook';
 
 interface CertificateSpec {
   secretName: string;

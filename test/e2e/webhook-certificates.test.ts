@@ -13,10 +13,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import tls from 'node:tls';
 import { expect } from 'chai';
 import winston from 'winston';
 import YAML from 'yaml';
@@ -37,19 +34,10 @@ import { tlsHandshake } from '../harness/tls-handshake.js';
 import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { OPERATOR_NAMESPACE, operatorKubeConfig, serviceAccountKubeConfig } from './operator-context.js';
+import { CONFIGURATION, SECRET_NAME, SERVICE_DNS, configuration, decode, serveTls, type Served } from './webhook-certificate-fixtures.js';
 
-const SECRET_NAME = 'paddle-operator-webhook-certs';
-const CONFIGURATION = 'paddle-operator-webhook';
-const SERVICE_DNS = `paddle-operator-webhook.${OPERATOR_NAMESPACE}.svc`;
 const ROTATION_MS = 50_000;
 const MINIMAL_SA = 'webhook-certificates-only';
-
-/** A TLS server on a CertificateSource; `swaps` counts the pairs the source handed it after the first. */
-interface Served {
-  server: tls.Server;
-  port: number;
-  swaps: number;
-}
 
 interface Replica {
   name: string;
@@ -57,38 +45,6 @@ interface Replica {
   metrics: Metrics;
   source: CertificateSource;
   tls: Served;
-}
-
-/** A webhook configuration whose two webhooks the API server never calls (no namespace carries the label). */
-function configuration(): V1MutatingWebhookConfiguration {
-  const webhook = (name: string) => ({
-    name,
-    clientConfig: { service: { name: 'paddle-operator-webhook', namespace: OPERATOR_NAMESPACE, path: '/mutate-pods' } },
-    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-    namespaceSelector: { matchLabels: { 'paddlepaddle.org/webhook-certificates-e2e': 'never' } },
-    failurePolicy: 'Ignore',
-    sideEffects: 'None',
-    timeoutSeconds: 2,
-    admissionReviewVersions: ['v1'],
-  });
-  return { metadata: { name: CONFIGURATION }, webhooks: [webhook('pods.paddlepaddle.org'), webhook('second.paddlepaddle.org')] };
-}
-
-const decode = (b?: string): string => (b ? Buffer.from(b, 'base64').toString('utf8') : '');
-
-/** A TLS server that serves what `source` holds and swaps its context on every change, as the webhook's server does. */
-async function serveTls(name: string, source: CertificateSource): Promise<Served> {
-  const first = await waitFor(`${name} to serve a certificate`, () => source.current(), { timeoutMs: 30_000, intervalMs: 50 });
-  const server = tls.createServer(first, (socket) => socket.end());
-  const served: Served = { server, port: 0, swaps: 0 };
-  source.onChange((pair) => {
-    server.setSecureContext(pair);
-    served.swaps++;
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  served.port = (server.address() as AddressInfo).port;
-  return served;
 }
 
 describe('webhook certificates, self-managed, two replicas (real API server)', function () {
@@ -369,10 +325,16 @@ describe('webhook certificates, self-managed, two replicas (real API server)', f
         { timeoutMs: 15_000, intervalMs: 100 },
       );
       expect(await tlsHandshake({ port: served.port, ca: bundle, servername: SERVICE_DNS })).to.equal(undefined);
-      // a rewrite too: a Secret that lost its serving certificate gets a new one
-      await admin.patch(SECRET, SECRET_NAME, OPERATOR_NAMESPACE, { data: { 'tls.crt': null } });
-      await waitFor('a new serving certificate', () => (served.swaps > 0 ? true : undefined), { timeoutMs: 15_000, intervalMs: 100 });
-      expect(await tlsHandshake({ port: served.port, ca: bundle, servername: SERVICE_DNS })).to.equal(undefined);
+      // rewrites too: a Secret that lost its CA key gets a new CA (published next to the old one)
+      // and, ten seconds later, a serving certificate signed by it
+      await admin.patch(SECRET, SECRET_NAME, OPERATOR_NAMESPACE, { data: { 'ca.key': null } });
+      await waitFor('a serving certificate from a new CA', () => (served.swaps > 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
+      const both = (await bundles())[0];
+      expect(bundleFacts(both).certificates).to.have.length(2);
+      expect(await tlsHandshake({ port: served.port, ca: both, servername: SERVICE_DNS })).to.equal(undefined);
       served.server.close();
     } finally {
       await certificates.close();
