@@ -34,7 +34,7 @@ export const WEBHOOK_CERTIFICATES_HELP = `  --webhook-certs MODE               s
   --webhook-secret-name NAME        Secret of the self-managed certificates (paddle-operator-webhook-certs)
   --webhook-service-name NAME       Service the API server calls the webhook by (paddle-operator-webhook)
   --webhook-configuration-name NAME MutatingWebhookConfiguration that gets the CA bundle
-                                    (paddle-operator-webhook)
+                                    (paddle-operator-pod-cache-affinity)
   --webhook-extra-sans LIST         more DNS names / IPs for the serving certificate, comma-separated
   --webhook-cert-validity DURATION  lifetime of a serving certificate, renewed after 2/3 (8760h)
   --webhook-ca-validity DURATION    lifetime of a CA, replaced after 2/3 (87600h)`;
@@ -60,7 +60,7 @@ export function webhookCertificatesConfig(values: Values, env: NodeJS.ProcessEnv
     namespace: values['webhook-namespace'] ?? env.POD_NAMESPACE ?? 'paddle-system',
     secretName: values['webhook-secret-name'] ?? 'paddle-operator-webhook-certs',
     serviceName: values['webhook-service-name'] ?? 'paddle-operator-webhook',
-    configurationName: values['webhook-configuration-name'] ?? 'paddle-operator-webhook',
+    configurationName: values['webhook-configuration-name'] ?? 'paddle-operator-pod-cache-affinity',
   };
   for (const [key, flag] of [
     ['namespace', 'webhook-namespace'],

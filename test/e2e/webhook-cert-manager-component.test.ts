@@ -14,7 +14,7 @@ import type { KubernetesObject, V1Deployment, V1MutatingWebhookConfiguration } f
 import { repoRoot } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 import { OPERATOR_NAMESPACE } from './operator-context.js';
-import { CONFIGURATION } from './webhook-certificate-fixtures.js';
+import { CONFIGURATION, SERVICE_NAME } from './webhook-certificate-fixtures.js';
 
 const COMPONENT = path.join(repoRoot(), 'kustomize', 'components', 'webhook-cert-manager');
 
@@ -32,7 +32,7 @@ type Rendered = KubernetesObject & { spec?: unknown };
  */
 const STAND_INS = `apiVersion: v1
 kind: Service
-metadata: { name: ${CONFIGURATION}, namespace: ${OPERATOR_NAMESPACE} }
+metadata: { name: ${SERVICE_NAME}, namespace: ${OPERATOR_NAMESPACE} }
 spec:
   selector: { app.kubernetes.io/name: paddle-operator }
   ports: [{ name: webhook, port: 443, targetPort: 9443 }]
@@ -42,7 +42,7 @@ kind: MutatingWebhookConfiguration
 metadata: { name: ${CONFIGURATION} }
 webhooks:
   - name: pods.paddlepaddle.org
-    clientConfig: { service: { name: ${CONFIGURATION}, namespace: ${OPERATOR_NAMESPACE}, path: /mutate-pods } }
+    clientConfig: { service: { name: ${SERVICE_NAME}, namespace: ${OPERATOR_NAMESPACE}, path: /mutate-pods } }
     admissionReviewVersions: [v1]
     sideEffects: None
     failurePolicy: Ignore
@@ -139,6 +139,8 @@ describe('kustomize component webhook-cert-manager (rendered with kubectl kustom
       input: accepted.map((o) => YAML.stringify(o)).join('---\n'),
     });
     expect(res.stdout).to.match(/deployment\.apps\/paddle-operator serverside-applied \(server dry run\)/);
-    expect(res.stdout).to.match(/mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/paddle-operator-webhook serverside-applied/);
+    expect(res.stdout).to.match(
+      /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/paddle-operator-pod-cache-affinity serverside-applied/,
+    );
   });
 });

@@ -9,8 +9,9 @@ import { waitFor } from '../harness/util.js';
 import { OPERATOR_NAMESPACE } from './operator-context.js';
 
 export const SECRET_NAME = 'paddle-operator-webhook-certs';
-export const CONFIGURATION = 'paddle-operator-webhook';
-export const SERVICE_DNS = `paddle-operator-webhook.${OPERATOR_NAMESPACE}.svc`;
+export const CONFIGURATION = 'paddle-operator-pod-cache-affinity';
+export const SERVICE_NAME = 'paddle-operator-webhook';
+export const SERVICE_DNS = `${SERVICE_NAME}.${OPERATOR_NAMESPACE}.svc`;
 
 /** A TLS server on a CertificateSource; `swaps` counts the pairs the source handed it after the first. */
 export interface Served {
@@ -23,7 +24,7 @@ export interface Served {
 export function configuration(): V1MutatingWebhookConfiguration {
   const webhook = (name: string) => ({
     name,
-    clientConfig: { service: { name: 'paddle-operator-webhook', namespace: OPERATOR_NAMESPACE, path: '/mutate-pods' } },
+    clientConfig: { service: { name: SERVICE_NAME, namespace: OPERATOR_NAMESPACE, path: '/mutate-pods' } },
     rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
     namespaceSelector: { matchLabels: { 'paddlepaddle.org/webhook-certificates-e2e': 'never' } },
     failurePolicy: 'Ignore',

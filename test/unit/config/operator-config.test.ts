@@ -53,7 +53,7 @@ describe('parseOperatorConfig', () => {
       namespace: 'paddle-system',
       secretName: 'paddle-operator-webhook-certs',
       serviceName: 'paddle-operator-webhook',
-      configurationName: 'paddle-operator-webhook',
+      configurationName: 'paddle-operator-pod-cache-affinity',
       extraSans: [],
       servingValidityMs: 365 * 86_400_000,
       caValidityMs: 3650 * 86_400_000,

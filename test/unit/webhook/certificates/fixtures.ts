@@ -11,7 +11,7 @@ export const SETTINGS: SelfManagedSettings = {
   namespace: 'paddle-system',
   secretName: 'paddle-operator-webhook-certs',
   serviceName: 'paddle-operator-webhook',
-  configurationName: 'paddle-operator-webhook',
+  configurationName: 'paddle-operator-pod-cache-affinity',
   extraSans: ['127.0.0.1'],
   servingValidityMs: HOUR,
   caValidityMs: 10 * HOUR,
