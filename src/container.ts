@@ -22,6 +22,7 @@ import { SampleJobOperator } from './operators/samplejob/samplejob-operator.js';
 import { PaddleJobOperator } from './operators/paddlejob/paddlejob-operator.js';
 import { DirectoryCertificateSource } from './webhook/directory-certificate-source.js';
 import { PodCacheAffinityWebhook, type ManagedCertificateSource } from './webhook/pod-webhook.js';
+import { SelfManagedCertificates } from './webhook/certificates/self-managed-certificates.js';
 
 export const TYPES = {
   Config: Symbol.for('OperatorConfig') as ServiceIdentifier<OperatorConfig>,
@@ -41,6 +42,8 @@ export const TYPES = {
   WebhookCertificates: Symbol.for('WebhookCertificates') as ServiceIdentifier<ManagedCertificateSource>,
   /** The pod admission webhook (bound only when enabled and given a certificate source). */
   PodWebhook: Symbol.for('PodWebhook') as ServiceIdentifier<PodCacheAffinityWebhook>,
+  /** With --webhook-certs self-managed: the operator's own CA and serving certificate (the same object as WebhookCertificates). */
+  SelfManagedCertificates: Symbol.for('SelfManagedCertificates') as ServiceIdentifier<SelfManagedCertificates>,
   /** Multi-binding: every operator the process runs. */
   Operator: Symbol.for('Operator') as ServiceIdentifier<RunnableOperator>,
 };
@@ -109,13 +112,8 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   c.bind(TYPES.CacheStatsNotifier).toResolvedValue(() => new CacheStatsNotifier());
 
   // The pod admission webhook: served by every replica, leader or not (the manager starts it).
-  if (config.webhookCertDir) {
-    c.bind(TYPES.WebhookCertificates).toResolvedValue(
-      (log: Logger) => new DirectoryCertificateSource(config.webhookCertDir, { logger: log }),
-      [TYPES.Logger],
-    );
-  }
-  if (parseListenAddress(config.webhookAddress) && c.isBound(TYPES.WebhookCertificates)) {
+  if (parseListenAddress(config.webhookAddress)) bindWebhookCertificates(c, config);
+  if (c.isBound(TYPES.WebhookCertificates)) {
     c.bind(TYPES.PodWebhook).toResolvedValue(
       (informers: InformerFactory, engines: EngineRegistry, certificates: ManagedCertificateSource, logger: Logger, metrics: Metrics) =>
         new PodCacheAffinityWebhook({ informers, engines, certificates, logger, metrics }),
@@ -146,4 +144,25 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
     );
   }
   return c;
+}
+
+/**
+ * `--webhook-certs self-managed`: the operator's own CA and serving certificate, in a Secret every
+ * replica watches and serves from; the manager lets only the replica running the operators write it.
+ */
+function bindWebhookCertificates(c: Container, config: OperatorConfig): void {
+  const { mode, ...settings } = config.webhookCertificates;
+  if (mode === 'directory') {
+    c.bind(TYPES.WebhookCertificates).toResolvedValue(
+      (log: Logger) => new DirectoryCertificateSource(config.webhookCertDir, { logger: log }),
+      [TYPES.Logger],
+    );
+    return;
+  }
+  c.bind(TYPES.SelfManagedCertificates).toResolvedValue(
+    (api: KubeApi, events: EventRecorder, logger: Logger, clock: Clock) =>
+      new SelfManagedCertificates({ api, events, logger, clock }, settings),
+    [TYPES.KubeApi, TYPES.EventRecorder, TYPES.Logger, TYPES.Clock],
+  );
+  c.bind(TYPES.WebhookCertificates).toService(TYPES.SelfManagedCertificates);
 }

@@ -9,6 +9,7 @@ import type { SampleSet } from './api/sampleset.js';
 import type { SampleJob } from './api/samplejob.js';
 import { withTimeout } from './operators/shared/with-timeout.js';
 import type { PodCacheAffinityWebhook } from './webhook/pod-webhook.js';
+import type { SelfManagedCertificates } from './webhook/certificates/self-managed-certificates.js';
 
 /** The longest each shutdown step after the operators' drain may take. */
 export const SHUTDOWN_STEP_MS = 5000;
@@ -24,6 +25,7 @@ export class OperatorManager {
   private readonly endpoints: HttpEndpoints;
   private elector?: LeaderElector;
   private webhook?: PodCacheAffinityWebhook;
+  private certificates?: SelfManagedCertificates;
   private operators: RunnableOperator[] = [];
   private running = false;
   private stopping?: Promise<void>;
@@ -64,8 +66,9 @@ export class OperatorManager {
       this.webhook = c.get(TYPES.PodWebhook);
       this.ports.webhook = await this.webhook.start(parseListenAddress(config.webhookAddress)!);
     } else if (config.webhookAddress && parseListenAddress(config.webhookAddress)) {
-      log.info('pod admission webhook off: no certificate source (--webhook-cert-dir)');
+      log.info('pod admission webhook off: no certificate source');
     }
+    this.followCertificates();
     this.operators = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     if (config.leaderElect) {
       this.elector = new LeaderElector(
@@ -110,7 +113,18 @@ export class OperatorManager {
     }
   }
 
+  /**
+   * Self-managed webhook certificates: every replica, standby or not, follows their Secret and
+   * serves what it holds; only the replica that runs the operators writes (startOperators).
+   */
+  private followCertificates(): void {
+    if (!this.container.isBound(TYPES.SelfManagedCertificates)) return;
+    this.certificates = this.container.get(TYPES.SelfManagedCertificates);
+    this.certificates.start();
+  }
+
   private async startOperators(): Promise<void> {
+    this.certificates?.startWriting();
     await Promise.all(this.operators.map((o) => o.start()));
     this.running = true;
     this.container.get(TYPES.Logger).info('operators running', { count: this.operators.length });
@@ -135,6 +149,7 @@ export class OperatorManager {
       await Promise.all(this.operators.map((o) => o.stop(timeoutMs)));
       this.running = false;
       await bounded(this.container.get(TYPES.InformerFactory).stopAll(), 'stopping the watches');
+      await bounded(this.certificates?.close() ?? Promise.resolve(), 'stopping the webhook certificates');
       await bounded(this.elector?.release() ?? Promise.resolve(), 'releasing the lease');
       await bounded(this.webhook?.stop() ?? Promise.resolve(), 'closing the webhook server');
       await bounded(this.endpoints.close(), 'closing the health and metrics endpoints');

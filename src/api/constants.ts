@@ -44,6 +44,13 @@ export const PODGROUP: ResourceType = {
   plural: 'podgroups',
   namespaced: true,
 };
+export const MUTATING_WEBHOOK_CONFIGURATION: ResourceType = {
+  group: 'admissionregistration.k8s.io',
+  version: 'v1',
+  kind: 'MutatingWebhookConfiguration',
+  plural: 'mutatingwebhookconfigurations',
+  namespaced: false,
+};
 export const CRD: ResourceType = {
   group: 'apiextensions.k8s.io',
   version: 'v1',

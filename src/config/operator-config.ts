@@ -1,6 +1,12 @@
 import { parseArgs } from 'node:util';
 import { checkCacheRoots, DEFAULT_CACHE_ROOTS } from '../engines/toolkit/cache-roots.js';
 import type { LogFormat } from '../observability/logger.js';
+import {
+  WEBHOOK_CERTIFICATES_HELP,
+  WEBHOOK_CERTIFICATES_OPTIONS,
+  webhookCertificatesConfig,
+  type WebhookCertificatesConfig,
+} from './webhook-certificates-config.js';
 
 /** Everything the paddle-operator process can be told, from flags and environment. */
 export interface OperatorConfig {
@@ -34,6 +40,8 @@ export interface OperatorConfig {
   webhookAddress: string;
   /** Directory with the webhook's tls.crt and tls.key, read again when they change; '' = none. */
   webhookCertDir: string;
+  /** The webhook's serving certificate: where it comes from, and what a self-managed one looks like. */
+  webhookCertificates: WebhookCertificatesConfig;
 }
 
 export const CONFIG_HELP = `paddle-operator — runs the SampleSet, SampleJob and PaddleJob operators.
@@ -60,6 +68,7 @@ Flags (each also read from the environment variable in brackets):
                                     (:9443; 0 disables; it serves only with a certificate source)
   --webhook-cert-dir DIR            the webhook's tls.crt and tls.key, reloaded when they change,
                                     e.g. a mounted cert-manager Secret [WEBHOOK_CERT_DIR] (none)
+${WEBHOOK_CERTIFICATES_HELP}
   --help`;
 
 export class ConfigError extends Error {}
@@ -108,6 +117,7 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
       'cache-root': { type: 'string', multiple: true },
       'webhook-bind-address': { type: 'string' },
       'webhook-cert-dir': { type: 'string' },
+      ...WEBHOOK_CERTIFICATES_OPTIONS,
       help: { type: 'boolean' },
     },
   });
@@ -142,6 +152,17 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
   }
   const webhookAddress = values['webhook-bind-address'] ?? env.WEBHOOK_BIND_ADDRESS ?? ':9443';
   parseListenAddress(webhookAddress); // a bad address is refused here, not when the server starts
+  let webhookCertificates: WebhookCertificatesConfig;
+  try {
+    webhookCertificates = webhookCertificatesConfig(values, env);
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const webhookCertDir = values['webhook-cert-dir'] ?? env.WEBHOOK_CERT_DIR ?? '';
+  // a certificate directory without a mode means directory mode
+  if (webhookCertDir && !(values['webhook-certs'] ?? env.WEBHOOK_CERTS)) webhookCertificates.mode = 'directory';
+  if (webhookCertificates.mode === 'directory' && !webhookCertDir)
+    throw new ConfigError('--webhook-certs directory needs --webhook-cert-dir DIR');
   return {
     help: values.help ?? false,
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG ?? '',
@@ -163,7 +184,8 @@ export function parseOperatorConfig(argv: string[], env: NodeJS.ProcessEnv = pro
     shutdownTimeoutSeconds: int('shutdown-timeout', values['shutdown-timeout'], 25, 1),
     cacheRoots,
     webhookAddress,
-    webhookCertDir: values['webhook-cert-dir'] ?? env.WEBHOOK_CERT_DIR ?? '',
+    webhookCertDir,
+    webhookCertificates,
   };
 }
 

@@ -9,6 +9,8 @@ export type InformerHandler<T> = (type: InformerEventType, obj: T, old?: T) => v
 export interface InformerOptions {
   namespace?: string;
   labelSelector?: string;
+  /** e.g. `metadata.name=x`: one object, which RBAC can then grant by resourceNames. */
+  fieldSelector?: string;
   /** Backoff for reconnecting after an error: starts here, doubles, capped at maxBackoffMs. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -132,7 +134,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.api.list<T>(this.type, this.opts.namespace, { labelSelector: this.opts.labelSelector });
+    const { items, resourceVersion } = await this.api.list<T>(this.type, this.opts.namespace, {
+      labelSelector: this.opts.labelSelector,
+      fieldSelector: this.opts.fieldSelector,
+    });
     const seen = new Set<string>();
     for (const o of items) {
       const k = objectKey(o);
@@ -160,7 +165,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const timeout = this.opts.watchTimeoutSeconds ?? 300 + Math.floor(Math.random() * 300);
     await this.api.watch<T>(
       KubeApi.path(this.type, this.opts.namespace),
-      { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: timeout, labelSelector: this.opts.labelSelector },
+      {
+        resourceVersion: this.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: timeout,
+        labelSelector: this.opts.labelSelector,
+        fieldSelector: this.opts.fieldSelector,
+      },
       (ev) => this.apply(ev),
       this.abort.signal,
     );

@@ -245,7 +245,9 @@ describe('CRD validation (real kube-apiserver)', function () {
         'Deployment',
         'MutatingWebhookConfiguration',
         'Namespace',
-        'Role',
+        'Role', // leader election
+        'Role', // webhook certificates
+        'RoleBinding',
         'RoleBinding',
         'Service',
         'Service',

@@ -10,18 +10,12 @@ import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { POD } from '../../src/api/constants.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { INSTALLED_WEBHOOK_CONFIGURATION } from '../harness/admission-webhook.js';
-import { writeImageOverlay, writeOverlay } from '../harness/kustomize-overlay.js';
+import { writeImageOverlay } from '../harness/kustomize-overlay.js';
 import { waitFor } from '../harness/util.js';
 import { testCluster } from './cluster.js';
 
 const NS = 'paddle-system';
 const WEBHOOK_CONFIGURATION = INSTALLED_WEBHOOK_CONFIGURATION;
-
-interface Rendered {
-  kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: Record<string, unknown>;
-}
 
 describe('installing kustomize/default (real apiserver, Pod Security restricted)', function () {
   this.timeout(180_000);
@@ -92,7 +86,7 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
     }
   });
 
-  it("the webhook: the apiserver accepts its configuration, the Service points at the pods' webhook port, the Deployment mounts the certificate Secret (optional)", async () => {
+  it("the webhook: the apiserver accepts its configuration, the Service points at the pods' webhook port, the Deployment serves it with self-managed certificates", async () => {
     const cp = testCluster();
     const mwc = JSON.parse((await cp.kubectl(['get', 'mutatingwebhookconfiguration', WEBHOOK_CONFIGURATION, '-o', 'json'])).stdout) as {
       webhooks: {
@@ -111,27 +105,10 @@ describe('installing kustomize/default (real apiserver, Pod Security restricted)
     );
     const pod = dep!.spec!.template.spec!;
     const manager = pod.containers[0];
-    expect(manager.args).to.include.members(['--webhook-bind-address=:9443', '--webhook-cert-dir=/tmp/k8s-webhook-server/serving-certs']);
+    // self-managed certificates by default: no certificate directory, no Secret volume
+    expect(manager.args).to.include('--webhook-bind-address=:9443');
+    expect(manager.args!.some((a) => a.startsWith('--webhook-cert'))).to.equal(false);
     expect(manager.ports!.find((p) => p.name === 'webhook')?.containerPort).to.equal(9443);
-    expect(pod.volumes!.find((v) => v.name === 'webhook-cert')?.secret).to.deep.include({
-      secretName: 'paddle-operator-webhook-cert',
-      optional: true,
-    });
-  });
-
-  it('the cert-manager component: its Certificate writes the Secret the Deployment mounts, for the webhook Service, and its CA is injected', async () => {
-    const dir = writeOverlay({ components: ['kustomize/webhook-cert-manager'] });
-    try {
-      const docs = YAML.parseAllDocuments((await testCluster().kubectl(['kustomize', dir])).stdout).map((d) => d.toJS() as Rendered);
-      const cert = docs.find((d) => d.kind === 'Certificate')!;
-      expect(cert.metadata).to.include({ name: 'paddle-operator-webhook', namespace: NS });
-      expect(cert.spec).to.deep.include({ secretName: 'paddle-operator-webhook-cert' });
-      expect(cert.spec!.dnsNames).to.include(`paddle-operator-webhook.${NS}.svc`);
-      expect(docs.find((d) => d.kind === 'Issuer')?.metadata.namespace).to.equal(NS);
-      const mwc = docs.find((d) => d.kind === 'MutatingWebhookConfiguration')!;
-      expect(mwc.metadata.annotations).to.deep.equal({ 'cert-manager.io/inject-ca-from': `${NS}/paddle-operator-webhook` });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    expect((pod.volumes ?? []).some((v) => v.secret?.secretName?.includes('webhook'))).to.equal(false);
   });
 });

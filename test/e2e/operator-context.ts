@@ -59,6 +59,19 @@ export function usedPermissions(): UsedPermissions {
 
 let credentials: Promise<KubeConfig> | undefined;
 
+/** A kubeconfig for the test cluster that authenticates with a ServiceAccount's token (namespace: the operator's). */
+export function serviceAccountKubeConfig(serviceAccount: string, token: string): KubeConfig {
+  const server = testCluster().kubeConfig().getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'e2e', server: server.server, caFile: server.caFile, caData: server.caData, skipTLSVerify: false }],
+    users: [{ name: serviceAccount, token }],
+    contexts: [{ name: serviceAccount, cluster: 'e2e', user: serviceAccount, namespace: OPERATOR_NAMESPACE }],
+    currentContext: serviceAccount,
+  });
+  return kc;
+}
+
 /** A kubeconfig holding a token of the operator's ServiceAccount (RBAC from kustomize/default). */
 export function operatorKubeConfig(): Promise<KubeConfig> {
   credentials ??= (async () => {
@@ -72,15 +85,7 @@ export function operatorKubeConfig(): Promise<KubeConfig> {
     const token = (
       await cluster.kubectl(['create', 'token', OPERATOR_SERVICE_ACCOUNT, '-n', OPERATOR_NAMESPACE, '--duration=6h'])
     ).stdout.trim();
-    const admin = cluster.kubeConfig();
-    const server = admin.getCurrentCluster()!;
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'e2e', server: server.server, caFile: server.caFile, caData: server.caData, skipTLSVerify: false }],
-      users: [{ name: 'paddle-operator', token }],
-      contexts: [{ name: 'operator', cluster: 'e2e', user: 'paddle-operator', namespace: OPERATOR_NAMESPACE }],
-      currentContext: 'operator',
-    });
+    const kc = serviceAccountKubeConfig(OPERATOR_SERVICE_ACCOUNT, token);
     // a kubeconfig file too, for operator processes started by tests
     const file = path.join(cluster.runDir, 'operator.kubeconfig');
     fs.writeFileSync(file, kc.exportConfig(), { mode: 0o600 });

@@ -49,6 +49,7 @@ function rulesOf(file: string, kind: 'ClusterRole' | 'Role'): Rule[] {
 }
 const CLUSTER_ROLE = (): Rule[] => rulesOf('kustomize/rbac/role.yaml', 'ClusterRole');
 const LEADER_ELECTION_ROLE = (): Rule[] => rulesOf('kustomize/rbac/leader_election_role.yaml', 'Role');
+const WEBHOOK_CERTIFICATES_ROLE = (): Rule[] => rulesOf('kustomize/rbac/webhook_certificates_role.yaml', 'Role');
 
 function granted(rules: Rule[]): string[] {
   return rules.flatMap((r) =>
@@ -58,7 +59,7 @@ function granted(rules: Rule[]): string[] {
 
 describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
   it('grants no wildcard', () => {
-    for (const r of [...CLUSTER_ROLE(), ...LEADER_ELECTION_ROLE()]) {
+    for (const r of [...CLUSTER_ROLE(), ...LEADER_ELECTION_ROLE(), ...WEBHOOK_CERTIFICATES_ROLE()]) {
       expect(r.apiGroups.concat(r.resources, r.verbs)).to.not.include('*');
     }
   });
@@ -83,5 +84,13 @@ describe('RBAC audit (after every scenario ran on the ServiceAccount)', () => {
       unused,
       `granted but never used in ${OPERATOR_NAMESPACE}:\n  ${unused.join('\n  ')}\nused:\n  ${[...used].sort().join('\n  ')}`,
     ).to.deep.equal([]);
+  });
+
+  it('the webhook-certificates Role grants no permission the operator never used on its Secret in its namespace', function () {
+    const root = this.test!.parent!.parent!;
+    if (!root.suites.some((s) => s.title.startsWith('webhook certificates, self-managed'))) this.skip();
+    const used = usedPermissions().byNamespace.get(OPERATOR_NAMESPACE) ?? new Set<string>();
+    const unused = granted(WEBHOOK_CERTIFICATES_ROLE()).filter((p) => !used.has(p));
+    expect(unused, `granted but never used in ${OPERATOR_NAMESPACE}:\n  ${unused.join('\n  ')}`).to.deep.equal([]);
   });
 });

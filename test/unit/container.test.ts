@@ -10,6 +10,7 @@ import { ManualClock, systemClock } from '../../src/kube/clock.js';
 import { EngineRegistry } from '../../src/engines/registry.js';
 import { DirectoryCertificateSource } from '../../src/webhook/directory-certificate-source.js';
 import { PodCacheAffinityWebhook } from '../../src/webhook/pod-webhook.js';
+import { SelfManagedCertificates } from '../../src/webhook/certificates/self-managed-certificates.js';
 
 function kubeConfig(): KubeConfig {
   const kc = new KubeConfig();
@@ -63,6 +64,15 @@ describe('composition root', () => {
     const ops = c.isBound(TYPES.Operator) ? c.getAll(TYPES.Operator) : [];
     expect(ops.map((o) => o.constructor.name).sort()).to.deep.equal(expectedOperators(config.operators));
   });
+
+  it('binds the self-managed webhook certificates (one object, two names) unless the certificates come from a directory', () => {
+    const opts = { kubeConfig: kubeConfig(), logger: createLogger({ silent: true }), metrics: new Metrics() };
+    const c = buildContainer(config, opts);
+    expect(c.get(TYPES.SelfManagedCertificates)).to.be.instanceOf(SelfManagedCertificates);
+    expect(c.get(TYPES.WebhookCertificates)).to.equal(c.get(TYPES.SelfManagedCertificates));
+    const d = buildContainer(parseOperatorConfig(['--webhook-certs=directory', '--webhook-cert-dir=/certs'], {}), opts);
+    expect(d.isBound(TYPES.SelfManagedCertificates)).to.equal(false);
+  });
 });
 
 describe('composition root: the pod admission webhook', () => {
@@ -80,10 +90,14 @@ describe('composition root: the pod admission webhook', () => {
     expect(c.get(TYPES.PodWebhook)).to.be.instanceOf(PodCacheAffinityWebhook);
   });
 
-  it('is not bound without a certificate source, nor with --webhook-bind-address=0', () => {
-    expect(build([]).isBound(TYPES.PodWebhook)).to.equal(false);
-    const off = build(['--webhook-cert-dir=/certs', '--webhook-bind-address=0']);
-    expect(off.isBound(TYPES.PodWebhook)).to.equal(false);
+  it('is bound with the self-managed certificates by default; nothing of it with --webhook-bind-address=0', () => {
+    expect(build([]).get(TYPES.PodWebhook)).to.be.instanceOf(PodCacheAffinityWebhook);
+    expect(build([]).get(TYPES.WebhookCertificates)).to.be.instanceOf(SelfManagedCertificates);
+    for (const args of [['--webhook-bind-address=0'], ['--webhook-cert-dir=/certs', '--webhook-bind-address=0']]) {
+      const off = build(args);
+      expect(off.isBound(TYPES.PodWebhook), args.join(' ')).to.equal(false);
+      expect(off.isBound(TYPES.WebhookCertificates), args.join(' ')).to.equal(false);
+    }
   });
 });
 

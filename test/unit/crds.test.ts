@@ -733,7 +733,11 @@ describe('deployment manifests (kustomize/)', () => {
 
   it('grants no wildcard in RBAC', () => {
     const roles = docsIn('rbac').filter((d) => d.kind === 'ClusterRole' || d.kind === 'Role');
-    expect(roles.map((r) => r.kind).sort()).to.deep.equal(['ClusterRole', 'Role']);
+    expect(roles.map((r) => `${r.kind} ${r.metadata!.name}`).sort()).to.deep.equal([
+      'ClusterRole paddle-operator',
+      'Role paddle-operator-leader-election',
+      'Role paddle-operator-webhook-certificates',
+    ]);
     for (const r of roles) {
       for (const rule of r.rules as V1PolicyRule[]) {
         for (const field of ['apiGroups', 'resources', 'verbs'] as const)

@@ -43,9 +43,11 @@ describe('source tree', () => {
     ['src/kube/', ['src/api/', 'src/observability/']],
     ['src/engines/toolkit/', ['src/api/', 'src/observability/']],
     ['src/engines/', ['src/api/', 'src/observability/']],
-    ['src/config/', ['src/api/', 'src/observability/', 'src/engines/toolkit/']],
+    ['src/config/', ['src/api/', 'src/observability/', 'src/engines/toolkit/', 'src/webhook/certificates/settings.ts']],
     ['src/runtime/', ['src/api/', 'src/observability/', 'src/engines/']],
     ['src/operators/', ['src/api/', 'src/observability/', 'src/kube/', 'src/engines/cache-engine.ts', 'src/engines/registry.ts']],
+    // self-managed webhook certificates: Kubernetes plumbing and the one interface the webhook server reads
+    ['src/webhook/certificates/', ['src/api/', 'src/observability/', 'src/kube/', 'src/webhook/certificate-source.ts']],
     // the pod admission webhook places pods as the PaddleJob operator does (operators/shared/cache-placement.ts)
     [
       'src/webhook/',

@@ -61,6 +61,47 @@ describe('parseOperatorConfig', () => {
     });
     expect(() => parseOperatorConfig(['--webhook-bind-address=:99999'], {})).to.throw(ConfigError, /bad listen address/);
   });
+  it('reads the webhook certificate flags, with durations, and refuses names and lifetimes that cannot work', () => {
+    expect(parseOperatorConfig([], {}).webhookCertificates).to.deep.equal({
+      mode: 'self-managed',
+      namespace: 'paddle-system',
+      secretName: 'paddle-operator-webhook-certs',
+      serviceName: 'paddle-operator-webhook',
+      configurationName: 'paddle-operator-pod-cache-affinity',
+      extraSans: [],
+      servingValidityMs: 365 * 86_400_000,
+      caValidityMs: 3650 * 86_400_000,
+    });
+    const c = parseOperatorConfig(
+      [
+        '--webhook-certs=directory',
+        '--webhook-cert-dir=/certs',
+        '--webhook-extra-sans=127.0.0.1, Hook.Example.com',
+        '--webhook-cert-validity=1h30m',
+        '--webhook-ca-validity=3d',
+      ],
+      { POD_NAMESPACE: 'ops' },
+    ).webhookCertificates;
+    expect(c).to.deep.include({ mode: 'directory', namespace: 'ops', servingValidityMs: 5_400_000, caValidityMs: 259_200_000 });
+    expect(c.extraSans).to.deep.equal(['127.0.0.1', 'hook.example.com']);
+    expect(parseOperatorConfig([], { WEBHOOK_CERTS: 'directory', WEBHOOK_CERT_DIR: '/c' }).webhookCertificates.mode).to.equal('directory');
+    // a directory alone means directory mode; directory mode without one is refused
+    expect(parseOperatorConfig(['--webhook-cert-dir=/c'], {}).webhookCertificates.mode).to.equal('directory');
+    expect(parseOperatorConfig(['--webhook-cert-dir=/c', '--webhook-certs=self-managed'], {}).webhookCertificates.mode).to.equal(
+      'self-managed',
+    );
+    expect(() => parseOperatorConfig(['--webhook-certs=directory'], {})).to.throw(ConfigError, /needs --webhook-cert-dir/);
+    for (const [flag, message] of [
+      ['--webhook-certs=openssl', /--webhook-certs/],
+      ['--webhook-secret-name=Not_A_Name', /--webhook-secret-name/],
+      ['--webhook-extra-sans=bad..name', /--webhook-extra-sans/],
+      ['--webhook-cert-validity=1y', /--webhook-cert-validity/],
+      ['--webhook-cert-validity=5s', /at least 10s/],
+      ['--webhook-ca-validity=12000h', /at least twice/],
+    ] as const) {
+      expect(() => parseOperatorConfig([flag], {}), flag).to.throw(ConfigError, message);
+    }
+  });
   it('parses listen addresses', () => {
     expect(parseListenAddress(':8080')).to.deep.equal({ host: '0.0.0.0', port: 8080 });
     expect(parseListenAddress('127.0.0.1:0')).to.deep.equal({ host: '127.0.0.1', port: 0 });
