@@ -91,6 +91,8 @@ describe('webhook certificates, self-managed, two replicas (real API server)', f
         '--retry-period=1',
         '--metrics-bind-address=0',
         '--health-probe-bind-address=0',
+        // each replica also runs the real webhook server on a port of its own
+        '--webhook-bind-address=127.0.0.1:0',
         '--webhook-extra-sans=127.0.0.1',
         '--webhook-cert-validity=10s',
         '--webhook-ca-validity=30s',
