@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import dotI from '@dot-i/k8s-operator';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type ResourceType } from '../api/constants.js';
 import type { Logger } from '../observability/logger.js';
@@ -8,6 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { isConflict, isNotFound } from './api-error.js';
 import { systemClock, type Clock } from './clock.js';
 import { controllerSpecOf, watchSpecsOf, type ControllerSpec, type ObjectKey } from './decorators.js';
+import { DotIOperator } from './dot-i-operator.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 import type { Informer } from './informer.js';
 import type { InformerFactory } from './informer-factory.js';
@@ -31,8 +31,6 @@ export interface OperatorContext {
   /** The time source (the system clock when absent). */
   clock?: Clock;
 }
-
-const DotIOperator = dotI.default;
 
 export function keyString(k: ObjectKey): string {
   return k.namespace ? `${k.namespace}/${k.name}` : k.name;

@@ -4,7 +4,8 @@
  * `concurrency` at a time. Expectations keep a pass from acting again on a change its own cache
  * does not show yet.
  */
-import type { KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { POD, SERVICE, type ResourceType } from '../../api/constants.js';
 import type { PaddleJob, RoleName } from '../../api/paddlejob.js';
 import { isNotFound } from '../../kube/api-error.js';
@@ -46,8 +47,8 @@ function firstError(results: PromiseSettledResult<unknown>[]): unknown {
 
 export interface MemberChildrenDeps {
   api: Pick<KubeApi, 'create' | 'delete'>;
-  pods(namespace: string | undefined): V1Pod[];
-  pod(name: string, namespace: string | undefined): V1Pod | undefined;
+  pods(namespace: string | undefined): CachedPod[];
+  pod(name: string, namespace: string | undefined): CachedPod | undefined;
   services(namespace: string | undefined): V1Service[];
   service(name: string, namespace: string | undefined): V1Service | undefined;
   creations: Expectations;
@@ -60,7 +61,7 @@ export class MemberChildren {
   constructor(private readonly deps: MemberChildrenDeps) {}
 
   /** The job's own pods in the cache. */
-  podsOf(job: PaddleJob): V1Pod[] {
+  podsOf(job: PaddleJob): CachedPod[] {
     return this.deps.pods(job.metadata.namespace).filter((p) => isControlledBy(p, job));
   }
 
@@ -83,7 +84,7 @@ export class MemberChildren {
     await this.deleteChildren(job, jobKey, pods, services, why);
   }
 
-  private async deleteChildren(job: PaddleJob, jobKey: string, pods: V1Pod[], services: V1Service[], why: string): Promise<void> {
+  private async deleteChildren(job: PaddleJob, jobKey: string, pods: CachedPod[], services: V1Service[], why: string): Promise<void> {
     const { deletions } = this.deps;
     const todo: { type: ResourceType; obj: KubernetesObject }[] = [
       ...pods.filter((p) => !deletions.pending(jobKey, p.metadata!.uid!)).map((obj) => ({ type: POD, obj })),

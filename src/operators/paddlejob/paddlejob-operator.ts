@@ -9,7 +9,8 @@
  * Services, ConfigMap (configmap-phase.ts) and pods (member-children.ts). Then status.ts computes
  * the status; an ended job's pods are cleaned up under its cleanPodPolicy.
  */
-import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { CONFIGMAP, PADDLEJOB, PADDLEJOB_FINALIZER, PADDLE_JOB_NAME, POD, SAMPLESET, SERVICE } from '../../api/constants.js';
 import { getCondition, type Condition } from '../../api/conditions.js';
 import type { PaddleJob, PaddleJobStatus } from '../../api/paddlejob.js';
@@ -116,10 +117,10 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     this.creations = new Expectations(expectationTtlMs);
     this.deletions = new Expectations(expectationTtlMs);
     const event = (job: PaddleJob, type: EventType, reason: string, message: string): void => void this.event(job, type, reason, message);
-    const pod = (name: string, ns: string | undefined): V1Pod | undefined => this.cacheOf<V1Pod>(POD).get(name, ns);
+    const pod = (name: string, ns: string | undefined): CachedPod | undefined => this.cacheOf<CachedPod>(POD).get(name, ns);
     this.children = new MemberChildren({
       api: this.api,
-      pods: (ns) => this.cacheOf<V1Pod>(POD).list(ns),
+      pods: (ns) => this.cacheOf<CachedPod>(POD).list(ns),
       pod,
       services: (ns) => this.cacheOf<V1Service>(SERVICE).list(ns),
       service: (name, ns) => this.cacheOf<V1Service>(SERVICE).get(name, ns),

@@ -3,8 +3,8 @@
  * its own (deadline, replaced SampleSet), its job is cancelled on the SampleSet's runtime pods. A
  * pod that could not be told makes the caller retry (RunCancellation bounds the retries).
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import type { SampleJob } from '../../api/samplejob.js';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { engineNameOf } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { EventType } from '../../kube/event-recorder.js';
@@ -19,7 +19,7 @@ export interface RunTeardownDeps {
   lookups: Pick<ValidationLookups, 'engines' | 'sampleSet'>;
   tokens: Pick<RuntimeTokenCache, 'tokenOf'>;
   cancellation: Pick<RunCancellation, 'cancelRun'>;
-  pods(namespace: string | undefined): V1Pod[];
+  pods(namespace: string | undefined): CachedPod[];
   event(job: SampleJob, type: EventType, reason: string, message: string): Promise<void>;
 }
 

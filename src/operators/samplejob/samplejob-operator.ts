@@ -24,7 +24,8 @@
  * decisions applied, when to look again), run-state.ts (what to do per node), run-status.ts (the
  * status, its Events, failed/waiting/re-run statuses); this file does the I/O in between.
  */
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
 import type { SampleJob, SampleJobNodeStatus, SampleJobStatus } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
@@ -134,7 +135,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       lookups: this.lookups,
       tokens: this.tokens,
       cancellation: this.cancellation,
-      pods: (ns) => this.cacheOf<V1Pod>(POD).list(ns),
+      pods: (ns) => this.cacheOf<CachedPod>(POD).list(ns),
       event: (o, type, reason, message) => this.event(o, type, reason, message),
     });
     this.scheduled = new ScheduledParents({
@@ -235,7 +236,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     const jobId = fresh ? jobIdOf(job, hash) : status.jobName!;
     const fanOut = engine.fanOut(job.spec.type);
     const stsName = engine.statefulSetName(sampleSet);
-    const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(job.metadata?.namespace), sampleSet.metadata.name!, stsName);
+    const pods = runtimePodsOf(this.cacheOf<CachedPod>(POD).list(job.metadata?.namespace), sampleSet.metadata.name!, stsName);
     const byName = new Map(pods.map((p) => [p.name, p]));
     const token = await this.tokens.tokenOf(sampleSet, engine);
 

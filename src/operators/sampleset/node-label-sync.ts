@@ -3,8 +3,8 @@
  * nodes that hold a partition. Another live SampleSet using the same label key (same name, other
  * namespace) keeps the nodes it wants: they are never removed or overwritten.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { NODE } from '../../api/constants.js';
+import type { CachedNode, CachedPod } from '../../kube/cached-objects.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { isNotFound } from '../../kube/api-error.js';
@@ -15,8 +15,8 @@ import { desiredNodeLabels, diffNodeLabels } from './node-labels.js';
 export interface NodeLabelDeps {
   api: Pick<KubeApi, 'patch'>;
   engines: EngineRegistry;
-  nodes(): V1Node[];
-  podsIn(namespace: string): V1Pod[];
+  nodes(): CachedNode[];
+  podsIn(namespace: string): CachedPod[];
   sampleSets(): SampleSet[];
   /** The label key a SampleSet's nodes carry. */
   labelKeyOf(ss: SampleSet): string;

@@ -19,7 +19,8 @@
  * step toward the spec and writes status only when it changed. Waiting is a requeue or an event;
  * nothing here sleeps.
  */
-import type { KubernetesObject, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { CachedNode, CachedPod } from '../../kube/cached-objects.js';
 import {
   NODE,
   POD,
@@ -165,13 +166,13 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       runtimeImage: this.opts.runtimeImage,
       conflictRetryMs: this.opts.conflictRetryMs,
       scaleDownBlockers: (ss, claim, sts, to) =>
-        scaleDownBlockersOf(ss, this.cacheOf<V1Pod>(POD).list(ss.metadata.namespace), claim, sts, to),
+        scaleDownBlockersOf(ss, this.cacheOf<CachedPod>(POD).list(ss.metadata.namespace), claim, sts, to),
     });
     this.nodeLabels = new NodeLabelSync({
       api: this.api,
       engines,
-      nodes: () => this.cacheOf<V1Node>(NODE).list(),
-      podsIn: (namespace) => this.cacheOf<V1Pod>(POD).list(namespace),
+      nodes: () => this.cacheOf<CachedNode>(NODE).list(),
+      podsIn: (namespace) => this.cacheOf<CachedPod>(POD).list(namespace),
       sampleSets: () => this.primary.list(),
       labelKeyOf: (ss) => this.mappings.nodeLabelKeyOf(ss),
     });
@@ -185,7 +186,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       removeFinalizer: (ss) => this.removeFinalizer(ss, SAMPLESET_FINALIZER),
       clock: this.clock,
     });
-    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<V1Node>(NODE).get(n), event, clock: this.clock });
+    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<CachedNode>(NODE).get(n), event, clock: this.clock });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
       this.stats.invalidate(k);
@@ -262,7 +263,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 4. the volume and the runtime pods
     const volumeBound = pvc.status?.phase === 'Bound';
-    const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(ns), ss.metadata.name!, stsName);
+    const pods = runtimePodsOf(this.cacheOf<CachedPod>(POD).list(ns), ss.metadata.name!, stsName);
     const loss = await this.nodeLoss.step(
       ss,
       pods.filter((p) => p.ordinal < partitions),

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import winston from 'winston';
-import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import dotI from '@dot-i/k8s-operator';
+import { CoreV1Api, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import { CONFIGMAP, POD, SAMPLESET, STATEFULSET } from '../../../src/api/constants.js';
 import { controller, owns, watches, type ObjectKey } from '../../../src/kube/decorators.js';
 import { EventRecorder } from '../../../src/kube/event-recorder.js';
@@ -112,5 +113,16 @@ describe('ReconcilingOperator', () => {
     const m = await ctx.metrics.reconcileTotal.get();
     expect(m.values.find((v) => v.labels.operator === 'test' && v.labels.outcome === 'success')?.value).to.equal(2);
     await op.stop(1000);
+  });
+
+  it('is a dot-i Operator whose own client (kubeConfig, k8sApi, eventQueue) is built only when used', () => {
+    const op = new TestOperator(context([])) as unknown as Record<string, unknown>;
+    expect(op).to.be.instanceOf(dotI.default);
+    expect(op.logger).to.be.an('object');
+    expect(Object.keys(op)).to.not.include.members(['kubeConfig', 'k8sApi', 'eventQueue']);
+    expect(op.kubeConfig).to.be.instanceOf(KubeConfig);
+    expect(op.k8sApi).to.be.instanceOf(CoreV1Api);
+    expect(op.eventQueue).to.have.property('push');
+    expect(Object.keys(op)).to.include.members(['kubeConfig', 'k8sApi', 'eventQueue']);
   });
 });
