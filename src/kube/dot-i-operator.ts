@@ -50,15 +50,18 @@ function deferForDotI(pkg: string): void {
   standIn.filename = file;
   standIn.loaded = true;
   // `__esModule` makes TypeScript's __importStar hand the stand-in over as it is (no property copy)
-  standIn.exports = new Proxy({}, {
-    get: (_t, key) => (key === '__esModule' ? true : load()[key]),
-    has: (_t, key) => key === '__esModule' || key in load(),
-    ownKeys: () => Reflect.ownKeys(load()),
-    getOwnPropertyDescriptor: (_t, key) => {
-      const d = Reflect.getOwnPropertyDescriptor(load(), key);
-      return d && { ...d, configurable: true };
+  standIn.exports = new Proxy(
+    {},
+    {
+      get: (_t, key) => (key === '__esModule' ? true : load()[key]),
+      has: (_t, key) => key === '__esModule' || key in load(),
+      ownKeys: () => Reflect.ownKeys(load()),
+      getOwnPropertyDescriptor: (_t, key) => {
+        const d = Reflect.getOwnPropertyDescriptor(load(), key);
+        return d && { ...d, configurable: true };
+      },
     },
-  });
+  );
   requireHere.cache[file] = standIn;
 }
 

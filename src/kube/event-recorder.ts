@@ -10,9 +10,13 @@ export type EventType = 'Normal' | 'Warning';
  * Records `events.k8s.io/v1` Events about our objects. The same (object, reason, message) is not
  * recorded again within `dedupeMs`, so a reconcile that re-finds the same problem does not spam.
  * Failures to record are logged, never thrown: an Event is advice, not state.
+ *
+ * What was recorded is remembered oldest first (a repeat moves to the end), so forgetting what is
+ * older than `dedupeMs` only looks at the entries it drops, and at most `maxRemembered` are kept.
  */
 export class EventRecorder {
   private readonly recent = new Map<string, number>();
+  private readonly maxRemembered = 10_000;
 
   constructor(
     private readonly api: KubeApi,
@@ -28,9 +32,11 @@ export class EventRecorder {
     const dedupeKey = `${md.uid}|${type}|${reason}|${message}`;
     const last = this.recent.get(dedupeKey);
     if (last && now - last < this.dedupeMs) return;
+    this.recent.delete(dedupeKey);
     this.recent.set(dedupeKey, now);
-    if (this.recent.size > 5000) {
-      for (const [k, t] of this.recent) if (now - t > this.dedupeMs) this.recent.delete(k);
+    for (const [k, t] of this.recent) {
+      if (now - t <= this.dedupeMs && this.recent.size <= this.maxRemembered) break;
+      this.recent.delete(k);
     }
     const namespace = md.namespace || 'default';
     const event = {

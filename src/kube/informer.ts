@@ -1,6 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ResourceType } from '../api/constants.js';
 import { ApiError, isGone } from './api-error.js';
+import { IndexedStore, type IndexKeys } from './indexed-store.js';
 import { KubeApi, type WatchEvent } from './kube-api.js';
 
 export type InformerEventType = 'add' | 'update' | 'delete';
@@ -37,7 +38,7 @@ export function objectKey(o: KubernetesObject): string {
  * kind watched whole and by a label selector costs one watch and one copy of each object.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
-  private readonly store = new Map<string, T>();
+  private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -78,14 +79,24 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return this.store.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
   }
 
+  /** The cached objects (of one namespace when given; through its index, not a scan), filtered. */
   list(namespace?: string, filter?: (o: T) => boolean): T[] {
-    const out: T[] = [];
-    for (const o of this.store.values()) {
-      if (namespace && this.type.namespaced && o.metadata?.namespace !== namespace) continue;
-      if (filter && !filter(o)) continue;
-      out.push(o);
-    }
-    return out;
+    const all = namespace && this.type.namespaced ? this.store.inNamespace(namespace) : [...this.store.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  /**
+   * Adds a named index (`keysOf` gives the keys an object is filed under); adding a name that
+   * exists keeps the first. Operators sharing this informer may each add the ones they read.
+   */
+  addIndex(name: string, keysOf: IndexKeys<T>): void {
+    this.store.addIndex(name, keysOf);
+  }
+
+  /** The cached objects filed under `key` in index `name`. */
+  byIndex(name: string, key: string): T[] {
+    if (!this.store.hasIndex(name)) throw new Error(`${this.type.kind} informer has no index ${name}`);
+    return this.store.byIndex(name, key);
   }
 
   /**
@@ -179,7 +190,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (!old) this.emit('add', o);
       else if (old.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('update', o, old);
     }
-    for (const [k, o] of [...this.store]) {
+    for (const [k, o] of [...this.store.entries()]) {
       if (!seen.has(k)) {
         this.store.delete(k);
         this.emit('delete', o);

@@ -89,6 +89,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
       const inf = ctx.informers.get(w.type, w.labelSelector);
       this.informersOf.set(w.type, inf);
       inf.addHandler((_t, o, old) => {
+        if (old && w.changed && !w.changed(o, old)) return;
         for (const obj of old ? [o, old] : [o]) {
           if (w.owned) {
             const ref = controllerOf(obj);
@@ -101,6 +102,19 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
         }
       });
     }
+  }
+
+  /**
+   * The shared cache of `type` as operator class `cls` declares it (@controller, @owns, @watches).
+   * A subclass adds its indexes to it before `super()`: the base constructor attaches the handlers,
+   * and a handler may map the objects already cached through an index at once.
+   */
+  static declaredCache<O extends KubernetesObject>(ctx: Pick<OperatorContext, 'informers'>, cls: object, type: ResourceType): Informer<O> {
+    const spec = controllerSpecOf(cls);
+    if (type === spec.resource) return ctx.informers.get<O>(type, spec.labelSelector);
+    const w = watchSpecsOf(cls).find((x) => x.type === type);
+    if (!w) throw new Error(`${spec.name} does not watch ${type.kind}; declare it with @owns or @watches`);
+    return ctx.informers.get<O>(w.type, w.labelSelector);
   }
 
   /**

@@ -15,6 +15,8 @@ describe('footprint', () => {
       globalThis.gc();
       process.stdout.write(String(process.memoryUsage().heapUsed));`;
     const heap = Number(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' }));
-    expect(heap / 2 ** 20).to.be.greaterThan(1).and.lessThan(20);
+    expect(heap / 2 ** 20)
+      .to.be.greaterThan(1)
+      .and.lessThan(20);
   });
 });

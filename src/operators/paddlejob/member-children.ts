@@ -47,9 +47,10 @@ function firstError(results: PromiseSettledResult<unknown>[]): unknown {
 
 export interface MemberChildrenDeps {
   api: Pick<KubeApi, 'create' | 'delete'>;
-  pods(namespace: string | undefined): CachedPod[];
+  /** The pods and Services whose controller has this uid. */
+  podsControlledBy(uid: string): CachedPod[];
   pod(name: string, namespace: string | undefined): CachedPod | undefined;
-  services(namespace: string | undefined): V1Service[];
+  servicesControlledBy(uid: string): V1Service[];
   service(name: string, namespace: string | undefined): V1Service | undefined;
   creations: Expectations;
   deletions: Expectations;
@@ -62,7 +63,11 @@ export class MemberChildren {
 
   /** The job's own pods in the cache. */
   podsOf(job: PaddleJob): CachedPod[] {
-    return this.deps.pods(job.metadata.namespace).filter((p) => isControlledBy(p, job));
+    return this.deps.podsControlledBy(job.metadata.uid!).filter((p) => isControlledBy(p, job));
+  }
+
+  private servicesOf(job: PaddleJob): V1Service[] {
+    return this.deps.servicesControlledBy(job.metadata.uid!).filter((s) => isControlledBy(s, job));
   }
 
   private isSurplus(job: PaddleJob, o: KubernetesObject): boolean {
@@ -73,14 +78,14 @@ export class MemberChildren {
   /** Deletes the pods (and their Services) beyond the replicas of their role. */
   async scaleDown(job: PaddleJob, jobKey: string): Promise<void> {
     const pods = this.podsOf(job).filter((p) => !p.metadata?.deletionTimestamp && this.isSurplus(job, p));
-    const services = this.deps.services(job.metadata.namespace).filter((s) => isControlledBy(s, job) && this.isSurplus(job, s));
+    const services = this.servicesOf(job).filter((s) => this.isSurplus(job, s));
     await this.deleteChildren(job, jobKey, pods, services, 'scaled down');
   }
 
   /** Deletes every pod and Service of an ended job (`why`: the outcome and policy, for the Event). */
   async deleteAll(job: PaddleJob, jobKey: string, why: string): Promise<void> {
     const pods = this.podsOf(job).filter((p) => !p.metadata?.deletionTimestamp);
-    const services = this.deps.services(job.metadata.namespace).filter((s) => isControlledBy(s, job));
+    const services = this.servicesOf(job);
     await this.deleteChildren(job, jobKey, pods, services, why);
   }
 

@@ -16,8 +16,10 @@ export interface NodeLabelDeps {
   api: Pick<KubeApi, 'patch'>;
   engines: EngineRegistry;
   nodes(): CachedNode[];
-  podsIn(namespace: string): CachedPod[];
-  sampleSets(): SampleSet[];
+  /** The pods carrying SampleSet `namespace/name`'s label. */
+  labelledPods(namespace: string, name: string): CachedPod[];
+  /** The SampleSets whose nodes carry label key `key` (`labelKeyOf`). */
+  sampleSetsWithLabelKey(key: string): SampleSet[];
   /** The label key a SampleSet's nodes carry. */
   labelKeyOf(ss: SampleSet): string;
 }
@@ -45,7 +47,7 @@ export class NodeLabelSync {
   /** node → pod wanted by other live SampleSets that use the same label key. */
   private othersWanting(ss: SampleSet, key: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const other of this.deps.sampleSets()) {
+    for (const other of this.deps.sampleSetsWithLabelKey(key)) {
       if (other.metadata.uid === ss.metadata.uid || other.metadata.deletionTimestamp) continue;
       if (this.deps.labelKeyOf(other) !== key) continue;
       let stsName: string;
@@ -54,7 +56,7 @@ export class NodeLabelSync {
       } catch {
         continue;
       }
-      const pods = runtimePodsOf(this.deps.podsIn(other.metadata.namespace!), other.metadata.name!, stsName);
+      const pods = runtimePodsOf(this.deps.labelledPods(other.metadata.namespace!, other.metadata.name!), other.metadata.name!, stsName);
       for (const [node, pod] of desiredNodeLabels(pods, Math.max(1, other.spec.partitions ?? 1))) if (!out.has(node)) out.set(node, pod);
     }
     return out;

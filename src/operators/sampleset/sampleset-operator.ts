@@ -43,7 +43,7 @@ import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileRes
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
 import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
-import { runtimePodsOf } from '../shared/runtime-pods.js';
+import { labelledPodsOf, runtimePodsOf, SAMPLESET_PODS_INDEX, sampleSetPodKeys } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
 import { SampleSetDeletion } from './deletion.js';
@@ -57,7 +57,7 @@ import { checkSpec } from './spec-check.js';
 import { CONDITION, StatusDraft } from './status-draft.js';
 import { scaleDownBlockersOf } from './scale-down-guard.js';
 import { StatsCollector } from './stats-collector.js';
-import { SampleSetWatchMappings } from './watch-mappings.js';
+import { indexSampleSets, SampleSetWatchMappings } from './watch-mappings.js';
 import { syncSubmitBackoff } from './sync.js';
 
 export { BIND_NUDGE_ANNOTATION, PV_OWNER_ANNOTATION, TOKEN_HASH_ANNOTATION, tokenHash } from './runtime-objects.js';
@@ -121,6 +121,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     options: SampleSetOperatorOptions,
     notifier: CacheStatsNotifier,
   ) {
+    indexSampleSets(ReconcilingOperator.declaredCache(ctx, new.target, SAMPLESET), engines);
+    ReconcilingOperator.declaredCache<CachedPod>(ctx, new.target, POD).addIndex(SAMPLESET_PODS_INDEX, sampleSetPodKeys);
     super(ctx);
     this.opts = {
       runtimeImage: options.runtimeImage,
@@ -172,8 +174,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       api: this.api,
       engines,
       nodes: () => this.cacheOf<CachedNode>(NODE).list(),
-      podsIn: (namespace) => this.cacheOf<CachedPod>(POD).list(namespace),
-      sampleSets: () => this.primary.list(),
+      labelledPods: (namespace, name) => labelledPodsOf(this.cacheOf<CachedPod>(POD), namespace, name),
+      sampleSetsWithLabelKey: (key) => this.mappings.withNodeLabelKey(key),
       labelKeyOf: (ss) => this.mappings.nodeLabelKeyOf(ss),
     });
     this.deletion = new SampleSetDeletion({
@@ -263,7 +265,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 4. the volume and the runtime pods
     const volumeBound = pvc.status?.phase === 'Bound';
-    const pods = runtimePodsOf(this.cacheOf<CachedPod>(POD).list(ns), ss.metadata.name!, stsName);
+    const pods = runtimePodsOf(labelledPodsOf(this.cacheOf<CachedPod>(POD), ns, ss.metadata.name!), ss.metadata.name!, stsName);
     const loss = await this.nodeLoss.step(
       ss,
       pods.filter((p) => p.ordinal < partitions),

@@ -4,6 +4,7 @@
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { CachedPod } from '../../kube/cached-objects.js';
+import type { Informer } from '../../kube/informer.js';
 import { RUNTIME_PORT, SAMPLESET_LABEL } from '../../api/constants.js';
 import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
 
@@ -63,6 +64,20 @@ export function runtimePodsOf(pods: readonly CachedPod[], sampleSetName: string,
     });
   }
   return out.sort((a, b) => a.ordinal - b.ordinal);
+}
+
+/** Name of the pod informer index by `<namespace>/<SampleSet label value>` (`sampleSetPodKeys`). */
+export const SAMPLESET_PODS_INDEX = 'paddle:sampleset-pods';
+
+/** Index keys of a pod: `<namespace>/<SampleSet>` when it carries the SampleSet label. */
+export function sampleSetPodKeys(pod: CachedPod): string[] {
+  const name = pod.metadata?.labels?.[SAMPLESET_LABEL];
+  return name && pod.metadata?.namespace ? [`${pod.metadata.namespace}/${name}`] : [];
+}
+
+/** The pods of a cache carrying SampleSet `namespace/name`'s label (through the index, no scan). */
+export function labelledPodsOf(pods: Pick<Informer<CachedPod>, 'byIndex'>, namespace: string | undefined, name: string): CachedPod[] {
+  return pods.byIndex(SAMPLESET_PODS_INDEX, `${namespace}/${name}`);
 }
 
 /** `http://<podIP>:7716` (IPv6 addresses bracketed); undefined without an IP. */

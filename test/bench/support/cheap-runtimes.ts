@@ -32,8 +32,16 @@ export interface CheapRuntimes {
   stop(): Promise<void>;
 }
 
-/** Serves every Ready runtime pod (SampleSet label, pod IP) of `namespace` until stopped. */
-export async function startCheapRuntimes(api: KubeApi, namespace: string): Promise<CheapRuntimes> {
+/**
+ * Serves every Ready runtime pod (SampleSet label, pod IP) of `namespace` until stopped. `queue`
+ * widens the runtime's pending-job limit and finished-job history (100 and 200 by default) for
+ * runs that send one pod more jobs at once than that.
+ */
+export async function startCheapRuntimes(
+  api: KubeApi,
+  namespace: string,
+  queue = { maxPendingJobs: 100, historyLimit: 200 },
+): Promise<CheapRuntimes> {
   const servers = new Map<string, { ip: string; server?: RuntimeServer; starting?: Promise<void> }>();
   const pods = new Informer<V1Pod>(api, POD, { namespace, labelSelector: SAMPLESET_LABEL });
   const tokenOf = async (pod: V1Pod): Promise<string | undefined> => {
@@ -53,7 +61,7 @@ export async function startCheapRuntimes(api: KubeApi, namespace: string): Promi
       await had?.server?.close();
       const token = await tokenOf(pod);
       if (!token || servers.get(key) !== entry) return;
-      const server = new RuntimeServer({ runtime: instantRuntime, token, host: ip, port: 7716, statsCacheMs: 0 });
+      const server = new RuntimeServer({ runtime: instantRuntime, token, host: ip, port: 7716, statsCacheMs: 0, ...queue });
       await server.listen();
       entry.server = server;
     })().catch((e: unknown) => void process.stderr.write(`cheap runtime ${key}: ${(e as Error).message}\n`));
