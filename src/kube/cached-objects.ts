@@ -3,11 +3,12 @@
  *
  * - Every kind: without `metadata.managedFields` and the `kubectl.kubernetes.io/last-applied-
  *   configuration` annotation. Nothing reads them, and they are often the larger part of an object.
- * - Pods and Nodes: only the fields the operators read, as the types `CachedPod` and `CachedNode`
- *   say. The SampleSet operator watches every pod and node of the cluster (it must see which pods
- *   mount a SampleSet's claim, and which nodes are lost); whole, their container specs, volume
- *   sources and node image lists would be most of the process's memory. Readers take these types,
- *   so reading a field the cache does not keep is a compile error.
+ * - Pods, Nodes and StatefulSets: only the fields the operators read, as the types `CachedPod`,
+ *   `CachedNode` and `CachedStatefulSet` say. The SampleSet operator watches every pod and node of
+ *   the cluster (it must see which pods mount a SampleSet's claim, and which nodes are lost);
+ *   whole, their container specs, volume sources and node image lists would be most of the
+ *   process's memory; a runtime StatefulSet's pod template is the largest object of a SampleSet.
+ *   Readers take these types, so reading a field the cache does not keep is a compile error.
  */
 import type {
   KubernetesObject,
@@ -18,9 +19,11 @@ import type {
   V1PersistentVolumeClaimVolumeSource,
   V1Pod,
   V1PodCondition,
+  V1StatefulSet,
+  V1StatefulSetStatus,
   V1Taint,
 } from '@kubernetes/client-node';
-import { NODE, POD, type ResourceType } from '../api/constants.js';
+import { NODE, POD, STATEFULSET, type ResourceType } from '../api/constants.js';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -47,6 +50,13 @@ export interface CachedNode extends KubernetesObject {
   metadata?: V1ObjectMeta;
   spec?: { taints?: V1Taint[]; unschedulable?: boolean };
   status?: { conditions?: V1NodeCondition[] };
+}
+
+/** A StatefulSet as the caches keep it: its pod template's metadata, not the pod spec. */
+export interface CachedStatefulSet extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+  spec?: { replicas?: number; template?: { metadata?: V1ObjectMeta } };
+  status?: V1StatefulSetStatus;
 }
 
 /** Drops the server's bookkeeping that no reader needs (in place). */
@@ -105,9 +115,21 @@ export function cachedNode(n: V1Node): CachedNode {
   });
 }
 
+export function cachedStatefulSet(s: V1StatefulSet): CachedStatefulSet {
+  return defined({
+    apiVersion: s.apiVersion,
+    kind: s.kind,
+    metadata: s.metadata,
+    spec: s.spec && defined({ replicas: s.spec.replicas, template: s.spec.template && defined({ metadata: s.spec.template.metadata }) }),
+    status: s.status,
+  });
+}
+
 /** What the cache of `type` keeps of an arriving object. */
 export function cacheTransform(type: ResourceType): (o: KubernetesObject) => KubernetesObject {
   if (type.kind === POD.kind && type.group === POD.group) return (o) => cachedPod(withoutServerFields(o as V1Pod));
   if (type.kind === NODE.kind && type.group === NODE.group) return (o) => cachedNode(withoutServerFields(o as V1Node));
+  if (type.kind === STATEFULSET.kind && type.group === STATEFULSET.group)
+    return (o) => cachedStatefulSet(withoutServerFields(o as V1StatefulSet));
   return withoutServerFields;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { EVENT } from '../api/constants.js';
 import type { KubeApi } from './kube-api.js';
@@ -29,7 +29,8 @@ export class EventRecorder {
   async record(obj: KubernetesObject, type: EventType, reason: string, message: string, action = reason): Promise<void> {
     const md = obj.metadata ?? {};
     const now = Date.now();
-    const dedupeKey = `${md.uid}|${type}|${reason}|${message}`;
+    // a digest, not the message itself: thousands of remembered keys stay small
+    const dedupeKey = createHash('sha1').update(`${md.uid}|${type}|${reason}|${message}`).digest('base64');
     const last = this.recent.get(dedupeKey);
     if (last && now - last < this.dedupeMs) return;
     this.recent.delete(dedupeKey);

@@ -16,6 +16,7 @@ import type {
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { CachedStatefulSet } from '../../kube/cached-objects.js';
 import {
   CREATED_BY_LABEL,
   CREATED_BY_VALUE,
@@ -90,7 +91,7 @@ export interface RuntimeObjects {
   pvCreated?: false;
   pv: V1PersistentVolume;
   pvc: V1PersistentVolumeClaim;
-  statefulSet: V1StatefulSet;
+  statefulSet: CachedStatefulSet;
   /** The token the runtime pods use (the stored one). */
   runtimeToken: string;
   /** The StatefulSet asks for exactly `partitions` replicas (after this pass's rescale), or keeps more on purpose. */
@@ -127,7 +128,7 @@ export class RuntimeObjectsPhase {
     const runtimeToken = readRuntimeToken(tokenSecret) ?? token;
     if (runtimeToken !== token) built = engine.buildObjects({ sampleSet: ss, volumeSecret, runtimeToken, runtimeImage });
     await this.ensureOwned<V1Service>(ss, SERVICE, stamp(ss, built.service, true));
-    const sts = await this.ensureOwned<V1StatefulSet>(ss, STATEFULSET, stampStatefulSet(ss, built.statefulSet, runtimeToken));
+    const sts = await this.ensureOwned<CachedStatefulSet>(ss, STATEFULSET, stampStatefulSet(ss, built.statefulSet, runtimeToken));
 
     await this.releaseOldClaim(pv.object, pvc);
     const requeueAfterMs = await this.nudgeBinder(pv.object, pvc, ns);
@@ -179,7 +180,7 @@ export class RuntimeObjectsPhase {
    */
   private async rollOut(
     ss: SampleSet,
-    sts: V1StatefulSet,
+    sts: CachedStatefulSet,
     runtimeToken: string,
     claimName: string,
   ): Promise<{ replicasMatch: boolean; held?: string }> {

@@ -12,8 +12,13 @@ import { repoRoot, sleep, waitFor } from '../../harness/util.js';
 
 export const OPERATOR_ENTRY = path.join(repoRoot(), 'dist', 'src', 'bin', 'paddle-operator.js');
 
-/** The Node flags the entry point's `#!/usr/bin/env -S node …` line gives it (what the image runs). */
+/**
+ * The Node flags the entry point's `#!/usr/bin/env -S node …` line gives it (what the image runs),
+ * or, to compare others, those in $PADDLE_BENCH_NODE_FLAGS ("none" for none).
+ */
 export function entryNodeFlags(entry = OPERATOR_ENTRY): string[] {
+  const override = process.env.PADDLE_BENCH_NODE_FLAGS;
+  if (override !== undefined) return override === 'none' ? [] : override.split(/\s+/).filter(Boolean);
   const first = fs.readFileSync(entry, 'utf8').split('\n', 1)[0];
   const m = /^#!\S*env\s+(?:-S\s+)?node\s*(.*)$/.exec(first);
   return m ? m[1].split(/\s+/).filter(Boolean) : [];

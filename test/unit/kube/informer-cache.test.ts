@@ -1,7 +1,13 @@
 import { expect } from 'chai';
-import { KubeConfig, type KubernetesObject, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { KubeConfig, type KubernetesObject, type V1Node, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { CONFIGMAP, NODE, POD } from '../../../src/api/constants.js';
-import { LAST_APPLIED_ANNOTATION, cachedNode, cachedPod, withoutServerFields } from '../../../src/kube/cached-objects.js';
+import {
+  LAST_APPLIED_ANNOTATION,
+  cachedNode,
+  cachedPod,
+  cachedStatefulSet,
+  withoutServerFields,
+} from '../../../src/kube/cached-objects.js';
 import type { Informer, InformerEventType } from '../../../src/kube/informer.js';
 import { InformerFactory } from '../../../src/kube/informer-factory.js';
 import { KubeApi } from '../../../src/kube/kube-api.js';
@@ -106,6 +112,24 @@ describe('what the caches keep', () => {
       metadata: n.metadata,
       spec: { taints: [{ key: 'k', effect: 'NoSchedule' }] },
       status: { conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+  });
+
+  it('keeps of a StatefulSet its metadata, replicas, pod template metadata and status (no pod spec)', () => {
+    const sts: V1StatefulSet = {
+      metadata: { name: 's' },
+      spec: {
+        replicas: 2,
+        serviceName: 'svc',
+        selector: { matchLabels: { a: 'b' } },
+        template: { metadata: { annotations: { h: '1' } }, spec: { containers: [{ name: 'c', image: 'i' }] } },
+      },
+      status: { replicas: 2, readyReplicas: 1 },
+    };
+    expect(cachedStatefulSet(sts)).to.deep.equal({
+      metadata: { name: 's' },
+      spec: { replicas: 2, template: { metadata: { annotations: { h: '1' } } } },
+      status: { replicas: 2, readyReplicas: 1 },
     });
   });
 
