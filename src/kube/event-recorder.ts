@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { EVENT } from '../api/constants.js';
 import type { KubeApi } from './kube-api.js';
@@ -41,7 +41,7 @@ export class EventRecorder {
     }
     const namespace = md.namespace || 'default';
     const event = {
-      metadata: { name: `${md.name}.${randomBytes(8).toString('hex')}`, namespace },
+      metadata: { name: `${md.name}.${randomUUID().replace(/-/g, '').slice(0, 16)}`, namespace },
       eventTime: new Date(now).toISOString().replace('Z', '000Z'),
       reportingController: `paddlepaddle.org/${this.controllerName}`,
       reportingInstance: this.instance.slice(0, 128),

@@ -245,10 +245,10 @@ export class KubeApi {
       res.on('data', (chunk: string) => {
         if (failed) return;
         buf += chunk;
+        let start = 0;
         let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
+        for (; !failed && (nl = buf.indexOf('\n', start)) >= 0; start = nl + 1) {
+          const line = buf.slice(start, nl).trim();
           if (!line) continue;
           let ev: WatchEvent<T>;
           try {
@@ -265,6 +265,7 @@ export class KubeApi {
           }
           onEvent(ev);
         }
+        buf = buf.slice(start);
       });
       res.on('end', () => resolve());
       res.on('error', (e) => (failed ? undefined : reject(transportError(e, 'WATCH', path))));

@@ -7,8 +7,8 @@
  * and model, about 40 MiB of resident memory), of which the operator uses nothing. So the
  * kubeconfig is read here with client-node's own schema (config_types.js, which loads nothing
  * else) and the common credentials are applied here, as client-node applies them: CA, client
- * certificate and key (files re-read like client-node does), bearer token, token file (re-read
- * every 60 s, like client-go: projected ServiceAccount tokens rotate), basic auth, impersonation,
+ * certificate and key, bearer token, token file (files re-read every 60 s, like client-go's token
+ * files: projected ServiceAccount tokens rotate), basic auth, impersonation,
  * insecure-skip-tls-verify, tls-server-name. A kubeconfig needing more — an `exec` credential
  * plugin, an `auth-provider` (OIDC, cloud), a `proxy-url` — is handed to client-node's
  * `KubeConfig`, loaded then and only then.
@@ -31,7 +31,8 @@ export interface KubeCredentials {
 }
 
 const SERVICEACCOUNT = '/var/run/secrets/kubernetes.io/serviceaccount';
-const TOKEN_FILE_REFRESH_MS = 60_000;
+/** Certificate, key and token files are re-read this often (projected ServiceAccount tokens rotate; client-go re-reads them every minute). */
+const FILE_REFRESH_MS = 60_000;
 
 interface Loaded {
   clusters: Cluster[];
@@ -42,12 +43,14 @@ interface Loaded {
 
 export class LightKubeConfig implements KubeCredentials {
   private full?: Promise<KubeConfig>;
-  private tokenFromFile?: { token: string; readAt: number };
+  private readonly files: FileCache;
 
   private constructor(
     private readonly config: Loaded,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.files = new FileCache(now);
+  }
 
   /** A kubeconfig file; relative certificate paths are taken from its directory. */
   static fromFile(file: string): LightKubeConfig {
@@ -153,6 +156,8 @@ export class LightKubeConfig implements KubeCredentials {
     if (!user) return;
     if (cluster?.skipTLSVerify) opts.rejectUnauthorized = false;
     if (cluster?.tlsServerName) opts.servername = cluster.tlsServerName;
+    const fileOrData = (file: string | undefined, data: string | undefined): Buffer | undefined =>
+      file ? this.files.read(file) : data ? Buffer.from(data, 'base64') : undefined;
     const ca = cluster && fileOrData(cluster.caFile, cluster.caData);
     if (ca) opts.ca = ca;
     const cert = fileOrData(user.certFile, user.certData);
@@ -163,21 +168,28 @@ export class LightKubeConfig implements KubeCredentials {
     if (user.impersonateUser) headers['Impersonate-User'] = user.impersonateUser;
     const tokenFile = (user.authProvider as { config?: { tokenFile?: string } } | undefined)?.config?.tokenFile;
     if (tokenFile) {
-      const now = this.now();
-      if (!this.tokenFromFile || now - this.tokenFromFile.readAt > TOKEN_FILE_REFRESH_MS) {
-        this.tokenFromFile = { token: fs.readFileSync(tokenFile, 'utf8'), readAt: now };
-      }
-      if (this.tokenFromFile.token) headers.Authorization = `Bearer ${this.tokenFromFile.token}`;
+      const token = this.files.read(tokenFile).toString('utf8');
+      if (token) headers.Authorization = `Bearer ${token}`;
     }
     if (user.token) headers.Authorization = `Bearer ${user.token}`;
     if (user.username) opts.auth = `${user.username}:${user.password}`;
   }
 }
 
-function fileOrData(file: string | undefined, data: string | undefined): Buffer | undefined {
-  if (file) return fs.readFileSync(file);
-  if (data) return Buffer.from(data, 'base64');
-  return undefined;
+/** A certificate, key or token file's contents, re-read once its last read is a minute old. */
+class FileCache {
+  private readonly files = new Map<string, { data: Buffer; readAt: number }>();
+
+  constructor(private readonly now: () => number) {}
+
+  read(file: string): Buffer {
+    const now = this.now();
+    const hit = this.files.get(file);
+    if (hit && now - hit.readAt <= FILE_REFRESH_MS) return hit.data;
+    const data = fs.readFileSync(file);
+    this.files.set(file, { data, readAt: now });
+    return data;
+  }
 }
 
 /** Loads credentials the way kubectl does: an explicit file, else $KUBECONFIG/~/.kube/config/in-cluster. */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type ResourceType } from '../api/constants.js';
 import type { Logger } from '../observability/logger.js';
@@ -166,7 +166,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   private async handle(key: string): Promise<WorkResult | void> {
     const k = parseKey(key);
     const obj = this.primary.get(k.name, k.namespace);
-    const log = this.baseLog.child({ namespace: k.namespace, name: k.name, reconcileID: randomBytes(4).toString('hex') });
+    const log = this.baseLog.child({ namespace: k.namespace, name: k.name, reconcileID: randomUUID().slice(0, 8) });
     try {
       return await this.reconcileScope.run(log, () => this.reconcile(k, obj));
     } catch (e) {

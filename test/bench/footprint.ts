@@ -17,7 +17,7 @@ import { toolchainBinDir } from '../harness/toolchain.js';
 import { sleep } from '../harness/util.js';
 import { startCheapRuntimes } from './support/cheap-runtimes.js';
 import { PhaseClock, SAMPLEJOB, SAMPLESET, createAll, createVolumeSecret, rmrJob, sampleSet } from './support/fleet.js';
-import { mib, procMemory, startOperatorProcess } from './support/operator-process.js';
+import { metricBreakdown, mib, procMemory, startOperatorProcess } from './support/operator-process.js';
 
 const NS = 'bench-footprint';
 const N = Math.max(1, Number(process.argv[2] ?? 1000));
@@ -104,6 +104,8 @@ async function main(): Promise<void> {
     say(`  peak while they ran:                    ${mib(peak)}  (${(peak / bare).toFixed(2)}× bare node)`);
     say(`  watching ${N} + ${N}, settled:           ${mib(after)}`);
     say(`  API requests: ${requests} (${(requests / N).toFixed(1)} per SampleSet + SampleJob pair); CPU ${op.cpuSeconds().toFixed(1)} s`);
+    const kinds = metricBreakdown(await op.metrics(), 'paddle_operator_kube_requests_total');
+    say(`  requests per pair by kind: ${kinds.map(([k, n]) => `${k} ${(n / N).toFixed(1)}`).join(', ')}`);
   } finally {
     for (const c of clocks) await c.stop();
     await op?.stop();
