@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KubeConfig, type KubernetesObject, type V1Node, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
+import { type KubernetesObject, type V1Node, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
 import { CONFIGMAP, NODE, POD } from '../../../src/api/constants.js';
 import {
   LAST_APPLIED_ANNOTATION,
@@ -14,16 +14,10 @@ import { KubeApi } from '../../../src/kube/kube-api.js';
 import { labelMatcher } from '../../../src/kube/label-selector.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { Metrics } from '../../../src/observability/metrics.js';
+import { offlineKubeConfig } from '../support/offline-kube-config.js';
 
 function factory(namespace = ''): InformerFactory {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return new InformerFactory(new KubeApi(kc), createLogger({ silent: true }), new Metrics(), namespace);
+  return new InformerFactory(new KubeApi(offlineKubeConfig()), createLogger({ silent: true }), new Metrics(), namespace);
 }
 
 /** Feeds a watch event into an informer that is never started, as its watch stream would. */

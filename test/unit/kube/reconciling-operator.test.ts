@@ -11,17 +11,11 @@ import { KubeApi } from '../../../src/kube/kube-api.js';
 import { ReconcilingOperator, type ReconcileResult } from '../../../src/kube/reconciling-operator.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { Metrics } from '../../../src/observability/metrics.js';
+import { offlineKubeConfig } from '../support/offline-kube-config.js';
 
 /** A ReconcilingOperator wired to nothing real: informers are fed by hand, never started. */
 function context(lines: string[]) {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  const api = new KubeApi(kc);
+  const api = new KubeApi(offlineKubeConfig());
   const logger = createLogger({ level: 'debug', format: 'json' });
   logger.clear();
   logger.add(new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) }));
