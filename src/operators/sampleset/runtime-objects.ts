@@ -57,7 +57,9 @@ export function tokenHash(token: string): string {
 
 /** On our PVC: when we last nudged the PV binder (see `nudgeBinder`). */
 export const BIND_NUDGE_ANNOTATION = `${LABEL_DOMAIN}/bind-nudged-at`;
+/** The first nudge comes this long after the claim was made; each next one waits twice as long as the last, up to the longest. */
 const BIND_NUDGE_MS = 2_000;
+const BIND_NUDGE_MAX_MS = 30_000;
 /** Look again this soon after creating the PV (its watch event normally comes first). */
 const PV_CREATED_REQUEUE_MS = 2_000;
 
@@ -156,22 +158,23 @@ export class RuntimeObjectsPhase {
   /**
    * kube-controller-manager's binder can lose a race with itself (claim and volume workers both
    * update the PV; the loser logs "Could not sync claim" and waits for its 15 s resync), leaving the
-   * PV bound to our claim and the claim Pending. Touching the claim makes it sync again. Returns
-   * when to look again while that may be the case.
+   * PV bound to our claim and the claim Pending. Touching the claim makes it sync again. A binder
+   * that is merely busy (hundreds of claims at once) also shows that state for a while, so the
+   * nudges back off: 2 s after the claim was made, then 4, 8, … up to 30 s apart. Returns when to
+   * look again while that may be the case.
    */
   private async nudgeBinder(pv: V1PersistentVolume, pvc: V1PersistentVolumeClaim, ns: string): Promise<number | undefined> {
     if (pvc.status?.phase !== 'Pending' || !pv.spec?.claimRef?.uid || pv.spec.claimRef.uid !== pvc.metadata?.uid) return undefined;
     const now = this.deps.clock.now();
-    const last =
-      Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') ||
-      Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) ||
-      0;
-    if (now - last >= BIND_NUDGE_MS) {
-      await this.deps.api.patch(PVC, pvc.metadata.name!, ns, {
-        metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } },
-      });
-    }
-    return BIND_NUDGE_MS;
+    const created = Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) || 0;
+    const nudged = Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') || 0;
+    const wait = (since: number): number => Math.min(BIND_NUDGE_MAX_MS, Math.max(BIND_NUDGE_MS, since - created));
+    const due = nudged ? nudged + wait(nudged) : created + BIND_NUDGE_MS;
+    if (now < due) return due - now;
+    await this.deps.api.patch(PVC, pvc.metadata.name!, ns, {
+      metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } },
+    });
+    return wait(now);
   }
 
   /**
