@@ -114,7 +114,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         this.emit(had ? 'update' : 'add', o, had);
       } else if (had) {
         this.store.delete(k);
-        this.emit('delete', had);
+        // deleted: its last state; no longer matching: the last state that matched (as a watch with the selector would say)
+        this.emit('delete', type === 'delete' ? o : had);
       }
     });
     void source.waitForSync().then(() => this.markSynced());

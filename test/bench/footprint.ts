@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     say(`  watching ${N} + ${N}, settled:           ${mib(after)}`);
     say(`  API requests: ${requests} (${(requests / N).toFixed(1)} per SampleSet + SampleJob pair); CPU ${op.cpuSeconds().toFixed(1)} s`);
     const kinds = metricBreakdown(await op.metrics(), 'paddle_operator_kube_requests_total');
-    say(`  requests per pair by kind: ${kinds.map(([k, n]) => `${k} ${(n / N).toFixed(1)}`).join(', ')}`);
+    say(`  requests per pair by kind: ${kinds.filter(([, n]) => n / N >= 0.05).map(([k, n]) => `${k} ${(n / N).toFixed(1)}`).join(', ')}`);
   } finally {
     for (const c of clocks) await c.stop();
     await op?.stop();

@@ -52,14 +52,14 @@ export function metricSum(text: string, name: string, where: Record<string, stri
   return sum;
 }
 
-/** Per `verb resource` sums of a counter with those labels (e.g. the API requests), largest first. */
+/** Per `verb resource` sums of a counter with those labels (e.g. the API requests; failures by code apart), largest first. */
 export function metricBreakdown(text: string, name: string): Array<[string, number]> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     const m = /^([a-z_:]+)\{([^}]*)\}\s+(\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
-    const key = `${labels.verb} ${labels.resource}`;
+    const key = `${labels.verb} ${labels.resource}${labels.code && !labels.code.startsWith('2') ? ` (${labels.code})` : ''}`;
     out.set(key, (out.get(key) ?? 0) + Number(m[3]));
   }
   return [...out].sort((a, b) => b[1] - a[1]);

@@ -119,4 +119,54 @@ describe('ReconcilingOperator', () => {
     expect(op.eventQueue).to.have.property('push');
     expect(Object.keys(op)).to.include.members(['kubeConfig', 'k8sApi', 'eventQueue']);
   });
+
+  it('after its own status write, waits for the cache to show it instead of a pass that would conflict', async () => {
+    const ctx = context([]);
+    const patched: string[] = [];
+    // the API answers the write with the next version; the cache hears of it only when fed
+    (ctx.api as unknown as { patch: (...a: unknown[]) => Promise<KubernetesObject> }).patch = (_t, name) => {
+      patched.push(String(name));
+      return Promise.resolve({ metadata: { name: String(name), namespace: 'ns', resourceVersion: '2' } });
+    };
+    @controller({ resource: SAMPLESET, name: 'writer' })
+    @watches(CONFIGMAP, (o) => [{ namespace: o.metadata?.namespace, name: o.metadata?.labels?.target ?? '' }])
+    class Writer extends ReconcilingOperator<KubernetesObject> {
+      readonly seen: string[] = [];
+      protected async reconcile(_key: ObjectKey, obj: KubernetesObject | undefined): Promise<ReconcileResult> {
+        this.seen.push(obj?.metadata?.resourceVersion ?? '-');
+        if (obj?.metadata?.resourceVersion === '1') await this.patchStatus(obj, { phase: 'Ready' });
+      }
+      async drain(): Promise<void> {
+        await this.queue.idle();
+      }
+    }
+    const op = new Writer(ctx);
+    (op as unknown as { queue: { start(): void } }).queue.start();
+    const ss = {
+      apiVersion: 'batch.paddlepaddle.org/v1alpha1',
+      kind: 'SampleSet',
+      metadata: { name: 'a', namespace: 'ns', resourceVersion: '1' },
+    };
+    feed(ctx.informers, SAMPLESET, ss);
+    await op.drain();
+    expect(op.seen).to.deep.equal(['1']);
+    expect(patched).to.deep.equal(['a']);
+    // an event of another kind before the write's own: no pass on the version the write replaced
+    feed(ctx.informers, CONFIGMAP, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'cm', namespace: 'ns', resourceVersion: '5', labels: { target: 'a' } },
+    });
+    await op.drain();
+    expect(op.seen).to.deep.equal(['1']);
+    // the write's watch event: the pass runs on it
+    (ctx.informers.get(SAMPLESET) as unknown as { apply(e: unknown): void }).apply({
+      type: 'MODIFIED',
+      object: { ...ss, metadata: { ...ss.metadata, resourceVersion: '2' } },
+    });
+    await op.drain();
+    expect(op.seen).to.deep.equal(['1', '2']);
+    expect(patched).to.deep.equal(['a']);
+    await op.stop(1000);
+  });
 });
