@@ -81,6 +81,7 @@ RUN ln -s /app/dist/src/bin/paddle-operator.js /usr/local/bin/paddle-operator \
  && juicefs version
 # Non-root by default (the operator); the runtime StatefulSet sets runAsUser 0 for the cache dirs.
 USER 65532:65532
-# Reset the node image's docker-entrypoint.sh: the container command is the program itself.
+# Reset the node image's docker-entrypoint.sh: the container command is the program itself (whose
+# `#!` line gives Node the flags that keep the controller's memory low: src/bin/paddle-operator.ts).
 ENTRYPOINT []
 CMD ["paddle-operator"]

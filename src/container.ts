@@ -4,11 +4,11 @@
  */
 import 'reflect-metadata';
 import { Container, type ServiceIdentifier } from 'inversify';
-import { KubeConfig } from '@kubernetes/client-node';
 import { parseListenAddress, type OperatorConfig } from './config/operator-config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { KubeApi } from './kube/kube-api.js';
+import { loadKubeConfig, type KubeCredentials } from './kube/kube-config.js';
 import { systemClock, type Clock } from './kube/clock.js';
 import { InformerFactory } from './kube/informer-factory.js';
 import { EventRecorder } from './kube/event-recorder.js';
@@ -30,7 +30,7 @@ export const TYPES = {
   Metrics: Symbol.for('Metrics') as ServiceIdentifier<Metrics>,
   /** The time source every operator reads "now" from. */
   Clock: Symbol.for('Clock') as ServiceIdentifier<Clock>,
-  KubeConfig: Symbol.for('KubeConfig') as ServiceIdentifier<KubeConfig>,
+  KubeConfig: Symbol.for('KubeConfig') as ServiceIdentifier<KubeCredentials>,
   KubeApi: Symbol.for('KubeApi') as ServiceIdentifier<KubeApi>,
   InformerFactory: Symbol.for('InformerFactory') as ServiceIdentifier<InformerFactory>,
   EventRecorder: Symbol.for('EventRecorder') as ServiceIdentifier<EventRecorder>,
@@ -54,16 +54,9 @@ export interface RunnableOperator {
   stop(timeoutMs?: number): Promise<void>;
 }
 
-/** Loads credentials the way kubectl does: an explicit file, else $KUBECONFIG/~/.kube/config/in-cluster. */
-export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
-}
-
 export interface ContainerOverrides {
-  kubeConfig?: KubeConfig;
+  /** Credentials (client-node's KubeConfig will do). */
+  kubeConfig?: KubeCredentials;
   logger?: Logger;
   metrics?: Metrics;
   clock?: Clock;
@@ -77,7 +70,7 @@ export function buildContainer(config: OperatorConfig, overrides: ContainerOverr
   c.bind(TYPES.Clock).toConstantValue(overrides.clock ?? systemClock);
   c.bind(TYPES.KubeConfig).toResolvedValue(() => overrides.kubeConfig ?? loadKubeConfig(config.kubeconfig));
   c.bind(TYPES.KubeApi).toResolvedValue(
-    (kc: KubeConfig, m: Metrics) =>
+    (kc: KubeCredentials, m: Metrics) =>
       new KubeApi(kc, {
         onRequest: (verb, group, resource, code) => m.kubeRequests.inc({ verb, resource: group ? `${resource}.${group}` : resource, code }),
       }),

@@ -1,5 +1,14 @@
-#!/usr/bin/env node
-/** paddle-operator: the controller process (all three operators, health, metrics, leader election). */
+#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
+/**
+ * paddle-operator: the controller process (all three operators, health, metrics, leader election).
+ *
+ * The Node flags above suit a long-running controller whose heap is mostly long-lived caches:
+ * a 1 MiB young generation and V8's memory-saving heap sizing. Against Node's defaults they cut the
+ * peak RSS of `npm run bench -- paddlejob` (100 jobs × 6 pods) from about 116 to 85 MiB for about
+ * 7 % more CPU time, with no change in how fast the jobs run (`npm run bench -- footprint` measures
+ * them; $PADDLE_BENCH_NODE_FLAGS compares others). `node dist/src/bin/paddle-operator.js` runs
+ * without them.
+ */
 import 'reflect-metadata';
 import { CONFIG_HELP, parseOperatorConfig } from '../config/operator-config.js';
 import { buildContainer, TYPES } from '../container.js';

@@ -24,6 +24,11 @@ export class EngineRegistry {
     return [...this.engines.keys()].sort();
   }
 
+  /** The engine called `name`, if installed. */
+  find(name: string): CacheEngine | undefined {
+    return this.engines.get(name);
+  }
+
   /** The engine called `name`; an unknown name is a SpecError the SampleSet shows as a condition. */
   get(name: string): CacheEngine {
     const e = this.engines.get(name);

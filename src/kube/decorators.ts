@@ -15,6 +15,11 @@ export interface WatchSpec {
   map?: (obj: KubernetesObject, operator: unknown) => ObjectKey[];
   /** `owns`: map through controller ownerReferences pointing at the primary kind. */
   owned?: boolean;
+  /**
+   * Whether an update matters to the primary objects (`old` → `obj`); an update it says no to is
+   * not mapped at all. Adds and deletes always are.
+   */
+  changed?: (obj: KubernetesObject, old: KubernetesObject) => boolean;
 }
 
 export interface ControllerSpec {
@@ -41,13 +46,13 @@ export function owns(type: ResourceType, opts: { labelSelector?: string } = {}):
   return addWatch({ type, owned: true, labelSelector: opts.labelSelector });
 }
 
-/** Declares another kind whose events re-queue primary objects chosen by `map`. */
+/** Declares another kind whose events re-queue primary objects chosen by `map` (updates only when `changed` says so). */
 export function watches<Op = unknown>(
   type: ResourceType,
   map: (obj: KubernetesObject, operator: Op) => ObjectKey[],
-  opts: { labelSelector?: string } = {},
+  opts: { labelSelector?: string; changed?: WatchSpec['changed'] } = {},
 ): ClassDecorator {
-  return addWatch({ type, map: map as WatchSpec['map'], labelSelector: opts.labelSelector });
+  return addWatch({ type, map: map as WatchSpec['map'], labelSelector: opts.labelSelector, changed: opts.changed });
 }
 
 function addWatch(w: WatchSpec): ClassDecorator {

@@ -1,12 +1,13 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { ResourceType } from '../api/constants.js';
 import { ApiError, isGone } from './api-error.js';
+import { IndexedStore, type IndexKeys } from './indexed-store.js';
 import { KubeApi, type WatchEvent } from './kube-api.js';
 
 export type InformerEventType = 'add' | 'update' | 'delete';
 export type InformerHandler<T> = (type: InformerEventType, obj: T, old?: T) => void;
 
-export interface InformerOptions {
+export interface InformerOptions<T extends KubernetesObject = KubernetesObject> {
   namespace?: string;
   labelSelector?: string;
   /** e.g. `metadata.name=x`: one object, which RBAC can then grant by resourceNames. */
@@ -18,6 +19,11 @@ export interface InformerOptions {
   watchTimeoutSeconds?: number;
   onRestart?: (reason: string) => void;
   onError?: (err: unknown) => void;
+  /**
+   * Applied to every object as it arrives (list items and watch events), before it is cached and
+   * handed to handlers: what the cache keeps (cached-objects.ts). May change the object in place.
+   */
+  transform?: (o: T) => T;
 }
 
 export function objectKey(o: KubernetesObject): string {
@@ -28,9 +34,13 @@ export function objectKey(o: KubernetesObject): string {
  * List-then-watch cache of one resource type. Watches from the list's resourceVersion with
  * bookmarks; on 410 Gone relists and emits `delete` for objects that vanished meanwhile; on any
  * other error or a closed stream reconnects with capped exponential backoff. Never exits the process.
+ *
+ * An informer can also `follow` another informer of the same kind instead of watching: it then
+ * keeps (references to) the objects of that one that `matches` accepts, with the same events, so a
+ * kind watched whole and by a label selector costs one watch and one copy of each object.
  */
 export class Informer<T extends KubernetesObject = KubernetesObject> {
-  private readonly store = new Map<string, T>();
+  private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandler<T>[] = [];
   private resourceVersion = '';
   private synced = false;
@@ -39,17 +49,23 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   private loop?: Promise<void>;
   private readonly syncWaiters: Array<() => void> = [];
   private wakeSleep?: () => void;
+  private following = false;
 
   constructor(
     private readonly api: KubeApi,
     readonly type: ResourceType,
-    private readonly opts: InformerOptions = {},
+    private readonly opts: InformerOptions<T> = {},
   ) {}
 
   addHandler(h: InformerHandler<T>): void {
     this.handlers.push(h);
     // late subscribers see the current state as adds
     for (const o of this.store.values()) h('add', o);
+  }
+
+  /** Started, or following another informer. */
+  get hasStarted(): boolean {
+    return this.running || this.following;
   }
 
   get hasSynced(): boolean {
@@ -65,18 +81,50 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return this.store.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
   }
 
+  /** The cached objects (of one namespace when given; through its index, not a scan), filtered. */
   list(namespace?: string, filter?: (o: T) => boolean): T[] {
-    const out: T[] = [];
-    for (const o of this.store.values()) {
-      if (namespace && this.type.namespaced && o.metadata?.namespace !== namespace) continue;
-      if (filter && !filter(o)) continue;
-      out.push(o);
-    }
-    return out;
+    const all = namespace && this.type.namespaced ? this.store.inNamespace(namespace) : [...this.store.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  /**
+   * Adds a named index (`keysOf` gives the keys an object is filed under); adding a name that
+   * exists keeps the first. Operators sharing this informer may each add the ones they read.
+   */
+  addIndex(name: string, keysOf: IndexKeys<T>): void {
+    this.store.addIndex(name, keysOf);
+  }
+
+  /** The cached objects filed under `key` in index `name`. */
+  byIndex(name: string, key: string): T[] {
+    if (!this.store.hasIndex(name)) throw new Error(`${this.type.kind} informer has no index ${name}`);
+    return this.store.byIndex(name, key);
+  }
+
+  /**
+   * Takes this informer's objects and events from `source` (a superset: the same kind, namespace or
+   * all namespaces, no selector) filtered by `matches`, instead of its own list and watch.
+   */
+  follow(source: Informer<T>, matches: (o: T) => boolean): void {
+    if (this.running || this.following) throw new Error('follow() must be called once, before start()');
+    this.following = true;
+    source.addHandler((type, o) => {
+      const k = objectKey(o);
+      const had = this.store.get(k);
+      if (type !== 'delete' && matches(o) && (!this.opts.namespace || o.metadata?.namespace === this.opts.namespace)) {
+        this.store.set(k, o);
+        this.emit(had ? 'update' : 'add', o, had);
+      } else if (had) {
+        this.store.delete(k);
+        // deleted: its last state; no longer matching: the last state that matched (as a watch with the selector would say)
+        this.emit('delete', type === 'delete' ? o : had);
+      }
+    });
+    void source.waitForSync().then(() => this.markSynced());
   }
 
   start(): void {
-    if (this.running) return;
+    if (this.running || this.following) return;
     this.running = true;
     this.loop = this.run();
   }
@@ -139,7 +187,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       fieldSelector: this.opts.fieldSelector,
     });
     const seen = new Set<string>();
-    for (const o of items) {
+    for (const item of items) {
+      const o = this.opts.transform ? this.opts.transform(item) : item;
       const k = objectKey(o);
       seen.add(k);
       const old = this.store.get(k);
@@ -147,17 +196,20 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (!old) this.emit('add', o);
       else if (old.metadata?.resourceVersion !== o.metadata?.resourceVersion) this.emit('update', o, old);
     }
-    for (const [k, o] of [...this.store]) {
+    for (const [k, o] of [...this.store.entries()]) {
       if (!seen.has(k)) {
         this.store.delete(k);
         this.emit('delete', o);
       }
     }
     this.resourceVersion = resourceVersion;
-    if (!this.synced) {
-      this.synced = true;
-      for (const w of this.syncWaiters.splice(0)) w();
-    }
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.synced) return;
+    this.synced = true;
+    for (const w of this.syncWaiters.splice(0)) w();
   }
 
   private async watchOnce(): Promise<void> {
@@ -183,14 +235,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       if (rv) this.resourceVersion = rv;
       return;
     }
-    const k = objectKey(ev.object);
+    const o = this.opts.transform ? this.opts.transform(ev.object) : ev.object;
+    const k = objectKey(o);
     const old = this.store.get(k);
     if (ev.type === 'DELETED') {
       this.store.delete(k);
-      this.emit('delete', ev.object);
+      this.emit('delete', o);
     } else {
-      this.store.set(k, ev.object);
-      this.emit(old ? 'update' : 'add', ev.object, old);
+      this.store.set(k, o);
+      this.emit(old ? 'update' : 'add', o, old);
     }
     if (rv) this.resourceVersion = rv;
   }

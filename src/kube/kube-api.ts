@@ -1,9 +1,10 @@
 import * as https from 'node:https';
 import * as http from 'node:http';
 import { URL } from 'node:url';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { type ResourceType, apiVersionOf } from '../api/constants.js';
 import { ApiError, isNotFound } from './api-error.js';
+import type { KubeCredentials } from './kube-config.js';
 
 export type PatchType = 'merge' | 'json' | 'strategic' | 'apply';
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -44,6 +45,8 @@ export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'd
 export interface KubeApiOptions {
   /** Default per-request timeout (watches have none). */
   timeoutMs?: number;
+  /** Connections to the API server kept for requests other than watches (default 32). */
+  maxSockets?: number;
   /**
    * Called for every request with its RBAC verb and resource ("pods", "samplesets/status", with
    * the API group): feeds the request metric and lets tests audit which permissions are used.
@@ -77,22 +80,34 @@ function verbOf(method: string, named: boolean, watch: boolean): Verb {
 }
 
 /**
- * A small JSON client for the Kubernetes REST API on top of the 1.4 client's KubeConfig (which
- * supplies TLS and credentials). One code path for CRUD, patches of every kind, subresources and
- * streaming watches, with a timeout on every call; every failure is an ApiError.
+ * A small JSON client for the Kubernetes REST API on credentials that supply TLS material and
+ * headers (kube-config.ts, or client-node's KubeConfig). One code path for CRUD, patches of every
+ * kind, subresources and streaming watches, with a timeout on every call; every failure is an
+ * ApiError.
+ *
+ * Connections are kept alive and reused: requests share a pool of `maxSockets`, watches (which hold
+ * theirs for minutes) have their own. (client-node's KubeConfig hands each request a new agent,
+ * which would cost a TLS handshake per request: its agent is replaced by ours unless it is a
+ * proxy's.)
  */
 export class KubeApi {
   private readonly server: URL;
   private readonly defaultTimeoutMs: number;
+  private readonly agents: { request: Record<'http' | 'https', http.Agent>; watch: Record<'http' | 'https', http.Agent> };
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly kubeConfig: KubeCredentials,
     private readonly opts: KubeApiOptions = {},
   ) {
     this.defaultTimeoutMs = opts.timeoutMs ?? 30_000;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.server = new URL(cluster.server);
+    const pool = { keepAlive: true, maxSockets: opts.maxSockets ?? 32, scheduling: 'lifo' as const };
+    this.agents = {
+      request: { http: new http.Agent(pool), https: new https.Agent(pool) },
+      watch: { http: new http.Agent({ keepAlive: false }), https: new https.Agent({ keepAlive: false }) },
+    };
   }
 
   static path(t: ResourceType, namespace?: string, name?: string, subresource?: string): string {
@@ -215,7 +230,7 @@ export class KubeApi {
   ): Promise<void> {
     let res: http.IncomingMessage;
     try {
-      res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 });
+      res = await this.send('GET', path, { query: { ...query, watch: true }, signal, timeoutMs: 0 }, true);
     } catch (e) {
       this.audit('GET', path, true, 0);
       throw e;
@@ -230,10 +245,10 @@ export class KubeApi {
       res.on('data', (chunk: string) => {
         if (failed) return;
         buf += chunk;
+        let start = 0;
         let nl: number;
-        while ((nl = buf.indexOf('\n')) >= 0) {
-          const line = buf.slice(0, nl).trim();
-          buf = buf.slice(nl + 1);
+        for (; !failed && (nl = buf.indexOf('\n', start)) >= 0; start = nl + 1) {
+          const line = buf.slice(start, nl).trim();
           if (!line) continue;
           let ev: WatchEvent<T>;
           try {
@@ -250,6 +265,7 @@ export class KubeApi {
           }
           onEvent(ev);
         }
+        buf = buf.slice(start);
       });
       res.on('end', () => resolve());
       res.on('error', (e) => (failed ? undefined : reject(transportError(e, 'WATCH', path))));
@@ -263,7 +279,7 @@ export class KubeApi {
     if (r) this.opts.onRequest(verbOf(method, r.named, watch), r.group, r.resource, code);
   }
 
-  private async send(method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
+  private async send(method: string, path: string, opts: RequestOptions, watch = false): Promise<http.IncomingMessage> {
     const url = new URL(this.server.toString());
     url.pathname = (this.server.pathname.replace(/\/$/, '') + path).replace(/\/\//g, '/');
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -276,6 +292,11 @@ export class KubeApi {
       headers: { Accept: 'application/json' },
     };
     await this.kubeConfig.applyToHTTPSOptions(reqOpts);
+    // a plain agent from the credentials carries nothing the request options do not: pool instead
+    const scheme = url.protocol === 'https:' ? 'https' : 'http';
+    if (!reqOpts.agent || reqOpts.agent.constructor === https.Agent || reqOpts.agent.constructor === http.Agent) {
+      reqOpts.agent = (watch ? this.agents.watch : this.agents.request)[scheme];
+    }
     const payload = opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body);
     if (payload !== undefined) {
       (reqOpts.headers as Record<string, string | number>)['Content-Type'] = opts.contentType ?? 'application/json';

@@ -22,3 +22,12 @@ export function controllerOf(obj: KubernetesObject): V1OwnerReference | undefine
 export function isControlledBy(obj: KubernetesObject, owner: KubernetesObject): boolean {
   return controllerOf(obj)?.uid === owner.metadata?.uid;
 }
+
+/** Name of the informer index of objects by their controller's uid (`controlledKeys`). */
+export const CONTROLLER_INDEX = 'paddle:controller-uid';
+
+/** Index keys: the uid of the object's controller, if it has one. */
+export function controlledKeys(obj: KubernetesObject): string[] {
+  const uid = controllerOf(obj)?.uid;
+  return uid ? [uid] : [];
+}

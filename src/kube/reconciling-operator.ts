@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
-import dotI from '@dot-i/k8s-operator';
+import { randomUUID } from 'node:crypto';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type ResourceType } from '../api/constants.js';
 import type { Logger } from '../observability/logger.js';
@@ -8,6 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { isConflict, isNotFound } from './api-error.js';
 import { systemClock, type Clock } from './clock.js';
 import { controllerSpecOf, watchSpecsOf, type ControllerSpec, type ObjectKey } from './decorators.js';
+import { DotIOperator } from './dot-i-operator.js';
 import type { EventRecorder, EventType } from './event-recorder.js';
 import type { Informer } from './informer.js';
 import type { InformerFactory } from './informer-factory.js';
@@ -32,7 +32,13 @@ export interface OperatorContext {
   clock?: Clock;
 }
 
-const DotIOperator = dotI.default;
+/**
+ * After a write of its own, a key whose cached object still shows the replaced version waits for the
+ * write's watch event (looked at again after OWN_WRITE_RECHECK_MS as a fallback), for at most
+ * OWN_WRITE_LAG_MS: a watch that lags longer is not waited for.
+ */
+const OWN_WRITE_RECHECK_MS = 1_000;
+const OWN_WRITE_LAG_MS = 10_000;
 
 export function keyString(k: ObjectKey): string {
   return k.namespace ? `${k.namespace}/${k.name}` : k.name;
@@ -63,6 +69,8 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   protected readonly clock: Clock;
   private readonly informerFactory: InformerFactory;
   private readonly informersOf = new Map<ResourceType, Informer>();
+  /** Per key: the resourceVersion this process's last guarded write replaced, while the cache may not show the write yet. */
+  private readonly ownWrites = new Map<string, { replaced: string; at: number }>();
   private started = false;
 
   constructor(ctx: OperatorContext) {
@@ -91,6 +99,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
       const inf = ctx.informers.get(w.type, w.labelSelector);
       this.informersOf.set(w.type, inf);
       inf.addHandler((_t, o, old) => {
+        if (old && w.changed && !w.changed(o, old)) return;
         for (const obj of old ? [o, old] : [o]) {
           if (w.owned) {
             const ref = controllerOf(obj);
@@ -103,6 +112,19 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
         }
       });
     }
+  }
+
+  /**
+   * The shared cache of `type` as operator class `cls` declares it (@controller, @owns, @watches).
+   * A subclass adds its indexes to it before `super()`: the base constructor attaches the handlers,
+   * and a handler may map the objects already cached through an index at once.
+   */
+  static declaredCache<O extends KubernetesObject>(ctx: Pick<OperatorContext, 'informers'>, cls: object, type: ResourceType): Informer<O> {
+    const spec = controllerSpecOf(cls);
+    if (type === spec.resource) return ctx.informers.get<O>(type, spec.labelSelector);
+    const w = watchSpecsOf(cls).find((x) => x.type === type);
+    if (!w) throw new Error(`${spec.name} does not watch ${type.kind}; declare it with @owns or @watches`);
+    return ctx.informers.get<O>(w.type, w.labelSelector);
   }
 
   /**
@@ -154,7 +176,16 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   private async handle(key: string): Promise<WorkResult | void> {
     const k = parseKey(key);
     const obj = this.primary.get(k.name, k.namespace);
-    const log = this.baseLog.child({ namespace: k.namespace, name: k.name, reconcileID: randomBytes(4).toString('hex') });
+    const own = this.ownWrites.get(key);
+    if (own) {
+      // the cache still shows the version our own write replaced: a pass now would work from it
+      // and its guarded write would fail with a conflict; the write's watch event brings the key back
+      if (obj && obj.metadata?.resourceVersion === own.replaced && performance.now() - own.at < OWN_WRITE_LAG_MS) {
+        return { requeueAfterMs: OWN_WRITE_RECHECK_MS };
+      }
+      this.ownWrites.delete(key);
+    }
+    const log = this.baseLog.child({ namespace: k.namespace, name: k.name, reconcileID: randomUUID().slice(0, 8) });
     try {
       return await this.reconcileScope.run(log, () => this.reconcile(k, obj));
     } catch (e) {
@@ -180,7 +211,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   protected async patchStatus(obj: T, status: Record<string, unknown>): Promise<T | undefined> {
     status = maskUriUserinfoDeep(status);
     try {
-      return await this.api.patch<T>(
+      const written = await this.api.patch<T>(
         this.spec.resource,
         obj.metadata!.name!,
         obj.metadata!.namespace,
@@ -188,6 +219,8 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
         'merge',
         { subresource: 'status' },
       );
+      this.wrote(obj);
+      return written;
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;
@@ -198,9 +231,11 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
   protected async addFinalizer(obj: T, finalizer: string): Promise<T> {
     const list = obj.metadata?.finalizers ?? [];
     if (list.includes(finalizer)) return obj;
-    return this.api.patch<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace, {
+    const written = await this.api.patch<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace, {
       metadata: { resourceVersion: obj.metadata!.resourceVersion, finalizers: [...list, finalizer] },
     });
+    this.wrote(obj);
+    return written;
   }
 
   /** Removes `finalizer` if present, guarded by resourceVersion. A vanished object is fine. */
@@ -211,9 +246,20 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
       await this.api.patch<T>(this.spec.resource, obj.metadata!.name!, obj.metadata!.namespace, {
         metadata: { resourceVersion: obj.metadata!.resourceVersion, finalizers: list.filter((f) => f !== finalizer) },
       });
+      this.wrote(obj);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
+  }
+
+  /** Remembers that a write guarded by `obj`'s resourceVersion replaced that version (see `handle`). */
+  private wrote(obj: T): void {
+    const rv = obj.metadata?.resourceVersion;
+    if (!rv) return;
+    this.ownWrites.set(keyString({ namespace: obj.metadata?.namespace, name: obj.metadata!.name! }), {
+      replaced: rv,
+      at: performance.now(),
+    });
   }
 
   /** Records an Event about `obj` (deduplicated; never throws; no URI userinfo in the message). */

@@ -25,8 +25,8 @@ export class HttpEndpoints {
       if (kind.health && url === '/healthz') return reply(res, this.isAlive() ? 200 : 500, this.isAlive() ? 'ok\n' : 'unhealthy\n');
       if (kind.health && url === '/readyz') return reply(res, this.isReady() ? 200 : 503, this.isReady() ? 'ok\n' : 'caches not synced\n');
       if (kind.metrics && url === '/metrics') {
-        this.metrics.registry
-          .metrics()
+        this.metrics
+          .render()
           .then((text) => {
             res.writeHead(200, { 'Content-Type': this.metrics.registry.contentType });
             res.end(text);

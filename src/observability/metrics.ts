@@ -137,8 +137,20 @@ export class Metrics {
     this.resources = source;
   }
 
-  private collectResources(): void {
-    if (!this.resources) return;
+  /**
+   * The Prometheus text of every metric. The per-object gauges are made from the caches for this
+   * scrape and dropped after it: between scrapes they would only hold a copy of every object's
+   * labels (a dozen series per SampleSet).
+   */
+  async render(): Promise<string> {
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.resetResources();
+    }
+  }
+
+  private resetResources(): void {
     this.sampleSetCachedBytes.reset();
     this.sampleSetTotalBytes.reset();
     this.sampleSetCachedRatio.reset();
@@ -148,6 +160,11 @@ export class Metrics {
     this.sampleSetCondition.reset();
     this.sampleJobPhase.reset();
     this.sampleJobProgress.reset();
+  }
+
+  private collectResources(): void {
+    if (!this.resources) return;
+    this.resetResources();
     for (const s of this.resources.sampleSets()) {
       const labels = { namespace: s.metadata?.namespace ?? '', name: s.metadata?.name ?? '' };
       for (const c of s.status?.conditions ?? []) {

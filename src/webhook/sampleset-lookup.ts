@@ -31,12 +31,20 @@ export function claimedSampleSets(
   return claims.flatMap((c) => byClaim.get(c) ?? []);
 }
 
-/** The lookup the webhook serves from: the shared SampleSet informer. */
+/** Index of the SampleSet cache: `namespace/claim` of each SampleSet whose engine is installed. */
+const BY_CLAIM = 'paddle:sampleset-claim';
+
+/** The lookup the webhook serves from: the shared SampleSet informer, indexed by claim (no scan per admission). */
 export class InformerSampleSetLookup implements SampleSetLookup {
   constructor(
-    private readonly informer: Informer<SampleSet>,
+    private readonly informer: Pick<Informer<SampleSet>, 'addIndex' | 'byIndex' | 'hasSynced'>,
     private readonly engines: EngineRegistry,
-  ) {}
+  ) {
+    informer.addIndex(BY_CLAIM, (ss) => {
+      const engine = engines.find(engineNameOf(ss));
+      return engine ? [`${ss.metadata.namespace}/${engine.persistentVolumeClaimName(ss)}`] : [];
+    });
+  }
 
   synced(): boolean {
     return this.informer.hasSynced;
@@ -44,6 +52,6 @@ export class InformerSampleSetLookup implements SampleSetLookup {
 
   claimed(namespace: string, claims: readonly string[]): ClaimedSampleSet[] {
     if (!namespace) return []; // claims are namespaced: never match another namespace's SampleSet
-    return claimedSampleSets(claims, this.informer.list(namespace), this.engines);
+    return claims.flatMap((c) => claimedSampleSets([c], this.informer.byIndex(BY_CLAIM, `${namespace}/${c}`), this.engines));
   }
 }

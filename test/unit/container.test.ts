@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { buildContainer, TYPES } from '../../src/container.js';
 import { parseOperatorConfig } from '../../src/config/operator-config.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -11,17 +11,9 @@ import { EngineRegistry } from '../../src/engines/registry.js';
 import { DirectoryCertificateSource } from '../../src/webhook/directory-certificate-source.js';
 import { PodCacheAffinityWebhook } from '../../src/webhook/pod-webhook.js';
 import { SelfManagedCertificates } from '../../src/webhook/certificates/self-managed-certificates.js';
+import { offlineKubeConfig } from './support/offline-kube-config.js';
 
-function kubeConfig(): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'c', server: 'https://127.0.0.1:6443', skipTLSVerify: false }],
-    users: [{ name: 'u', token: 't' }],
-    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-    currentContext: 'x',
-  });
-  return kc;
-}
+const kubeConfig = (): KubeConfig => offlineKubeConfig('https://127.0.0.1:6443');
 
 describe('composition root', () => {
   const config = parseOperatorConfig(['--namespace=team-a', '--concurrency=7'], {});

@@ -4,7 +4,8 @@
  * ConfigMap of that name not controlled by the job (e.g. of a deleted job of the same name, not yet
  * garbage-collected) is waited out.
  */
-import type { V1ConfigMap, V1Pod } from '@kubernetes/client-node';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { CONFIGMAP } from '../../api/constants.js';
 import type { PaddleJob } from '../../api/paddlejob.js';
 import { createIfAbsent } from '../../kube/create-if-absent.js';
@@ -21,7 +22,7 @@ import { intranetOf } from './pod-builder.js';
 
 export interface ConfigMapPhaseDeps {
   api: Pick<KubeApi, 'create' | 'patch'>;
-  pod: (name: string, namespace: string | undefined) => V1Pod | undefined;
+  pod: (name: string, namespace: string | undefined) => CachedPod | undefined;
   configMap(name: string, namespace: string | undefined): V1ConfigMap | undefined;
   event(job: PaddleJob, type: EventType, reason: string, message: string): void;
   log: Logger;

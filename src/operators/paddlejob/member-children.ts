@@ -4,7 +4,8 @@
  * `concurrency` at a time. Expectations keep a pass from acting again on a change its own cache
  * does not show yet.
  */
-import type { KubernetesObject, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { POD, SERVICE, type ResourceType } from '../../api/constants.js';
 import type { PaddleJob, RoleName } from '../../api/paddlejob.js';
 import { isNotFound } from '../../kube/api-error.js';
@@ -46,9 +47,10 @@ function firstError(results: PromiseSettledResult<unknown>[]): unknown {
 
 export interface MemberChildrenDeps {
   api: Pick<KubeApi, 'create' | 'delete'>;
-  pods(namespace: string | undefined): V1Pod[];
-  pod(name: string, namespace: string | undefined): V1Pod | undefined;
-  services(namespace: string | undefined): V1Service[];
+  /** The pods and Services whose controller has this uid. */
+  podsControlledBy(uid: string): CachedPod[];
+  pod(name: string, namespace: string | undefined): CachedPod | undefined;
+  servicesControlledBy(uid: string): V1Service[];
   service(name: string, namespace: string | undefined): V1Service | undefined;
   creations: Expectations;
   deletions: Expectations;
@@ -60,8 +62,12 @@ export class MemberChildren {
   constructor(private readonly deps: MemberChildrenDeps) {}
 
   /** The job's own pods in the cache. */
-  podsOf(job: PaddleJob): V1Pod[] {
-    return this.deps.pods(job.metadata.namespace).filter((p) => isControlledBy(p, job));
+  podsOf(job: PaddleJob): CachedPod[] {
+    return this.deps.podsControlledBy(job.metadata.uid!).filter((p) => isControlledBy(p, job));
+  }
+
+  private servicesOf(job: PaddleJob): V1Service[] {
+    return this.deps.servicesControlledBy(job.metadata.uid!).filter((s) => isControlledBy(s, job));
   }
 
   private isSurplus(job: PaddleJob, o: KubernetesObject): boolean {
@@ -72,18 +78,18 @@ export class MemberChildren {
   /** Deletes the pods (and their Services) beyond the replicas of their role. */
   async scaleDown(job: PaddleJob, jobKey: string): Promise<void> {
     const pods = this.podsOf(job).filter((p) => !p.metadata?.deletionTimestamp && this.isSurplus(job, p));
-    const services = this.deps.services(job.metadata.namespace).filter((s) => isControlledBy(s, job) && this.isSurplus(job, s));
+    const services = this.servicesOf(job).filter((s) => this.isSurplus(job, s));
     await this.deleteChildren(job, jobKey, pods, services, 'scaled down');
   }
 
   /** Deletes every pod and Service of an ended job (`why`: the outcome and policy, for the Event). */
   async deleteAll(job: PaddleJob, jobKey: string, why: string): Promise<void> {
     const pods = this.podsOf(job).filter((p) => !p.metadata?.deletionTimestamp);
-    const services = this.deps.services(job.metadata.namespace).filter((s) => isControlledBy(s, job));
+    const services = this.servicesOf(job);
     await this.deleteChildren(job, jobKey, pods, services, why);
   }
 
-  private async deleteChildren(job: PaddleJob, jobKey: string, pods: V1Pod[], services: V1Service[], why: string): Promise<void> {
+  private async deleteChildren(job: PaddleJob, jobKey: string, pods: CachedPod[], services: V1Service[], why: string): Promise<void> {
     const { deletions } = this.deps;
     const todo: { type: ResourceType; obj: KubernetesObject }[] = [
       ...pods.filter((p) => !deletions.pending(jobKey, p.metadata!.uid!)).map((obj) => ({ type: POD, obj })),

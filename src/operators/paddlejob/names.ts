@@ -1,6 +1,6 @@
 /** Names of the objects a PaddleJob owns. */
-import type { V1Pod } from '@kubernetes/client-node';
 import { PADDLE_RES_INDEX, PADDLE_RES_TYPE } from '../../api/constants.js';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import type { RoleName } from '../../api/paddlejob.js';
 import { isRole } from './mode.js';
 
@@ -23,7 +23,7 @@ export function memberKey(role: RoleName, index: number): string {
 }
 
 /** Role and index of a pod we created, read from its labels (undefined for anything else). */
-export function podIdentity(pod: V1Pod): { role: RoleName; index: number } | undefined {
+export function podIdentity(pod: CachedPod): { role: RoleName; index: number } | undefined {
   const role = pod.metadata?.labels?.[PADDLE_RES_TYPE];
   const raw = pod.metadata?.labels?.[PADDLE_RES_INDEX];
   if (!isRole(role) || raw === undefined || !/^\d+$/.test(raw)) return undefined;

@@ -9,13 +9,16 @@
  * Services, ConfigMap (configmap-phase.ts) and pods (member-children.ts). Then status.ts computes
  * the status; an ended job's pods are cleaned up under its cleanPodPolicy.
  */
-import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { CONFIGMAP, PADDLEJOB, PADDLEJOB_FINALIZER, PADDLE_JOB_NAME, POD, SAMPLESET, SERVICE } from '../../api/constants.js';
 import { getCondition, type Condition } from '../../api/conditions.js';
 import type { PaddleJob, PaddleJobStatus } from '../../api/paddlejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { controller, owns, watches, type ObjectKey } from '../../kube/decorators.js';
+import { CONTROLLER_INDEX, controlledKeys } from '../../kube/owner-reference.js';
+import { sampleSetChangeConcernsJobs } from '../shared/sampleset-change.js';
 import type { EventType } from '../../kube/event-recorder.js';
 import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileResult } from '../../kube/reconciling-operator.js';
 import { shouldCleanPods } from './clean-policy.js';
@@ -83,11 +86,14 @@ export function nameProblem(job: PaddleJob): { reason: string; message: string }
   };
 }
 
+/** Index of the PaddleJob cache: unfinished jobs by the `<namespace>/<name>` of their SampleSet. */
+const JOBS_BY_SAMPLESET = 'paddle:paddlejobs-by-sampleset';
+
 @controller({ resource: PADDLEJOB, name: 'paddlejob' })
 @owns(POD, { labelSelector: PADDLE_JOB_NAME })
 @owns(SERVICE, { labelSelector: PADDLE_JOB_NAME })
 @owns(CONFIGMAP, { labelSelector: PADDLE_JOB_NAME })
-@watches<PaddleJobOperator>(SAMPLESET, (obj, op) => op.jobsUsingSampleSet(obj as SampleSet))
+@watches<PaddleJobOperator>(SAMPLESET, (obj, op) => op.jobsUsingSampleSet(obj as SampleSet), { changed: sampleSetChangeConcernsJobs })
 export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
   private readonly engines: EngineRegistry;
   private readonly hostPorts: HostPortAllocator;
@@ -106,6 +112,11 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
   private readonly elasticServer?: string;
 
   constructor(ctx: OperatorContext, options: PaddleJobOperatorOptions) {
+    // a job's children, and the jobs of a SampleSet, through indexes (no scan of every pod or job)
+    for (const type of [POD, SERVICE]) ReconcilingOperator.declaredCache(ctx, new.target, type).addIndex(CONTROLLER_INDEX, controlledKeys);
+    ReconcilingOperator.declaredCache<PaddleJob>(ctx, new.target, PADDLEJOB).addIndex(JOBS_BY_SAMPLESET, (j) =>
+      j.spec?.sampleSetRef?.name && !isTerminal(j.status?.phase) ? [`${sampleSetNamespaceOf(j)}/${j.spec.sampleSetRef.name}`] : [],
+    );
     super(ctx);
     const range = options.hostPortRange ?? DEFAULT_HOST_PORT_RANGE;
     const concurrency = Math.max(1, options.podCreationConcurrency ?? 16);
@@ -116,12 +127,12 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
     this.creations = new Expectations(expectationTtlMs);
     this.deletions = new Expectations(expectationTtlMs);
     const event = (job: PaddleJob, type: EventType, reason: string, message: string): void => void this.event(job, type, reason, message);
-    const pod = (name: string, ns: string | undefined): V1Pod | undefined => this.cacheOf<V1Pod>(POD).get(name, ns);
+    const pod = (name: string, ns: string | undefined): CachedPod | undefined => this.cacheOf<CachedPod>(POD).get(name, ns);
     this.children = new MemberChildren({
       api: this.api,
-      pods: (ns) => this.cacheOf<V1Pod>(POD).list(ns),
+      podsControlledBy: (uid) => this.cacheOf<CachedPod>(POD).byIndex(CONTROLLER_INDEX, uid),
       pod,
-      services: (ns) => this.cacheOf<V1Service>(SERVICE).list(ns),
+      servicesControlledBy: (uid) => this.cacheOf<V1Service>(SERVICE).byIndex(CONTROLLER_INDEX, uid),
       service: (name, ns) => this.cacheOf<V1Service>(SERVICE).get(name, ns),
       creations: this.creations,
       deletions: this.deletions,
@@ -156,10 +167,8 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
 
   /** Keys of the jobs that reference `sampleSet` (the SampleSet watch re-queues them). */
   jobsUsingSampleSet(sampleSet: SampleSet): ObjectKey[] {
-    const ns = sampleSet.metadata?.namespace;
-    const name = sampleSet.metadata?.name;
     return this.primary
-      .list(undefined, (j) => j.spec?.sampleSetRef?.name === name && sampleSetNamespaceOf(j) === ns && !isTerminal(j.status?.phase))
+      .byIndex(JOBS_BY_SAMPLESET, `${sampleSet.metadata?.namespace}/${sampleSet.metadata?.name}`)
       .map((j) => ({ namespace: j.metadata.namespace, name: j.metadata.name! }));
   }
 

@@ -3,7 +3,7 @@
  * the terminal conditions. Pure; the operator writes the result only when it differs.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import type { ObjectRef } from '../../api/common.js';
 import { setCondition, type Condition } from '../../api/conditions.js';
 import type { PaddleJob, PaddleJobPhase, PaddleJobSpec, PaddleJobStatus, ResourceStatus, RoleName } from '../../api/paddlejob.js';
@@ -15,7 +15,7 @@ import { kubeTime } from '../../api/time.js';
 export type PodState = 'pending' | 'starting' | 'running' | 'succeeded' | 'failed' | 'unknown';
 
 /** Running counts as `running` only when every container is ready; before that it is `starting`. */
-export function podState(pod: V1Pod): PodState {
+export function podState(pod: CachedPod): PodState {
   switch (pod.status?.phase) {
     case 'Succeeded':
       return 'succeeded';
@@ -41,9 +41,9 @@ export function isTerminal(phase: PaddleJobPhase | undefined): phase is 'Complet
  * The member pods that count for the job: controlled by this job (uid), labelled with a role the
  * spec has and an index below its replicas, and not being deleted. Sorted by role and index.
  */
-export function memberPods(job: PaddleJob, pods: V1Pod[]): V1Pod[] {
+export function memberPods(job: PaddleJob, pods: CachedPod[]): CachedPod[] {
   const uid = job.metadata.uid;
-  const out: { pod: V1Pod; role: RoleName; index: number }[] = [];
+  const out: { pod: CachedPod; role: RoleName; index: number }[] = [];
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp) continue;
     if (!pod.metadata?.ownerReferences?.some((r) => r.controller && r.uid === uid)) continue;
@@ -60,7 +60,7 @@ function emptyRoleStatus(): Required<ResourceStatus> {
 }
 
 /** Counts and refs of each role the spec sets (zeros included). `pods` should be memberPods(). */
-export function roleStatuses(spec: PaddleJobSpec, pods: V1Pod[]): Partial<Record<RoleName, Required<ResourceStatus>>> {
+export function roleStatuses(spec: PaddleJobSpec, pods: CachedPod[]): Partial<Record<RoleName, Required<ResourceStatus>>> {
   const out: Partial<Record<RoleName, Required<ResourceStatus>>> = {};
   for (const role of rolesOf(spec)) out[role] = emptyRoleStatus();
   for (const pod of pods) {
@@ -128,7 +128,7 @@ function isoNow(now: Date): string {
  */
 export function nextStatus(
   job: PaddleJob,
-  pods: V1Pod[],
+  pods: CachedPod[],
   conditions: Condition[] | undefined,
   now: Date = new Date(),
   failure?: { reason: string; message: string },
@@ -168,7 +168,7 @@ export function nextStatus(
   return dropUndefined(status);
 }
 
-function failedMessage(pods: V1Pod[]): string | undefined {
+function failedMessage(pods: CachedPod[]): string | undefined {
   const failed = pods
     .filter((p) => podState(p) === 'failed')
     .map((p) => {

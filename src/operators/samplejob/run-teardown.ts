@@ -3,8 +3,8 @@
  * its own (deadline, replaced SampleSet), its job is cancelled on the SampleSet's runtime pods. A
  * pod that could not be told makes the caller retry (RunCancellation bounds the retries).
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import type { SampleJob } from '../../api/samplejob.js';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { engineNameOf } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import type { EventType } from '../../kube/event-recorder.js';
@@ -19,7 +19,8 @@ export interface RunTeardownDeps {
   lookups: Pick<ValidationLookups, 'engines' | 'sampleSet'>;
   tokens: Pick<RuntimeTokenCache, 'tokenOf'>;
   cancellation: Pick<RunCancellation, 'cancelRun'>;
-  pods(namespace: string | undefined): V1Pod[];
+  /** The pods carrying SampleSet `namespace/name`'s label. */
+  labelledPods(namespace: string | undefined, name: string): CachedPod[];
   event(job: SampleJob, type: EventType, reason: string, message: string): Promise<void>;
 }
 
@@ -43,7 +44,11 @@ export class RunTeardown {
     }
     if (!sampleSet || !engine) return;
     const token = await this.deps.tokens.tokenOf(sampleSet, engine).catch(() => undefined);
-    const pods = runtimePodsOf(this.deps.pods(job.metadata?.namespace), sampleSet.metadata.name!, engine.statefulSetName(sampleSet));
+    const pods = runtimePodsOf(
+      this.deps.labelledPods(job.metadata?.namespace, sampleSet.metadata.name!),
+      sampleSet.metadata.name!,
+      engine.statefulSetName(sampleSet),
+    );
     const r = await this.deps.cancellation.cancelRun(job, jobId, pods, token);
     if (r.targets > 0) void this.deps.event(job, 'Normal', 'Cancelled', `cancelled job ${jobId} on ${r.cancelled} runtime pod(s)`);
     if (r.retry) throw new Error('could not cancel the job on every runtime pod; retrying');

@@ -1,4 +1,8 @@
-/** A SampleSet's runtime bearer token, read live from its token Secret and reused for `ttlMs`. */
+/**
+ * A SampleSet's runtime bearer token, read live from its token Secret and reused for `ttlMs`.
+ * Entries are kept oldest first and dropped once expired, so SampleSets that come and go leave
+ * nothing behind.
+ */
 import type { V1Secret } from '@kubernetes/client-node';
 import { SECRET } from '../../api/constants.js';
 import type { SampleSet } from '../../api/sampleset.js';
@@ -24,7 +28,12 @@ export class RuntimeTokenCache {
     const now = this.clock.now();
     if (hit && hit.token && now - hit.at < this.ttlMs) return hit.token;
     const token = readRuntimeToken(await this.api.get<V1Secret>(SECRET, name, ns));
+    this.tokens.delete(k);
     this.tokens.set(k, { token, at: now });
+    for (const [key, e] of this.tokens) {
+      if (now - e.at < this.ttlMs) break;
+      this.tokens.delete(key);
+    }
     return token;
   }
 }

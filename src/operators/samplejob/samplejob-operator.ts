@@ -24,7 +24,8 @@
  * decisions applied, when to look again), run-state.ts (what to do per node), run-status.ts (the
  * status, its Events, failed/waiting/re-run statuses); this file does the I/O in between.
  */
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { POD, SAMPLEJOB, SAMPLEJOB_FINALIZER, SAMPLESET, SAMPLESET_LABEL, SECRET } from '../../api/constants.js';
 import type { SampleJob, SampleJobNodeStatus, SampleJobStatus } from '../../api/samplejob.js';
 import type { SampleSet } from '../../api/sampleset.js';
@@ -35,7 +36,9 @@ import { keyString, ReconcilingOperator, type OperatorContext, type ReconcileRes
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { RuntimeJobCalls } from '../shared/runtime-calls.js';
 import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
-import { runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
+import { labelledPodsOf, runtimePodsOf, SAMPLESET_PODS_INDEX, sampleSetPodKeys, type RuntimePod } from '../shared/runtime-pods.js';
+import { sampleSetChangeConcernsJobs } from '../shared/sampleset-change.js';
+import { indexJobsBySampleSet, jobsCaringAbout } from './sampleset-jobs.js';
 import { jobIdOf, specHash } from './job-id.js';
 import { applySteps, decideNodes, initialNodes, nextLookMs, replacementPod } from './run-nodes.js';
 import { RunCancellation } from './run-cancellation.js';
@@ -79,7 +82,9 @@ export { SUCCEEDED_CONDITION } from './run-status.js';
 
 @controller({ resource: SAMPLEJOB, name: 'samplejob' })
 @owns(SAMPLEJOB)
-@watches(SAMPLESET, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.name))
+@watches(SAMPLESET, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.name), {
+  changed: sampleSetChangeConcernsJobs,
+})
 @watches(POD, (o, op: SampleJobOperator) => op.jobsUsingSampleSet(o.metadata?.namespace, o.metadata?.labels?.[SAMPLESET_LABEL]), {
   labelSelector: SAMPLESET_LABEL,
 })
@@ -108,6 +113,8 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     notifier: CacheStatsNotifier,
     options: SampleJobOperatorOptions = {},
   ) {
+    indexJobsBySampleSet(ReconcilingOperator.declaredCache(ctx, new.target, SAMPLEJOB));
+    ReconcilingOperator.declaredCache<CachedPod>(ctx, new.target, POD).addIndex(SAMPLESET_PODS_INDEX, sampleSetPodKeys);
     super(ctx);
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 3);
     this.podWaitTimeoutMs = options.podWaitTimeoutMs ?? 300_000;
@@ -134,7 +141,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
       lookups: this.lookups,
       tokens: this.tokens,
       cancellation: this.cancellation,
-      pods: (ns) => this.cacheOf<V1Pod>(POD).list(ns),
+      labelledPods: (ns, name) => labelledPodsOf(this.cacheOf<CachedPod>(POD), ns, name),
       event: (o, type, reason, message) => this.event(o, type, reason, message),
     });
     this.scheduled = new ScheduledParents({
@@ -149,14 +156,7 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
 
   /** Keys of the SampleJobs that care about SampleSet `namespace/name` (unfinished or being deleted). */
   jobsUsingSampleSet(namespace: string | undefined, name: string | undefined): ObjectKey[] {
-    if (!name) return [];
-    return this.primary
-      .list(
-        namespace,
-        (j) =>
-          j.spec?.sampleSetRef?.name === name && !isScheduled(j) && (!isTerminalPhase(j.status?.phase) || !!j.metadata?.deletionTimestamp),
-      )
-      .map((j) => ({ namespace: j.metadata?.namespace, name: j.metadata.name! }));
+    return name ? jobsCaringAbout(this.primary, namespace, name) : [];
   }
 
   override async stop(timeoutMs?: number): Promise<void> {
@@ -235,7 +235,11 @@ export class SampleJobOperator extends ReconcilingOperator<SampleJob> {
     const jobId = fresh ? jobIdOf(job, hash) : status.jobName!;
     const fanOut = engine.fanOut(job.spec.type);
     const stsName = engine.statefulSetName(sampleSet);
-    const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(job.metadata?.namespace), sampleSet.metadata.name!, stsName);
+    const pods = runtimePodsOf(
+      labelledPodsOf(this.cacheOf<CachedPod>(POD), job.metadata?.namespace, sampleSet.metadata.name!),
+      sampleSet.metadata.name!,
+      stsName,
+    );
     const byName = new Map(pods.map((p) => [p.name, p]));
     const token = await this.tokens.tokenOf(sampleSet, engine);
 

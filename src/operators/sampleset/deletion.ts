@@ -8,7 +8,8 @@
  * reclaim policy Retain), then the finalizer. It talks to no runtime pod, so an unreachable runtime
  * cannot block it; missing children are fine. Each pass decides from the caches alone.
  */
-import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { CachedPod, CachedStatefulSet } from '../../kube/cached-objects.js';
 import { POD, PV, PVC, SAMPLESET_FINALIZER, SECRET, SERVICE, STATEFULSET, type ResourceType } from '../../api/constants.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
@@ -53,7 +54,7 @@ export class SampleSetDeletion {
     const decision = decideDeletion({
       namespace: ns,
       claimNames,
-      pods: this.deps.cached<V1Pod>(POD, ns),
+      pods: this.deps.cached<CachedPod>(POD, ns),
       runtimePods: this.runtimePodNamesOf(ss, engine),
       annotations: ss.metadata.annotations,
     });
@@ -120,9 +121,9 @@ export class SampleSetDeletion {
   }
 
   private runtimePodNamesOf(ss: SampleSet, engine: CacheEngine | undefined): Set<string> {
-    const stsNames = new Set(this.owned<V1StatefulSet>(ss, STATEFULSET).map((s) => s.metadata!.name!));
+    const stsNames = new Set(this.owned<CachedStatefulSet>(ss, STATEFULSET).map((s) => s.metadata!.name!));
     if (engine) stsNames.add(engine.statefulSetName(ss));
-    const pods = this.deps.cached<V1Pod>(POD, ss.metadata.namespace);
+    const pods = this.deps.cached<CachedPod>(POD, ss.metadata.namespace);
     return new Set([...stsNames].flatMap((sts) => runtimePodsOf(pods, ss.metadata.name!, sts).map((p) => p.name)));
   }
 }

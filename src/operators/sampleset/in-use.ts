@@ -3,8 +3,8 @@
  * runtime mounts its claim (a training job reading the cache would lose its node labels and its
  * runtime under it), unless the force-delete annotation says so. Pure functions over cached pods.
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL_DOMAIN } from '../../api/constants.js';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import { claimsOfPod } from '../shared/cache-placement.js';
 
 /**
@@ -28,7 +28,7 @@ export interface InUseInput {
   /** The claim(s) the SampleSet's volume is known by. */
   claimNames: readonly string[];
   /** Pods to look at (typically the pod cache of the namespace). */
-  pods: readonly V1Pod[];
+  pods: readonly CachedPod[];
   /** Names of the SampleSet's own runtime pods: never users. */
   runtimePods: ReadonlySet<string>;
   /** The SampleSet's annotations (for FORCE_DELETE_ANNOTATION). */

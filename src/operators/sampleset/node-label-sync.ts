@@ -3,8 +3,8 @@
  * nodes that hold a partition. Another live SampleSet using the same label key (same name, other
  * namespace) keeps the nodes it wants: they are never removed or overwritten.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { NODE } from '../../api/constants.js';
+import type { CachedNode, CachedPod } from '../../kube/cached-objects.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
 import type { EngineRegistry } from '../../engines/registry.js';
 import { isNotFound } from '../../kube/api-error.js';
@@ -15,9 +15,11 @@ import { desiredNodeLabels, diffNodeLabels } from './node-labels.js';
 export interface NodeLabelDeps {
   api: Pick<KubeApi, 'patch'>;
   engines: EngineRegistry;
-  nodes(): V1Node[];
-  podsIn(namespace: string): V1Pod[];
-  sampleSets(): SampleSet[];
+  nodes(): CachedNode[];
+  /** The pods carrying SampleSet `namespace/name`'s label. */
+  labelledPods(namespace: string, name: string): CachedPod[];
+  /** The SampleSets whose nodes carry label key `key` (`labelKeyOf`). */
+  sampleSetsWithLabelKey(key: string): SampleSet[];
   /** The label key a SampleSet's nodes carry. */
   labelKeyOf(ss: SampleSet): string;
 }
@@ -45,7 +47,7 @@ export class NodeLabelSync {
   /** node → pod wanted by other live SampleSets that use the same label key. */
   private othersWanting(ss: SampleSet, key: string): Map<string, string> {
     const out = new Map<string, string>();
-    for (const other of this.deps.sampleSets()) {
+    for (const other of this.deps.sampleSetsWithLabelKey(key)) {
       if (other.metadata.uid === ss.metadata.uid || other.metadata.deletionTimestamp) continue;
       if (this.deps.labelKeyOf(other) !== key) continue;
       let stsName: string;
@@ -54,7 +56,7 @@ export class NodeLabelSync {
       } catch {
         continue;
       }
-      const pods = runtimePodsOf(this.deps.podsIn(other.metadata.namespace!), other.metadata.name!, stsName);
+      const pods = runtimePodsOf(this.deps.labelledPods(other.metadata.namespace!, other.metadata.name!), other.metadata.name!, stsName);
       for (const [node, pod] of desiredNodeLabels(pods, Math.max(1, other.spec.partitions ?? 1))) if (!out.has(node)) out.set(node, pod);
     }
     return out;

@@ -1,6 +1,6 @@
 /** Which nodes carry a SampleSet's cache-node label, and what to change (pure). */
-import type { V1Node } from '@kubernetes/client-node';
 import type { RuntimePod } from '../shared/runtime-pods.js';
+import type { CachedNode } from '../../kube/cached-objects.js';
 
 /**
  * node name → runtime pod name for the pods that hold a partition (ordinal < partitions), are bound
@@ -31,7 +31,7 @@ export interface NodeLabelDiff {
  */
 export function diffNodeLabels(
   key: string,
-  nodes: readonly V1Node[],
+  nodes: readonly CachedNode[],
   desired: ReadonlyMap<string, string>,
   others: ReadonlyMap<string, string> = new Map(),
 ): NodeLabelDiff {

@@ -5,8 +5,8 @@
  * runtime pod (grace period 0, guarded by its UID) so the StatefulSet controller recreates it and
  * the scheduler places it on another node (Event `PartitionReplaced`). Returns when to look again.
  */
-import type { V1Node } from '@kubernetes/client-node';
 import { POD } from '../../api/constants.js';
+import type { CachedNode } from '../../kube/cached-objects.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { isConflict } from '../../kube/api-error.js';
 import type { Clock } from '../../kube/clock.js';
@@ -17,7 +17,7 @@ import { findLostPartitions, policyText, replacementPlan, type LostPartition } f
 export interface NodeLossDeps {
   api: Pick<KubeApi, 'delete'>;
   /** The Node from the informer cache (undefined: it does not exist). */
-  node(name: string): V1Node | undefined;
+  node(name: string): CachedNode | undefined;
   event(ss: SampleSet, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
   clock: Clock;
 }

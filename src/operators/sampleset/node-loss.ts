@@ -8,8 +8,8 @@
  * report and wait; only an owner who set `spec.nodeLossPolicy.replaceAfterSeconds` lets the
  * operator force-delete the pod (the StatefulSet controller then recreates it elsewhere).
  */
-import type { V1Node } from '@kubernetes/client-node';
 import type { CacheNodeStatus, NodeLossPolicy } from '../../api/sampleset.js';
+import type { CachedNode } from '../../kube/cached-objects.js';
 import { kubeTime } from '../../api/time.js';
 import type { RuntimePod } from '../shared/runtime-pods.js';
 
@@ -29,7 +29,7 @@ export interface NodeLoss {
  * it carries the unreachable taint, or its Ready condition is False or Unknown. A node that has
  * never reported a Ready condition (just registered) is not judged.
  */
-export function nodeLoss(nodeName: string, node: V1Node | undefined): NodeLoss | undefined {
+export function nodeLoss(nodeName: string, node: CachedNode | undefined): NodeLoss | undefined {
   if (!node) return { reason: 'NodeDeleted', detail: `node ${nodeName} no longer exists` };
   if ((node.spec?.taints ?? []).some((t) => t.key === UNREACHABLE_TAINT)) {
     return { reason: 'NodeUnreachable', detail: `node ${nodeName} is unreachable (taint ${UNREACHABLE_TAINT})` };
@@ -61,7 +61,7 @@ export interface LostPartition extends NodeLoss {
  */
 export function findLostPartitions(
   partitionPods: readonly RuntimePod[],
-  nodeOf: (name: string) => V1Node | undefined,
+  nodeOf: (name: string) => CachedNode | undefined,
   shown: readonly CacheNodeStatus[] | undefined,
   now: number,
 ): LostPartition[] {

@@ -16,6 +16,7 @@ import type {
   V1Service,
   V1StatefulSet,
 } from '@kubernetes/client-node';
+import type { CachedStatefulSet } from '../../kube/cached-objects.js';
 import {
   CREATED_BY_LABEL,
   CREATED_BY_VALUE,
@@ -56,7 +57,9 @@ export function tokenHash(token: string): string {
 
 /** On our PVC: when we last nudged the PV binder (see `nudgeBinder`). */
 export const BIND_NUDGE_ANNOTATION = `${LABEL_DOMAIN}/bind-nudged-at`;
+/** The first nudge comes this long after the claim was made; each next one waits twice as long as the last, up to the longest. */
 const BIND_NUDGE_MS = 2_000;
+const BIND_NUDGE_MAX_MS = 30_000;
 /** Look again this soon after creating the PV (its watch event normally comes first). */
 const PV_CREATED_REQUEUE_MS = 2_000;
 
@@ -90,7 +93,7 @@ export interface RuntimeObjects {
   pvCreated?: false;
   pv: V1PersistentVolume;
   pvc: V1PersistentVolumeClaim;
-  statefulSet: V1StatefulSet;
+  statefulSet: CachedStatefulSet;
   /** The token the runtime pods use (the stored one). */
   runtimeToken: string;
   /** The StatefulSet asks for exactly `partitions` replicas (after this pass's rescale), or keeps more on purpose. */
@@ -127,7 +130,7 @@ export class RuntimeObjectsPhase {
     const runtimeToken = readRuntimeToken(tokenSecret) ?? token;
     if (runtimeToken !== token) built = engine.buildObjects({ sampleSet: ss, volumeSecret, runtimeToken, runtimeImage });
     await this.ensureOwned<V1Service>(ss, SERVICE, stamp(ss, built.service, true));
-    const sts = await this.ensureOwned<V1StatefulSet>(ss, STATEFULSET, stampStatefulSet(ss, built.statefulSet, runtimeToken));
+    const sts = await this.ensureOwned<CachedStatefulSet>(ss, STATEFULSET, stampStatefulSet(ss, built.statefulSet, runtimeToken));
 
     await this.releaseOldClaim(pv.object, pvc);
     const requeueAfterMs = await this.nudgeBinder(pv.object, pvc, ns);
@@ -155,22 +158,23 @@ export class RuntimeObjectsPhase {
   /**
    * kube-controller-manager's binder can lose a race with itself (claim and volume workers both
    * update the PV; the loser logs "Could not sync claim" and waits for its 15 s resync), leaving the
-   * PV bound to our claim and the claim Pending. Touching the claim makes it sync again. Returns
-   * when to look again while that may be the case.
+   * PV bound to our claim and the claim Pending. Touching the claim makes it sync again. A binder
+   * that is merely busy (hundreds of claims at once) also shows that state for a while, so the
+   * nudges back off: 2 s after the claim was made, then 4, 8, … up to 30 s apart. Returns when to
+   * look again while that may be the case.
    */
   private async nudgeBinder(pv: V1PersistentVolume, pvc: V1PersistentVolumeClaim, ns: string): Promise<number | undefined> {
     if (pvc.status?.phase !== 'Pending' || !pv.spec?.claimRef?.uid || pv.spec.claimRef.uid !== pvc.metadata?.uid) return undefined;
     const now = this.deps.clock.now();
-    const last =
-      Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') ||
-      Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) ||
-      0;
-    if (now - last >= BIND_NUDGE_MS) {
-      await this.deps.api.patch(PVC, pvc.metadata.name!, ns, {
-        metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } },
-      });
-    }
-    return BIND_NUDGE_MS;
+    const created = Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) || 0;
+    const nudged = Date.parse(pvc.metadata?.annotations?.[BIND_NUDGE_ANNOTATION] ?? '') || 0;
+    const wait = (since: number): number => Math.min(BIND_NUDGE_MAX_MS, Math.max(BIND_NUDGE_MS, since - created));
+    const due = nudged ? nudged + wait(nudged) : created + BIND_NUDGE_MS;
+    if (now < due) return due - now;
+    await this.deps.api.patch(PVC, pvc.metadata.name!, ns, {
+      metadata: { annotations: { [BIND_NUDGE_ANNOTATION]: new Date(now).toISOString() } },
+    });
+    return wait(now);
   }
 
   /**
@@ -179,7 +183,7 @@ export class RuntimeObjectsPhase {
    */
   private async rollOut(
     ss: SampleSet,
-    sts: V1StatefulSet,
+    sts: CachedStatefulSet,
     runtimeToken: string,
     claimName: string,
   ): Promise<{ replicasMatch: boolean; held?: string }> {

@@ -20,7 +20,8 @@
  * step toward the spec and writes status only when it changed. Waiting is a requeue or an event;
  * nothing here sleeps.
  */
-import type { KubernetesObject, V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { CachedNode, CachedPod } from '../../kube/cached-objects.js';
 import {
   NODE,
   POD,
@@ -45,7 +46,7 @@ import { ReconcilingOperator, keyString, type OperatorContext, type ReconcileRes
 import type { CacheStatsNotifier } from '../shared/cache-stats-notifier.js';
 import type { SampleSetRuntimeCalls } from '../shared/runtime-calls.js';
 import { RuntimeJobWatcher } from '../shared/runtime-job-watcher.js';
-import { runtimePodsOf } from '../shared/runtime-pods.js';
+import { labelledPodsOf, runtimePodsOf, SAMPLESET_PODS_INDEX, sampleSetPodKeys } from '../shared/runtime-pods.js';
 import { Blocked } from './blocked.js';
 import { CacheStatsPlanner } from './cache-stats-planner.js';
 import { SampleSetDeletion } from './deletion.js';
@@ -61,7 +62,7 @@ import { CONDITION, StatusDraft } from './status-draft.js';
 import { scaleDownBlockersOf } from './scale-down-guard.js';
 import { StatsCollector } from './stats-collector.js';
 import { nothingReachable } from './stats.js';
-import { SampleSetWatchMappings } from './watch-mappings.js';
+import { indexSampleSets, SampleSetWatchMappings } from './watch-mappings.js';
 import { syncSubmitBackoff } from './sync.js';
 
 export { BIND_NUDGE_ANNOTATION, PV_OWNER_ANNOTATION, TOKEN_HASH_ANNOTATION, tokenHash } from './runtime-objects.js';
@@ -129,6 +130,8 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
     options: SampleSetOperatorOptions,
     notifier: CacheStatsNotifier,
   ) {
+    indexSampleSets(ReconcilingOperator.declaredCache(ctx, new.target, SAMPLESET), engines);
+    ReconcilingOperator.declaredCache<CachedPod>(ctx, new.target, POD).addIndex(SAMPLESET_PODS_INDEX, sampleSetPodKeys);
     super(ctx);
     this.opts = {
       runtimeImage: options.runtimeImage,
@@ -177,14 +180,14 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       runtimeImage: this.opts.runtimeImage,
       conflictRetryMs: this.opts.conflictRetryMs,
       scaleDownBlockers: (ss, claim, sts, to) =>
-        scaleDownBlockersOf(ss, this.cacheOf<V1Pod>(POD).list(ss.metadata.namespace), claim, sts, to),
+        scaleDownBlockersOf(ss, this.cacheOf<CachedPod>(POD).list(ss.metadata.namespace), claim, sts, to),
     });
     this.nodeLabels = new NodeLabelSync({
       api: this.api,
       engines,
-      nodes: () => this.cacheOf<V1Node>(NODE).list(),
-      podsIn: (namespace) => this.cacheOf<V1Pod>(POD).list(namespace),
-      sampleSets: () => this.primary.list(),
+      nodes: () => this.cacheOf<CachedNode>(NODE).list(),
+      labelledPods: (namespace, name) => labelledPodsOf(this.cacheOf<CachedPod>(POD), namespace, name),
+      sampleSetsWithLabelKey: (key) => this.mappings.withNodeLabelKey(key),
       labelKeyOf: (ss) => this.mappings.nodeLabelKeyOf(ss),
     });
     this.deletion = new SampleSetDeletion({
@@ -205,7 +208,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
       onSucceeded: (k) => this.stats.invalidate(k),
       clock: this.clock,
     });
-    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<V1Node>(NODE).get(n), event, clock: this.clock });
+    this.nodeLoss = new NodeLossPhase({ api: this.api, node: (n) => this.cacheOf<CachedNode>(NODE).get(n), event, clock: this.clock });
     this.unsubscribe = notifier.subscribe(({ namespace, name }) => {
       const k = keyString({ namespace, name });
       this.stats.invalidate(k);
@@ -284,7 +287,7 @@ export class SampleSetOperator extends ReconcilingOperator<SampleSet> {
 
     // 4. the volume and the runtime pods
     const volumeBound = pvc.status?.phase === 'Bound';
-    const pods = runtimePodsOf(this.cacheOf<V1Pod>(POD).list(ns), ss.metadata.name!, stsName);
+    const pods = runtimePodsOf(labelledPodsOf(this.cacheOf<CachedPod>(POD), ns, ss.metadata.name!), ss.metadata.name!, stsName);
     const loss = await this.nodeLoss.step(
       ss,
       pods.filter((p) => p.ordinal < partitions),

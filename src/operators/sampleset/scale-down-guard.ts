@@ -7,8 +7,8 @@
  * the scale-down happens once they are gone — or at once with the annotation
  * `paddlepaddle.org/force-scale-down: "true"`. Pure.
  */
-import type { V1Pod } from '@kubernetes/client-node';
 import { LABEL_DOMAIN } from '../../api/constants.js';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import { runtimePodsOf, type RuntimePod } from '../shared/runtime-pods.js';
 import { claimUsers, describeUsers, type ClaimUser } from './in-use.js';
@@ -21,7 +21,7 @@ export interface ScaleDownInput {
   namespace: string;
   claimName: string;
   /** Every pod of the namespace (the pod cache). */
-  pods: readonly V1Pod[];
+  pods: readonly CachedPod[];
   /** The SampleSet's runtime pods. */
   runtimePods: readonly RuntimePod[];
   /** The partitions wanted; runtime pods with an ordinal at or above it are being removed. */
@@ -46,7 +46,7 @@ export function scaleDownBlockers(i: ScaleDownInput): ClaimUser[] {
 /** scaleDownBlockers for SampleSet `ss` among `pods` (its namespace's), its runtime StatefulSet `statefulSetName`. */
 export function scaleDownBlockersOf(
   ss: SampleSet,
-  pods: readonly V1Pod[],
+  pods: readonly CachedPod[],
   claimName: string,
   statefulSetName: string,
   partitions: number,

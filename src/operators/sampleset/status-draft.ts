@@ -28,8 +28,9 @@ export class StatusDraft {
     private readonly ss: SampleSet,
     private readonly clock: Clock = systemClock,
   ) {
-    this.original = JSON.parse(JSON.stringify(ss.status ?? {})) as SampleSetStatus;
-    this.next = JSON.parse(JSON.stringify(ss.status ?? {})) as Record<string, unknown>;
+    const text = JSON.stringify(ss.status ?? {});
+    this.original = JSON.parse(text) as SampleSetStatus;
+    this.next = JSON.parse(text) as Record<string, unknown>;
   }
 
   get<T>(field: keyof SampleSetStatus): T | undefined {

@@ -1,6 +1,8 @@
 /**
  * Which SampleSets an event on another object concerns: the watches of the SampleSet operator map
- * Secrets, pods, nodes, PersistentVolumes and finished SampleJobs to SampleSet keys here, from the informer caches only.
+ * Secrets, pods, nodes, PersistentVolumes and finished SampleJobs to SampleSet keys here, from the
+ * informer caches only, through indexes of the SampleSet cache (`addIndexes`): an event costs the
+ * SampleSets it concerns, never a scan of them all.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { LABEL_DOMAIN, SAMPLESET, SAMPLESET_LABEL, cacheNodeLabelKey } from '../../api/constants.js';
@@ -15,18 +17,64 @@ import { PV_OWNER_ANNOTATION } from './runtime-objects.js';
 import { scaleDownWaits } from './scale-down-guard.js';
 import { secretKeyOf } from './spec-check.js';
 
+/** Names of the SampleSet cache's indexes. */
+const BY = {
+  name: 'paddle:sampleset-name',
+  secret: 'paddle:sampleset-secret',
+  node: 'paddle:sampleset-node',
+  claimWatch: 'paddle:sampleset-claim-watch',
+};
+
+type SampleSetCache = Pick<Informer<SampleSet>, 'byIndex' | 'addIndex'>;
+
+/** The node label key of a SampleSet's cache nodes (its engine's; the standard key when the engine is not installed). */
+function nodeLabelKey(ss: SampleSet, registry: EngineRegistry | undefined): string {
+  try {
+    return registry!.get(engineNameOf(ss)).nodeLabelKey(ss);
+  } catch {
+    return cacheNodeLabelKey(engineNameOf(ss), ss.metadata.name!);
+  }
+}
+
+/**
+ * Adds the indexes the mappings read to the SampleSet cache. The operator does so before the base
+ * class attaches its handlers (which may map cached objects at once).
+ */
+export function indexSampleSets(cache: Pick<Informer<SampleSet>, 'addIndex'>, engines: EngineRegistry): void {
+  cache.addIndex(BY.name, (ss) => [ss.metadata.name!]);
+  cache.addIndex(BY.secret, (ss) =>
+    [ss.spec?.secretRef, ss.spec?.source?.secretRef]
+      .map((r) => secretKeyOf(ss, r))
+      .filter((k) => k !== undefined)
+      .map((k) => `${k.namespace}/${k.name}`),
+  );
+  cache.addIndex(BY.node, (ss) => [`label:${nodeLabelKey(ss, engines)}`, ...(ss.status?.nodes ?? []).map((n) => `node:${n.node}`)]);
+  // only these SampleSets care about every pod that mounts their claim
+  cache.addIndex(BY.claimWatch, (ss) => (ss.metadata.deletionTimestamp || scaleDownWaits(ss) ? [ss.metadata.namespace!] : []));
+}
+
 export class SampleSetWatchMappings {
   /**
    * Both are read when a mapping runs: the base class's informers may deliver objects while the
    * operator is still being constructed.
    */
   constructor(
-    private readonly cache: () => Pick<Informer<SampleSet>, 'list'>,
+    private readonly cache: () => SampleSetCache,
     private readonly registry: () => EngineRegistry | undefined,
   ) {}
 
-  private get sampleSets(): Pick<Informer<SampleSet>, 'list'> {
+  private get sampleSets(): SampleSetCache {
     return this.cache();
+  }
+
+  /** The SampleSets named `name`, in every namespace. */
+  named(name: string): SampleSet[] {
+    return this.sampleSets.byIndex(BY.name, name);
+  }
+
+  /** The SampleSets whose cache nodes carry label key `key`. */
+  withNodeLabelKey(key: string): SampleSet[] {
+    return this.sampleSets.byIndex(BY.node, `label:${key}`);
   }
 
   /** Pods, PVs… labelled with the SampleSet name (namespaced objects only). */
@@ -45,7 +93,7 @@ export class SampleSetWatchMappings {
     const ns = o.metadata?.namespace;
     const claims = claimsOfPod(o);
     if (!ns || claims.length === 0) return out;
-    for (const ss of this.sampleSets.list(ns, (s) => !!s.metadata.deletionTimestamp || scaleDownWaits(s))) {
+    for (const ss of this.sampleSets.byIndex(BY.claimWatch, ns)) {
       if (claims.some((c) => c === this.claimNameOf(ss))) out.push({ namespace: ns, name: ss.metadata.name! });
     }
     return out;
@@ -70,15 +118,8 @@ export class SampleSetWatchMappings {
     const name = o.metadata?.name;
     const ref = controllerOf(o);
     if (ref?.kind === SAMPLESET.kind && ns) out.push({ namespace: ns, name: ref.name });
-    for (const ss of this.sampleSets.list()) {
-      for (const r of [ss.spec?.secretRef, ss.spec?.source?.secretRef]) {
-        const k = secretKeyOf(ss, r);
-        if (k && k.name === name && k.namespace === ns) {
-          out.push({ namespace: ss.metadata.namespace, name: ss.metadata.name! });
-          break;
-        }
-      }
-    }
+    for (const ss of this.sampleSets.byIndex(BY.secret, `${ns}/${name}`))
+      out.push({ namespace: ss.metadata.namespace, name: ss.metadata.name! });
     return out;
   }
 
@@ -88,13 +129,18 @@ export class SampleSetWatchMappings {
    * its pod is terminating).
    */
   ofNode(o: KubernetesObject): ObjectKey[] {
-    const labels = o.metadata?.labels ?? {};
-    const node = o.metadata?.name;
-    const labelled = Object.keys(labels).some((k) => k.startsWith(LABEL_DOMAIN + '/'));
-    return this.sampleSets
-      .list()
-      .filter((ss) => (labelled && labels[this.nodeLabelKeyOf(ss)] !== undefined) || (ss.status?.nodes ?? []).some((n) => n.node === node))
-      .map((ss) => ({ namespace: ss.metadata.namespace, name: ss.metadata.name! }));
+    const keys = Object.keys(o.metadata?.labels ?? {})
+      .filter((k) => k.startsWith(LABEL_DOMAIN + '/'))
+      .map((k) => `label:${k}`);
+    const found = new Map<string, ObjectKey>();
+    for (const key of [...keys, `node:${o.metadata?.name}`]) {
+      for (const ss of this.sampleSets.byIndex(BY.node, key))
+        found.set(ss.metadata.uid ?? `${ss.metadata.namespace}/${ss.metadata.name}`, {
+          namespace: ss.metadata.namespace,
+          name: ss.metadata.name!,
+        });
+    }
+    return [...found.values()];
   }
 
   ofPv(o: KubernetesObject): ObjectKey[] {
@@ -104,9 +150,7 @@ export class SampleSetWatchMappings {
       return [{ namespace, name }];
     }
     const name = o.metadata?.labels?.[SAMPLESET_LABEL];
-    return name
-      ? this.sampleSets.list(undefined, (ss) => ss.metadata.name === name).map((ss) => ({ namespace: ss.metadata.namespace, name }))
-      : [];
+    return name ? this.named(name).map((ss) => ({ namespace: ss.metadata.namespace, name })) : [];
   }
 
   claimNameOf(ss: SampleSet): string {
@@ -118,10 +162,6 @@ export class SampleSetWatchMappings {
   }
 
   nodeLabelKeyOf(ss: SampleSet): string {
-    try {
-      return this.registry()!.get(engineNameOf(ss)).nodeLabelKey(ss);
-    } catch {
-      return cacheNodeLabelKey(engineNameOf(ss), ss.metadata.name!);
-    }
+    return nodeLabelKey(ss, this.registry());
   }
 }

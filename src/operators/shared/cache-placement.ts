@@ -5,7 +5,8 @@
  * operator (pod i on the node of partition i) and the pod admission webhook (any pod mounting the
  * claim). Pure functions.
  */
-import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1Pod } from '@kubernetes/client-node';
+import type { V1Affinity, V1NodeSelectorRequirement, V1NodeSelectorTerm } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
 import type { SampleSet } from '../../api/sampleset.js';
 import type { CacheEngine } from '../../engines/cache-engine.js';
 import { runtimePodName } from './runtime-pods.js';
@@ -38,8 +39,8 @@ export function cacheNodesOf(sampleSet: SampleSet, engine: CacheEngine): CacheNo
   };
 }
 
-/** The claim names of a pod's `persistentVolumeClaim` volumes. */
-export function claimsOfPod(pod: V1Pod): string[] {
+/** The claim names of a pod's `persistentVolumeClaim` volumes (a whole pod or a cached one). */
+export function claimsOfPod(pod: CachedPod): string[] {
   return (pod.spec?.volumes ?? []).map((v) => v.persistentVolumeClaim?.claimName).filter((c): c is string => !!c);
 }
 

@@ -2,13 +2,15 @@
  * Finding a SampleSet's runtime pods and talking to them: the small pieces both the SampleSet and
  * the SampleJob operators need. Pure functions over cached objects; no I/O.
  */
-import type { V1Pod, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
+import type { CachedPod } from '../../kube/cached-objects.js';
+import type { Informer } from '../../kube/informer.js';
 import { RUNTIME_PORT, SAMPLESET_LABEL } from '../../api/constants.js';
 import { RUNTIME_TOKEN_KEY } from '../../api/runtime-protocol.js';
 
 /** A runtime pod with its partition (= StatefulSet ordinal). */
 export interface RuntimePod {
-  pod: V1Pod;
+  pod: CachedPod;
   name: string;
   ordinal: number;
   /** Ready condition True, a pod IP, Running, not being deleted. */
@@ -31,7 +33,7 @@ export function podOrdinal(podName: string, statefulSetName: string): number {
 }
 
 /** True when the pod can serve requests: Running, Ready, with an IP, and not terminating. */
-export function isPodReady(pod: V1Pod): boolean {
+export function isPodReady(pod: CachedPod): boolean {
   if (pod.metadata?.deletionTimestamp) return false;
   if (pod.status?.phase !== 'Running' || !pod.status.podIP) return false;
   return (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -42,7 +44,7 @@ export function isPodReady(pod: V1Pod): boolean {
  * those carrying the SampleSet label with its name and controlled by its StatefulSet (a pod that
  * merely copies the label is ignored), sorted by ordinal.
  */
-export function runtimePodsOf(pods: readonly V1Pod[], sampleSetName: string, statefulSetName: string): RuntimePod[] {
+export function runtimePodsOf(pods: readonly CachedPod[], sampleSetName: string, statefulSetName: string): RuntimePod[] {
   const out: RuntimePod[] = [];
   for (const pod of pods) {
     const name = pod.metadata?.name;
@@ -64,9 +66,23 @@ export function runtimePodsOf(pods: readonly V1Pod[], sampleSetName: string, sta
   return out.sort((a, b) => a.ordinal - b.ordinal);
 }
 
+/** Name of the pod informer index by `<namespace>/<SampleSet label value>` (`sampleSetPodKeys`). */
+export const SAMPLESET_PODS_INDEX = 'paddle:sampleset-pods';
+
+/** Index keys of a pod: `<namespace>/<SampleSet>` when it carries the SampleSet label. */
+export function sampleSetPodKeys(pod: CachedPod): string[] {
+  const name = pod.metadata?.labels?.[SAMPLESET_LABEL];
+  return name && pod.metadata?.namespace ? [`${pod.metadata.namespace}/${name}`] : [];
+}
+
+/** The pods of a cache carrying SampleSet `namespace/name`'s label (through the index, no scan). */
+export function labelledPodsOf(pods: Pick<Informer<CachedPod>, 'byIndex'>, namespace: string | undefined, name: string): CachedPod[] {
+  return pods.byIndex(SAMPLESET_PODS_INDEX, `${namespace}/${name}`);
+}
+
 /** `http://<podIP>:7716` (IPv6 addresses bracketed); undefined without an IP. */
-export function runtimeBaseUrl(pod: Pick<RuntimePod, 'podIP'> | V1Pod): string | undefined {
-  const ip = 'podIP' in pod ? pod.podIP : (pod as V1Pod).status?.podIP;
+export function runtimeBaseUrl(pod: Pick<RuntimePod, 'podIP'> | CachedPod): string | undefined {
+  const ip = 'podIP' in pod ? pod.podIP : (pod as CachedPod).status?.podIP;
   if (!ip) return undefined;
   return `http://${ip.includes(':') ? `[${ip}]` : ip}:${RUNTIME_PORT}`;
 }

@@ -98,5 +98,10 @@ describe('metrics', () => {
     expect(text).to.match(/^paddle_operator_samplejob_phase\{namespace="a",name="w",type="warmup",phase="Running"\} 1$/m);
     expect(text).to.match(/^paddle_operator_samplejob_progress_ratio\{namespace="a",name="w",type="warmup"\} 0.5$/m);
     expect(text).to.not.match(/name="cron"/);
+    // a scrape's per-object series are dropped after it (not held until the next one), and made again for the next
+    expect((await m.sampleJobPhase.get()).values).to.have.length(1);
+    await m.render();
+    expect((await m.sampleJobPhase.get()).values).to.have.length(0);
+    expect(await m.render()).to.match(/^paddle_operator_samplejob_phase\{namespace="a",name="w",type="warmup",phase="Running"\} 1$/m);
   });
 });

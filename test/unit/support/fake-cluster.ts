@@ -8,6 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { apiVersionOf, type ResourceType } from '../../../src/api/constants.js';
 import { ApiError } from '../../../src/kube/api-error.js';
 import type { Clock } from '../../../src/kube/clock.js';
+import { IndexedStore, type IndexKeys } from '../../../src/kube/indexed-store.js';
 import type { InformerEventType, InformerHandler } from '../../../src/kube/informer.js';
 import type { OperatorContext } from '../../../src/kube/reconciling-operator.js';
 import { createLogger } from '../../../src/observability/logger.js';
@@ -39,7 +40,8 @@ function mergePatch(target: unknown, patch: unknown): unknown {
  * the operator a cache that differs from the API server (a stale or lagging watch).
  */
 export class FakeInformer<T extends KubernetesObject = KubernetesObject> {
-  readonly store = new Map<string, T>();
+  /** The real informer's store, indexes included. */
+  readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandler<T>[] = [];
   constructor(readonly type: ResourceType) {}
   private key(name: string, ns?: string): string {
@@ -54,6 +56,13 @@ export class FakeInformer<T extends KubernetesObject = KubernetesObject> {
   }
   list(ns?: string, filter?: (o: T) => boolean): T[] {
     return [...this.store.values()].filter((o) => (!ns || o.metadata?.namespace === ns) && (!filter || filter(o)));
+  }
+  addIndex(name: string, keysOf: IndexKeys<T>): void {
+    this.store.addIndex(name, keysOf);
+  }
+  byIndex(name: string, key: string): T[] {
+    if (!this.store.hasIndex(name)) throw new Error(`${this.type.kind} cache has no index ${name}`);
+    return this.store.byIndex(name, key);
   }
   /** An add or update event: `o` replaces what the cache held under its name. */
   put(o: T): void {

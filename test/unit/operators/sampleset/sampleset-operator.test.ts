@@ -5,6 +5,7 @@ import type { Condition } from '../../../../src/api/conditions.js';
 import type { SampleSet, SampleSetSpec } from '../../../../src/api/sampleset.js';
 import { ExampleEngine } from '../../../../src/engines/example/example-engine.js';
 import { EngineRegistry } from '../../../../src/engines/registry.js';
+import { ManualClock } from '../../../../src/kube/clock.js';
 import { isControlledBy } from '../../../../src/kube/owner-reference.js';
 import { CacheStatsNotifier } from '../../../../src/operators/shared/cache-stats-notifier.js';
 import {
@@ -142,6 +143,45 @@ describe('SampleSetOperator', () => {
         'CreatedService',
         'CreatedStatefulSet',
       ]);
+    });
+
+    it('nudges a claim the binder left Pending under a PV bound to it, less and less often (2, 4, 8 s … after its creation)', async () => {
+      const clock = new ManualClock();
+      const t0 = clock.now();
+      volumeSecret();
+      sampleSet();
+      op = new SampleSetOperator(kube.context(4, clock), new EngineRegistry([new ExampleEngine()]), rt, { runtimeImage: 'img' }, notifier);
+      await op.start();
+      await until(() => !!kube.get(STATEFULSET, 'ds-runtime', NS), 2000, 'StatefulSet');
+      const pvc = kube.get<V1PersistentVolumeClaim>(PVC, 'ds', NS)!;
+      kube.put(PVC, { ...pvc, metadata: { ...pvc.metadata, creationTimestamp: new Date(t0) }, status: { phase: 'Pending' } });
+      const pv = kube.get<V1PersistentVolume>(PV, 'ns.ds-example')!;
+      kube.put(PV, { ...pv, spec: { ...pv.spec, claimRef: { uid: pvc.metadata!.uid } } });
+      const nudges = (): string[] =>
+        kube.api
+          .writes()
+          .filter((c) => c.verb === 'patch' && c.plural === 'persistentvolumeclaims')
+          .map(
+            (c) =>
+              (c.body as { metadata: { annotations: Record<string, string> } }).metadata.annotations['paddlepaddle.org/bind-nudged-at'],
+          );
+      const at = async (s: number, want: number): Promise<void> => {
+        clock.set(t0 + s * 1000);
+        op!.enqueue({ namespace: NS, name: 'ds' });
+        await until(() => nudges().length === want, 2000, `${want} nudges at ${s} s`);
+        await new Promise((r) => setTimeout(r, 20));
+        expect(nudges(), `at ${s} s`).to.have.length(want);
+      };
+      await at(1, 0);
+      await at(2, 1);
+      await at(3.9, 1); // next one 2 s after the first (it came 2 s after the claim)
+      await at(4, 2);
+      await at(7.9, 2);
+      await at(8, 3);
+      await at(100, 4);
+      await at(129, 4); // at most 30 s apart
+      await at(130, 5);
+      expect(nudges()[0]).to.equal(new Date(t0 + 2000).toISOString());
     });
 
     it('an object of that name it does not own blocks the pass (Ready=False ObjectConflict) and is never adopted', async () => {
