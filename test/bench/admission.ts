@@ -7,6 +7,9 @@
 // apiserver does not call the webhook); the ratio of the client-side latencies is the webhook's
 // cost to whoever creates pods. Every pod mounts a SampleSet's claim (a Ready SampleSet whose
 // status is written here, no runtime) and carries a scheduling gate, so only admission is measured.
+// A second pass repeats the creations with the webhook's process ahead of the control plane for the
+// CPU (nice -10), as a CPU request gives the operator's container on a busy node: on a small
+// machine the tail of the first pass is the process waiting for a CPU the apiserver holds.
 //   npm run bench -- admission          (or: npm run build && node dist/test/bench/admission.js [pods] [in-flight])
 // Not a test; the toolchain must be built (test/toolchain/build.sh).
 import { fork } from 'node:child_process';
@@ -64,17 +67,24 @@ async function webhookChild(kubeconfig: string, certDir: string, port: number): 
   // how late the process's event loop ran: time a review waited for the CPU, not spent in it
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
+  const figures = (): { durations: Array<[number, string]>; loop: number[] } => ({
+    durations,
+    loop: [50, 99, 100].map((p) => loopDelay.percentile(p) / 1e6),
+  });
   process.on('message', (msg) => {
     if (msg === 'reset') {
       durations = [];
       loopDelay.reset();
       process.send!('reset-done');
+    } else if (msg === 'report') {
+      process.send!(figures());
+      durations = [];
+      loopDelay.reset();
     } else if (msg === 'stop') {
       void (async () => {
         await webhook.stop();
         await informers.stopAll();
-        const loop = [50, 99, 100].map((p) => loopDelay.percentile(p) / 1e6);
-        process.send!({ durations, loop }, () => process.exit(0));
+        process.exit(0);
       })();
     }
   });
@@ -149,6 +159,37 @@ async function readySampleSet(api: KubeApi, ns: string): Promise<void> {
   await api.patch(SAMPLESET, 'imagenet', ns, { status: { phase: 'Ready', nodes } }, 'merge', { subresource: 'status' });
 }
 
+interface ChildFigures {
+  durations: Array<[number, string]>;
+  loop: number[];
+}
+
+/** The webhook's timings since the last report (the child starts afresh after each). */
+async function childFigures(child: { proc?: ReturnType<typeof fork>; messages: unknown[] }): Promise<ChildFigures> {
+  child.messages.length = 0;
+  child.proc!.send('report');
+  return waitFor(
+    'the webhook figures',
+    () => child.messages.find((m): m is ChildFigures => typeof m === 'object' && m !== null && 'durations' in m),
+    { timeoutMs: 60_000, intervalMs: 20 },
+  );
+}
+
+/** Prints one pass's review timings and event-loop lateness; returns how many reviews it timed. */
+function reportInside(name: string, f: ChildFigures): number {
+  const inside = f.durations.map(([d]) => d).sort((a, b) => a - b);
+  const outcomes = f.durations.reduce<Record<string, number>>((acc, [, o]) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+  const q = (p: number): string => ms(quantile(inside, p));
+  say(`  ${name} (${inside.length} reviews, ${JSON.stringify(outcomes)}):`);
+  say(`    p50 ${q(0.5)}   p90 ${q(0.9)}   p95 ${q(0.95)}   p99 ${q(0.99)}   max ${ms(inside[inside.length - 1])}`);
+  say(`    target p99 < 10 ms: ${quantile(inside, 0.99) < 10 ? 'met' : 'MISSED'}`);
+  const [loop50, loop99, loopMax] = f.loop;
+  say(
+    `    its event loop ran late by p50 ${ms(loop50)}, p99 ${ms(loop99)}, max ${ms(loopMax)} (waiting for a CPU, or for the reviews ahead)`,
+  );
+  return inside.length;
+}
+
 async function main(): Promise<void> {
   const count = Math.max(1, Number(process.argv[2] ?? 1000));
   const inFlight = Math.max(1, Number(process.argv[3] ?? 32));
@@ -183,34 +224,28 @@ async function main(): Promise<void> {
 
     const baseline = await createPods(api, WITHOUT, count, inFlight);
     const withWebhook = await createPods(api, WITH, count, inFlight);
-    const patched = withWebhook.pods.filter((p) => p.metadata?.annotations?.[CACHE_AFFINITY_REASON_ANNOTATION]).length;
-    child.proc.send('stop');
-    const report = await waitFor(
-      'the webhook figures',
-      () =>
-        child.messages.find(
-          (m): m is { durations: Array<[number, string]>; loop: number[] } => typeof m === 'object' && m !== null && 'durations' in m,
-        ),
-      { timeoutMs: 60_000, intervalMs: 20 },
-    );
-    const inside = report.durations.map(([d]) => d).sort((a, b) => a - b);
-    const outcomes = report.durations.reduce<Record<string, number>>((acc, [, o]) => ({ ...acc, [o]: (acc[o] ?? 0) + 1 }), {});
+    const shared = await childFigures(child);
+    // the same creations again with the webhook's process ahead of the control plane for the CPU,
+    // as a CPU request gives a container on a busy node (here: nice -10 against the apiserver's 0)
+    os.setPriority(child.proc.pid!, -10);
+    const prioritised = await createPods(api, WITH, count, inFlight);
+    const ahead = await childFigures(child);
+    const patched = [...withWebhook.pods, ...prioritised.pods].filter(
+      (p) => p.metadata?.annotations?.[CACHE_AFFINITY_REASON_ANNOTATION],
+    ).length;
 
     const load = os
       .loadavg()
       .map((l) => l.toFixed(1))
       .join(' ');
     say(
-      `${count} pod creations, ${inFlight} in flight, ${os.cpus().length} CPUs (load average ${load}); every pod mounts a Ready SampleSet's claim`,
+      `${count} pod creations per pass, ${inFlight} in flight, ${os.cpus().length} CPUs (load average ${load}); every pod mounts a Ready SampleSet's claim`,
     );
-    say(`inside the webhook (${inside.length} reviews, ${JSON.stringify(outcomes)}; pods patched ${patched}/${count}):`);
-    const q = (p: number): string => ms(quantile(inside, p));
-    say(`  p50 ${q(0.5)}   p90 ${q(0.9)}   p95 ${q(0.95)}   p99 ${q(0.99)}   max ${ms(inside[inside.length - 1])}`);
-    say(`  target p99 < 10 ms: ${quantile(inside, 0.99) < 10 ? 'met' : 'MISSED'}`);
-    const [loop50, loop99, loopMax] = report.loop;
-    say(
-      `  its event loop ran late by p50 ${ms(loop50)}, p99 ${ms(loop99)}, max ${ms(loopMax)} (waiting for a CPU, or for the reviews ahead)`,
-    );
+    say(`inside the webhook (pods patched ${patched}/${2 * count}):`);
+    const inside = [
+      reportInside('same CPU priority as the control plane', shared),
+      reportInside('ahead of the control plane (nice -10)', ahead),
+    ];
     const row = (name: string, r: { sorted: number[]; wallMs: number }): string =>
       `  ${name.padEnd(18)} p50 ${ms(quantile(r.sorted, 0.5)).padStart(10)}   p99 ${ms(quantile(r.sorted, 0.99)).padStart(10)}   all ${(r.wallMs / 1000).toFixed(2)} s`;
     const sampleSet = (await api.get<SampleSet>(SAMPLESET, 'imagenet', WITH))!;
@@ -225,8 +260,10 @@ async function main(): Promise<void> {
         `p99 ${(quantile(withWebhook.sorted, 0.99) / quantile(baseline.sorted, 0.99)).toFixed(2)}x, ` +
         `throughput ${(withWebhook.wallMs / baseline.wallMs).toFixed(2)}x the time`,
     );
-    if (patched !== count || inside.length !== count)
-      throw new Error(`expected ${count} patched pods and reviews, got ${patched} and ${inside.length}`);
+    child.proc.send('stop');
+    const reviews = inside[0] + inside[1];
+    if (patched !== 2 * count || reviews !== 2 * count)
+      throw new Error(`expected ${2 * count} patched pods and reviews, got ${patched} and ${reviews}`);
   } finally {
     if (child.proc && child.proc.exitCode === null) child.proc.kill();
     await cp.stop();

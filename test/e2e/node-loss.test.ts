@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { V1Node, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { EVENT, NODE, PADDLEJOB, POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
+import { EVENT, NODE, PADDLEJOB, POD, SAMPLEJOB, SAMPLESET, SECRET, cacheNodeLabelKey } from '../../src/api/constants.js';
 import type { PaddleJob } from '../../src/api/paddlejob.js';
 import type { SampleJob } from '../../src/api/samplejob.js';
 import type { NodeLossPolicy, SampleSet } from '../../src/api/sampleset.js';
@@ -31,6 +31,8 @@ import { addReadyNodes, conditionOf, sampleSetWhere } from './sampleset-helpers.
 
 const suffix = crypto.randomBytes(3).toString('hex');
 const WAIT = { timeoutMs: 90_000, intervalMs: 250 };
+/** The cache-node label of SampleSet `ds` (JuiceFS), whatever its namespace. */
+const LABEL_KEY = cacheNodeLabelKey('juicefs', 'ds');
 /** An events.k8s.io/v1 Event, as the operator records them. */
 interface Event {
   metadata?: object;
@@ -260,6 +262,18 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
     // it waited the 5 s the policy asks for, counted from when the loss was seen
     const seen = Date.parse(lost.status!.nodes![1].nodeLostSince!);
     expect(Date.parse(replaced[0].eventTime!)).to.be.at.least(seen + 4000);
+
+    // gone before the next scenario: a SampleSet of the same name in another namespace shares its node label key
+    await api.delete(SAMPLESET, 'ds', ns);
+    await waitFor(
+      'SampleSet ds deleted and its node labels removed',
+      async () => {
+        if (await api.get(SAMPLESET, 'ds', ns)) return undefined;
+        const labelled = (await api.list<V1Node>(NODE)).items.filter((n) => n.metadata?.labels?.[LABEL_KEY] !== undefined);
+        return labelled.length === 0 ? true : undefined;
+      },
+      WAIT,
+    );
   });
 
   it('a deleted Node: lost at once (NodeDeleted); a PaddleJob with sampleSetRef.waitSeconds fails with SampleSetWaitExpired, one without waits naming the partition; a policy then replaces the pod at once and the waiting job gets its workers, pinned to their partitions', async function () {
@@ -348,6 +362,19 @@ describe('SampleSet: a lost cache node (real control plane, KWOK nodes, simulate
         p.spec!.volumes!.some((v) => v.persistentVolumeClaim),
         p.metadata!.name,
       ).to.equal(true);
+    }
+    // and the kube-scheduler places worker i on partition i's node (labelled for its runtime pod)
+    const placed = await waitFor(
+      'both workers scheduled',
+      async () => {
+        const pods = await workerPods('patient');
+        return pods.length === 2 && pods.every((p) => p.spec?.nodeName) ? pods : undefined;
+      },
+      WAIT,
+    );
+    for (const p of placed) {
+      const i = Number(p.metadata!.name!.split('-').pop());
+      expect(p.spec!.nodeName, p.metadata!.name).to.equal(back.status!.nodes![i].node);
     }
   });
 });
