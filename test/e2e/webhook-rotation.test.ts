@@ -176,7 +176,7 @@ describe('Pod admission webhook through certificate rotations (real kube-apiserv
     await world?.stop();
   });
 
-  it('every pod created through two CA rotations and many serving renewals carries the affinity; the apiserver records no failed call', async function () {
+  it('every pod created through CA rotations and serving renewals carries the affinity; the apiserver records no failed call', async function () {
     this.timeout(120_000);
     const servingSerials = new Set<string>();
     const casPublished = new Set<string>();
