@@ -7,6 +7,7 @@
  */
 import type http from 'node:http';
 import https from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateSource } from './certificate-source.js';
 import { MUTATE_PODS_PATH } from './constants.js';
@@ -41,6 +42,12 @@ export class WebhookServer {
     this.opts.certificates.onChange((next) => {
       server.setSecureContext({ minVersion: 'TLSv1.2', ...next });
       this.opts.logger.info('webhook serving certificate replaced');
+    });
+    // the apiserver keeps its connections, so there are few of these: which certificate each one got
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const served = socket.getCertificate();
+      if (served && 'serialNumber' in served)
+        this.opts.logger.debug('webhook TLS connection', { serial: served.serialNumber, issuer: served.issuer.CN });
     });
     if (!pair) this.opts.logger.warn('webhook has no serving certificate yet: TLS handshakes fail until one is available');
     await new Promise<void>((resolve, reject) => {

@@ -6,75 +6,41 @@
 // patched; the MutatingWebhookConfiguration is the one kustomize/default installs, pointed at
 // https://127.0.0.1:<port>/mutate-pods.
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { expect } from 'chai';
-import type { V1Lease, V1Pod, V1PodSpec } from '@kubernetes/client-node';
-import { LEASE, NODE, POD, SAMPLESET } from '../../src/api/constants.js';
+import type { V1Lease, V1Pod } from '@kubernetes/client-node';
+import { LEASE, POD, SAMPLESET } from '../../src/api/constants.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { CACHE_AFFINITY_KEY, CACHE_AFFINITY_REASON_ANNOTATION } from '../../src/webhook/constants.js';
 import { registerPodWebhook, unregisterPodWebhook } from '../harness/admission-webhook.js';
-import { startCacheNodeSimulator, type CacheNodeSimulator } from '../harness/cache-nodes.js';
 import type { ControlPlane } from '../harness/control-plane.js';
 import { issueServingCertificate } from '../harness/pki.js';
 import { freePorts, waitFor } from '../harness/util.js';
-import { deleteTestNamespaces, testCluster } from './cluster.js';
+import {
+  CACHE_NODE_KEY as KEY,
+  barePod as podIn,
+  podSpec,
+  preferredTerms,
+  requiredExpressions,
+  startCacheAffinityWorld,
+  type CacheAffinityWorld,
+} from './cache-affinity-fixtures.js';
+import { testCluster } from './cluster.js';
 import { OPERATOR_NAMESPACE, operatorKubeConfigPath } from './operator-context.js';
 import { startOperator, type OperatorProcess } from './operator-processes.js';
-import {
-  WAIT,
-  addReadyNodes,
-  cacheNodeLabels,
-  createSampleSet,
-  createVolumeSecret,
-  sampleSetWhere,
-  startSampleSetOperator,
-  type Operator,
-} from './sampleset-helpers.js';
+import { WAIT, cacheNodeLabels, sampleSetWhere } from './sampleset-helpers.js';
 
 const suffix = crypto.randomBytes(3).toString('hex');
 const NS = `e2e-wh-${suffix}`;
-const POOL_LABEL = 'e2e-webhook-pool';
-const IMAGE = 'registry.invalid/paddle-e2e/none:0'; // never pulled: KWOK runs no containers
-const KEY = 'paddlepaddle.org/juicefs-imagenet';
-const ENABLED = { [CACHE_AFFINITY_KEY]: 'enabled' };
-
-/** A pod spec mounting `claim` (or only an emptyDir), with a node requirement of its own every KWOK node meets. */
-function podSpec(claim?: string): V1PodSpec {
-  return {
-    containers: [{ name: 'main', image: IMAGE, volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
-    volumes: [claim ? { name: 'data', persistentVolumeClaim: { claimName: claim } } : { name: 'data', emptyDir: {} }],
-    terminationGracePeriodSeconds: 0,
-    affinity: {
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: 'type', operator: 'In', values: ['kwok'] }] }],
-        },
-      },
-    },
-  };
-}
-const barePod = (name: string, claim?: string, annotations?: Record<string, string>): V1Pod => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name, namespace: NS, ...(annotations ? { annotations } : {}) },
-  spec: podSpec(claim),
-});
-const requiredExpressions = (p: V1Pod) =>
-  (p.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? []).map((t) => t.matchExpressions);
-const preferredTerms = (p: V1Pod) => p.spec?.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+const barePod = (name: string, claim?: string, annotations?: Record<string, string>): V1Pod => podIn(NS, name, claim, annotations);
 
 describe('Pod admission webhook: cache affinity (real kube-apiserver over TLS, kube-scheduler, a Ready SampleSet)', function () {
   let cp: ControlPlane;
   let api: KubeApi;
-  let sim: CacheNodeSimulator;
-  let operator: Operator | undefined;
+  let world: CacheAffinityWorld | undefined;
   let webhook: OperatorProcess | undefined;
-  let agent: http.Agent;
   let cacheNodes: string[] = [];
-  const nodes = [0, 1, 2].map((i) => `webhook-${suffix}-${i}`);
   const lease = `webhook-e2e-${suffix}`;
   const configuration = `paddle-operator-e2e-${suffix}`;
 
@@ -118,22 +84,10 @@ describe('Pod admission webhook: cache affinity (real kube-apiserver over TLS, k
     this.timeout(300_000);
     cp = testCluster();
     api = new KubeApi(cp.kubeConfig());
-    agent = new http.Agent({ keepAlive: true });
-    await addReadyNodes(cp, api, nodes, { [POOL_LABEL]: suffix });
-    sim = await startCacheNodeSimulator(cp, { podFilter: (p) => (p.metadata?.namespace ?? '').startsWith('e2e-wh-') });
-    operator = await startSampleSetOperator(agent);
-    await cp.ensureNamespace(NS, ENABLED);
-    const volumesDir = path.join(cp.runDir, 'webhook-volumes');
-    fs.mkdirSync(volumesDir, { recursive: true });
-    await createVolumeSecret(api, volumesDir, NS, 'jfs');
-    await createSampleSet(api, NS, 'imagenet', {
-      partitions: 2,
-      noSync: true,
-      nodeAffinity: {
-        requiredDuringSchedulingIgnoredDuringExecution: {
-          nodeSelectorTerms: [{ matchExpressions: [{ key: POOL_LABEL, operator: 'In', values: [suffix] }] }],
-        },
-      },
+    world = await startCacheAffinityWorld(cp, {
+      namespace: NS,
+      nodes: [0, 1, 2].map((i) => `webhook-${suffix}-${i}`),
+      pool: { label: 'e2e-webhook-pool', value: suffix },
     });
 
     // someone else leads: the process below stays a standby the whole suite
@@ -152,8 +106,7 @@ describe('Pod admission webhook: cache affinity (real kube-apiserver over TLS, k
       `--webhook-cert-dir=${certDir}`,
     ]);
     await registerPodWebhook(cp, { name: configuration, url: `https://127.0.0.1:${port}/mutate-pods`, caCert });
-    await sampleSetWhere(api, NS, 'imagenet', 'Ready', (s) => s.status?.phase === 'Ready');
-    cacheNodes = Object.keys(await cacheNodeLabels(api, 'imagenet'));
+    cacheNodes = await world.ready();
     expect(cacheNodes).to.have.length(2);
   });
 
@@ -162,11 +115,7 @@ describe('Pod admission webhook: cache affinity (real kube-apiserver over TLS, k
     await unregisterPodWebhook(cp, configuration);
     await webhook?.kill();
     await api?.delete(LEASE, lease, OPERATOR_NAMESPACE);
-    await deleteTestNamespaces(cp, [NS], 'webhook');
-    await operator?.stop();
-    await sim?.stop();
-    agent?.destroy();
-    for (const n of nodes) await api.delete(NODE, n);
+    await world?.stop();
   });
 
   it('serves while standing by: the process never leads, the Lease stays with its holder', async () => {

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
+import winston from 'winston';
 import { createLogger } from '../../../src/observability/logger.js';
 import { DirectoryCertificateSource } from '../../../src/webhook/directory-certificate-source.js';
 import { reviewPod, type AdmissionReview } from '../../../src/webhook/pod-review.js';
@@ -25,6 +27,8 @@ describe('webhook: the HTTPS server', function () {
   let server: WebhookServer;
   let port: number;
   const observed: string[] = [];
+  /** The server's debug log lines, parsed. */
+  const logged: Array<Record<string, unknown>> = [];
 
   function post(pathName: string, body: string, opts: { method?: string; agent?: https.Agent } = {}): Promise<Reply> {
     return new Promise((resolve, reject) => {
@@ -61,9 +65,17 @@ describe('webhook: the HTTPS server', function () {
     ca = (await issueServingCertificate(dir, ['IP:127.0.0.1'])).caCert;
     source = new DirectoryCertificateSource(dir, { pollIntervalMs: 60_000, settleMs: 20 });
     source.start();
+    const logger = createLogger({ level: 'debug', format: 'json' }).clear();
+    const lines = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        done();
+      },
+    });
+    logger.add(new winston.transports.Stream({ stream: lines }));
     server = new WebhookServer({
       certificates: source,
-      logger: createLogger({ silent: true }),
+      logger,
       review: (body) => reviewPod(body, { synced: () => false, claimed: () => [] }),
       observe: (seconds, outcome) => observed.push(`${outcome} ${seconds < 1}`),
       maxBodyBytes: 64 * 1024,
@@ -97,8 +109,9 @@ describe('webhook: the HTTPS server', function () {
     expect((await post('/mutate-pods', reviewBody())).status, 'still serving').to.equal(200);
   });
 
-  it('a rotated certificate serves new connections at once, while a kept-alive connection goes on; no request fails', async () => {
+  it('a rotated certificate serves new connections at once, while a kept-alive connection goes on; no request fails; each connection is logged with its certificate', async () => {
     const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    logged.length = 0;
     try {
       const before = await post('/mutate-pods', reviewBody('a'), { agent });
       const old = new https.Agent({ keepAlive: false });
@@ -114,6 +127,9 @@ describe('webhook: the HTTPS server', function () {
       const kept = await post('/mutate-pods', reviewBody('c'), { agent });
       expect(kept.status).to.equal(200);
       expect(kept.serial, 'the kept-alive connection still runs on the handshake it made').to.equal(before.serial);
+      const connections = logged.filter((l) => l.msg === 'webhook TLS connection');
+      expect(connections.map((l) => l.serial)).to.include.members([before.serial, fresh.serial]);
+      for (const l of connections) expect(l).to.include({ level: 'debug', issuer: 'paddle-operator-test-serving-ca' });
     } finally {
       agent.destroy();
     }
