@@ -140,7 +140,9 @@ function summary(ms: Measured[]): void {
   say(
     `  (the link alone allows ${fmt(link)} MiB/s: cold ran at ${fmt((100 * cold) / link, 0)} % of it; warm is ×${fmt(warm / link)} the link)`,
   );
-  say(`  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)}; ${DROP_SAYS[DROP]} before each pass)`);
+  say(
+    `  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)}; ${DROP_SAYS[DROP]} before each pass)`,
+  );
   const paired = full.filter((m) => m.other);
   if (paired.length) {
     const o = (f: (x: NonNullable<Measured['other']>) => number): number => median(paired.map((m) => f(m.other!)));
@@ -208,7 +210,9 @@ async function main(): Promise<void> {
     gw.createBucket('volume');
     say(`dataset: ${describeShape(objects)}`);
     say(`object store: the JuiceFS S3 gateway behind a throttling proxy: ${proxy.describe()}`);
-    say(`reading: ${WORKERS} readers in parallel, every file whole (1 MiB reads), shuffled order; before each warm or local pass ${DROP_SAYS[DROP]}, before a cold pass or a warmup everything`);
+    say(
+      `reading: ${WORKERS} readers in parallel, every file whole (1 MiB reads), shuffled order; before each warm or local pass ${DROP_SAYS[DROP]}, before a cold pass or a warmup everything`,
+    );
 
     await cp.ensureNamespace(NS);
     await Promise.all([ssOp.start(), sjOp.start(), jobs.start()]);
