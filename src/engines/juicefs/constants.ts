@@ -27,16 +27,16 @@ export const DEFAULT_CACHE_SIZE_MIB = 102400;
  * `open-cache` 300 s: the mount keeps a file's attributes and block list in memory for 5 minutes
  * after it was opened (up to JuiceFS's `open-cache-limit` of 10,000 files), so reading it again —
  * the next epoch of a training job — does not ask the metadata engine. In test/bench/data-path.ts,
- * runs with and without it on the same machine (4 with, 5 without, mostly alternating): warm reads
- * at a median 48 % of the local disk's rate against 42 % (372 against 335 MiB/s), warmups no
- * slower. It helps only a file read again within the 300 s (epochs shorter than that). It cannot
- * show stale data for what changes a SampleSet's data: a sync writes each new or changed file under
- * a temporary name and renames it into place (a new inode, which the cache has never seen) and rmr
- * unlinks, so once the kernel's 1 s entry cache (JuiceFS's default, kept) has expired the next open
- * reaches the new file or none (checked by hand: a file a sync had replaced read new 1.5 s later).
- * JuiceFS keeps the open cache for read-mostly data; a file rewritten in place by another client
- * (another node's mount) is the case it does not promise to see at once (by hand it too read new
- * after 1.5 s).
+ * runs with and without it on the same machine (7 with, 8 without, 6 alternating pairs): warm reads
+ * at a median 48 % of the local disk's rate against 42 % (379 against 322 MiB/s; 5 of the 6 pairs
+ * +3 to +8 points), warmups no slower. It helps only a file read again within the 300 s (epochs
+ * shorter than that). It cannot show stale data for what changes a SampleSet's data: a sync writes
+ * each new or changed file under a temporary name and renames it into place (a new inode, which the
+ * cache has never seen) and rmr unlinks, so once the kernel's 1 s entry cache (JuiceFS's default,
+ * kept) has expired the next open reaches the new file or none (checked by hand: a file a sync had
+ * replaced read new 1.5 s later). JuiceFS keeps the open cache for read-mostly data; a file
+ * rewritten in place by another client (another node's mount) is the case it does not promise to
+ * see at once (by hand it too read new after 1.5 s).
  *
  * The kernel's entry, attribute and directory-entry caches stay at JuiceFS's 1 s: 300 s gained
  * nothing in the same benchmark (the lookups they save are cheap next to the FUSE round trips that
