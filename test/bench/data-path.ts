@@ -9,6 +9,9 @@
 //   DATA_PATH_TUNE=1 npm run bench -- data-path         every tuning candidate once
 // Env: DATA_PATH_MBPS (bandwidth, default 80 MB/s), DATA_PATH_LATENCY_MS (default 20-40),
 // DATA_PATH_WORKERS (readers in parallel, default 8), DATA_PATH_ROUNDS (warm/local passes per run, default 3), DATA_PATH_SCALE (dataset size factor, default 1),
+// DATA_PATH_DROP (what is emptied before a warm or local pass: `pages`, the page cache only — the
+// default, what a dataset larger than memory has lost by its next epoch — or `all`, dentries and
+// inodes too, as `echo 3 > drop_caches`; every round also reads paired with the other and prints both),
 // DATA_PATH_PLAN (a JSON list of candidates to run instead, e.g. '[{"name":"x","mountOptions":{"prefetch":2}}]').
 // Not a test; the toolchain must be built (test/toolchain/build.sh); needs root (FUSE, drop_caches).
 import fs from 'node:fs';
@@ -29,6 +32,7 @@ import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notif
 import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { startCacheNodeSimulator, startS3Gateway } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
+import type { CacheDrop } from '../harness/read-files.js';
 import { startThrottledProxy } from '../harness/throttled-proxy.js';
 import { toolchainBinDir } from '../harness/toolchain.js';
 import { waitFor } from '../harness/util.js';
@@ -45,6 +49,12 @@ const SCALE = Number(env.DATA_PATH_SCALE ?? 1);
 const RUNS = Math.max(1, Number(env.DATA_PATH_RUNS ?? 3));
 const TUNE = env.DATA_PATH_TUNE === '1';
 const ROUNDS = Math.max(1, Number(env.DATA_PATH_ROUNDS ?? 3));
+const DROP: CacheDrop = env.DATA_PATH_DROP === 'all' ? 'all' : 'pages';
+const OTHER_DROP: CacheDrop = DROP === 'all' ? 'pages' : 'all';
+const DROP_SAYS: Record<CacheDrop, string> = {
+  pages: 'page cache dropped (echo 1 > drop_caches)',
+  all: 'page cache, dentries and inodes dropped (echo 3 > drop_caches)',
+};
 
 const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -53,7 +63,7 @@ const say = (s: string): void => {
 /** What the tuning run tries, one change at a time against the engine's defaults. */
 const CANDIDATES: Candidate[] = [
   { name: 'engine defaults' },
-  { name: 'open-cache 1 (s)', mountOptions: { 'open-cache': 1 } },
+  { name: "open-cache 0 (JuiceFS's: off)", mountOptions: { 'open-cache': 0 } },
   { name: 'buffer-size 1024 (MiB)', mountOptions: { 'buffer-size': 1024 } },
   { name: 'prefetch 4', mountOptions: { prefetch: 4 } },
   { name: 'max-readahead 64 (MiB)', mountOptions: { 'max-readahead': 64 } },
@@ -64,6 +74,8 @@ const CANDIDATES: Candidate[] = [
   { name: 'warmup threads 200', warmupThreads: 200 },
   { name: '2 partitions, sequence', partitions: 2, strategy: 'sequence' },
   { name: '2 partitions, random', partitions: 2, strategy: 'random' },
+  { name: 'attr/entry/dir-entry 30 s', mountOptions: { 'attr-cache': 30, 'entry-cache': 30, 'dir-entry-cache': 30 } },
+  { name: 'attr/entry/dir-entry 300 s', mountOptions: { 'attr-cache': 300, 'entry-cache': 300, 'dir-entry-cache': 300 } },
   { name: 'engine defaults' },
 ];
 
@@ -78,6 +90,12 @@ function bySize(m: Measured): string {
   return ` | warm/local small files ${pct(b.small)} % (${fmt(filesps(b.small.warm), 0)} f/s), large ${pct(b.large)} % (${fmt(mibps(b.large.warm))} MiB/s)`;
 }
 
+function otherRow(m: Measured): string {
+  const o = m.other;
+  if (!o) return '';
+  return ` | ${OTHER_DROP === 'all' ? 'dentries+inodes dropped too' : 'page cache only'}: warm ${fmt(mibps(o.warm))} local ${fmt(mibps(o.local))} MiB/s, warm/local ${fmt(100 * o.warmOfLocal, 0)} %`;
+}
+
 function row(m: Measured): string {
   const c = m.candidate.name.padEnd(26);
   if (!m.cold || !m.warm || !m.local) {
@@ -88,7 +106,7 @@ function row(m: Measured): string {
   return (
     `${c} cold ${p(m.cold)} | warm ${p(m.warm)} | local ${p(m.local)} | warm/cold ×${fmt(m.warm.bytes / m.warm.seconds / (m.cold.bytes / m.cold.seconds))} ` +
     `warm/local ${fmt(100 * (m.warmOfLocal ?? NaN), 0)} % | warmup ${fmt(m.warmupSeconds)} s ` +
-    `hand ${fmt(m.handSeconds ?? NaN)} s ×${fmt(m.warmupSeconds / (m.handSeconds ?? NaN), 2)} | from cache cold ${fmt((100 * m.cold.fromCache) / m.cold.bytes, 0)} % warm ${fmt((100 * m.warm.fromCache) / m.warm.bytes, 0)} % | CPU busy ${fmt(100 * m.cold.cpu, 0)}/${fmt(100 * m.warm.cpu, 0)}/${fmt(100 * m.local.cpu, 0)} %${bySize(m)}`
+    `hand ${fmt(m.handSeconds ?? NaN)} s ×${fmt(m.warmupSeconds / (m.handSeconds ?? NaN), 2)} | from cache cold ${fmt((100 * m.cold.fromCache) / m.cold.bytes, 0)} % warm ${fmt((100 * m.warm.fromCache) / m.warm.bytes, 0)} % | CPU busy ${fmt(100 * m.cold.cpu, 0)}/${fmt(100 * m.warm.cpu, 0)}/${fmt(100 * m.local.cpu, 0)} %${bySize(m)}${otherRow(m)}`
   );
 }
 
@@ -122,7 +140,18 @@ function summary(ms: Measured[]): void {
   say(
     `  (the link alone allows ${fmt(link)} MiB/s: cold ran at ${fmt((100 * cold) / link, 0)} % of it; warm is ×${fmt(warm / link)} the link)`,
   );
-  say(`  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)})`);
+  say(
+    `  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)}; ${DROP_SAYS[DROP]} before each pass)`,
+  );
+  const paired = full.filter((m) => m.other);
+  if (paired.length) {
+    const o = (f: (x: NonNullable<Measured['other']>) => number): number => median(paired.map((m) => f(m.other!)));
+    say(
+      `  paired, with ${DROP_SAYS[OTHER_DROP]} instead: warm ${fmt(o((x) => mibps(x.warm)))} MiB/s, local disk ${fmt(
+        o((x) => mibps(x.local)),
+      )} MiB/s, warm / local disk ${fmt(100 * o((x) => x.warmOfLocal), 0)} %`,
+    );
+  }
   const split = full.filter((m) => m.bySize);
   if (split.length) {
     const s = (f: (b: NonNullable<Measured['bySize']>) => number): number => median(split.map((m) => f(m.bySize!)));
@@ -181,7 +210,9 @@ async function main(): Promise<void> {
     gw.createBucket('volume');
     say(`dataset: ${describeShape(objects)}`);
     say(`object store: the JuiceFS S3 gateway behind a throttling proxy: ${proxy.describe()}`);
-    say(`reading: ${WORKERS} readers in parallel, every file whole (1 MiB reads), shuffled order, page cache dropped before each pass`);
+    say(
+      `reading: ${WORKERS} readers in parallel, every file whole (1 MiB reads), shuffled order; before each warm or local pass ${DROP_SAYS[DROP]}, before a cold pass or a warmup everything`,
+    );
 
     await cp.ensureNamespace(NS);
     await Promise.all([ssOp.start(), sjOp.start(), jobs.start()]);
@@ -239,6 +270,7 @@ async function main(): Promise<void> {
       bytes: put.bytes,
       workers: WORKERS,
       rounds: ROUNDS,
+      drop: DROP,
       say,
       localCopy: (node) => {
         let dir = copies.get(node);

@@ -67,12 +67,19 @@ export function readFilesInChild(root: string, rels: string[], workers: number):
 }
 
 /**
- * Writes dirty pages out and empties the kernel's page cache (root only), so the next read reaches
- * the file system's own storage.
+ * What `dropPageCache` empties: `pages` the page cache only (what a dataset larger than memory has
+ * lost by its next epoch: the kernel keeps the few MiB of dentries and inodes of its files), `all`
+ * also the dentry and inode caches (as if the node had just booted: every name is looked up again).
  */
-export function dropPageCache(): void {
+export type CacheDrop = 'pages' | 'all';
+
+/**
+ * Writes dirty pages out and empties the kernel's page cache (root only), and with `all` its
+ * dentries and inodes too, so the next read reaches the file system's own storage.
+ */
+export function dropPageCache(what: CacheDrop = 'all'): void {
   execFileSync('sync');
-  fs.writeFileSync('/proc/sys/vm/drop_caches', '3');
+  fs.writeFileSync('/proc/sys/vm/drop_caches', what === 'pages' ? '1' : '3');
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -6,6 +6,7 @@
  *    operator, and becomes `<root>/<namespace>_<name>[/<rest>]`; default `<first root>/<ns>_<name>`);
  *  - cache-size = the levels' cacheSize summed, in MiB (default 102400 MiB = 100 GiB — not the
  *    original's 1 EiB);
+ *  - the engine's DEFAULT_MOUNT_OPTIONS (constants.ts) where the SampleSet does not set them;
  *  - booleans become bare flags (`writeback`), false ones are left out;
  *  - `sub-dir` is JuiceFS's `subdir`;
  *  - only the flags of mount-flags.ts are accepted; every value is checked (no `,` — the CSI
@@ -15,7 +16,7 @@ import type { CacheLevel, SampleSet } from '../../api/sampleset.js';
 import { SpecError } from '../cache-engine.js';
 import path from 'node:path';
 import { isInside, normalizeUserPath, PathSafetyError } from '../toolkit/path-safety.js';
-import { DEFAULT_CACHE_SIZE_MIB } from './constants.js';
+import { DEFAULT_CACHE_SIZE_MIB, DEFAULT_MOUNT_OPTIONS } from './constants.js';
 import { DEFAULT_CACHE_ROOTS, FORBIDDEN_DIRS, FORBIDDEN_TREES } from '../toolkit/cache-roots.js';
 import { formatMountOption, invalidMountOption, mountFlagName, MOUNT_OPTIONS } from './mount-flags.js';
 import { namespaceOf } from './names.js';
@@ -98,7 +99,9 @@ function levelDirs(levels: CacheLevel[], roots: string[], s: SampleSet): { decla
 
 /** Builds and validates the mount configuration of a SampleSet (cache dirs under `roots`). Throws SpecError. */
 export function buildMountConfig(s: SampleSet, roots: string[] = DEFAULT_CACHE_ROOTS): JuiceFsMountConfig {
-  const user = s.spec.csi?.juiceFSMountOptions ?? {};
+  const given = s.spec.csi?.juiceFSMountOptions ?? {};
+  const defaults = Object.entries(DEFAULT_MOUNT_OPTIONS).filter(([name]) => given[name] === undefined || given[name] === null);
+  const user = { ...given, ...Object.fromEntries(defaults) };
   const flags = new Map<string, string>();
   let userCacheDir: string | undefined;
   let userCacheSize: string | undefined;

@@ -17,7 +17,7 @@ import { walkFiles } from '../../../src/engines/toolkit/fs-walk.js';
 import { Informer } from '../../../src/kube/informer.js';
 import type { KubeApi } from '../../../src/kube/kube-api.js';
 import type { CacheNodeSimulator, SimulatedPod } from '../../harness/cache-nodes.js';
-import { dropPageCache, readFilesInChild, type ReadResult } from '../../harness/read-files.js';
+import { dropPageCache, readFilesInChild, type CacheDrop, type ReadResult } from '../../harness/read-files.js';
 import { sleep, waitFor } from '../../harness/util.js';
 import { cpuMeter, median, medianBy } from './dataset.js';
 
@@ -49,6 +49,8 @@ export interface Measured {
   local?: Pass;
   /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, then local). */
   warmOfLocal?: number;
+  /** The same rounds, paired, with the other way of emptying the caches before each pass (World.drop). */
+  other?: { warm: Pass; local: Pass; warmOfLocal: number };
   /** The small files (< 1 MiB) and the others read apart, warm and local (where the gap is). */
   bySize?: { small: { warm: Pass; local: Pass }; large: { warm: Pass; local: Pass } };
   /** Warmup SampleJob: created → Succeeded seen. */
@@ -74,6 +76,8 @@ export interface World {
   workers: number;
   /** Warm and local passes per configuration (alternating). */
   rounds: number;
+  /** What is emptied before a warm or local pass (the figures); each round also reads with the other. */
+  drop: CacheDrop;
   /** A plain copy of the dataset on `node`'s disk (made on first use). */
   localCopy(node: string): string;
   say(s: string): void;
@@ -156,9 +160,9 @@ async function settled(dir: string): Promise<number> {
   return last;
 }
 
-/** Reads the whole dataset under `root` with the world's readers, from an empty page cache. */
-async function pass(w: World, root: string, mount?: string, files = w.files): Promise<Pass> {
-  dropPageCache();
+/** Reads the whole dataset under `root` with the world's readers, from an empty page cache (and with `all`, no dentries or inodes). */
+async function pass(w: World, root: string, mount?: string, files = w.files, drop: CacheDrop = w.drop): Promise<Pass> {
+  dropPageCache(drop);
   const before = mount ? mountReads(mount) : { hitBytes: 0, missBytes: 0 };
   const cpu = cpuMeter();
   const r = await readFilesInChild(root, files, w.workers);
@@ -241,14 +245,22 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     const tier = pod.cacheDirs[0];
     const local = w.localCopy(pod.node);
 
-    const cold = await pass(w, mount, mount);
+    const cold = await pass(w, mount, mount, w.files, 'all');
     await clearCache(w, jobs, name, tier);
     dropPageCache();
     const warmup = await jobs.run(warmupSpec);
-    // warm and local alternate, so both see the same machine; the median round stands for them
-    const rounds: { warm: Pass; local: Pass }[] = [];
-    for (let i = 0; i < w.rounds; i++) rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local) });
-    const mid = (f: (r: { warm: Pass; local: Pass }) => Pass): Pass => medianBy(rounds.map(f), (p) => p.seconds);
+    // warm and local alternate, so both see the same machine; the median round stands for them.
+    // Each round reads once more with the other way of emptying the caches (paired, same machine).
+    type Round = { warm: Pass; local: Pass };
+    const otherDrop: CacheDrop = w.drop === 'pages' ? 'all' : 'pages';
+    const rounds: Round[] = [];
+    const others: Round[] = [];
+    for (let i = 0; i < w.rounds; i++) {
+      rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local) });
+      others.push({ warm: await pass(w, mount, mount, w.files, otherDrop), local: await pass(w, local, undefined, w.files, otherDrop) });
+    }
+    const mid = (rs: Round[], f: (r: Round) => Pass): Pass => medianBy(rs.map(f), (p) => p.seconds);
+    const ofLocal = (rs: Round[]): number => median(rs.map((r) => r.local.seconds / r.warm.seconds));
 
     await clearCache(w, jobs, name, tier);
     dropPageCache();
@@ -258,9 +270,10 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     return {
       candidate: c,
       cold,
-      warm: mid((r) => r.warm),
-      local: mid((r) => r.local),
-      warmOfLocal: median(rounds.map((r) => r.local.seconds / r.warm.seconds)),
+      warm: mid(rounds, (r) => r.warm),
+      local: mid(rounds, (r) => r.local),
+      warmOfLocal: ofLocal(rounds),
+      other: { warm: mid(others, (r) => r.warm), local: mid(others, (r) => r.local), warmOfLocal: ofLocal(others) },
       bySize: await bySize(w, mount, local),
       warmupSeconds: warmup.seconds,
       handSeconds,

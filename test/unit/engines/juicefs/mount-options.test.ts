@@ -9,6 +9,7 @@ import {
   parseMountOptions,
   placeCacheDir,
 } from '../../../../src/engines/juicefs/mount-options.js';
+import type { JuiceFSMountOptions } from '../../../../src/api/sampleset.js';
 import { sampleSet } from '../fixtures.js';
 
 function specError(fn: () => unknown, reason: string, text?: RegExp): void {
@@ -88,8 +89,22 @@ describe('juicefs mount options', () => {
     const cfg = buildMountConfig(sampleSet());
     expect(cfg.cacheDirs).to.deep.equal(['/var/lib/paddle-operator/cache/ml_imagenet']);
     expect(defaultCacheDir(sampleSet())).to.equal('/var/lib/paddle-operator/cache/ml_imagenet');
-    expect(cfg.options).to.deep.equal(['cache-dir=/var/lib/paddle-operator/cache/ml_imagenet', 'cache-size=102400']);
+    expect(cfg.options).to.deep.equal(['cache-dir=/var/lib/paddle-operator/cache/ml_imagenet', 'cache-size=102400', 'open-cache=300']);
     expect(buildMountConfig(sampleSet(), ROOTS).cacheDirs).to.deep.equal(['/dev/shm/paddle-operator/ml_imagenet']);
+  });
+
+  it('keeps opened files in the open cache for 300 s unless the SampleSet says otherwise', () => {
+    const openCache = (o?: JuiceFSMountOptions): string[] =>
+      buildMountConfig(sampleSet(o ? { csi: { juiceFSMountOptions: o } } : {})).options.filter((f) => f.startsWith('open-cache'));
+    expect(openCache()).to.deep.equal(['open-cache=300']);
+    expect(openCache({ prefetch: 2 })).to.deep.equal(['open-cache=300']);
+    expect(openCache({ 'open-cache': 0 })).to.deep.equal(['open-cache=0']);
+    expect(openCache({ 'open-cache': '1h' })).to.deep.equal(['open-cache=1h']);
+    expect(openCache({ 'open-cache': null } as unknown as JuiceFSMountOptions)).to.deep.equal(['open-cache=300']);
+    // the kernel's metadata caches stay JuiceFS's (1 s): the engine sets none of them
+    const flags = buildMountConfig(sampleSet()).options.map((f) => f.split('=')[0]);
+    expect(flags).to.not.include.members(['attr-cache', 'entry-cache', 'dir-entry-cache', 'negative-entry-cache']);
+    specError(() => openCache({ 'open-cache': -1 }), 'InvalidMountOption', /open-cache/);
   });
 
   it('uses the user cache-size when no level has one, the levels sum otherwise', () => {
