@@ -3,8 +3,9 @@
  *
  * - Every kind: without `metadata.managedFields` and the `kubectl.kubernetes.io/last-applied-
  *   configuration` annotation. Nothing reads them, and they are often the larger part of an object.
- * - Pods, Nodes and StatefulSets: only the fields the operators read, as the types `CachedPod`,
- *   `CachedNode` and `CachedStatefulSet` say. The SampleSet operator watches every pod and node of
+ * - Pods, Nodes, StatefulSets, Services, PersistentVolumeClaims and PersistentVolumes: only the
+ *   fields the operators read, as the types `CachedPod`, `CachedNode`, `CachedStatefulSet`,
+ *   `CachedService`, `CachedClaim` and `CachedVolume` say. The SampleSet operator watches every pod and node of
  *   the cluster (it must see which pods mount a SampleSet's claim, and which nodes are lost);
  *   whole, their container specs, volume sources and node image lists would be most of the
  *   process's memory; a runtime StatefulSet's pod template is the largest object of a SampleSet.
@@ -16,14 +17,18 @@ import type {
   V1Node,
   V1NodeCondition,
   V1ObjectMeta,
+  V1ObjectReference,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
   V1PersistentVolumeClaimVolumeSource,
   V1Pod,
   V1PodCondition,
+  V1Service,
   V1StatefulSet,
   V1StatefulSetStatus,
   V1Taint,
 } from '@kubernetes/client-node';
-import { NODE, POD, STATEFULSET, type ResourceType } from '../api/constants.js';
+import { NODE, POD, PV, PVC, SERVICE, STATEFULSET, type ResourceType } from '../api/constants.js';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -57,6 +62,24 @@ export interface CachedStatefulSet extends KubernetesObject {
   metadata?: V1ObjectMeta;
   spec?: { replicas?: number; template?: { metadata?: V1ObjectMeta } };
   status?: V1StatefulSetStatus;
+}
+
+/** A Service as the caches keep it: the operators only ever read who owns it and its name. */
+export interface CachedService extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+}
+
+/** A PersistentVolumeClaim as the caches keep it: its phase (bound or not). */
+export interface CachedClaim extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+  status?: { phase?: string };
+}
+
+/** A PersistentVolume as the caches keep it: the claim it is bound to, its CSI handle, its phase. */
+export interface CachedVolume extends KubernetesObject {
+  metadata?: V1ObjectMeta;
+  spec?: { claimRef?: Pick<V1ObjectReference, 'name' | 'namespace' | 'uid'>; csi?: { volumeHandle: string } };
+  status?: { phase?: string };
 }
 
 /** Drops the server's bookkeeping that no reader needs (in place). */
@@ -125,11 +148,38 @@ export function cachedStatefulSet(s: V1StatefulSet): CachedStatefulSet {
   });
 }
 
+export function cachedService(s: V1Service): CachedService {
+  return defined({ apiVersion: s.apiVersion, kind: s.kind, metadata: s.metadata });
+}
+
+export function cachedClaim(c: V1PersistentVolumeClaim): CachedClaim {
+  return defined({ apiVersion: c.apiVersion, kind: c.kind, metadata: c.metadata, status: c.status && defined({ phase: c.status.phase }) });
+}
+
+export function cachedVolume(v: V1PersistentVolume): CachedVolume {
+  const ref = v.spec?.claimRef;
+  return defined({
+    apiVersion: v.apiVersion,
+    kind: v.kind,
+    metadata: v.metadata,
+    spec:
+      v.spec &&
+      defined({
+        claimRef: ref && defined({ name: ref.name, namespace: ref.namespace, uid: ref.uid }),
+        csi: v.spec.csi && { volumeHandle: v.spec.csi.volumeHandle },
+      }),
+    status: v.status && defined({ phase: v.status.phase }),
+  });
+}
+
 /** What the cache of `type` keeps of an arriving object. */
 export function cacheTransform(type: ResourceType): (o: KubernetesObject) => KubernetesObject {
   if (type.kind === POD.kind && type.group === POD.group) return (o) => cachedPod(withoutServerFields(o as V1Pod));
   if (type.kind === NODE.kind && type.group === NODE.group) return (o) => cachedNode(withoutServerFields(o as V1Node));
   if (type.kind === STATEFULSET.kind && type.group === STATEFULSET.group)
     return (o) => cachedStatefulSet(withoutServerFields(o as V1StatefulSet));
+  if (type.kind === SERVICE.kind && type.group === SERVICE.group) return (o) => cachedService(withoutServerFields(o as V1Service));
+  if (type.kind === PVC.kind && type.group === PVC.group) return (o) => cachedClaim(withoutServerFields(o as V1PersistentVolumeClaim));
+  if (type.kind === PV.kind && type.group === PV.group) return (o) => cachedVolume(withoutServerFields(o as V1PersistentVolume));
   return withoutServerFields;
 }

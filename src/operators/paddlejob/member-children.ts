@@ -4,8 +4,8 @@
  * `concurrency` at a time. Expectations keep a pass from acting again on a change its own cache
  * does not show yet.
  */
-import type { KubernetesObject, V1Service } from '@kubernetes/client-node';
-import type { CachedPod } from '../../kube/cached-objects.js';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { CachedPod, CachedService } from '../../kube/cached-objects.js';
 import { POD, SERVICE, type ResourceType } from '../../api/constants.js';
 import type { PaddleJob, RoleName } from '../../api/paddlejob.js';
 import { isNotFound } from '../../kube/api-error.js';
@@ -50,8 +50,8 @@ export interface MemberChildrenDeps {
   /** The pods and Services whose controller has this uid. */
   podsControlledBy(uid: string): CachedPod[];
   pod(name: string, namespace: string | undefined): CachedPod | undefined;
-  servicesControlledBy(uid: string): V1Service[];
-  service(name: string, namespace: string | undefined): V1Service | undefined;
+  servicesControlledBy(uid: string): CachedService[];
+  service(name: string, namespace: string | undefined): CachedService | undefined;
   creations: Expectations;
   deletions: Expectations;
   concurrency: number;
@@ -66,7 +66,7 @@ export class MemberChildren {
     return this.deps.podsControlledBy(job.metadata.uid!).filter((p) => isControlledBy(p, job));
   }
 
-  private servicesOf(job: PaddleJob): V1Service[] {
+  private servicesOf(job: PaddleJob): CachedService[] {
     return this.deps.servicesControlledBy(job.metadata.uid!).filter((s) => isControlledBy(s, job));
   }
 
@@ -89,7 +89,7 @@ export class MemberChildren {
     await this.deleteChildren(job, jobKey, pods, services, why);
   }
 
-  private async deleteChildren(job: PaddleJob, jobKey: string, pods: CachedPod[], services: V1Service[], why: string): Promise<void> {
+  private async deleteChildren(job: PaddleJob, jobKey: string, pods: CachedPod[], services: CachedService[], why: string): Promise<void> {
     const { deletions } = this.deps;
     const todo: { type: ResourceType; obj: KubernetesObject }[] = [
       ...pods.filter((p) => !deletions.pending(jobKey, p.metadata!.uid!)).map((obj) => ({ type: POD, obj })),

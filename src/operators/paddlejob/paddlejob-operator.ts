@@ -9,8 +9,8 @@
  * Services, ConfigMap (configmap-phase.ts) and pods (member-children.ts). Then status.ts computes
  * the status; an ended job's pods are cleaned up under its cleanPodPolicy.
  */
-import type { V1ConfigMap, V1Service } from '@kubernetes/client-node';
-import type { CachedPod } from '../../kube/cached-objects.js';
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { CachedPod, CachedService } from '../../kube/cached-objects.js';
 import { CONFIGMAP, PADDLEJOB, PADDLEJOB_FINALIZER, PADDLE_JOB_NAME, POD, SAMPLESET, SERVICE } from '../../api/constants.js';
 import { getCondition, type Condition } from '../../api/conditions.js';
 import type { PaddleJob, PaddleJobStatus } from '../../api/paddlejob.js';
@@ -132,8 +132,8 @@ export class PaddleJobOperator extends ReconcilingOperator<PaddleJob> {
       api: this.api,
       podsControlledBy: (uid) => this.cacheOf<CachedPod>(POD).byIndex(CONTROLLER_INDEX, uid),
       pod,
-      servicesControlledBy: (uid) => this.cacheOf<V1Service>(SERVICE).byIndex(CONTROLLER_INDEX, uid),
-      service: (name, ns) => this.cacheOf<V1Service>(SERVICE).get(name, ns),
+      servicesControlledBy: (uid) => this.cacheOf<CachedService>(SERVICE).byIndex(CONTROLLER_INDEX, uid),
+      service: (name, ns) => this.cacheOf<CachedService>(SERVICE).get(name, ns),
       creations: this.creations,
       deletions: this.deletions,
       concurrency,

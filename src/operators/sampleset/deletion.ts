@@ -8,7 +8,8 @@
  * reclaim policy Retain), then the finalizer. It talks to no runtime pod, so an unreachable runtime
  * cannot block it; missing children are fine. Each pass decides from the caches alone.
  */
-import type { KubernetesObject, V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { CachedClaim, CachedVolume } from '../../kube/cached-objects.js';
 import type { CachedPod, CachedStatefulSet } from '../../kube/cached-objects.js';
 import { POD, PV, PVC, SAMPLESET_FINALIZER, SECRET, SERVICE, STATEFULSET, type ResourceType } from '../../api/constants.js';
 import { engineNameOf, type SampleSet } from '../../api/sampleset.js';
@@ -96,7 +97,7 @@ export class SampleSetDeletion {
       }
     }
     const owner = `${ns}/${ss.metadata.name}`;
-    for (const pv of this.deps.cached<V1PersistentVolume>(PV).filter((o) => o.metadata?.annotations?.[PV_OWNER_ANNOTATION] === owner)) {
+    for (const pv of this.deps.cached<CachedVolume>(PV).filter((o) => o.metadata?.annotations?.[PV_OWNER_ANNOTATION] === owner)) {
       await this.deps.api.delete(PV, pv.metadata!.name!, undefined, { uid: pv.metadata!.uid });
     }
   }
@@ -115,7 +116,7 @@ export class SampleSetDeletion {
 
   /** The engine's claim name, and the claims the SampleSet controls (in case the engine is unknown). */
   private claimNamesOf(ss: SampleSet, engine: CacheEngine | undefined): string[] {
-    const names = new Set(this.owned<V1PersistentVolumeClaim>(ss, PVC).map((c) => c.metadata!.name!));
+    const names = new Set(this.owned<CachedClaim>(ss, PVC).map((c) => c.metadata!.name!));
     if (engine) names.add(engine.persistentVolumeClaimName(ss));
     return [...names].sort();
   }

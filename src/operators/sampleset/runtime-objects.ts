@@ -8,15 +8,8 @@
  * annotation and volumeHandle (the engine's, or the PV name that earlier releases used).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type {
-  KubernetesObject,
-  V1PersistentVolume,
-  V1PersistentVolumeClaim,
-  V1Secret,
-  V1Service,
-  V1StatefulSet,
-} from '@kubernetes/client-node';
-import type { CachedStatefulSet } from '../../kube/cached-objects.js';
+import type { KubernetesObject, V1PersistentVolume, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { CachedClaim, CachedService, CachedStatefulSet, CachedVolume } from '../../kube/cached-objects.js';
 import {
   CREATED_BY_LABEL,
   CREATED_BY_VALUE,
@@ -91,8 +84,8 @@ export interface PvJustCreated {
 
 export interface RuntimeObjects {
   pvCreated?: false;
-  pv: V1PersistentVolume;
-  pvc: V1PersistentVolumeClaim;
+  pv: CachedVolume;
+  pvc: CachedClaim;
   statefulSet: CachedStatefulSet;
   /** The token the runtime pods use (the stored one). */
   runtimeToken: string;
@@ -123,13 +116,13 @@ export class RuntimeObjectsPhase {
       // resync (15 s). (Our PV watch event re-queues us; the requeue is a fallback.)
       return { pvCreated: true, pvName, requeueAfterMs: PV_CREATED_REQUEUE_MS };
     }
-    const pvc = await this.ensureOwned<V1PersistentVolumeClaim>(ss, PVC, stamp(ss, built.persistentVolumeClaim, true));
+    const pvc = await this.ensureOwned<CachedClaim>(ss, PVC, stamp(ss, built.persistentVolumeClaim, true));
     const tokenSecret = await this.ensureOwned<V1Secret>(ss, SECRET, stamp(ss, built.tokenSecret, true));
     if (!readRuntimeToken(tokenSecret)) await this.deps.api.patch(SECRET, tokenName, ns, { stringData: { [RUNTIME_TOKEN_KEY]: token } });
     // the token that counts is the stored one (our cache may have lagged behind a token made earlier)
     const runtimeToken = readRuntimeToken(tokenSecret) ?? token;
     if (runtimeToken !== token) built = engine.buildObjects({ sampleSet: ss, volumeSecret, runtimeToken, runtimeImage });
-    await this.ensureOwned<V1Service>(ss, SERVICE, stamp(ss, built.service, true));
+    await this.ensureOwned<CachedService>(ss, SERVICE, stamp(ss, built.service, true));
     const sts = await this.ensureOwned<CachedStatefulSet>(ss, STATEFULSET, stampStatefulSet(ss, built.statefulSet, runtimeToken));
 
     await this.releaseOldClaim(pv.object, pvc);
@@ -149,7 +142,7 @@ export class RuntimeObjectsPhase {
   }
 
   /** A PV left Released by an earlier SampleSet of the same name is ours: let the new claim bind it (keep the pre-binding, drop the old claim's uid). */
-  private async releaseOldClaim(pv: V1PersistentVolume, pvc: V1PersistentVolumeClaim): Promise<void> {
+  private async releaseOldClaim(pv: CachedVolume, pvc: CachedClaim): Promise<void> {
     if (pv.status?.phase === 'Released' && pv.spec?.claimRef?.uid && pv.spec.claimRef.uid !== pvc.metadata?.uid) {
       await this.deps.api.patch(PV, pv.metadata!.name!, undefined, { spec: { claimRef: { uid: null, resourceVersion: null } } });
     }
@@ -163,7 +156,7 @@ export class RuntimeObjectsPhase {
    * nudges back off: 2 s after the claim was made, then 4, 8, … up to 30 s apart. Returns when to
    * look again while that may be the case.
    */
-  private async nudgeBinder(pv: V1PersistentVolume, pvc: V1PersistentVolumeClaim, ns: string): Promise<number | undefined> {
+  private async nudgeBinder(pv: CachedVolume, pvc: CachedClaim, ns: string): Promise<number | undefined> {
     if (pvc.status?.phase !== 'Pending' || !pv.spec?.claimRef?.uid || pv.spec.claimRef.uid !== pvc.metadata?.uid) return undefined;
     const now = this.deps.clock.now();
     const created = Date.parse(String(pvc.metadata?.creationTimestamp ?? '')) || 0;
@@ -237,11 +230,11 @@ export class RuntimeObjectsPhase {
     return r.object;
   }
 
-  private async ensurePv(ss: SampleSet, desired: V1PersistentVolume): Promise<{ object: V1PersistentVolume; created: boolean }> {
+  private async ensurePv(ss: SampleSet, desired: V1PersistentVolume): Promise<{ object: CachedVolume; created: boolean }> {
     const name = desired.metadata!.name!;
-    const ours = (pv: V1PersistentVolume): boolean => isOurPersistentVolume(pv, ss, desired);
+    const ours = (pv: CachedVolume): boolean => isOurPersistentVolume(pv, ss, desired);
     const conflict = `PersistentVolume ${name} exists and does not belong to this SampleSet`;
-    const cached = this.deps.cached<V1PersistentVolume>(PV, name);
+    const cached = this.deps.cached<CachedVolume>(PV, name);
     if (cached) {
       if (!ours(cached)) throw this.blocked(conflict);
       return { object: cached, created: false };
@@ -258,7 +251,7 @@ export class RuntimeObjectsPhase {
  * engine builds — or the PV's own name, which earlier builds used as the handle (a PV's spec is
  * immutable, so those PVs keep it).
  */
-export function isOurPersistentVolume(pv: V1PersistentVolume, ss: SampleSet, desired: V1PersistentVolume): boolean {
+export function isOurPersistentVolume(pv: CachedVolume, ss: SampleSet, desired: V1PersistentVolume): boolean {
   const handle = pv.spec?.csi?.volumeHandle ?? '';
   return (
     pv.metadata?.labels?.[SAMPLESET_LABEL] === ss.metadata.name &&

@@ -4,7 +4,7 @@
  * conditions, runtime and node entries (describe). A pod on a lost node (node-loss.ts) never
  * counts as ready, whatever its own status says: nothing updates a pod whose node stopped reporting.
  */
-import type { V1PersistentVolume, V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { CachedClaim, CachedVolume } from '../../kube/cached-objects.js';
 import type { Condition } from '../../api/conditions.js';
 import type {
   CacheNodeRewarm,
@@ -54,8 +54,8 @@ export function podProblem(name: string, p: RuntimePod | undefined): string {
 export interface DescribeInput {
   partitions: number;
   statefulSetName: string;
-  pv: V1PersistentVolume;
-  pvc: V1PersistentVolumeClaim;
+  pv: CachedVolume;
+  pvc: CachedClaim;
   observed: RuntimeObservation;
   inputs: PhaseInputs;
   /** Each runtime pod's latest read figures (undefined: none collected yet in this process). */

@@ -1,11 +1,22 @@
 import { expect } from 'chai';
-import { type KubernetesObject, type V1Node, type V1Pod, type V1StatefulSet } from '@kubernetes/client-node';
-import { CONFIGMAP, NODE, POD } from '../../../src/api/constants.js';
+import {
+  type KubernetesObject,
+  type V1Node,
+  type V1PersistentVolume,
+  type V1PersistentVolumeClaim,
+  type V1Pod,
+  type V1Service,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
+import { CONFIGMAP, NODE, POD, PV, PVC, SERVICE } from '../../../src/api/constants.js';
 import {
   LAST_APPLIED_ANNOTATION,
+  cachedClaim,
   cachedNode,
   cachedPod,
+  cachedService,
   cachedStatefulSet,
+  cachedVolume,
   withoutServerFields,
 } from '../../../src/kube/cached-objects.js';
 import type { Informer, InformerEventType } from '../../../src/kube/informer.js';
@@ -127,6 +138,41 @@ describe('what the caches keep', () => {
     });
   });
 
+  it('keeps of a Service its metadata only, of a claim its phase, of a volume its claimRef, CSI handle and phase', () => {
+    const svc: V1Service = {
+      metadata: { name: 's', ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: 'x', uid: 'u', controller: true }] },
+      spec: { clusterIP: 'None', ports: [{ port: 80 }], selector: { a: 'b' } },
+      status: { loadBalancer: {} },
+    };
+    expect(cachedService(svc)).to.deep.equal({ metadata: svc.metadata });
+    const pvc: V1PersistentVolumeClaim = {
+      metadata: { name: 'c', uid: 'cu', annotations: { k: 'v' } },
+      spec: { volumeName: 'v', accessModes: ['ReadWriteMany'], resources: { requests: { storage: '1Gi' } } },
+      status: { phase: 'Bound', capacity: { storage: '1Gi' } },
+    };
+    expect(cachedClaim(pvc)).to.deep.equal({ metadata: pvc.metadata, status: { phase: 'Bound' } });
+    const pv: V1PersistentVolume = {
+      metadata: { name: 'v', annotations: { o: 'ns/ds' } },
+      spec: {
+        capacity: { storage: '1Gi' },
+        claimRef: { name: 'c', namespace: 'ns', uid: 'cu', resourceVersion: '7', kind: 'PersistentVolumeClaim' },
+        csi: {
+          driver: 'csi.juicefs.com',
+          volumeHandle: 'h',
+          nodePublishSecretRef: { name: 's', namespace: 'ns' },
+          volumeAttributes: { a: 'b' },
+        },
+      },
+      status: { phase: 'Bound' },
+    };
+    expect(cachedVolume(pv)).to.deep.equal({
+      metadata: pv.metadata,
+      spec: { claimRef: { name: 'c', namespace: 'ns', uid: 'cu' }, csi: { volumeHandle: 'h' } },
+      status: { phase: 'Bound' },
+    });
+    expect(cachedVolume({ metadata: { name: 'bare' }, spec: {} })).to.deep.equal({ metadata: { name: 'bare' }, spec: {} });
+  });
+
   it("the factory's informers apply them as objects arrive", () => {
     const f = factory();
     const pods = f.get<V1Pod>(POD);
@@ -135,6 +181,18 @@ describe('what the caches keep', () => {
     const nodes = f.get<V1Node>(NODE);
     feed(nodes, 'ADDED', { metadata: { name: 'n', resourceVersion: '1' }, status: { images: [{ names: ['x'] }] } } as V1Node);
     expect(nodes.get('n')).to.deep.equal({ metadata: { name: 'n', resourceVersion: '1' }, status: {} });
+    const services = f.get<V1Service>(SERVICE);
+    feed(services, 'ADDED', { metadata: { name: 's', namespace: 'ns', resourceVersion: '1' }, spec: { clusterIP: 'None' } } as V1Service);
+    expect(services.get('s', 'ns')).to.deep.equal({ metadata: { name: 's', namespace: 'ns', resourceVersion: '1' } });
+    const claims = f.get<V1PersistentVolumeClaim>(PVC);
+    feed(claims, 'ADDED', {
+      metadata: { name: 'c', namespace: 'ns', resourceVersion: '1' },
+      spec: { volumeName: 'v' },
+    } as V1PersistentVolumeClaim);
+    expect(claims.get('c', 'ns')).to.deep.equal({ metadata: { name: 'c', namespace: 'ns', resourceVersion: '1' } });
+    const volumes = f.get<V1PersistentVolume>(PV);
+    feed(volumes, 'ADDED', { metadata: { name: 'v', resourceVersion: '1' }, spec: { capacity: { storage: '1Gi' } } } as V1PersistentVolume);
+    expect(volumes.get('v')).to.deep.equal({ metadata: { name: 'v', resourceVersion: '1' }, spec: {} });
   });
 });
 
