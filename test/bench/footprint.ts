@@ -5,6 +5,7 @@
 //     the real runtime HTTP server over an instant engine) until all are Ready, then one rmr
 //     SampleJob each until all Succeeded: peak RSS throughout, and RSS once everything is done.
 // Baseline measured in the same run: a bare `node` process (the runtime's own floor).
+// PADDLE_BENCH_HOLD_SECONDS keeps the operator and its objects alive that long at the end (heap snapshots).
 //   npm run bench -- footprint        (or: npm run build && node dist/test/bench/footprint.js [N])
 // Not a test; the toolchain must be built (test/toolchain/build.sh).
 import { spawn } from 'node:child_process';
@@ -111,6 +112,13 @@ async function main(): Promise<void> {
         .map(([k, n]) => `${k} ${(n / N).toFixed(1)}`)
         .join(', ')}`,
     );
+    // a look inside while everything is live: e.g. PADDLE_BENCH_HOLD_SECONDS=120 with
+    // PADDLE_BENCH_NODE_FLAGS="… --heapsnapshot-signal=SIGUSR2", then kill -USR2 <pid>
+    const hold = Number(process.env.PADDLE_BENCH_HOLD_SECONDS ?? 0);
+    if (hold > 0) {
+      say(`  holding ${hold} s with everything live: operator pid ${op.pid}`);
+      await sleep(hold * 1000);
+    }
   } finally {
     for (const c of clocks) await c.stop();
     await op?.stop();
