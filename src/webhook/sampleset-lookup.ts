@@ -4,7 +4,6 @@
  * installed here cannot be named, so its claim is treated like any other PersistentVolumeClaim.
  */
 import { engineNameOf, type SampleSet } from '../api/sampleset.js';
-import type { CacheEngine } from '../engines/cache-engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { Informer } from '../kube/informer.js';
 import { cacheNodesOf } from '../operators/shared/cache-placement.js';
@@ -19,12 +18,8 @@ export function claimedSampleSets(
 ): ClaimedSampleSet[] {
   const byClaim = new Map<string, ClaimedSampleSet>();
   for (const sampleSet of sampleSets) {
-    let engine: CacheEngine;
-    try {
-      engine = engines.get(engineNameOf(sampleSet));
-    } catch {
-      continue;
-    }
+    const engine = engines.find(engineNameOf(sampleSet));
+    if (!engine) continue;
     const cache = cacheNodesOf(sampleSet, engine);
     byClaim.set(cache.claimName, { sampleSet, cache });
   }
