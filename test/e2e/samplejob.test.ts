@@ -424,6 +424,25 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
 
   it('7. scheduled warmup every minute: a child runs, history pruned, Forbid skips while one is active, suspend stops new runs', async function () {
     this.timeout(240_000);
+    // a long sync occupies pod 0 before either schedule can fire, so the first run queues behind it
+    // and stays active across the next minute (a run submitted first would finish at once)
+    await createJob('sync-hold', {
+      type: 'sync',
+      secretRef: { name: 'source' },
+      syncOptions: { source: s3.uri('data', 'big/'), destination: '/big3', bwlimit: 1 },
+    });
+    try {
+      await jobWhere('sync-hold', 'Running', (j) => j.status?.phase === 'Running');
+      await scheduledWarmups();
+    } finally {
+      // never leave the three-minute sync queued ahead of the next scenarios' jobs
+      if (await getJob('sync-hold')) await deleteJob('sync-hold');
+      for (const p of ['every-minute', 'suspend-me'])
+        await api.patch(SAMPLEJOB, p, ns, { spec: { suspend: true } }).catch(() => undefined);
+    }
+  });
+
+  async function scheduledWarmups(): Promise<void> {
     const spec: Partial<SampleJobSpec> = {
       type: 'warmup',
       schedule: '* * * * *',
@@ -475,14 +494,6 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     await waitFor('history pruned to 1 succeeded + 1 failed', async () => !(await getJob(oldOk[0])) && !(await getJob(oldBad[0])), WAIT);
     expect(await getJob(oldOk[1])).to.not.equal(undefined);
     expect(await getJob(oldBad[1])).to.not.equal(undefined);
-
-    // a long sync occupies pod 0, so the first run stays active across the next minute
-    await createJob('sync-hold', {
-      type: 'sync',
-      secretRef: { name: 'source' },
-      syncOptions: { source: s3.uri('data', 'big/'), destination: '/big3', bwlimit: 1 },
-    });
-    await jobWhere('sync-hold', 'Running', (j) => j.status?.phase === 'Running');
 
     const childrenOf = async (parentUid: string): Promise<SampleJob[]> =>
       (await api.list<SampleJob>(SAMPLEJOB, ns)).items.filter((c) =>
@@ -543,8 +554,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
       WAIT,
     );
     expect(after.status?.active ?? []).to.deep.equal([]);
-    await api.patch(SAMPLEJOB, 'every-minute', ns, { spec: { suspend: true } });
-  });
+  }
 
   it('8. a run past spec.activeDeadlineSeconds fails with DeadlineExceeded instead of waiting without bound', async function () {
     this.timeout(60_000);
