@@ -18,7 +18,7 @@ import { toolchainBinDir } from '../harness/toolchain.js';
 import { sleep } from '../harness/util.js';
 import { startCheapRuntimes } from './support/cheap-runtimes.js';
 import { PhaseClock, SAMPLEJOB, SAMPLESET, createAll, createVolumeSecret, rmrJob, sampleSet } from './support/fleet.js';
-import { metricBreakdown, mib, procMemory, startOperatorProcess } from './support/operator-process.js';
+import { metricBreakdown, mib, peakParts, procMemory, startOperatorProcess } from './support/operator-process.js';
 
 const NS = 'bench-footprint';
 const N = Math.max(1, Number(process.argv[2] ?? 1000));
@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     say(`  ${N} SampleSets Ready after              ${((setsReady - t0) / 1000).toFixed(1)} s`);
     say(`  ${N} SampleJobs Succeeded after          ${((jobsDone - t1) / 1000).toFixed(1)} s  (${failed} Failed)`);
     say(`  peak while they ran:                    ${mib(peak)}  (${(peak / bare).toFixed(2)}× bare node)`);
+    say(`    made of: ${peakParts(op.peakBreakdown)}`);
     say(`  watching ${N} + ${N}, settled:           ${mib(after)}`);
     say(`  API requests: ${requests} (${(requests / N).toFixed(1)} per SampleSet + SampleJob pair); CPU ${op.cpuSeconds().toFixed(1)} s`);
     const kinds = metricBreakdown(await op.metrics(), 'paddle_operator_kube_requests_total');

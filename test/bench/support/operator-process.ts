@@ -24,11 +24,25 @@ export function entryNodeFlags(entry = OPERATOR_ENTRY): string[] {
   return m ? m[1].split(/\s+/).filter(Boolean) : [];
 }
 
-/** Resident set size of a process now, and its high-water mark (Linux /proc/<pid>/status). */
-export function procMemory(pid: number): { rss: number; hwm: number } {
+/**
+ * Resident set size of a process now, its high-water mark, and the resident part that is anonymous
+ * memory (heaps) rather than mapped files (the node binary, libraries) (Linux /proc/<pid>/status).
+ */
+export function procMemory(pid: number): { rss: number; hwm: number; anon: number; file: number } {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
+}
+
+/** Where the resident memory was at the highest sample: anonymous and file-backed, and the V8 heap then. */
+export interface PeakBreakdown {
+  anon: number;
+  file: number;
+  /** V8 heap committed and used, from the nearest /metrics scrape (every second) at or after the peak. */
+  heapTotal?: number;
+  heapUsed?: number;
+  /** Memory outside the V8 heap that JavaScript objects hold (Buffers and the like). */
+  external?: number;
 }
 
 /** User + system CPU seconds a process has used (Linux /proc/<pid>/stat, clock ticks of 1/100 s). */
@@ -71,6 +85,8 @@ export interface OperatorProcessHandle {
   readonly nodeFlags: string[];
   /** Highest RSS seen by the 100 ms sampler since start (or since resetPeak). */
   peakRssBytes: number;
+  /** What the peak was made of (see PeakBreakdown). */
+  peakBreakdown: PeakBreakdown;
   rssBytes(): number;
   resetPeak(): void;
   cpuSeconds(): number;
@@ -136,15 +152,22 @@ export async function startOperatorProcess(
     pid,
     nodeFlags,
     peakRssBytes: 0,
+    peakBreakdown: { anon: 0, file: 0 },
     lines,
     rssBytes: () => procMemory(pid).rss,
-    resetPeak: () => void (handle.peakRssBytes = procMemory(pid).rss),
+    resetPeak: () => {
+      const m = procMemory(pid);
+      handle.peakRssBytes = m.rss;
+      handle.peakBreakdown = { anon: m.anon, file: m.file };
+      heapPending = true;
+    },
     cpuSeconds: () => procCpuSeconds(pid),
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text(),
     kubeRequests: async (verb) => metricSum(await handle.metrics(), 'paddle_operator_kube_requests_total', verb ? { verb } : {}),
     reconciles: async () => metricSum(await handle.metrics(), 'paddle_operator_reconcile_total'),
     async stop() {
       clearInterval(sampler);
+      clearInterval(heapSampler);
       if (!alive()) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
@@ -152,9 +175,29 @@ export async function startOperatorProcess(
       if (alive()) proc.kill('SIGKILL');
     },
   };
+  // a new peak asks the next heap scrape to record the V8 heap beside it
+  let heapPending = false;
   const sampler = setInterval(() => {
-    if (alive()) handle.peakRssBytes = Math.max(handle.peakRssBytes, procMemory(pid).rss);
+    if (!alive()) return;
+    const m = procMemory(pid);
+    if (m.rss <= handle.peakRssBytes) return;
+    handle.peakRssBytes = m.rss;
+    handle.peakBreakdown = { anon: m.anon, file: m.file };
+    heapPending = true;
   }, 100);
+  const heapSampler = setInterval(() => {
+    if (!alive() || !heapPending) return;
+    heapPending = false;
+    void handle
+      .metrics()
+      .then((text) => {
+        const b = handle.peakBreakdown;
+        b.heapTotal = metricSum(text, 'paddle_operator_nodejs_heap_size_total_bytes');
+        b.heapUsed = metricSum(text, 'paddle_operator_nodejs_heap_size_used_bytes');
+        b.external = metricSum(text, 'paddle_operator_nodejs_external_memory_bytes');
+      })
+      .catch(() => undefined);
+  }, 1000);
   await waitFor('paddle-operator ready', async () => (await fetch(`http://127.0.0.1:${ports.health}/readyz`)).status === 200, {
     timeoutMs: 120_000,
     intervalMs: 100,
@@ -163,3 +206,12 @@ export async function startOperatorProcess(
 }
 
 export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+/** "anonymous 90 MiB + files 38 MiB; V8 heap 52 MiB committed, 40 MiB used; external 3 MiB". */
+export function peakParts(b: PeakBreakdown): string {
+  const heap =
+    b.heapTotal === undefined
+      ? 'V8 heap not scraped'
+      : `V8 heap ${mib(b.heapTotal)} committed, ${mib(b.heapUsed ?? 0)} used; external ${mib(b.external ?? 0)}`;
+  return `anonymous ${mib(b.anon)} + files ${mib(b.file)}; ${heap} (scraped within 1 s after)`;
+}
