@@ -68,6 +68,7 @@ const CANDIDATES: Candidate[] = [
   { name: 'prefetch 4', mountOptions: { prefetch: 4 } },
   { name: 'max-readahead 64 (MiB)', mountOptions: { 'max-readahead': 64 } },
   { name: 'max-fuse-io 1M', mountOptions: { 'max-fuse-io': '1M' } },
+  { name: 'verify-cache-checksum none', mountOptions: { 'verify-cache-checksum': 'none' } },
   { name: 'cache-size 256 (MiB)', mountOptions: { 'cache-size': 256 } },
   { name: 'free-space-ratio 0.3', mountOptions: { 'free-space-ratio': '0.3' } },
   { name: 'warmup threads 10', warmupThreads: 10 },

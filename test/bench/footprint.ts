@@ -106,13 +106,18 @@ async function main(): Promise<void> {
     say(`    made of: ${peakParts(op.peakBreakdown)}`);
     say(`  watching ${N} + ${N}, settled:           ${mib(after)}`);
     say(`  API requests: ${requests} (${(requests / N).toFixed(1)} per SampleSet + SampleJob pair); CPU ${op.cpuSeconds().toFixed(1)} s`);
-    const kinds = metricBreakdown(await op.metrics(), 'paddle_operator_kube_requests_total');
+    const scrape = await op.metrics();
+    const kinds = metricBreakdown(scrape, 'paddle_operator_kube_requests_total');
     say(
       `  requests per pair by kind: ${kinds
         .filter(([, n]) => n / N >= 0.05)
         .map(([k, n]) => `${k} ${(n / N).toFixed(1)}`)
         .join(', ')}`,
     );
+    // what a Prometheus scrape costs with every object's series in it (the scrape above was the first)
+    const series = scrape.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    const scraped = await settledRss(() => op!.rssBytes(), 5000);
+    say(`  after one /metrics scrape (${series} series): ${mib(scraped)}`);
     // a look inside while everything is live: e.g. PADDLE_BENCH_HOLD_SECONDS=120 with
     // PADDLE_BENCH_NODE_FLAGS="… --heapsnapshot-signal=SIGUSR2", then kill -USR2 <pid>
     const hold = Number(process.env.PADDLE_BENCH_HOLD_SECONDS ?? 0);

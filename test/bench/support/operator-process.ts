@@ -38,7 +38,10 @@ export function procMemory(pid: number): { rss: number; hwm: number; anon: numbe
 export interface PeakBreakdown {
   anon: number;
   file: number;
-  /** V8 heap committed and used, from the nearest /metrics scrape (every second) at or after the peak. */
+  /**
+   * V8 heap committed and used, from the nearest /metrics scrape (every second) at or after the peak;
+   * only with PADDLE_BENCH_PEAK_HEAP=1.
+   */
   heapTotal?: number;
   heapUsed?: number;
   /** Memory outside the V8 heap that JavaScript objects hold (Buffers and the like). */
@@ -185,8 +188,10 @@ export async function startOperatorProcess(
     handle.peakBreakdown = { anon: m.anon, file: m.file };
     heapPending = true;
   }, 100);
+  // scraping costs the operator memory of its own (every per-object series is rendered): only on request
+  const scrapeHeap = process.env.PADDLE_BENCH_PEAK_HEAP === '1';
   const heapSampler = setInterval(() => {
-    if (!alive() || !heapPending) return;
+    if (!scrapeHeap || !alive() || !heapPending) return;
     heapPending = false;
     void handle
       .metrics()
@@ -211,7 +216,7 @@ export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} M
 export function peakParts(b: PeakBreakdown): string {
   const heap =
     b.heapTotal === undefined
-      ? 'V8 heap not scraped'
-      : `V8 heap ${mib(b.heapTotal)} committed, ${mib(b.heapUsed ?? 0)} used; external ${mib(b.external ?? 0)}`;
-  return `anonymous ${mib(b.anon)} + files ${mib(b.file)}; ${heap} (scraped within 1 s after)`;
+      ? 'V8 heap not scraped (PADDLE_BENCH_PEAK_HEAP=1 scrapes it)'
+      : `V8 heap ${mib(b.heapTotal)} committed, ${mib(b.heapUsed ?? 0)} used, external ${mib(b.external ?? 0)} (scraped within 1 s after)`;
+  return `anonymous ${mib(b.anon)} + files ${mib(b.file)}; ${heap}`;
 }
