@@ -437,8 +437,7 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     } finally {
       // never leave the three-minute sync queued ahead of the next scenarios' jobs
       if (await getJob('sync-hold')) await deleteJob('sync-hold');
-      for (const p of ['every-minute', 'suspend-me'])
-        await api.patch(SAMPLEJOB, p, ns, { spec: { suspend: true } }).catch(() => undefined);
+      for (const p of ['every-minute', 'suspend-me']) await api.patch(SAMPLEJOB, p, ns, { spec: { suspend: true } }).catch(() => undefined);
     }
   });
 
