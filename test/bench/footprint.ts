@@ -114,10 +114,11 @@ async function main(): Promise<void> {
         .map(([k, n]) => `${k} ${(n / N).toFixed(1)}`)
         .join(', ')}`,
     );
-    // what a Prometheus scrape costs with every object's series in it (the scrape above was the first)
+    // what one more Prometheus scrape with every object's series in it costs (the request counts
+    // above were read from /metrics too, so "settled" already follows a scrape)
     const series = scrape.split('\n').filter((l) => l && !l.startsWith('#')).length;
     const scraped = await settledRss(() => op!.rssBytes(), 5000);
-    say(`  after one /metrics scrape (${series} series): ${mib(scraped)}`);
+    say(`  after another /metrics scrape (${series} series): ${mib(scraped)}`);
     // a look inside while everything is live: e.g. PADDLE_BENCH_HOLD_SECONDS=120 with
     // PADDLE_BENCH_NODE_FLAGS="… --heapsnapshot-signal=SIGUSR2", then kill -USR2 <pid>
     const hold = Number(process.env.PADDLE_BENCH_HOLD_SECONDS ?? 0);

@@ -12,7 +12,7 @@ import { POD, SAMPLEJOB, SAMPLESET, SECRET } from '../../src/api/constants.js';
 import type { SampleJob, SampleJobSpec } from '../../src/api/samplejob.js';
 import type { SampleSet } from '../../src/api/sampleset.js';
 import { installedEngines } from '../../src/engines/installed.js';
-import { ApiError } from '../../src/kube/api-error.js';
+import { ApiError, isNotFound } from '../../src/kube/api-error.js';
 import { KubeApi } from '../../src/kube/kube-api.js';
 import { SampleJobOperator } from '../../src/operators/samplejob/samplejob-operator.js';
 import { childName } from '../../src/operators/samplejob/schedule.js';
@@ -437,7 +437,10 @@ describe('SampleJob operator (real control plane, simulated cache nodes, real Ju
     } finally {
       // never leave the three-minute sync queued ahead of the next scenarios' jobs
       if (await getJob('sync-hold')) await deleteJob('sync-hold');
-      for (const p of ['every-minute', 'suspend-me']) await api.patch(SAMPLEJOB, p, ns, { spec: { suspend: true } }).catch(() => undefined);
+      for (const p of ['every-minute', 'suspend-me'])
+        await api.patch(SAMPLEJOB, p, ns, { spec: { suspend: true } }).catch((e: unknown) => {
+          if (!isNotFound(e)) throw e;
+        });
     }
   });
 

@@ -150,6 +150,13 @@ export async function startOperatorProcess(
       },
     },
   );
+  // a new peak asks the next heap scrape (if any) to record the V8 heap beside it
+  let heapPending = false;
+  const recordPeak = (m: ReturnType<typeof procMemory>): void => {
+    handle.peakRssBytes = m.rss;
+    handle.peakBreakdown = { anon: m.anon, file: m.file };
+    heapPending = true;
+  };
   const handle: OperatorProcessHandle = {
     proc,
     pid,
@@ -158,19 +165,14 @@ export async function startOperatorProcess(
     peakBreakdown: { anon: 0, file: 0 },
     lines,
     rssBytes: () => procMemory(pid).rss,
-    resetPeak: () => {
-      const m = procMemory(pid);
-      handle.peakRssBytes = m.rss;
-      handle.peakBreakdown = { anon: m.anon, file: m.file };
-      heapPending = true;
-    },
+    resetPeak: () => recordPeak(procMemory(pid)),
     cpuSeconds: () => procCpuSeconds(pid),
     metrics: async () => (await fetch(`http://127.0.0.1:${ports.metrics}/metrics`)).text(),
     kubeRequests: async (verb) => metricSum(await handle.metrics(), 'paddle_operator_kube_requests_total', verb ? { verb } : {}),
     reconciles: async () => metricSum(await handle.metrics(), 'paddle_operator_reconcile_total'),
     async stop() {
       clearInterval(sampler);
-      clearInterval(heapSampler);
+      if (heapSampler) clearInterval(heapSampler);
       if (!alive()) return;
       const exited = new Promise((r) => proc.once('exit', r));
       proc.kill('SIGTERM');
@@ -178,31 +180,28 @@ export async function startOperatorProcess(
       if (alive()) proc.kill('SIGKILL');
     },
   };
-  // a new peak asks the next heap scrape to record the V8 heap beside it
-  let heapPending = false;
   const sampler = setInterval(() => {
     if (!alive()) return;
     const m = procMemory(pid);
-    if (m.rss <= handle.peakRssBytes) return;
-    handle.peakRssBytes = m.rss;
-    handle.peakBreakdown = { anon: m.anon, file: m.file };
-    heapPending = true;
+    if (m.rss > handle.peakRssBytes) recordPeak(m);
   }, 100);
   // scraping costs the operator memory of its own (every per-object series is rendered): only on request
-  const scrapeHeap = process.env.PADDLE_BENCH_PEAK_HEAP === '1';
-  const heapSampler = setInterval(() => {
-    if (!scrapeHeap || !alive() || !heapPending) return;
-    heapPending = false;
-    void handle
-      .metrics()
-      .then((text) => {
-        const b = handle.peakBreakdown;
-        b.heapTotal = metricSum(text, 'paddle_operator_nodejs_heap_size_total_bytes');
-        b.heapUsed = metricSum(text, 'paddle_operator_nodejs_heap_size_used_bytes');
-        b.external = metricSum(text, 'paddle_operator_nodejs_external_memory_bytes');
-      })
-      .catch(() => undefined);
-  }, 1000);
+  const heapSampler =
+    process.env.PADDLE_BENCH_PEAK_HEAP === '1'
+      ? setInterval(() => {
+          if (!alive() || !heapPending) return;
+          heapPending = false;
+          void handle
+            .metrics()
+            .then((text) => {
+              const b = handle.peakBreakdown;
+              b.heapTotal = metricSum(text, 'paddle_operator_nodejs_heap_size_total_bytes');
+              b.heapUsed = metricSum(text, 'paddle_operator_nodejs_heap_size_used_bytes');
+              b.external = metricSum(text, 'paddle_operator_nodejs_external_memory_bytes');
+            })
+            .catch(() => undefined);
+        }, 1000)
+      : undefined;
   await waitFor('paddle-operator ready', async () => (await fetch(`http://127.0.0.1:${ports.health}/readyz`)).status === 200, {
     timeoutMs: 120_000,
     intervalMs: 100,
@@ -212,7 +211,7 @@ export async function startOperatorProcess(
 
 export const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
-/** "anonymous 90 MiB + files 38 MiB; V8 heap 52 MiB committed, 40 MiB used; external 3 MiB". */
+/** "anonymous 90 MiB + files 38 MiB; V8 heap 52 MiB committed, 40 MiB used, external 3 MiB (…)". */
 export function peakParts(b: PeakBreakdown): string {
   const heap =
     b.heapTotal === undefined
