@@ -5,8 +5,11 @@
  * - up to `concurrency` different keys run in parallel;
  * - a thrown error re-queues the key with per-key exponential backoff (`baseDelayMs` doubling up
  *   to `maxDelayMs`); a returned `requeueAfterMs` re-queues after that delay; success resets backoff;
+ *   delayed keys wait behind one timer (`DelayedKeys`), not a timer each;
  * - `stop()` stops taking work, lets in-flight handlers finish (up to a deadline) and returns.
  */
+import { DelayedKeys } from './delayed-keys.js';
+
 export interface WorkResult {
   /** Run the key again after this many milliseconds (level-triggered "check again later"). */
   requeueAfterMs?: number;
@@ -34,7 +37,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { timer: unknown; at: number }>();
+  private readonly delayed: DelayedKeys;
   private readonly addedAt = new Map<string, number>();
   private readonly idleWaiters: Array<() => void> = [];
   private stopped = false;
@@ -42,8 +45,6 @@ export class WorkQueue {
   private readonly concurrency: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
-  private readonly setTimer: (fn: () => void, ms: number) => unknown;
-  private readonly clearTimer: (t: unknown) => void;
   private readonly now: () => number;
 
   constructor(
@@ -53,15 +54,18 @@ export class WorkQueue {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
-    this.setTimer =
-      opts.setTimer ??
-      ((fn, ms) => {
-        const t = setTimeout(fn, ms);
-        t.unref?.();
-        return t;
-      });
-    this.clearTimer = opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout));
     this.now = opts.now ?? Date.now;
+    this.delayed = new DelayedKeys((key) => this.add(key), {
+      setTimer:
+        opts.setTimer ??
+        ((fn, ms) => {
+          const t = setTimeout(fn, ms);
+          t.unref?.();
+          return t;
+        }),
+      clearTimer: opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout)),
+      now: this.now,
+    });
   }
 
   /** Starts (or resumes) dispatching. Keys may be added before. */
@@ -81,11 +85,7 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.stopped) return;
-    const t = this.timers.get(key);
-    if (t) {
-      this.clearTimer(t.timer);
-      this.timers.delete(key);
-    }
+    this.delayed.cancel(key);
     if (this.processing.has(key)) {
       this.dirtyWhileProcessing.add(key);
       return;
@@ -101,15 +101,12 @@ export class WorkQueue {
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
     if (ms <= 0) return this.add(key);
-    const at = this.now() + ms;
-    const existing = this.timers.get(key);
-    if (existing && existing.at <= at) return;
-    if (existing) this.clearTimer(existing.timer);
-    const timer = this.setTimer(() => {
-      this.timers.delete(key);
-      this.add(key);
-    }, ms);
-    this.timers.set(key, { timer, at });
+    this.delayed.schedule(key, this.now() + ms);
+  }
+
+  /** Milliseconds until a delayed key is added, or undefined when it is not delayed. */
+  delayedFor(key: string): number | undefined {
+    return this.delayed.dueIn(key);
   }
 
   /** Re-queues with this key's next backoff delay and returns that delay. */
@@ -133,8 +130,7 @@ export class WorkQueue {
   /** Stops dispatching, cancels delayed keys, and waits for running handlers (at most `timeoutMs`). */
   async stop(timeoutMs = 30_000): Promise<void> {
     this.stopped = true;
-    for (const t of this.timers.values()) this.clearTimer(t.timer);
-    this.timers.clear();
+    this.delayed.clear();
     this.queue.length = 0;
     this.queued.clear();
     if (this.processing.size === 0) return;

@@ -17,11 +17,15 @@ class FakeTime {
   pending(): number[] {
     return this.timers.map((t) => t.at - this.now).sort((a, b) => a - b);
   }
+  /** Moves the clock on, firing every timer due by then (also those the fired ones set). */
   advance(ms: number): void {
     this.now += ms;
-    const due = this.timers.filter((t) => t.at <= this.now);
-    this.timers = this.timers.filter((t) => t.at > this.now);
-    for (const t of due) t.fn();
+    for (;;) {
+      const due = this.timers.filter((t) => t.at <= this.now);
+      if (due.length === 0) return;
+      this.timers = this.timers.filter((t) => t.at > this.now);
+      for (const t of due) t.fn();
+    }
   }
 }
 
@@ -113,17 +117,21 @@ describe('WorkQueue', () => {
     q.start();
     q.add('k');
     await q.idle();
-    expect(t.pending()).to.deep.equal([100]);
-    t.advance(100);
+    expect(q.delayedFor('k')).to.equal(100);
+    t.advance(99);
     await q.idle();
-    expect(t.pending()).to.deep.equal([200]);
+    expect(outcomes).to.deep.equal(['error']); // not a millisecond early
+    t.advance(1);
+    await q.idle();
+    expect(q.delayedFor('k')).to.equal(200);
     t.advance(200);
     await q.idle();
-    expect(t.pending()).to.deep.equal([250]); // capped
+    expect(q.delayedFor('k')).to.equal(250); // capped
     t.advance(250);
     await q.idle();
     expect(outcomes).to.deep.equal(['error', 'error', 'error', 'success']);
     expect(q.failuresOf('k')).to.equal(0);
+    expect(q.delayedFor('k')).to.equal(undefined);
     expect(t.pending()).to.deep.equal([]);
   });
 
@@ -141,12 +149,15 @@ describe('WorkQueue', () => {
     q.add('k');
     await q.idle();
     expect(runs).to.equal(1);
-    expect(t.pending()).to.deep.equal([5000]);
-    q.add('k'); // a watch event arrives: run now, drop the timer
+    expect(q.delayedFor('k')).to.equal(5000);
+    q.add('k'); // a watch event arrives: run now, drop the delay
     await q.idle();
     expect(runs).to.equal(2);
-    expect(t.pending()).to.deep.equal([5000]);
-    t.advance(5000);
+    expect(q.delayedFor('k')).to.equal(5000);
+    t.advance(4999);
+    await q.idle();
+    expect(runs).to.equal(2);
+    t.advance(1);
     await q.idle();
     expect(runs).to.equal(3);
   });
@@ -156,8 +167,9 @@ describe('WorkQueue', () => {
     const q = new WorkQueue(() => Promise.resolve(), { setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now });
     q.addAfter('k', 1000);
     q.addAfter('k', 5000);
-    expect(t.pending()).to.deep.equal([1000]);
+    expect(q.delayedFor('k')).to.equal(1000);
     q.addAfter('k', 10);
+    expect(q.delayedFor('k')).to.equal(10);
     expect(t.pending()).to.deep.equal([10]);
   });
 
