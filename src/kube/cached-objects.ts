@@ -10,6 +10,7 @@
  *   whole, their container specs, volume sources and node image lists would be most of the
  *   process's memory; a runtime StatefulSet's pod template is the largest object of a SampleSet.
  *   Readers take these types, so reading a field the cache does not keep is a compile error.
+ * - Every string value: one copy per distinct string across all caches (`shared-strings.ts`).
  */
 import type {
   KubernetesObject,
@@ -29,6 +30,7 @@ import type {
   V1Taint,
 } from '@kubernetes/client-node';
 import { NODE, POD, PV, PVC, SERVICE, STATEFULSET, type ResourceType } from '../api/constants.js';
+import { withSharedStrings } from './shared-strings.js';
 
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
@@ -172,14 +174,19 @@ export function cachedVolume(v: V1PersistentVolume): CachedVolume {
   });
 }
 
-/** What the cache of `type` keeps of an arriving object. */
+/** What the cache of `type` keeps of an arriving object (its strings shared: `shared-strings.ts`). */
 export function cacheTransform(type: ResourceType): (o: KubernetesObject) => KubernetesObject {
-  if (type.kind === POD.kind && type.group === POD.group) return (o) => cachedPod(withoutServerFields(o as V1Pod));
-  if (type.kind === NODE.kind && type.group === NODE.group) return (o) => cachedNode(withoutServerFields(o as V1Node));
-  if (type.kind === STATEFULSET.kind && type.group === STATEFULSET.group)
-    return (o) => cachedStatefulSet(withoutServerFields(o as V1StatefulSet));
-  if (type.kind === SERVICE.kind && type.group === SERVICE.group) return (o) => cachedService(withoutServerFields(o as V1Service));
-  if (type.kind === PVC.kind && type.group === PVC.group) return (o) => cachedClaim(withoutServerFields(o as V1PersistentVolumeClaim));
-  if (type.kind === PV.kind && type.group === PV.group) return (o) => cachedVolume(withoutServerFields(o as V1PersistentVolume));
-  return withoutServerFields;
+  const keep = projection(type);
+  return (o) => withSharedStrings(keep(withoutServerFields(o)));
+}
+
+function projection(type: ResourceType): (o: KubernetesObject) => KubernetesObject {
+  const is = (t: ResourceType): boolean => type.kind === t.kind && type.group === t.group;
+  if (is(POD)) return (o) => cachedPod(o as V1Pod);
+  if (is(NODE)) return (o) => cachedNode(o as V1Node);
+  if (is(STATEFULSET)) return (o) => cachedStatefulSet(o as V1StatefulSet);
+  if (is(SERVICE)) return (o) => cachedService(o as V1Service);
+  if (is(PVC)) return (o) => cachedClaim(o as V1PersistentVolumeClaim);
+  if (is(PV)) return (o) => cachedVolume(o as V1PersistentVolume);
+  return (o) => o;
 }

@@ -5,6 +5,7 @@
  * cache, so no reconcile or event mapping has to scan every object of a kind.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { shared } from './shared-strings.js';
 
 export type IndexKeys<T> = (o: T) => readonly string[];
 
@@ -43,6 +44,7 @@ export class IndexedStore<T extends KubernetesObject> {
   }
 
   set(key: string, o: T): void {
+    shared(key); // each event brings a new copy of the key; the maps below keep one
     if (this.items.has(key)) this.unfile(key);
     this.items.set(key, o);
     for (const index of this.indexes.values()) this.file(index, key, o);
@@ -81,6 +83,7 @@ export class IndexedStore<T extends KubernetesObject> {
     if (!keys.length) return;
     index.filed.set(key, keys);
     for (const k of keys) {
+      shared(k);
       let m = index.entries.get(k);
       if (!m) index.entries.set(k, (m = new Map<string, T>()));
       m.set(key, o);
