@@ -182,11 +182,11 @@ export function cacheTransform(type: ResourceType): (o: KubernetesObject) => Kub
 
 function projection(type: ResourceType): (o: KubernetesObject) => KubernetesObject {
   const is = (t: ResourceType): boolean => type.kind === t.kind && type.group === t.group;
-  if (is(POD)) return (o) => cachedPod(o as V1Pod);
-  if (is(NODE)) return (o) => cachedNode(o as V1Node);
-  if (is(STATEFULSET)) return (o) => cachedStatefulSet(o as V1StatefulSet);
-  if (is(SERVICE)) return (o) => cachedService(o as V1Service);
-  if (is(PVC)) return (o) => cachedClaim(o as V1PersistentVolumeClaim);
-  if (is(PV)) return (o) => cachedVolume(o as V1PersistentVolume);
+  if (is(POD)) return cachedPod;
+  if (is(NODE)) return cachedNode;
+  if (is(STATEFULSET)) return cachedStatefulSet;
+  if (is(SERVICE)) return cachedService;
+  if (is(PVC)) return cachedClaim;
+  if (is(PV)) return cachedVolume;
   return (o) => o;
 }
