@@ -1,4 +1,5 @@
 /** Kubernetes-style status conditions and the pure helpers that maintain them. */
+import { compareText } from './compare-text.js';
 import { kubeTime } from './time.js';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -21,7 +22,7 @@ export function setCondition(list: Condition[] | undefined, cond: Condition, now
   const prev = (list ?? []).find((c) => c.type === cond.type);
   const lastTransitionTime = prev && prev.status === cond.status && prev.lastTransitionTime ? prev.lastTransitionTime : kubeTime(now);
   out.push({ ...cond, lastTransitionTime });
-  return out.sort((a, b) => a.type.localeCompare(b.type));
+  return out.sort((a, b) => compareText(a.type, b.type));
 }
 
 export function getCondition(list: Condition[] | undefined, type: string): Condition | undefined {

@@ -8,6 +8,7 @@
  * `http-port` (the original's metrics port) is accepted and ignored for compatibility.
  */
 import { SpecError } from '../cache-engine.js';
+import { compareText } from '../../api/compare-text.js';
 
 type FlagKind = 'bool' | 'int' | 'string' | 'strings';
 
@@ -139,7 +140,7 @@ export function validateSyncFlags(input: Record<string, unknown>): SyncFlags {
 export function syncFlagArgs(flags: SyncFlags): string[] {
   const args: string[] = [];
   const order = (f: string): string => (f === 'include' ? '0' : f === 'exclude' ? '1' : `2${f}`);
-  for (const flag of Object.keys(flags).sort((a, b) => order(a).localeCompare(order(b)))) {
+  for (const flag of Object.keys(flags).sort((a, b) => compareText(order(a), order(b)))) {
     const v = flags[flag];
     if (v === true) args.push(`--${flag}`);
     else if (v === false) continue;

@@ -6,6 +6,7 @@
  * from those annotations (the informer cache) after a restart.
  */
 import { TRAINER_PORTS_NUM } from './constants.js';
+import { compareText } from '../../api/compare-text.js';
 
 /** member key (`<role>-<index>`) → first port of its block. */
 export type HostPortTable = Record<string, number>;
@@ -35,7 +36,7 @@ export function parseHostPorts(annotation: string | undefined): HostPortTable {
 
 /** JSON with sorted keys, so equal tables give equal annotations. */
 export function formatHostPorts(table: HostPortTable): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(table).sort(([a], [b]) => a.localeCompare(b))));
+  return JSON.stringify(Object.fromEntries(Object.entries(table).sort(([a], [b]) => compareText(a, b))));
 }
 
 export class HostPortAllocator {

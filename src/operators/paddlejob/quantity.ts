@@ -2,6 +2,7 @@
  * Just enough of Kubernetes resource quantities to add requests up for a PodGroup's minResources:
  * exact arithmetic in milli-units (BigInt), sub-milli values rounded up as Kubernetes does.
  */
+import { compareText } from '../../api/compare-text.js';
 
 const BINARY: Record<string, bigint> = { Ki: 1n << 10n, Mi: 1n << 20n, Gi: 1n << 30n, Ti: 1n << 40n, Pi: 1n << 50n, Ei: 1n << 60n };
 const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
@@ -40,5 +41,5 @@ export function addResources(into: Map<string, bigint>, list: Record<string, str
 }
 
 export function formatResources(sums: Map<string, bigint>): Record<string, string> {
-  return Object.fromEntries([...sums.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, formatQuantity(v)]));
+  return Object.fromEntries([...sums.entries()].sort(([a], [b]) => compareText(a, b)).map(([k, v]) => [k, formatQuantity(v)]));
 }

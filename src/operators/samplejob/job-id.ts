@@ -8,6 +8,7 @@
  * gets a new id instead of the runtime's remembered failure.
  */
 import { createHash } from 'node:crypto';
+import { compareText } from '../../api/compare-text.js';
 import type { SampleJob, SampleJobSpec } from '../../api/samplejob.js';
 import { SCHEDULE_FIELDS } from './schedule.js';
 
@@ -17,7 +18,7 @@ export function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : canonicalJson(x))).join(',')}]`;
   const entries = Object.entries(v as Record<string, unknown>)
     .filter(([, x]) => x !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    .sort(([a], [b]) => compareText(a, b));
   return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
 }
 

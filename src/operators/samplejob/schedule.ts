@@ -27,6 +27,7 @@ import type { ObjectRef } from '../../api/common.js';
 import type { SampleJob, SampleJobSpec } from '../../api/samplejob.js';
 import { LABEL_DOMAIN } from '../../api/constants.js';
 import { kubeTime } from '../../api/time.js';
+import { compareText } from '../../api/compare-text.js';
 
 /** Annotation on a child: the scheduled time it runs for (RFC 3339). */
 export const SCHEDULED_AT_ANNOTATION = `${LABEL_DOMAIN}/scheduled-at`;
@@ -189,7 +190,7 @@ export function decideSchedule(parent: SampleJob, children: SampleJob[], now: nu
 
   // ---- history: keep the newest N succeeded and M failed children
   const byNewest = (a: ChildInfo, b: ChildInfo): number =>
-    b.scheduledTime - a.scheduledTime || (b.completionTime ?? 0) - (a.completionTime ?? 0) || a.name.localeCompare(b.name);
+    b.scheduledTime - a.scheduledTime || (b.completionTime ?? 0) - (a.completionTime ?? 0) || compareText(a.name, b.name);
   const succeeded = infos.filter((c) => c.state === 'succeeded').sort(byNewest);
   const failed = infos.filter((c) => c.state === 'failed').sort(byNewest);
   const keepOk = Math.max(0, spec.successfulJobsHistoryLimit ?? DEFAULT_SUCCESSFUL_HISTORY);

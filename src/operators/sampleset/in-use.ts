@@ -6,6 +6,7 @@
 import { LABEL_DOMAIN } from '../../api/constants.js';
 import type { CachedPod } from '../../kube/cached-objects.js';
 import { claimsOfPod } from '../shared/cache-placement.js';
+import { compareText } from '../../api/compare-text.js';
 
 /**
  * Annotation on a SampleSet: `"true"` lets its deletion proceed while pods still mount its claim
@@ -62,7 +63,7 @@ export function claimUsers(input: Pick<InUseInput, 'namespace' | 'claimNames' | 
     const ref = pod.metadata.ownerReferences?.find((r) => r.controller) ?? pod.metadata.ownerReferences?.[0];
     out.push(ref ? { pod: name, owner: { kind: ref.kind, name: ref.name } } : { pod: name });
   }
-  return out.sort((a, b) => a.pod.localeCompare(b.pod));
+  return out.sort((a, b) => compareText(a.pod, b.pod));
 }
 
 /** The decision for one pass of a deletion. */

@@ -1,6 +1,7 @@
 /** Which nodes carry a SampleSet's cache-node label, and what to change (pure). */
 import type { RuntimePod } from '../shared/runtime-pods.js';
 import type { CachedNode } from '../../kube/cached-objects.js';
+import { compareText } from '../../api/compare-text.js';
 
 /**
  * node name → runtime pod name for the pods that hold a partition (ordinal < partitions), are bound
@@ -39,13 +40,13 @@ export function diffNodeLabels(
   for (const n of nodes) if (n.metadata?.name) current.set(n.metadata.name, n.metadata.labels?.[key]);
   const set: NodeLabelDiff['set'] = [];
   const remove: string[] = [];
-  for (const [node, value] of [...desired].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [node, value] of [...desired].sort(([a], [b]) => compareText(a, b))) {
     if (!current.has(node)) continue; // node gone (or not yet in the cache)
     const other = others.get(node);
     if (other !== undefined && other !== value) continue;
     if (current.get(node) !== value) set.push({ node, value });
   }
-  for (const [node, value] of [...current].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [node, value] of [...current].sort(([a], [b]) => compareText(a, b))) {
     if (value === undefined || desired.has(node) || others.has(node)) continue;
     remove.push(node);
   }
