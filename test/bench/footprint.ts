@@ -18,7 +18,7 @@ import { toolchainBinDir } from '../harness/toolchain.js';
 import { sleep } from '../harness/util.js';
 import { startCheapRuntimes } from './support/cheap-runtimes.js';
 import { PhaseClock, SAMPLEJOB, SAMPLESET, createAll, createVolumeSecret, rmrJob, sampleSet } from './support/fleet.js';
-import { metricBreakdown, mib, peakParts, procMemory, startOperatorProcess } from './support/operator-process.js';
+import { describeStart, metricBreakdown, mib, peakParts, procMemory, startOperatorProcess } from './support/operator-process.js';
 
 const NS = 'bench-footprint';
 const N = Math.max(1, Number(process.argv[2] ?? 1000));
@@ -27,8 +27,11 @@ const say = (s: string): void => {
 };
 
 /** RSS of `node -e` waiting on a timer: what any Node process costs before our code. */
-async function bareNodeRss(flags: string[]): Promise<number> {
-  const child = spawn(process.execPath, [...flags, '-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+async function bareNodeRss(flags: string[], env: Record<string, string>): Promise<number> {
+  const child = spawn(process.execPath, [...flags, '-e', 'setTimeout(() => {}, 60000)'], {
+    stdio: 'ignore',
+    env: { ...process.env, ...env },
+  });
   await sleep(1500);
   const rss = procMemory(child.pid!).rss;
   child.kill('SIGKILL');
@@ -59,7 +62,7 @@ async function main(): Promise<void> {
   try {
     await cp.ensureNamespace(NS);
     op = await startOperatorProcess(cp.kubeconfigPath);
-    const bare = await bareNodeRss(op.nodeFlags);
+    const bare = await bareNodeRss(op.nodeFlags, op.env);
     await sleep(5000);
     const idle = await settledRss(() => op!.rssBytes(), 5000);
     const idleCpu = op.cpuSeconds();
@@ -93,9 +96,7 @@ async function main(): Promise<void> {
     await sleep(5000);
     const after = await settledRss(() => op!.rssBytes(), 5000);
 
-    say(
-      `paddle-operator ${op.nodeFlags.join(' ') || '(no Node flags)'}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`,
-    );
+    say(`paddle-operator ${describeStart(op)}, ${os.cpus().length} CPUs, load average ${os.loadavg()[0].toFixed(2)}`);
     say(`  bare node process:                      ${mib(bare)}`);
     say(
       `  idle, caches synced, empty cluster:     ${mib(idle)}  (${(idle / bare).toFixed(2)}× bare node; CPU ${idleCpu.toFixed(2)} s to start)`,

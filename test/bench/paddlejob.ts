@@ -14,7 +14,7 @@ import { KubeApi } from '../../src/kube/kube-api.js';
 import { ControlPlane } from '../harness/control-plane.js';
 import { toolchainBinDir } from '../harness/toolchain.js';
 import { runMain } from '../harness/util.js';
-import { mib, startOperatorProcess, type OperatorProcessHandle } from './support/operator-process.js';
+import { describeStart, mib, startOperatorProcess, type OperatorProcessHandle } from './support/operator-process.js';
 import { PODS_PER_JOB, PS, WORKERS, bareBaseline, nodesFor, podWatch, quantile, runPaddleJobs } from './support/paddlejobs.js';
 
 const NS = 'bench-paddlejob';
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
       `  API load from the operator:        ${r.requests} requests (${(r.requests / jobs).toFixed(1)} per job), ${r.reconciles} reconciles, ${r.jobUpdates} writes to PaddleJobs`,
     );
     say(`  operator CPU:                      ${r.cpuSeconds.toFixed(1)} s (${((r.cpuSeconds / jobs) * 1000).toFixed(0)} ms per job)`);
-    say(`  operator memory (${op.nodeFlags.join(' ') || 'no Node flags'}): idle RSS ${mib(r.idleRss)}, peak RSS ${mib(r.peakRss)}`);
+    say(`  operator memory (${describeStart(op)}): idle RSS ${mib(r.idleRss)}, peak RSS ${mib(r.peakRss)}`);
   } finally {
     await op?.stop();
     await cp.stop();

@@ -13,15 +13,42 @@ import { repoRoot, sleep, waitFor } from '../../harness/util.js';
 export const OPERATOR_ENTRY = path.join(repoRoot(), 'dist', 'src', 'bin', 'paddle-operator.js');
 
 /**
- * The Node flags the entry point's `#!/usr/bin/env -S node …` line gives it (what the image runs),
- * or, to compare others, those in $PADDLE_BENCH_NODE_FLAGS ("none" for none).
+ * The Node flags the entry point's `#!/usr/bin/env -S [VAR=value …] node …` line gives it (what the
+ * image runs), or, to compare others, those in $PADDLE_BENCH_NODE_FLAGS ("none" for none).
  */
 export function entryNodeFlags(entry = OPERATOR_ENTRY): string[] {
   const override = process.env.PADDLE_BENCH_NODE_FLAGS;
   if (override !== undefined) return override === 'none' ? [] : override.split(/\s+/).filter(Boolean);
+  return entryLine(entry).flags;
+}
+
+/**
+ * The environment the entry point's `#!` line sets (e.g. MALLOC_ARENA_MAX), each unless the bench's
+ * own environment sets it (to compare other values).
+ */
+export function entryEnv(entry = OPERATOR_ENTRY): Record<string, string> {
+  const env = entryLine(entry).env;
+  for (const k of Object.keys(env)) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
+function entryLine(entry: string): { env: Record<string, string>; flags: string[] } {
   const first = fs.readFileSync(entry, 'utf8').split('\n', 1)[0];
-  const m = /^#!\S*env\s+(?:-S\s+)?node\s*(.*)$/.exec(first);
-  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+  const m = /^#!\S*env\s+(?:-S\s+)?((?:\w+=\S*\s+)*)node\s*(.*)$/.exec(first);
+  if (!m) return { env: {}, flags: [] };
+  const env = Object.fromEntries(
+    m[1]
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]),
+  );
+  return { env, flags: m[2].split(/\s+/).filter(Boolean) };
+}
+
+/** How a benchmark names the way it started the operator: the `#!` line's environment and Node flags. */
+export function describeStart(op: { env: Record<string, string>; nodeFlags: string[] }): string {
+  const parts = [...Object.entries(op.env).map(([k, v]) => `${k}=${v}`), ...op.nodeFlags];
+  return parts.join(' ') || '(no Node flags)';
 }
 
 /**
@@ -86,6 +113,8 @@ export interface OperatorProcessHandle {
   readonly proc: ChildProcess;
   readonly pid: number;
   readonly nodeFlags: string[];
+  /** Environment variables set for it as its `#!` line sets them. */
+  readonly env: Record<string, string>;
   /** Highest RSS seen by the 100 ms sampler since start (or since resetPeak). */
   peakRssBytes: number;
   /** What the peak was made of (see PeakBreakdown). */
@@ -111,6 +140,7 @@ export async function startOperatorProcess(
   kubeconfig: string,
   args: string[] = [],
   nodeFlags = entryNodeFlags(),
+  env = entryEnv(),
 ): Promise<OperatorProcessHandle> {
   const proc = spawn(
     process.execPath,
@@ -122,7 +152,7 @@ export async function startOperatorProcess(
       '--health-probe-bind-address=127.0.0.1:0',
       ...args,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   const lines: string[] = [];
   const collect = (d: Buffer): void => {
@@ -161,6 +191,7 @@ export async function startOperatorProcess(
     proc,
     pid,
     nodeFlags,
+    env,
     peakRssBytes: 0,
     peakBreakdown: { anon: 0, file: 0 },
     lines,
