@@ -9,7 +9,7 @@
  * them; $PADDLE_BENCH_NODE_FLAGS compares others). `MALLOC_ARENA_MAX=2` keeps the C allocator
  * to two arenas instead of one per thread that ever allocated (Node's and V8's worker threads each
  * kept freed memory of their own): the footprint peak at 1,000 SampleSets + 1,000 SampleJobs
- * 118–121 → 113 MiB. `node dist/src/bin/paddle-operator.js` runs without either.
+ * 118–121 → 113–118 MiB. `node dist/src/bin/paddle-operator.js` runs without either.
  */
 import 'reflect-metadata';
 import { CONFIG_HELP, parseOperatorConfig } from '../config/operator-config.js';
