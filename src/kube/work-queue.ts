@@ -64,7 +64,9 @@ export class WorkQueue {
           return t;
         }),
       clearTimer: opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout)),
-      now: this.now,
+      // due times on a monotonic clock, as the timers themselves: a wall-clock step must not
+      // release delayed keys early or hold them back
+      now: opts.now ?? (() => performance.now()),
     });
   }
 
