@@ -64,9 +64,7 @@ export class WorkQueue {
           return t;
         }),
       clearTimer: opts.clearTimer ?? ((t) => clearTimeout(t as NodeJS.Timeout)),
-      // due times on a monotonic clock, as the timers themselves: a wall-clock step must not
-      // release delayed keys early or hold them back
-      now: opts.now ?? (() => performance.now()),
+      now: this.now,
     });
   }
 
