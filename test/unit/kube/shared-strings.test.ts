@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { shared, withSharedStrings } from '../../../src/kube/shared-strings.js';
 
