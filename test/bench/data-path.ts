@@ -4,7 +4,9 @@
 // control plane (simulated nodes, real paddle-runtime, real JuiceFS FUSE mounts) a SampleSet goes
 // Ready from that source, then for each configuration (data-path/measure.ts) the dataset is read
 // through a runtime pod's mount cold, after a warmup SampleJob, and from a plain local copy on the
-// same disk (the physical limit here), and the warmup is compared with `juicefs warmup` by hand.
+// same disk (the physical limit here) and that copy through a bare loopback FUSE file system (what
+// FUSE alone costs here: the most any FUSE file system could reach), and the warmup is compared
+// with `juicefs warmup` by hand.
 //   npm run bench -- data-path                          the engine's defaults, DATA_PATH_RUNS times (3)
 //   DATA_PATH_TUNE=1 npm run bench -- data-path         every tuning candidate once
 // Env: DATA_PATH_MBPS (bandwidth, default 80 MB/s), DATA_PATH_LATENCY_MS (default 20-40),
@@ -13,7 +15,8 @@
 // default, what a dataset larger than memory has lost by its next epoch — or `all`, dentries and
 // inodes too, as `echo 3 > drop_caches`; every round also reads paired with the other and prints both),
 // DATA_PATH_PLAN (a JSON list of candidates to run instead, e.g. '[{"name":"x","mountOptions":{"prefetch":2}}]').
-// Not a test; the toolchain must be built (test/toolchain/build.sh); needs root (FUSE, drop_caches).
+// Not a test; the toolchain must be built (test/toolchain/build.sh; fuse-floor is built on first use by
+// test/toolchain/build-fuse-floor.sh); needs root (FUSE, drop_caches).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,12 +35,13 @@ import { CacheStatsNotifier } from '../../src/operators/shared/cache-stats-notif
 import { RuntimeClient } from '../../src/operators/shared/runtime-client.js';
 import { startCacheNodeSimulator, startS3Gateway } from '../harness/cache-nodes.js';
 import { ControlPlane } from '../harness/control-plane.js';
+import { fuseFloorBinary, mountFuseFloor, type FuseFloorMount } from '../harness/fuse-floor.js';
 import type { CacheDrop } from '../harness/read-files.js';
 import { startThrottledProxy } from '../harness/throttled-proxy.js';
 import { toolchainBinDir } from '../harness/toolchain.js';
 import { waitFor } from '../harness/util.js';
 import { cpuMeter, datasetObjects, DEFAULT_SHAPE, describeShape, epochOrder, loadAverage, median } from './data-path/dataset.js';
-import { JobRunner, measure, type Candidate, type Measured, type Pass, type World } from './data-path/measure.js';
+import { JobRunner, measure, type Candidate, type Measured, type Pass, type SizeClass, type World } from './data-path/measure.js';
 
 const NS = 'bench-data-path';
 const MiB = 1024 * 1024;
@@ -87,8 +91,11 @@ const fmt = (x: number, d = 1): string => (Number.isFinite(x) ? x.toFixed(d) : '
 function bySize(m: Measured): string {
   const b = m.bySize;
   if (!b) return '';
-  const pct = (x: { warm: Pass; local: Pass }): string => fmt((100 * x.local.seconds) / x.warm.seconds, 0);
-  return ` | warm/local small files ${pct(b.small)} % (${fmt(filesps(b.small.warm), 0)} f/s), large ${pct(b.large)} % (${fmt(mibps(b.large.warm))} MiB/s)`;
+  const pct = (x: SizeClass, of: Pass = x.warm): string => fmt((100 * x.local.seconds) / of.seconds, 0);
+  return (
+    ` | warm/local small files ${pct(b.small)} % (${fmt(filesps(b.small.warm), 0)} f/s), large ${pct(b.large)} % (${fmt(mibps(b.large.warm))} MiB/s)` +
+    ` | floor/local small ${pct(b.small, b.small.floor)} %, large ${pct(b.large, b.large.floor)} %`
+  );
 }
 
 function otherRow(m: Measured): string {
@@ -106,7 +113,7 @@ function row(m: Measured): string {
   const p = (x: Pass): string => `${fmt(mibps(x)).padStart(6)} MiB/s ${fmt(filesps(x), 0).padStart(5)} f/s`;
   return (
     `${c} cold ${p(m.cold)} | warm ${p(m.warm)} | local ${p(m.local)} | warm/cold ×${fmt(m.warm.bytes / m.warm.seconds / (m.cold.bytes / m.cold.seconds))} ` +
-    `warm/local ${fmt(100 * (m.warmOfLocal ?? NaN), 0)} % | warmup ${fmt(m.warmupSeconds)} s ` +
+    `warm/local ${fmt(100 * (m.warmOfLocal ?? NaN), 0)} % floor ${m.floor ? p(m.floor) : '–'} floor/local ${fmt(100 * (m.floorOfLocal ?? NaN), 0)} % | warmup ${fmt(m.warmupSeconds)} s ` +
     `hand ${fmt(m.handSeconds ?? NaN)} s ×${fmt(m.warmupSeconds / (m.handSeconds ?? NaN), 2)} | from cache cold ${fmt((100 * m.cold.fromCache) / m.cold.bytes, 0)} % warm ${fmt((100 * m.warm.fromCache) / m.warm.bytes, 0)} % | CPU busy ${fmt(100 * m.cold.cpu, 0)}/${fmt(100 * m.warm.cpu, 0)}/${fmt(100 * m.local.cpu, 0)} %${bySize(m)}${otherRow(m)}`
   );
 }
@@ -144,6 +151,11 @@ function summary(ms: Measured[]): void {
   say(
     `  warm / local disk    ${fmt(100 * vsLocal, 0)} %  (target ≥ 70 %: ${verdict(vsLocal >= 0.7)}; ${DROP_SAYS[DROP]} before each pass)`,
   );
+  const floorOfLocal = med((m) => m.floorOfLocal ?? NaN);
+  say(
+    `  FUSE floor / local   ${fmt(100 * floorOfLocal, 0)} %  (${fmt(med((m) => (m.floor ? mibps(m.floor) : NaN)))} MiB/s: the local copy through a bare loopback ` +
+      `FUSE file system with JuiceFS's 1 s entry and attribute caches, the most any FUSE file system reads here; warm = ${fmt((100 * vsLocal) / floorOfLocal, 0)} % of it)`,
+  );
   const paired = full.filter((m) => m.other);
   if (paired.length) {
     const o = (f: (x: NonNullable<Measured['other']>) => number): number => median(paired.map((m) => f(m.other!)));
@@ -165,6 +177,13 @@ function summary(ms: Measured[]): void {
         0,
       )} files/s (${fmt(100 * s((b) => b.small.local.seconds / b.small.warm.seconds), 0)} %); ` +
         `files ≥ 1 MiB warm ${fmt(s((b) => mibps(b.large.warm)))} MiB/s vs local ${fmt(s((b) => mibps(b.large.local)))} MiB/s (${fmt(100 * s((b) => b.large.local.seconds / b.large.warm.seconds), 0)} %)`,
+    );
+    say(
+      `  the floor, the same way: small files ${fmt(
+        s((b) => filesps(b.small.floor)),
+        0,
+      )} files/s (${fmt(100 * s((b) => b.small.local.seconds / b.small.floor.seconds), 0)} % of local), ` +
+        `files ≥ 1 MiB ${fmt(s((b) => mibps(b.large.floor)))} MiB/s (${fmt(100 * s((b) => b.large.local.seconds / b.large.floor.seconds), 0)} %)`,
     );
   }
   say(
@@ -200,6 +219,8 @@ async function main(): Promise<void> {
   const ssOp = new SampleSetOperator(ctx, engines, runtime, { runtimeImage: 'paddle-operator:bench' }, notifier);
   const sjOp = new SampleJobOperator(ctx, engines, runtime, notifier);
   const jobs = new JobRunner(api, NS);
+  const floors = new Map<string, FuseFloorMount>();
+  let floorBin: string | undefined;
   try {
     const shape = {
       small: Math.round(DEFAULT_SHAPE.small * SCALE),
@@ -260,6 +281,15 @@ async function main(): Promise<void> {
     });
 
     const copies = new Map<string, string>();
+    const localCopy = (node: string): string => {
+      let dir = copies.get(node);
+      if (!dir) {
+        dir = sim.hostPath(node, '/var/lib/bench-local-copy');
+        fs.cpSync(path.join(gw.mountPoint, 'data'), dir, { recursive: true });
+        copies.set(node, dir);
+      }
+      return dir;
+    };
     const world: World = {
       api,
       ns: NS,
@@ -273,14 +303,18 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       drop: DROP,
       say,
-      localCopy: (node) => {
-        let dir = copies.get(node);
-        if (!dir) {
-          dir = sim.hostPath(node, '/var/lib/bench-local-copy');
-          fs.cpSync(path.join(gw.mountPoint, 'data'), dir, { recursive: true });
-          copies.set(node, dir);
+      localCopy,
+      floor: async (node) => {
+        let f = floors.get(node);
+        if (!f) {
+          floorBin ??= await fuseFloorBinary();
+          f = await mountFuseFloor(floorBin, localCopy(node), sim.hostPath(node, '/var/lib/bench-fuse-floor'));
+          floors.set(node, f);
+          say(
+            `floor on ${node}: the local copy through fuse-floor, kernel FUSE passthrough ${f.passthrough ? 'on (reads bypass the FUSE process)' : 'OFF (reads go through the FUSE process too)'}`,
+          );
         }
-        return dir;
+        return f.mountPoint;
       },
     };
     const plan: Candidate[] = env.DATA_PATH_PLAN
@@ -302,6 +336,7 @@ async function main(): Promise<void> {
     );
     say(`object store traffic through the proxy: ${JSON.stringify(proxy.counters())}`);
   } finally {
+    for (const f of floors.values()) await f.stop();
     await jobs.stop();
     await sjOp.stop(5000);
     await ssOp.stop(5000);

@@ -2,7 +2,8 @@
 // already-synced volume (noSync) with the configuration's mount options goes Ready, its runtime
 // pod's JuiceFS mount (the one every training pod on that node shares) is read cold, the cache is
 // cleared, a warmup SampleJob fills it, the mount is read warm, a plain local copy on the same disk
-// is read the same way, and `juicefs warmup` is timed by hand on the same mount from a cleared cache.
+// is read the same way, so is that copy through a bare loopback FUSE file system (the floor: what
+// FUSE alone costs), and `juicefs warmup` is timed by hand on the same mount from a cleared cache.
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,18 +48,28 @@ export interface Measured {
   cold?: Pass;
   warm?: Pass;
   local?: Pass;
-  /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, then local). */
+  /** The local copy read through a bare loopback FUSE file system (World.floor): what FUSE alone costs. */
+  floor?: Pass;
+  /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, local, floor). */
   warmOfLocal?: number;
+  /** Local-disk seconds over floor seconds, median of the same rounds: the most any FUSE file system reaches here. */
+  floorOfLocal?: number;
   /** The same rounds, paired, with the other way of emptying the caches before each pass (World.drop). */
   other?: { warm: Pass; local: Pass; warmOfLocal: number };
-  /** The small files (< 1 MiB) and the others read apart, warm and local (where the gap is). */
-  bySize?: { small: { warm: Pass; local: Pass }; large: { warm: Pass; local: Pass } };
+  /** The small files (< 1 MiB) and the others read apart, warm, local and through the floor (where the gap is). */
+  bySize?: { small: SizeClass; large: SizeClass };
   /** Warmup SampleJob: created → Succeeded seen. */
   warmupSeconds: number;
   /** `juicefs warmup` by hand on the same mount, from a cleared cache. */
   handSeconds?: number;
   /** Bytes each shard warmed (partitions > 1). */
   shardBytes?: number[];
+}
+
+export interface SizeClass {
+  warm: Pass;
+  local: Pass;
+  floor: Pass;
 }
 
 export interface World {
@@ -80,6 +91,8 @@ export interface World {
   drop: CacheDrop;
   /** A plain copy of the dataset on `node`'s disk (made on first use). */
   localCopy(node: string): string;
+  /** That copy mounted through a bare loopback FUSE file system (mounted on first use): its mount point. */
+  floor(node: string): Promise<string>;
   say(s: string): void;
 }
 
@@ -192,12 +205,15 @@ async function clearCache(w: World, jobs: JobRunner, name: string, tier: string)
 }
 
 /** Bytes in each shard, split the way the runtime splits a warmup (sharding.ts). */
-async function bySize(w: World, mount: string, local: string): Promise<Measured['bySize']> {
-  const small = w.files.filter((f) => w.sizes[f] < 1024 * 1024);
-  const large = w.files.filter((f) => w.sizes[f] >= 1024 * 1024);
+async function bySize(w: World, mount: string, local: string, floor: string): Promise<Measured['bySize']> {
+  const split = async (files: string[]): Promise<SizeClass> => ({
+    warm: await pass(w, mount, mount, files),
+    local: await pass(w, local, undefined, files),
+    floor: await pass(w, floor, undefined, files),
+  });
   return {
-    small: { warm: await pass(w, mount, mount, small), local: await pass(w, local, undefined, small) },
-    large: { warm: await pass(w, mount, mount, large), local: await pass(w, local, undefined, large) },
+    small: await split(w.files.filter((f) => w.sizes[f] < 1024 * 1024)),
+    large: await split(w.files.filter((f) => w.sizes[f] >= 1024 * 1024)),
   };
 }
 
@@ -244,23 +260,24 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     const mount = Object.values(pod.mounts)[0];
     const tier = pod.cacheDirs[0];
     const local = w.localCopy(pod.node);
+    const floor = await w.floor(pod.node);
 
     const cold = await pass(w, mount, mount, w.files, 'all');
     await clearCache(w, jobs, name, tier);
     dropPageCache();
     const warmup = await jobs.run(warmupSpec);
-    // warm and local alternate, so both see the same machine; the median round stands for them.
-    // Each round reads once more with the other way of emptying the caches (paired, same machine).
-    type Round = { warm: Pass; local: Pass };
+    // warm, local and the floor alternate, so all see the same machine; the median round stands for
+    // them. Each round reads once more with the other way of emptying the caches (paired, same machine).
+    type Round = { warm: Pass; local: Pass; floor?: Pass };
     const otherDrop: CacheDrop = w.drop === 'pages' ? 'all' : 'pages';
     const rounds: Round[] = [];
     const others: Round[] = [];
     for (let i = 0; i < w.rounds; i++) {
-      rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local) });
+      rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local), floor: await pass(w, floor) });
       others.push({ warm: await pass(w, mount, mount, w.files, otherDrop), local: await pass(w, local, undefined, w.files, otherDrop) });
     }
     const mid = (rs: Round[], f: (r: Round) => Pass): Pass => medianBy(rs.map(f), (p) => p.seconds);
-    const ofLocal = (rs: Round[]): number => median(rs.map((r) => r.local.seconds / r.warm.seconds));
+    const ofLocal = (rs: Round[], f: (r: Round) => Pass = (r) => r.warm): number => median(rs.map((r) => r.local.seconds / f(r).seconds));
 
     await clearCache(w, jobs, name, tier);
     dropPageCache();
@@ -272,9 +289,11 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
       cold,
       warm: mid(rounds, (r) => r.warm),
       local: mid(rounds, (r) => r.local),
+      floor: mid(rounds, (r) => r.floor!),
       warmOfLocal: ofLocal(rounds),
+      floorOfLocal: ofLocal(rounds, (r) => r.floor!),
       other: { warm: mid(others, (r) => r.warm), local: mid(others, (r) => r.local), warmOfLocal: ofLocal(others) },
-      bySize: await bySize(w, mount, local),
+      bySize: await bySize(w, mount, local, floor),
       warmupSeconds: warmup.seconds,
       handSeconds,
     };
