@@ -204,12 +204,22 @@ async function clearCache(w: World, jobs: JobRunner, name: string, tier: string)
   if (left > 0.01 * w.bytes) throw new Error(`the clear left ${left} bytes of blocks in ${tier}`);
 }
 
-/** Bytes in each shard, split the way the runtime splits a warmup (sharding.ts). */
+/**
+ * `files` under `root` read twice in a row: with everything emptied, then with the page cache only.
+ * The second pass so finds the dentries and inodes the first left, as an epoch finds those of the
+ * epoch before it (a pass of another tree in between would have dropped them with its `echo 3`).
+ */
+async function epochs(w: World, root: string, mount: string | undefined, files = w.files): Promise<Record<CacheDrop, Pass>> {
+  const all = await pass(w, root, mount, files, 'all');
+  return { all, pages: await pass(w, root, mount, files, 'pages') };
+}
+
+/** The small files and the large ones read apart, each way with the world's way of emptying the caches. */
 async function bySize(w: World, mount: string, local: string, floor: string): Promise<Measured['bySize']> {
   const split = async (files: string[]): Promise<SizeClass> => ({
-    warm: await pass(w, mount, mount, files),
-    local: await pass(w, local, undefined, files),
-    floor: await pass(w, floor, undefined, files),
+    warm: (await epochs(w, mount, mount, files))[w.drop],
+    local: (await epochs(w, local, undefined, files))[w.drop],
+    floor: (await epochs(w, floor, undefined, files))[w.drop],
   });
   return {
     small: await split(w.files.filter((f) => w.sizes[f] < 1024 * 1024)),
@@ -217,6 +227,7 @@ async function bySize(w: World, mount: string, local: string, floor: string): Pr
   };
 }
 
+/** Bytes in each shard, split the way the runtime splits a warmup (sharding.ts). */
 function shardBytes(w: World, shards: number, strategy: ShardStrategy): number[] {
   const ordered = canonicalOrder(Object.keys(w.sizes));
   return Array.from({ length: shards }, (_, i) =>
@@ -267,14 +278,16 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     dropPageCache();
     const warmup = await jobs.run(warmupSpec);
     // warm, local and the floor alternate, so all see the same machine; the median round stands for
-    // them. Each round reads once more with the other way of emptying the caches (paired, same machine).
-    type Round = { warm: Pass; local: Pass; floor?: Pass };
+    // them. Each is read both ways of emptying the caches (`epochs`): the world's way makes the
+    // figures, the other is printed beside them (paired, same machine).
+    type Round = { warm: Pass; local: Pass; floor: Pass };
     const otherDrop: CacheDrop = w.drop === 'pages' ? 'all' : 'pages';
     const rounds: Round[] = [];
     const others: Round[] = [];
     for (let i = 0; i < w.rounds; i++) {
-      rounds.push({ warm: await pass(w, mount, mount), local: await pass(w, local), floor: await pass(w, floor) });
-      others.push({ warm: await pass(w, mount, mount, w.files, otherDrop), local: await pass(w, local, undefined, w.files, otherDrop) });
+      const r = { warm: await epochs(w, mount, mount), local: await epochs(w, local, undefined), floor: await epochs(w, floor, undefined) };
+      rounds.push({ warm: r.warm[w.drop], local: r.local[w.drop], floor: r.floor[w.drop] });
+      others.push({ warm: r.warm[otherDrop], local: r.local[otherDrop], floor: r.floor[otherDrop] });
     }
     const mid = (rs: Round[], f: (r: Round) => Pass): Pass => medianBy(rs.map(f), (p) => p.seconds);
     const ofLocal = (rs: Round[], f: (r: Round) => Pass = (r) => r.warm): number => median(rs.map((r) => r.local.seconds / f(r).seconds));
@@ -289,9 +302,9 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
       cold,
       warm: mid(rounds, (r) => r.warm),
       local: mid(rounds, (r) => r.local),
-      floor: mid(rounds, (r) => r.floor!),
+      floor: mid(rounds, (r) => r.floor),
       warmOfLocal: ofLocal(rounds),
-      floorOfLocal: ofLocal(rounds, (r) => r.floor!),
+      floorOfLocal: ofLocal(rounds, (r) => r.floor),
       other: { warm: mid(others, (r) => r.warm), local: mid(others, (r) => r.local), warmOfLocal: ofLocal(others) },
       bySize: await bySize(w, mount, local, floor),
       warmupSeconds: warmup.seconds,
