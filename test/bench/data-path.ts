@@ -154,7 +154,7 @@ function summary(ms: Measured[]): void {
   const floorOfLocal = med((m) => m.floorOfLocal ?? NaN);
   say(
     `  FUSE floor / local   ${fmt(100 * floorOfLocal, 0)} %  (${fmt(med((m) => (m.floor ? mibps(m.floor) : NaN)))} MiB/s: the local copy through a bare loopback ` +
-      `FUSE file system with JuiceFS's 1 s entry and attribute caches, the most any FUSE file system reads here; warm = ${fmt((100 * vsLocal) / floorOfLocal, 0)} % of it)`,
+      `FUSE file system with the mount's entry and attribute cache times, the most a FUSE file system so configured reads here; warm = ${fmt((100 * vsLocal) / floorOfLocal, 0)} % of it)`,
   );
   const paired = full.filter((m) => m.other);
   if (paired.length) {
@@ -304,14 +304,14 @@ async function main(): Promise<void> {
       drop: DROP,
       say,
       localCopy,
-      floor: async (node) => {
-        let f = floors.get(node);
+      floor: async (node, ttl) => {
+        let f = floors.get(`${node} ${ttl}`);
         if (!f) {
           floorBin ??= await fuseFloorBinary();
-          f = await mountFuseFloor(floorBin, localCopy(node), sim.hostPath(node, '/var/lib/bench-fuse-floor'));
-          floors.set(node, f);
+          f = await mountFuseFloor(floorBin, localCopy(node), sim.hostPath(node, `/var/lib/bench-fuse-floor-${ttl}`), ttl);
+          floors.set(`${node} ${ttl}`, f);
           say(
-            `floor on ${node}: the local copy through fuse-floor, kernel FUSE passthrough ${f.passthrough ? 'on (reads bypass the FUSE process)' : 'OFF (reads go through the FUSE process too)'}`,
+            `floor on ${node}, ${ttl} s entry and attribute caches: the local copy through fuse-floor, kernel FUSE passthrough ${f.passthrough ? 'on (reads bypass the FUSE process)' : 'OFF (reads go through the FUSE process too)'}`,
           );
         }
         return f.mountPoint;

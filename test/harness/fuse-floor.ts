@@ -1,7 +1,8 @@
 // What FUSE alone costs on this machine: a local directory mounted through fuse-floor
 // (test/toolchain/fuse-floor, a bare loopback FUSE file system built by build-fuse-floor.sh), whose
 // every request is forwarded to the directory as it is and whose reads the kernel serves straight
-// from the directory's files where it allows passthrough. No FUSE file system reads faster here.
+// from the directory's files where it allows passthrough. No FUSE file system whose kernel entries
+// and attributes last as long reads faster here.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -91,8 +91,11 @@ export interface World {
   drop: CacheDrop;
   /** A plain copy of the dataset on `node`'s disk (made on first use). */
   localCopy(node: string): string;
-  /** That copy mounted through a bare loopback FUSE file system (mounted on first use): its mount point. */
-  floor(node: string): Promise<string>;
+  /**
+   * That copy mounted through a bare loopback FUSE file system whose kernel entries and attributes
+   * last `ttl` seconds (mounted on first use): its mount point.
+   */
+  floor(node: string, ttl: number): Promise<string>;
   say(s: string): void;
 }
 
@@ -271,7 +274,8 @@ export async function measure(w: World, jobs: JobRunner, c: Candidate, index: nu
     const mount = Object.values(pod.mounts)[0];
     const tier = pod.cacheDirs[0];
     const local = w.localCopy(pod.node);
-    const floor = await w.floor(pod.node);
+    // the floor keeps kernel entries as long as the mount under test does (JuiceFS's default: 1 s)
+    const floor = await w.floor(pod.node, Number(c.mountOptions?.['entry-cache'] ?? 1));
 
     const cold = await pass(w, mount, mount, w.files, 'all');
     await clearCache(w, jobs, name, tier);
