@@ -81,6 +81,10 @@ const CANDIDATES: Candidate[] = [
   { name: '2 partitions, random', partitions: 2, strategy: 'random' },
   { name: 'attr/entry/dir-entry 30 s', mountOptions: { 'attr-cache': 30, 'entry-cache': 30, 'dir-entry-cache': 30 } },
   { name: 'attr/entry/dir-entry 300 s', mountOptions: { 'attr-cache': 300, 'entry-cache': 300, 'dir-entry-cache': 300 } },
+  {
+    name: 'every lever',
+    mountOptions: { 'attr-cache': 300, 'entry-cache': 300, 'dir-entry-cache': 300, 'verify-cache-checksum': 'none', 'max-fuse-io': '1M' },
+  },
   { name: 'engine defaults' },
 ];
 
