@@ -84,8 +84,10 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
     this.baseLog = ctx.logger.child({ operator: this.spec.name });
     this.primary = ctx.informers.get<T>(this.spec.resource, this.spec.labelSelector);
     const name = this.spec.name;
+    const clock = this.clock;
     this.queue = new WorkQueue((key) => this.handle(key), {
       concurrency: ctx.concurrency,
+      now: clock.elapsed ? () => clock.elapsed!() : () => clock.now(),
       onDequeue: (_key, waitedMs) => this.metrics.queueLatency.observe({ operator: name }, waitedMs / 1000),
       onProcessed: (_key, outcome, ms) => {
         this.metrics.reconcileTotal.inc({ operator: name, outcome });

@@ -28,6 +28,7 @@ export interface WorkQueueOptions {
   /** Injectable timer functions (unit tests). */
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (t: unknown) => void;
+  /** Milliseconds for delays and wait times (default: the monotonic `performance.now()`). */
   now?: () => number;
 }
 
@@ -54,7 +55,8 @@ export class WorkQueue {
     this.concurrency = Math.max(1, opts.concurrency ?? 4);
     this.baseDelayMs = opts.baseDelayMs ?? 200;
     this.maxDelayMs = opts.maxDelayMs ?? 300_000;
-    this.now = opts.now ?? Date.now;
+    // delays on a monotonic clock: a step of the wall clock must not release or hold delayed keys
+    this.now = opts.now ?? (() => performance.now());
     this.delayed = new DelayedKeys((key) => this.add(key), {
       setTimer:
         opts.setTimer ??

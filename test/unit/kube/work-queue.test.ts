@@ -162,6 +162,23 @@ describe('WorkQueue', () => {
     expect(runs).to.equal(3);
   });
 
+  it('waits out delays on the monotonic clock: a step of the wall clock neither releases nor holds a delayed key', () => {
+    const t = new FakeTime();
+    const wall = Date.now;
+    let step = 0;
+    Date.now = () => wall() + step;
+    try {
+      const q = new WorkQueue(() => Promise.resolve(), { setTimer: t.setTimer, clearTimer: t.clearTimer });
+      q.addAfter('k', 60_000);
+      step = 3_600_000; // the wall clock jumps an hour ahead
+      expect(q.delayedFor('k')).to.be.within(59_000, 60_000);
+      step = -3_600_000; // and an hour back
+      expect(q.delayedFor('k')).to.be.within(59_000, 60_000);
+    } finally {
+      Date.now = wall;
+    }
+  });
+
   it('keeps the earliest of two delayed adds', () => {
     const t = new FakeTime();
     const q = new WorkQueue(() => Promise.resolve(), { setTimer: t.setTimer, clearTimer: t.clearTimer, now: () => t.now });
