@@ -5,8 +5,8 @@
 // Ready from that source, then for each configuration (data-path/measure.ts) the dataset is read
 // through a runtime pod's mount cold, after a warmup SampleJob, and from a plain local copy on the
 // same disk (the physical limit here) and that copy through a bare loopback FUSE file system (what
-// FUSE alone costs here: the most any FUSE file system could reach), and the warmup is compared
-// with `juicefs warmup` by hand.
+// FUSE alone costs here: the most a FUSE file system with the same kernel caches reaches), and the
+// warmup is compared with `juicefs warmup` by hand.
 //   npm run bench -- data-path                          the engine's defaults, DATA_PATH_RUNS times (3)
 //   DATA_PATH_TUNE=1 npm run bench -- data-path         every tuning candidate once
 // Env: DATA_PATH_MBPS (bandwidth, default 80 MB/s), DATA_PATH_LATENCY_MS (default 20-40),

@@ -52,7 +52,7 @@ export interface Measured {
   floor?: Pass;
   /** Local-disk seconds over warm seconds, median of the rounds (each round reads warm, local, floor). */
   warmOfLocal?: number;
-  /** Local-disk seconds over floor seconds, median of the same rounds: the most any FUSE file system reaches here. */
+  /** Local-disk seconds over floor seconds, median of the same rounds: the most a FUSE file system with those kernel caches reaches here. */
   floorOfLocal?: number;
   /** The same rounds, paired, with the other way of emptying the caches before each pass (World.drop). */
   other?: { warm: Pass; local: Pass; warmOfLocal: number };
