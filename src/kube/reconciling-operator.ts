@@ -87,7 +87,7 @@ export abstract class ReconcilingOperator<T extends KubernetesObject> extends Do
     const clock = this.clock;
     this.queue = new WorkQueue((key) => this.handle(key), {
       concurrency: ctx.concurrency,
-      now: clock.elapsed ? () => clock.elapsed!() : () => clock.now(),
+      now: clock.elapsed?.bind(clock) ?? (() => clock.now()),
       onDequeue: (_key, waitedMs) => this.metrics.queueLatency.observe({ operator: name }, waitedMs / 1000),
       onProcessed: (_key, outcome, ms) => {
         this.metrics.reconcileTotal.inc({ operator: name, outcome });

@@ -309,11 +309,12 @@ async function main(): Promise<void> {
       say,
       localCopy,
       floor: async (node, ttl) => {
-        let f = floors.get(`${node} ${ttl}`);
+        const key = `${node} ${ttl}`;
+        let f = floors.get(key);
         if (!f) {
           floorBin ??= await fuseFloorBinary();
           f = await mountFuseFloor(floorBin, localCopy(node), sim.hostPath(node, `/var/lib/bench-fuse-floor-${ttl}`), ttl);
-          floors.set(`${node} ${ttl}`, f);
+          floors.set(key, f);
           say(
             `floor on ${node}, ${ttl} s entry and attribute caches: the local copy through fuse-floor, kernel FUSE passthrough ${f.passthrough ? 'on (reads bypass the FUSE process)' : 'OFF (reads go through the FUSE process too)'}`,
           );

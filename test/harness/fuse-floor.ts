@@ -5,11 +5,9 @@
 // and attributes last as long reads faster here.
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { fuseMountPoints } from './real-node-config.js';
-import { runBuildScript } from './toolchain.js';
-import { repoRoot } from './util.js';
+import { buildScriptResult } from './toolchain.js';
 
 const run = promisify(execFile);
 
@@ -22,11 +20,8 @@ export interface FuseFloorMount {
 }
 
 /** The fuse-floor binary, built (or reused) by test/toolchain/build-fuse-floor.sh. */
-export async function fuseFloorBinary(): Promise<string> {
-  const out = await runBuildScript(path.join(repoRoot(), 'test', 'toolchain', 'build-fuse-floor.sh'));
-  const bin = out.trim().split('\n').pop()?.trim() ?? '';
-  if (!path.isAbsolute(bin)) throw new Error(`build-fuse-floor.sh printed no binary path (got ${JSON.stringify(out.slice(-200))})`);
-  return bin;
+export function fuseFloorBinary(): Promise<string> {
+  return buildScriptResult('build-fuse-floor.sh');
 }
 
 function mounted(mountPoint: string): boolean {

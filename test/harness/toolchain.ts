@@ -84,15 +84,20 @@ async function resolveWith(scriptName: string, overrideVar: string, binaries: re
     checkToolchain(dir, binaries);
     return dir;
   }
+  const dir = await buildScriptResult(scriptName);
+  checkToolchain(dir, binaries);
+  return dir;
+}
+
+/** Runs test/toolchain/<scriptName> and returns the absolute path it printed on its last stdout line. */
+export async function buildScriptResult(scriptName: string): Promise<string> {
   const script = path.join(repoRoot(), 'test', 'toolchain', scriptName);
   if (!fs.existsSync(script)) throw new Error(`toolchain build script ${script} is missing`);
   const stdout = await runBuildScript(script);
-  const lines = stdout.trim().split('\n');
-  const dir = lines[lines.length - 1]?.trim();
-  if (!dir || !path.isAbsolute(dir))
-    throw new Error(`${script} did not print a bin directory on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
-  checkToolchain(dir, binaries);
-  return dir;
+  const last = stdout.trim().split('\n').pop()?.trim();
+  if (!last || !path.isAbsolute(last))
+    throw new Error(`${script} did not print an absolute path on its last line (got ${JSON.stringify(stdout.slice(-200))})`);
+  return last;
 }
 
 /**

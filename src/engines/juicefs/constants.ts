@@ -42,7 +42,7 @@ export const DEFAULT_CACHE_SIZE_MIB = 102400;
  * The kernel's entry, attribute and directory-entry caches stay at JuiceFS's 1 s. At 300 s they
  * spare the `lookup` (a metadata query) of a file read again within that time: in the same
  * benchmark warm reads rose from 29–30 % to 35–41 % of the local disk's rate (small files from
- * 32–35 % to 44–46 %). But a longer entry cache shows stale content: a name whose file a sync
+ * 32–35 % to 41–46 %). But a longer entry cache shows stale content: a name whose file a sync
  * replaced keeps leading to the old file until it expires (by hand: five minutes of old content
  * at 300 s, silently), so the longer caches are left to a SampleSet whose data does not change
  * while it is read (`juiceFSMountOptions`).
